@@ -1,0 +1,461 @@
+# -*- coding: utf-8 -*-
+# Copyright: virt.hostdev contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""PRIVATE: the host device model of virt.hostdev. No I/O happens here.
+
+Readers (libvirt_reader, sysfs_reader) turn a host into *device records*: plain
+dicts with the keys ``name``, ``type`` (libvirt capability), ``parent``,
+``path``, ``driver`` and one sub-dict per capability (``pci``, ``usb``, ``scsi``,
+...). ``HostModel`` takes those records once and answers every question from
+indexes built in one pass, so each query is linear in the number of devices.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import re
+from collections import deque
+
+# Types whose devices libvirt can hand to a guest as <hostdev mode='subsystem'>.
+ASSIGNABLE_TYPES = ('pci', 'usb_device', 'scsi')
+
+# Reason codes for devices that are not eligible for passthrough. They are a
+# stable interface: playbooks match on them.
+REASONS = {
+    'pci_bridge': 'PCI bridge (class 0x06): passing it through would cut off the devices behind it',
+    'pci_memory_controller': 'PCI memory controller (class 0x05) belongs to the host',
+    'pci_processor': 'PCI processor (class 0x0b) belongs to the host',
+    'pci_smbus': 'SMBus controller (class 0x0c05) belongs to the host',
+    'pci_class_unknown': 'the PCI class of the device could not be read',
+    'boot_vga': 'the boot VGA device drives the host console and firmware framebuffer',
+    'usb_root_hub': 'USB root hub (vendor 0x1d6b) is part of the host controller',
+    'usb_hub': 'USB hub (device class 9): assign the devices behind it instead',
+    'type_not_assignable': 'only pci, usb_device and scsi devices can be passed through',
+}
+
+PCI_ADDRESS_RE = re.compile(
+    r'^(?:(?P<domain>[0-9a-fA-F]{1,4}):)?(?P<bus>[0-9a-fA-F]{1,2}):'
+    r'(?P<slot>[0-9a-fA-F]{1,2})\.(?P<function>[0-7])$')
+USB_ID_RE = re.compile(r'^(?P<vendor>[0-9a-fA-F]{4}):(?P<product>[0-9a-fA-F]{4})$')
+USB_BUS_DEVICE_RE = re.compile(r'^(?P<bus>\d{1,3})\.(?P<device>\d{1,3})$')
+
+
+class HostdevModelError(Exception):
+    """A question the model cannot answer because the input names something wrong."""
+
+
+class UnknownDeviceError(HostdevModelError):
+    pass
+
+
+class DeviceReferenceError(HostdevModelError):
+    pass
+
+
+def pci_name(domain, bus, slot, function):
+    """libvirt's node device name of a PCI address, e.g. pci_0000_01_00_0."""
+    return 'pci_%04x_%02x_%02x_%x' % (domain, bus, slot, function)
+
+
+def pci_address(domain, bus, slot, function):
+    """The canonical PCI address string, e.g. 0000:01:00.0."""
+    return '%04x:%02x:%02x.%x' % (domain, bus, slot, function)
+
+
+def parse_pci_address(text):
+    """Parse 'DDDD:BB:SS.F' or 'BB:SS.F' into (domain, bus, slot, function) or None."""
+    match = PCI_ADDRESS_RE.match(text.strip())
+    if not match:
+        return None
+    domain = int(match.group('domain') or '0', 16)
+    return (domain, int(match.group('bus'), 16), int(match.group('slot'), 16),
+            int(match.group('function')))
+
+
+def normalize_hex_id(value, width=4):
+    """'10de', '0x10DE' or 4318 -> '0x10de'; None stays None."""
+    if value is None:
+        return None
+    if isinstance(value, int):
+        number = value
+    else:
+        text = str(value).strip().lower()
+        if not text:
+            return None
+        try:
+            number = int(text, 16)
+        except ValueError:
+            return None
+    return '0x%0*x' % (width, number)
+
+
+def pci_class_reason(pci_class):
+    """The reason code that makes a PCI class ineligible, or None."""
+    if pci_class is None:
+        return 'pci_class_unknown'
+    value = int(pci_class, 16)
+    base = value >> 16
+    if base == 0x06:
+        return 'pci_bridge'
+    if base == 0x05:
+        return 'pci_memory_controller'
+    if base == 0x0b:
+        return 'pci_processor'
+    if value >> 8 == 0x0c05:
+        return 'pci_smbus'
+    return None
+
+
+def eligibility(record):
+    """(eligible, reasons) of one device record, from the device alone.
+
+    Host readiness (IOMMU off, device held by a domain) is deliberately not part
+    of this: it is reported elsewhere, so the answer does not change with the
+    host's boot options.
+    """
+    device_type = record.get('type')
+    reasons = []
+    if device_type not in ASSIGNABLE_TYPES:
+        reasons.append('type_not_assignable')
+    elif device_type == 'pci':
+        pci = record.get('pci') or {}
+        class_reason = pci_class_reason(pci.get('class'))
+        if class_reason:
+            reasons.append(class_reason)
+        if pci.get('boot_vga'):
+            reasons.append('boot_vga')
+    elif device_type == 'usb_device':
+        usb = record.get('usb') or {}
+        if usb.get('vendor_id') == '0x1d6b':
+            reasons.append('usb_root_hub')
+        if usb.get('class') == '0x09':
+            reasons.append('usb_hub')
+    return (not reasons, reasons)
+
+
+class HostModel:
+    """Every question about one host's devices, answered from one read of it.
+
+    devices: iterable of device records (see the module docstring).
+    domains: iterable of {'name', 'active', 'hostdevs': [source dicts]} where a
+        source dict is what domain_xml.hostdev_source() returns.
+    iommu: the host's IOMMU state dict (reported as is).
+    """
+
+    def __init__(self, devices, domains=(), iommu=None):
+        self.warnings = []
+        self.iommu = dict(iommu or {})
+        self._devices = {}
+        for record in devices:
+            name = record['name']
+            if name in self._devices:
+                self.warnings.append('device %s was reported twice; the first report is kept' % name)
+                continue
+            self._devices[name] = record
+        self._names = sorted(self._devices)
+        self._children = {}
+        for name in self._names:
+            parent = self._devices[name].get('parent')
+            if parent is None:
+                continue
+            if parent not in self._devices:
+                self.warnings.append(
+                    'parent %s of device %s does not exist (stale node device); '
+                    'the device is listed without inheriting from it' % (parent, name))
+                continue
+            self._children.setdefault(parent, []).append(name)
+        self._groups = self._compute_groups()
+        self._group_members = {}
+        for name in self._names:
+            group = self._groups[name]
+            if group is not None:
+                self._group_members.setdefault(group, []).append(name)
+        self._indexes = self._build_reference_indexes()
+        self.domains = sorted(domains, key=lambda dom: dom['name'])
+        self._assigned = self._compute_assignments()
+
+    # -- tree and groups -------------------------------------------------
+
+    def _compute_groups(self):
+        """Own or inherited IOMMU group of every device, in one pass.
+
+        A device without its own group takes the group of its nearest ancestor
+        that has one. Each device is resolved once (memoised), so the pass is
+        linear; a parent cycle in broken input ends the walk instead of looping.
+        """
+        groups = {}
+        for name in self._names:
+            chain = []
+            seen = set()
+            current = name
+            group = None
+            while current is not None and current in self._devices and current not in groups:
+                if current in seen:
+                    self.warnings.append('parent cycle through device %s ignored' % current)
+                    break
+                seen.add(current)
+                chain.append(current)
+                own = (self._devices[current].get('pci') or {}).get('iommu_group')
+                if own is not None:
+                    group = own
+                    break
+                current = self._devices[current].get('parent')
+            else:
+                if current in groups:
+                    group = groups[current]
+            for member in chain:
+                groups[member] = group
+        return groups
+
+    def names(self):
+        return list(self._names)
+
+    def __contains__(self, name):
+        return name in self._devices
+
+    def device(self, name):
+        try:
+            return self._devices[name]
+        except KeyError:
+            raise UnknownDeviceError('device %s does not exist on this host' % name)
+
+    def children(self, name):
+        return list(self._children.get(name, ()))
+
+    def descendants(self, name):
+        """All devices below name, in breadth-first order."""
+        result = []
+        queue = deque(self._children.get(name, ()))
+        while queue:
+            current = queue.popleft()
+            result.append(current)
+            queue.extend(self._children.get(current, ()))
+        return result
+
+    def iommu_group(self, name):
+        """The device's own or inherited IOMMU group, or None."""
+        self.device(name)
+        return self._groups[name]
+
+    def iommu_groups(self):
+        """{group number: sorted PCI device names the kernel puts in it}."""
+        groups = {}
+        for name in self._names:
+            pci = self._devices[name].get('pci') or {}
+            if pci.get('iommu_group') is not None:
+                groups.setdefault(pci['iommu_group'], []).append(name)
+        return groups
+
+    # -- eligibility and filters -----------------------------------------
+
+    def eligibility(self, name):
+        return eligibility(self.device(name))
+
+    def eligible_names(self):
+        return [name for name in self._names if eligibility(self._devices[name])[0]]
+
+    def filter_names(self, cap=None, passthrough=None):
+        """Kimchi's listing: names by capability, optionally only eligible ones."""
+        names = self._names
+        if cap is not None:
+            names = [name for name in names if self._has_capability(name, cap)]
+        if passthrough:
+            names = [name for name in names if eligibility(self._devices[name])[0]]
+        return list(names)
+
+    def _has_capability(self, name, cap):
+        record = self._devices[name]
+        if record.get('type') == cap:
+            return True
+        # fc_host and vports are sub-capabilities of scsi_host in libvirt.
+        return cap in (record.get('capabilities') or ())
+
+    def affected_by(self, name):
+        """Sorted names of the devices a passthrough of name takes from the host.
+
+        PCI device in an IOMMU group: the other members of its group with all
+        their descendants (every device whose own or inherited group is the
+        same) plus the device's own descendants. PCI device on a host without
+        groups: its descendants (Kimchi's fallback). Any other type (USB, SCSI):
+        its descendants, since IOMMU groups do not apply to them.
+        """
+        record = self.device(name)
+        affected = set(self.descendants(name))
+        group = self._groups[name]
+        if record.get('type') == 'pci' and group is not None:
+            affected.update(self._group_members.get(group, ()))
+        affected.discard(name)
+        return sorted(affected)
+
+    # -- domains ---------------------------------------------------------
+
+    def _build_reference_indexes(self):
+        by_pci = {}
+        by_usb_ids = {}
+        by_usb_bus = {}
+        by_scsi = {}
+        for name in self._names:
+            record = self._devices[name]
+            if record.get('type') == 'pci' and record.get('pci'):
+                pci = record['pci']
+                by_pci[pci['address']] = name
+            elif record.get('type') == 'usb_device' and record.get('usb'):
+                usb = record['usb']
+                key = (usb.get('vendor_id'), usb.get('product_id'))
+                by_usb_ids.setdefault(key, []).append(name)
+                if usb.get('bus') is not None and usb.get('device') is not None:
+                    by_usb_bus[(usb['bus'], usb['device'])] = name
+            elif record.get('type') == 'scsi' and record.get('scsi'):
+                scsi = record['scsi']
+                by_scsi[(scsi['host'], scsi['bus'], scsi['target'], scsi['lun'])] = name
+        return {'pci': by_pci, 'usb_ids': by_usb_ids, 'usb_bus': by_usb_bus, 'scsi': by_scsi}
+
+    def match_source(self, source):
+        """Names of the host devices a domain hostdev source refers to."""
+        kind = source.get('type')
+        if kind == 'pci':
+            name = self._indexes['pci'].get(source.get('address'))
+            return [name] if name else []
+        if kind == 'usb':
+            if source.get('bus') is not None and source.get('device') is not None:
+                name = self._indexes['usb_bus'].get((source['bus'], source['device']))
+                if name:
+                    return [name]
+                # libvirt matches on vendor/product too when both are given.
+                if source.get('vendor_id') is None:
+                    return []
+            key = (source.get('vendor_id'), source.get('product_id'))
+            return list(self._indexes['usb_ids'].get(key, ()))
+        if kind == 'scsi':
+            host = _scsi_host_number(source.get('adapter'))
+            key = (host, source.get('bus'), source.get('target'), source.get('unit'))
+            name = self._indexes['scsi'].get(key)
+            return [name] if name else []
+        return []
+
+    def _compute_assignments(self):
+        assigned = {}
+        for dom in self.domains:
+            for source in dom.get('hostdevs', ()):
+                for name in self.match_source(source):
+                    assigned.setdefault(name, set()).add(dom['name'])
+        return dict((name, sorted(doms)) for name, doms in assigned.items())
+
+    def assigned_to(self, name):
+        """Sorted names of the domains (defined or running) that reference name."""
+        self.device(name)
+        return list(self._assigned.get(name, ()))
+
+    # -- references --------------------------------------------------------
+
+    def resolve_reference(self, reference):
+        """Turn a user's device reference into a node device name.
+
+        Accepted: a node device name, a PCI address (DDDD:BB:SS.F or BB:SS.F),
+        a USB vendor:product (046d:c31c) or a USB bus.device (1.3).
+        """
+        text = str(reference).strip()
+        if text in self._devices:
+            return text
+        address = parse_pci_address(text)
+        if address is not None:
+            name = pci_name(*address)
+            if name in self._devices:
+                return name
+            raise DeviceReferenceError(
+                'no PCI device at address %s (%s) on this host' % (pci_address(*address), text))
+        match = USB_ID_RE.match(text)
+        if match:
+            key = (normalize_hex_id(match.group('vendor')), normalize_hex_id(match.group('product')))
+            candidates = self._indexes['usb_ids'].get(key, [])
+            if len(candidates) == 1:
+                return candidates[0]
+            if not candidates:
+                raise DeviceReferenceError('no USB device with vendor:product %s on this host' % text)
+            raise DeviceReferenceError(
+                'USB vendor:product %s is ambiguous: it matches %s; use a node device name or bus.device'
+                % (text, ', '.join(candidates)))
+        match = USB_BUS_DEVICE_RE.match(text)
+        if match:
+            key = (int(match.group('bus')), int(match.group('device')))
+            name = self._indexes['usb_bus'].get(key)
+            if name:
+                return name
+            raise DeviceReferenceError('no USB device at bus.device %s on this host' % text)
+        close = [name for name in self._names if text.lower() in name.lower()][:5]
+        hint = '; similar names: %s' % ', '.join(close) if close else ''
+        raise DeviceReferenceError(
+            'device reference %r is not a node device name, a PCI address, a USB vendor:product '
+            'or a USB bus.device known on this host%s' % (text, hint))
+
+    # -- facts ------------------------------------------------------------
+
+    def device_facts(self, name):
+        record = self.device(name)
+        eligible, reasons = eligibility(record)
+        facts = {
+            'name': name,
+            'type': record.get('type'),
+            'parent': record.get('parent'),
+            'path': record.get('path'),
+            'driver': record.get('driver'),
+            'iommu_group': self._groups[name],
+            'assigned_to': self.assigned_to(name),
+            'passthrough': {'eligible': eligible, 'reasons': reasons},
+            'children': self.children(name),
+        }
+        for key in CAPABILITY_KEYS:
+            if record.get(key) is not None:
+                facts[key] = dict(record[key])
+        return facts
+
+    def facts(self, source):
+        groups = self.iommu_groups()
+        iommu = dict(self.iommu)
+        iommu.setdefault('enabled', bool(groups))
+        iommu.setdefault('groups', len(groups))
+        iommu.setdefault('kernel_args', {})
+        iommu.setdefault('interrupt_remapping', None)
+        iommu['hint'] = iommu_hint(iommu)
+        return {
+            'source': source,
+            'iommu': iommu,
+            'devices': [self.device_facts(name) for name in self._names],
+            'iommu_groups': [{'number': number, 'devices': groups[number]} for number in sorted(groups)],
+            'eligible': self.eligible_names(),
+            'domains': [
+                {'name': dom['name'], 'active': bool(dom.get('active')),
+                 'hostdevs': sorted(set(name for source_ in dom.get('hostdevs', ())
+                                        for name in self.match_source(source_)))}
+                for dom in self.domains],
+        }
+
+
+# The per-type sub-dicts a record may carry, copied into the facts as they are.
+CAPABILITY_KEYS = ('pci', 'usb', 'usb_interface', 'scsi', 'scsi_host', 'scsi_target', 'net', 'storage')
+
+
+IOMMU_OFF_HINT = (
+    'the IOMMU is off: enable VT-d (Intel) or AMD-Vi/IOMMU (AMD) in the firmware and add '
+    'intel_iommu=on (Intel) or amd_iommu=on (AMD) to the kernel command line, then reboot')
+
+
+def iommu_hint(iommu):
+    """What an operator should do about the host's IOMMU state, or None when it is fine."""
+    if not iommu.get('enabled'):
+        return IOMMU_OFF_HINT
+    if iommu.get('acs_override'):
+        return ('pcie_acs_override is set: the kernel reports IOMMU groups smaller than the '
+                'hardware isolates, so devices that can reach each other may go to different guests')
+    if iommu.get('unsafe_interrupts'):
+        return ('vfio_iommu_type1.allow_unsafe_interrupts is on: a guest can forge interrupts '
+                'without interrupt remapping')
+    return None
+
+
+def _scsi_host_number(adapter):
+    if adapter is None:
+        return None
+    match = re.match(r'^scsi_host(\d+)$', str(adapter))
+    return int(match.group(1)) if match else None

@@ -1,0 +1,97 @@
+# -*- coding: utf-8 -*-
+# Copyright: virt.hostdev contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""PRIVATE: the one place where libvirt is imported and its errors become messages.
+
+Everything else in virt.hostdev imports libvirt through this module, so a host
+without the Python binding gets Ansible's missing-library message instead of a
+traceback, and every libvirt failure reads the same way.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import contextlib
+import traceback
+
+try:
+    import libvirt
+except ImportError:
+    libvirt = None
+    HAS_LIBVIRT = False
+    LIBVIRT_IMPORT_ERROR = traceback.format_exc()
+else:
+    HAS_LIBVIRT = True
+    LIBVIRT_IMPORT_ERROR = None
+
+    def _quiet(_context, _error):
+        # libvirt prints every error to stderr by default; we report them ourselves.
+        return None
+
+    libvirt.registerErrorHandler(_quiet, None)
+
+LIBVIRT_LIBRARY = 'libvirt-python'
+
+
+class HostdevError(Exception):
+    """A failure with a message fit for the user (no traceback needed)."""
+
+    def __init__(self, message, code=None):
+        super(HostdevError, self).__init__(message)
+        self.message = message
+        self.code = code
+
+
+def error_code(error):
+    """libvirt's error code of a libvirtError, or None for any other exception."""
+    if HAS_LIBVIRT and isinstance(error, libvirt.libvirtError):
+        return error.get_error_code()
+    return None
+
+
+def is_not_found(error):
+    """True when a libvirt call failed because its object vanished or never existed."""
+    if not HAS_LIBVIRT:
+        return False
+    return error_code(error) in (
+        libvirt.VIR_ERR_NO_NODE_DEVICE,
+        libvirt.VIR_ERR_NO_DOMAIN,
+    )
+
+
+def describe(error, action):
+    """A one-line message: what we were doing, what libvirt said, and its code."""
+    if HAS_LIBVIRT and isinstance(error, libvirt.libvirtError):
+        message = error.get_error_message() or str(error)
+        return '%s: %s (libvirt error code %s)' % (action, message, error.get_error_code())
+    return '%s: %s' % (action, error)
+
+
+@contextlib.contextmanager
+def translated(action):
+    """Turn a libvirtError raised inside the block into a HostdevError naming action."""
+    try:
+        yield
+    except HostdevError:
+        raise
+    except Exception as error:  # pylint: disable=broad-except
+        if error_code(error) is None:
+            raise
+        raise HostdevError(describe(error, action), code=error_code(error))
+
+
+@contextlib.contextmanager
+def connection(uri, readonly=False):
+    """One libvirt connection for a whole run, always closed afterwards."""
+    if not HAS_LIBVIRT:
+        raise HostdevError('the libvirt Python binding (%s) is not installed' % LIBVIRT_LIBRARY)
+    with translated('cannot connect to libvirt at %s' % uri):
+        conn = libvirt.openReadOnly(uri) if readonly else libvirt.open(uri)
+    try:
+        yield conn
+    finally:
+        try:
+            conn.close()
+        except Exception:  # pylint: disable=broad-except
+            pass
