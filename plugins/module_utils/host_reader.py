@@ -7,6 +7,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import contextlib
+
 from ansible_collections.virt.hostdev.plugins.module_utils.device_model import HostModel
 from ansible_collections.virt.hostdev.plugins.module_utils.libvirt_errors import (
     HAS_LIBVIRT,
@@ -72,11 +74,12 @@ def _iommu_from_groups(records):
             'interrupt_remapping': None, 'unsafe_interrupts': None, 'acs_override': None}
 
 
-def read_via_libvirt(uri, sysfs_root):
+def read_via_libvirt(uri, sysfs_root, conn=None):
     warnings = []
-    with connection(uri, readonly=True) as conn:
-        records = read_devices(conn, warnings)
-        domains = read_domains(conn, warnings)
+    opened = connection(uri, readonly=True) if conn is None else contextlib.nullcontext(conn)
+    with opened as active:
+        records = read_devices(active, warnings)
+        domains = read_domains(active, warnings)
     iommu = _iommu_from_groups(records)
     if sysfs_root:
         reader = SysfsReader(sysfs_root)
@@ -94,11 +97,14 @@ def read_via_sysfs(sysfs_root):
     return records, domains, iommu, list(reader.warnings)
 
 
-def read_host(source='auto', uri='qemu:///system', sysfs_root=None):
+def read_host(source='auto', uri='qemu:///system', sysfs_root=None, conn=None):
     """Read the host once and return (HostModel, source used, warnings).
 
     source=auto uses libvirt when the binding is installed and the daemon at
-    uri answers, and sysfs otherwise, saying why in a warning.
+    uri answers, and sysfs otherwise, saying why in a warning. With conn (an
+    open connection the caller keeps, e.g. to edit a domain afterwards), libvirt
+    is read through it, and the domains always come from it, whatever the
+    source of the devices.
     """
     if source not in SOURCES:
         raise HostdevError('source must be one of %s, not %r' % (', '.join(SOURCES), source))
@@ -114,7 +120,7 @@ def read_host(source='auto', uri='qemu:///system', sysfs_root=None):
             warnings.append('the libvirt Python binding is not installed; read devices from sysfs')
     if used == 'libvirt':
         try:
-            records, domains, iommu, read_warnings = read_via_libvirt(uri, sysfs_root)
+            records, domains, iommu, read_warnings = read_via_libvirt(uri, sysfs_root, conn)
         except HostdevError as error:
             if source != 'auto':
                 raise
@@ -122,5 +128,7 @@ def read_host(source='auto', uri='qemu:///system', sysfs_root=None):
             used = 'sysfs'
     if used == 'sysfs':
         records, domains, iommu, read_warnings = read_via_sysfs(sysfs_root or '/sys')
+        if conn is not None:
+            domains = read_domains(conn, read_warnings)
     model = HostModel(records, domains=domains, iommu=iommu)
     return model, used, warnings + read_warnings + model.warnings
