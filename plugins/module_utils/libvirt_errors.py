@@ -43,9 +43,13 @@ class HostdevError(Exception):
         self.code = code
 
 
+def is_libvirt_error(error):
+    return HAS_LIBVIRT and isinstance(error, libvirt.libvirtError)
+
+
 def error_code(error):
     """libvirt's error code of a libvirtError, or None for any other exception."""
-    if HAS_LIBVIRT and isinstance(error, libvirt.libvirtError):
+    if is_libvirt_error(error):
         return error.get_error_code()
     return None
 
@@ -62,9 +66,12 @@ def is_not_found(error):
 
 def describe(error, action):
     """A one-line message: what we were doing, what libvirt said, and its code."""
-    if HAS_LIBVIRT and isinstance(error, libvirt.libvirtError):
+    if is_libvirt_error(error):
         message = error.get_error_message() or str(error)
-        return '%s: %s (libvirt error code %s)' % (action, message, error.get_error_code())
+        code = error.get_error_code()
+        if code is None:
+            return '%s: %s' % (action, message)
+        return '%s: %s (libvirt error code %s)' % (action, message, code)
     return '%s: %s' % (action, error)
 
 
@@ -76,7 +83,7 @@ def translated(action):
     except HostdevError:
         raise
     except Exception as error:  # pylint: disable=broad-except
-        if error_code(error) is None:
+        if not is_libvirt_error(error):
             raise
         raise HostdevError(describe(error, action), code=error_code(error))
 

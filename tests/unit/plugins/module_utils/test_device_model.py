@@ -1,0 +1,323 @@
+"""The pure device model on hand-built records: Kimchi's semantics and ours."""
+
+import pytest
+
+from ansible_collections.virt.hostdev.plugins.module_utils.device_model import (
+    DeviceReferenceError,
+    HostModel,
+    UnknownDeviceError,
+    eligibility,
+    iommu_hint,
+    parse_pci_address,
+    pci_name,
+)
+
+
+def pci(address, pci_class, group=None, parent='computer', driver=None, boot_vga=None, vendor='0x8086'):
+    domain, bus, slot, function = parse_pci_address(address)
+    return {
+        'name': pci_name(domain, bus, slot, function), 'type': 'pci', 'parent': parent,
+        'path': None, 'driver': driver,
+        'pci': {'address': address, 'domain': domain, 'bus': bus, 'slot': slot, 'function': function,
+                'class': pci_class, 'vendor_id': vendor, 'product_id': '0x0001',
+                'iommu_group': group, 'boot_vga': boot_vga},
+    }
+
+
+def usb(name, parent, bus, device, vendor_id='0x046d', product_id='0xc31c', usb_class='0x00'):
+    return {'name': name, 'type': 'usb_device', 'parent': parent, 'driver': 'usb',
+            'usb': {'bus': bus, 'device': device, 'vendor_id': vendor_id, 'product_id': product_id,
+                    'class': usb_class}}
+
+
+def plain(name, device_type, parent):
+    return {'name': name, 'type': device_type, 'parent': parent}
+
+
+def scsi(host, bus, target, lun, parent):
+    name = 'scsi_%d_%d_%d_%d' % (host, bus, target, lun)
+    return {'name': name, 'type': 'scsi', 'parent': parent,
+            'scsi': {'host': host, 'bus': bus, 'target': target, 'lun': lun, 'type': 'disk'}}
+
+
+def workstation(groups=True):
+    """A small host: GPU+audio with their root port, a bridged NIC pair, xHCI, SATA."""
+    def g(number):
+        return number if groups else None
+    return [
+        plain('computer', 'system', None),
+        pci('0000:00:01.0', '0x060400', g(1)),
+        pci('0000:01:00.0', '0x030000', g(1), parent='pci_0000_00_01_0', driver='nvidia'),
+        pci('0000:01:00.1', '0x040300', g(1), parent='pci_0000_00_01_0', driver='snd_hda_intel'),
+        pci('0000:00:1c.4', '0x060400', g(7)),
+        pci('0000:03:00.0', '0x060401', g(8), parent='pci_0000_00_1c_4'),
+        pci('0000:04:00.0', '0x020000', g(8), parent='pci_0000_03_00_0', driver='e1000'),
+        pci('0000:04:01.0', '0x020000', g(8), parent='pci_0000_03_00_0', driver='e1000'),
+        plain('net_enp4s0_00_1b_21_00_00_40', 'net', 'pci_0000_04_00_0'),
+        plain('net_enp4s1_00_1b_21_00_00_41', 'net', 'pci_0000_04_01_0'),
+        pci('0000:00:14.0', '0x0c0330', g(3), driver='xhci_hcd'),
+        usb('usb_usb1', 'pci_0000_00_14_0', 1, 1, vendor_id='0x1d6b', product_id='0x0002', usb_class='0x09'),
+        usb('usb_1_3', 'usb_usb1', 1, 3),
+        plain('usb_1_3_1_0', 'usb', 'usb_1_3'),
+        pci('0000:00:17.0', '0x010601', g(4), driver='ahci'),
+        plain('scsi_host0', 'scsi_host', 'pci_0000_00_17_0'),
+        plain('scsi_target0_0_0', 'scsi_target', 'scsi_host0'),
+        scsi(0, 0, 0, 0, 'scsi_target0_0_0'),
+        plain('block_sda', 'storage', 'scsi_0_0_0_0'),
+    ]
+
+
+# -- Kimchi: capability filter, passthrough filter, sorted names -------------
+
+def test_no_filter_lists_every_device_sorted_by_name():
+    records = list(reversed(workstation()))
+    model = HostModel(records)
+    assert model.filter_names() == sorted(record['name'] for record in records)
+
+
+def test_capability_filter_keeps_only_that_type():
+    model = HostModel(workstation())
+    assert model.filter_names(cap='usb_device') == ['usb_1_3', 'usb_usb1']
+    assert model.filter_names(cap='scsi') == ['scsi_0_0_0_0']
+
+
+def test_capability_filter_matches_sub_capabilities():
+    host = dict(plain('scsi_host5', 'scsi_host', 'computer'), capabilities=['fc_host', 'vports'])
+    model = HostModel([plain('computer', 'system', None), host])
+    assert model.filter_names(cap='fc_host') == ['scsi_host5']
+
+
+def test_passthrough_filter_keeps_eligible_devices_only():
+    model = HostModel(workstation())
+    assert model.filter_names(passthrough=True) == [
+        'pci_0000_00_14_0', 'pci_0000_00_17_0', 'pci_0000_01_00_0', 'pci_0000_01_00_1',
+        'pci_0000_04_00_0', 'pci_0000_04_01_0', 'scsi_0_0_0_0', 'usb_1_3']
+    assert model.filter_names(passthrough=True) == model.eligible_names()
+
+
+def test_passthrough_false_is_no_filter_as_in_kimchi():
+    model = HostModel(workstation())
+    assert model.filter_names(passthrough=False) == model.filter_names()
+
+
+def test_capability_and_passthrough_filters_combine():
+    model = HostModel(workstation())
+    assert model.filter_names(cap='usb_device', passthrough=True) == ['usb_1_3']
+
+
+# -- Kimchi: affected by -------------------------------------------------------
+
+def test_affected_by_is_the_group_with_the_members_children():
+    model = HostModel(workstation())
+    assert model.affected_by('pci_0000_04_00_0') == [
+        'net_enp4s0_00_1b_21_00_00_40', 'net_enp4s1_00_1b_21_00_00_41',
+        'pci_0000_03_00_0', 'pci_0000_04_01_0']
+
+
+def test_affected_by_includes_the_group_parent_bridge_and_sibling_function():
+    model = HostModel(workstation())
+    assert model.affected_by('pci_0000_01_00_0') == ['pci_0000_00_01_0', 'pci_0000_01_00_1']
+
+
+def test_affected_by_a_controller_includes_everything_below_it():
+    model = HostModel(workstation())
+    assert model.affected_by('pci_0000_00_17_0') == [
+        'block_sda', 'scsi_0_0_0_0', 'scsi_host0', 'scsi_target0_0_0']
+
+
+def test_affected_by_falls_back_to_children_without_iommu_groups():
+    model = HostModel(workstation(groups=False))
+    assert model.affected_by('pci_0000_04_00_0') == ['net_enp4s0_00_1b_21_00_00_40']
+    assert model.affected_by('pci_0000_01_00_0') == []
+
+
+def test_affected_by_usb_and_scsi_is_their_children_only():
+    # They inherit the controller's group, but groups do not apply to USB or SCSI.
+    model = HostModel(workstation())
+    assert model.iommu_group('usb_1_3') == 3
+    assert model.affected_by('usb_1_3') == ['usb_1_3_1_0']
+    assert model.affected_by('scsi_0_0_0_0') == ['block_sda']
+
+
+def test_affected_by_unknown_device_names_it():
+    model = HostModel(workstation())
+    with pytest.raises(UnknownDeviceError, match='pci_0000_09_00_0'):
+        model.affected_by('pci_0000_09_00_0')
+
+
+def test_affected_by_never_lists_the_device_itself():
+    model = HostModel(workstation())
+    for name in model.names():
+        assert name not in model.affected_by(name)
+
+
+# -- groups and the tree ---------------------------------------------------------
+
+def test_children_inherit_the_nearest_ancestor_group():
+    model = HostModel(workstation())
+    assert model.iommu_group('net_enp4s0_00_1b_21_00_00_40') == 8
+    assert model.iommu_group('block_sda') == 4
+    assert model.iommu_group('computer') is None
+
+
+def test_own_group_wins_over_the_parent_group():
+    model = HostModel(workstation())
+    assert model.iommu_group('pci_0000_03_00_0') == 8
+    assert model.iommu_group('pci_0000_00_1c_4') == 7
+
+
+def test_iommu_groups_list_the_kernel_members_only():
+    model = HostModel(workstation())
+    assert model.iommu_groups()[8] == ['pci_0000_03_00_0', 'pci_0000_04_00_0', 'pci_0000_04_01_0']
+    assert sorted(model.iommu_groups()) == [1, 3, 4, 7, 8]
+
+
+def test_stale_parent_is_listed_with_a_warning_and_inherits_nothing():
+    records = workstation() + [plain('scsi_target6_0_0', 'scsi_target', 'scsi_host6')]
+    model = HostModel(records)
+    assert 'scsi_target6_0_0' in model.filter_names()
+    assert model.iommu_group('scsi_target6_0_0') is None
+    assert model.affected_by('scsi_target6_0_0') == []
+    assert any('scsi_host6' in warning and 'scsi_target6_0_0' in warning for warning in model.warnings)
+
+
+def test_parent_cycle_ends_with_a_warning():
+    records = [plain('a', 'net', 'b'), plain('b', 'net', 'a')]
+    model = HostModel(records)
+    assert model.iommu_group('a') is None
+    assert any('cycle' in warning for warning in model.warnings)
+
+
+def test_duplicate_names_keep_the_first_report():
+    first = pci('0000:00:02.0', '0x030200', 2)
+    second = pci('0000:00:02.0', '0x060000', 2)
+    model = HostModel([first, second])
+    assert model.device('pci_0000_00_02_0')['pci']['class'] == '0x030200'
+    assert any('twice' in warning for warning in model.warnings)
+
+
+def test_deep_chains_do_not_recurse():
+    chain = [plain('dev0', 'net', None)]
+    chain += [plain('dev%d' % index, 'net', 'dev%d' % (index - 1)) for index in range(1, 20000)]
+    chain[0] = pci('0000:00:03.0', '0x020000', 5)
+    chain[1]['parent'] = 'pci_0000_00_03_0'
+    model = HostModel(chain)
+    assert model.iommu_group('dev19999') == 5
+    assert len(model.descendants('pci_0000_00_03_0')) == 19999
+
+
+# -- eligibility -------------------------------------------------------------------
+
+@pytest.mark.parametrize('pci_class, reason', [
+    ('0x060000', 'pci_bridge'),
+    ('0x060400', 'pci_bridge'),
+    ('0x060100', 'pci_bridge'),
+    ('0x050000', 'pci_memory_controller'),
+    ('0x0b4000', 'pci_processor'),
+    ('0x0c0500', 'pci_smbus'),
+    (None, 'pci_class_unknown'),
+])
+def test_host_critical_pci_classes_are_not_eligible(pci_class, reason):
+    assert eligibility(pci('0000:00:1f.4', pci_class)) == (False, [reason])
+
+
+@pytest.mark.parametrize('pci_class', ['0x030000', '0x030200', '0x038000', '0x020000', '0x0c0330', '0x0c8000'])
+def test_display_and_other_endpoints_are_eligible(pci_class):
+    assert eligibility(pci('0000:01:00.0', pci_class)) == (True, [])
+
+
+def test_boot_vga_is_not_eligible():
+    assert eligibility(pci('0000:01:00.0', '0x030000', boot_vga=True)) == (False, ['boot_vga'])
+    assert eligibility(pci('0000:01:00.0', '0x030000', boot_vga=False)) == (True, [])
+
+
+def test_usb_hubs_and_root_hubs_are_not_eligible():
+    root = usb('usb_usb1', 'computer', 1, 1, vendor_id='0x1d6b', usb_class='0x09')
+    hub = usb('usb_1_2', 'usb_usb1', 1, 2, vendor_id='0x05e3', usb_class='0x09')
+    assert eligibility(root) == (False, ['usb_root_hub', 'usb_hub'])
+    assert eligibility(hub) == (False, ['usb_hub'])
+    assert eligibility(usb('usb_1_3', 'usb_usb1', 1, 3)) == (True, [])
+
+
+@pytest.mark.parametrize('device_type', ['net', 'storage', 'usb', 'scsi_host', 'scsi_target', 'system', 'drm'])
+def test_other_types_are_not_assignable(device_type):
+    assert eligibility(plain('x', device_type, None)) == (False, ['type_not_assignable'])
+
+
+# -- references ---------------------------------------------------------------------
+
+@pytest.mark.parametrize('reference', ['pci_0000_04_01_0', '0000:04:01.0', '04:01.0', ' 04:01.0 ', '0000:04:01.0'.upper()])
+def test_pci_references_resolve(reference):
+    assert HostModel(workstation()).resolve_reference(reference) == 'pci_0000_04_01_0'
+
+
+def test_usb_references_resolve():
+    model = HostModel(workstation())
+    assert model.resolve_reference('046d:c31c') == 'usb_1_3'
+    assert model.resolve_reference('1.3') == 'usb_1_3'
+
+
+def test_ambiguous_usb_reference_names_the_candidates():
+    model = HostModel(workstation() + [usb('usb_1_4', 'usb_usb1', 1, 4)])
+    with pytest.raises(DeviceReferenceError, match='ambiguous.*usb_1_3, usb_1_4'):
+        model.resolve_reference('046d:c31c')
+    assert model.resolve_reference('1.4') == 'usb_1_4'
+
+
+@pytest.mark.parametrize('reference, message', [
+    ('0000:09:00.0', 'no PCI device at address 0000:09:00.0'),
+    ('dead:beef', 'no USB device with vendor:product dead:beef'),
+    ('7.7', 'no USB device at bus.device 7.7'),
+    ('enp4s0', "'enp4s0' is not a node device name.*similar names: net_enp4s0_00_1b_21_00_00_40"),
+])
+def test_unknown_references_fail_naming_them(reference, message):
+    with pytest.raises(DeviceReferenceError, match=message):
+        HostModel(workstation()).resolve_reference(reference)
+
+
+# -- domains ------------------------------------------------------------------------
+
+def test_assigned_to_matches_domain_sources_by_identity():
+    domains = [
+        {'name': 'web', 'active': True, 'hostdevs': [{'type': 'pci', 'address': '0000:04:01.0'}]},
+        {'name': 'builder', 'active': False, 'hostdevs': [
+            {'type': 'pci', 'address': '0000:04:01.0'},
+            {'type': 'usb', 'vendor_id': '0x046d', 'product_id': '0xc31c', 'bus': None, 'device': None},
+            {'type': 'scsi', 'adapter': 'scsi_host0', 'bus': 0, 'target': 0, 'unit': 0}]},
+        {'name': 'ghost', 'active': False, 'hostdevs': [{'type': 'pci', 'address': '0000:0a:00.0'}]},
+    ]
+    model = HostModel(workstation(), domains=domains)
+    assert model.assigned_to('pci_0000_04_01_0') == ['builder', 'web']
+    assert model.assigned_to('usb_1_3') == ['builder']
+    assert model.assigned_to('scsi_0_0_0_0') == ['builder']
+    assert model.assigned_to('pci_0000_04_00_0') == []
+
+
+def test_usb_source_by_bus_and_device_matches_that_device_only():
+    model = HostModel(workstation() + [usb('usb_1_4', 'usb_usb1', 1, 4)])
+    source = {'type': 'usb', 'vendor_id': None, 'product_id': None, 'bus': 1, 'device': 4}
+    assert model.match_source(source) == ['usb_1_4']
+
+
+# -- facts --------------------------------------------------------------------------
+
+def test_facts_carry_groups_eligibility_and_assignments():
+    domains = [{'name': 'web', 'active': True, 'hostdevs': [{'type': 'pci', 'address': '0000:04:01.0'}]}]
+    facts = HostModel(workstation(), domains=domains, iommu={'enabled': True, 'groups': 5}).facts('libvirt')
+    assert facts['source'] == 'libvirt'
+    assert [group['number'] for group in facts['iommu_groups']] == [1, 3, 4, 7, 8]
+    by_name = dict((device['name'], device) for device in facts['devices'])
+    assert [device['name'] for device in facts['devices']] == sorted(by_name)
+    assert by_name['pci_0000_04_01_0']['assigned_to'] == ['web']
+    assert by_name['pci_0000_00_01_0']['passthrough'] == {'eligible': False, 'reasons': ['pci_bridge']}
+    assert by_name['net_enp4s0_00_1b_21_00_00_40']['iommu_group'] == 8
+    assert by_name['pci_0000_03_00_0']['children'] == ['pci_0000_04_00_0', 'pci_0000_04_01_0']
+    assert facts['domains'] == [{'name': 'web', 'active': True, 'hostdevs': ['pci_0000_04_01_0']}]
+    assert facts['iommu']['hint'] is None
+
+
+def test_iommu_hint_says_how_to_turn_it_on():
+    assert 'intel_iommu=on' in iommu_hint({'enabled': False})
+    assert 'amd_iommu=on' in iommu_hint({'enabled': False})
+    assert 'pcie_acs_override' in iommu_hint({'enabled': True, 'acs_override': True})
+    assert 'allow_unsafe_interrupts' in iommu_hint({'enabled': True, 'unsafe_interrupts': True})

@@ -1,0 +1,85 @@
+"""host_reader: source selection, fallbacks, and both readers agreeing on one host."""
+
+import pytest
+
+from ansible_collections.virt.hostdev.plugins.module_utils import host_reader
+from ansible_collections.virt.hostdev.plugins.module_utils.libvirt_errors import HostdevError
+
+
+def facts_by_name(facts):
+    return dict((device['name'], device) for device in facts['devices'])
+
+
+def test_libvirt_and_sysfs_readers_give_the_same_facts(sample_uri, sample_sysfs):
+    via_libvirt, used_libvirt, _ = host_reader.read_host('libvirt', sample_uri, sample_sysfs)
+    via_sysfs, used_sysfs, _ = host_reader.read_host('sysfs', sysfs_root=sample_sysfs)
+    assert (used_libvirt, used_sysfs) == ('libvirt', 'sysfs')
+    libvirt_facts = via_libvirt.facts('x')
+    sysfs_facts = via_sysfs.facts('x')
+    libvirt_devices = facts_by_name(libvirt_facts)
+    sysfs_devices = facts_by_name(sysfs_facts)
+    # The stale scsi_target exists only in libvirt's device list, never in sysfs.
+    assert set(libvirt_devices) - set(sysfs_devices) == {'scsi_target6_0_0'}
+    assert set(sysfs_devices) - set(libvirt_devices) == set()
+    for name, device in sysfs_devices.items():
+        assert libvirt_devices[name] == device, name
+    for key in ('iommu', 'iommu_groups', 'eligible', 'domains'):
+        assert libvirt_facts[key] == sysfs_facts[key], key
+
+
+def test_enrichment_fills_what_libvirt_does_not_report(sample_uri, sample_sysfs):
+    model, _, _ = host_reader.read_host('libvirt', sample_uri, sample_sysfs)
+    gpu = model.device('pci_0000_01_00_0')
+    assert gpu['driver'] == 'nvidia'
+    assert gpu['pci']['boot_vga'] is False
+    assert gpu['pci']['reset_method'] == ['bus']
+    assert model.device('usb_usb1')['usb']['class'] == '0x09'
+
+
+def test_test_driver_is_not_enriched_from_this_machine(sample_uri):
+    model, used, warnings = host_reader.read_host('libvirt', sample_uri)
+    assert used == 'libvirt'
+    assert model.device('pci_0000_01_00_0')['driver'] is None
+    assert model.iommu['kernel_args'] == {}
+    assert model.iommu['enabled'] is True and model.iommu['groups'] == 10
+    assert any('scsi_host6' in warning for warning in warnings)
+
+
+def test_auto_falls_back_to_sysfs_when_the_daemon_does_not_answer(tmp_path, sample_sysfs):
+    uri = 'qemu:///system?socket=%s/absent-sock' % tmp_path
+    model, used, warnings = host_reader.read_host('auto', uri, sample_sysfs)
+    assert used == 'sysfs'
+    assert 'pci_0000_01_00_0' in model
+    assert any(uri in warning and 'read devices from sysfs instead' in warning for warning in warnings)
+
+
+def test_explicit_libvirt_source_fails_naming_the_uri(tmp_path):
+    uri = 'qemu:///system?socket=%s/absent-sock' % tmp_path
+    with pytest.raises(HostdevError, match='cannot connect to libvirt at qemu:///system\\?socket=.*absent-sock'):
+        host_reader.read_host('libvirt', uri)
+
+
+def test_without_the_binding_auto_reads_sysfs_and_libvirt_is_refused(monkeypatch, sample_sysfs, sample_uri):
+    monkeypatch.setattr(host_reader, 'HAS_LIBVIRT', False)
+    model, used, warnings = host_reader.read_host('auto', sample_uri, sample_sysfs)
+    assert used == 'sysfs' and 'pci_0000_01_00_0' in model
+    assert any('binding is not installed' in warning for warning in warnings)
+    with pytest.raises(host_reader.MissingLibvirtError):
+        host_reader.read_host('libvirt', sample_uri)
+
+
+def test_unknown_source_is_refused():
+    with pytest.raises(HostdevError, match="source must be one of auto, libvirt, sysfs, not 'udev'"):
+        host_reader.read_host('udev')
+
+
+@pytest.mark.parametrize('uri, local', [
+    ('qemu:///system', True),
+    ('qemu:///system?socket=/tmp/x', True),
+    ('qemu+unix:///system', True),
+    ('qemu://localhost/system', True),
+    ('qemu+ssh://root@hv1.example.com/system', False),
+    ('test:///default', False),
+])
+def test_local_hypervisor_uris(uri, local):
+    assert host_reader.uri_is_local_hypervisor(uri) is local

@@ -1,0 +1,162 @@
+"""sysfs reader on the sample host's fake tree and on small trees made per test."""
+
+import os
+import shutil
+
+import pytest
+
+from ansible_collections.virt.hostdev.plugins.module_utils.sysfs_reader import (
+    SysfsReader,
+    interrupt_remapping_from,
+    libvirt_style_name,
+    parse_kernel_args,
+)
+
+
+@pytest.fixture()
+def sample_copy(sample_sysfs, tmp_path):
+    """A private copy of the sample tree that a test may break."""
+    dest = tmp_path / 'host'
+    shutil.copytree(os.path.dirname(sample_sysfs), str(dest), symlinks=True)
+    return str(dest / 'sys')
+
+
+def by_name(records):
+    return dict((record['name'], record) for record in records)
+
+
+def test_names_follow_libvirt_scheme(sample_sysfs):
+    names = set(by_name(SysfsReader(sample_sysfs).read_devices()))
+    assert {'computer', 'pci_0000_01_00_0', 'usb_usb1', 'usb_1_3', 'usb_1_3_1_0', 'usb_1_0_1_0',
+            'scsi_host0', 'scsi_target0_0_0', 'scsi_0_0_0_0', 'net_enp2s0_a8_a1_59_00_00_01',
+            'block_sda_Samsung_SSD_870_EVO_1TB_S6PTNS0T123456A'} <= names
+    assert not any(name.startswith('block_sda1') for name in names), 'partitions are not node devices'
+
+
+def test_parents_are_the_nearest_listed_ancestor(sample_sysfs):
+    records = by_name(SysfsReader(sample_sysfs).read_devices())
+    assert records['pci_0000_00_01_0']['parent'] == 'computer'
+    assert records['pci_0000_04_01_0']['parent'] == 'pci_0000_03_00_0'
+    assert records['usb_usb1']['parent'] == 'pci_0000_00_14_0'
+    # ata1/ is no device of its own: the scsi host hangs off the SATA controller.
+    assert records['scsi_host0']['parent'] == 'pci_0000_00_17_0'
+    assert records['block_sda_Samsung_SSD_870_EVO_1TB_S6PTNS0T123456A']['parent'] == 'scsi_0_0_0_0'
+    assert records['net_enp4s1_00_1b_21_00_00_41']['parent'] == 'pci_0000_04_01_0'
+
+
+def test_pci_attributes(sample_sysfs):
+    gpu = by_name(SysfsReader(sample_sysfs).read_devices())['pci_0000_01_00_0']
+    assert gpu['driver'] == 'nvidia'
+    assert gpu['path'] == '/sys/devices/pci0000:00/0000:00:01.0/0000:01:00.0'
+    pci = gpu['pci']
+    assert pci['class'] == '0x030000'
+    assert pci['iommu_group'] == 1
+    assert pci['boot_vga'] is False
+    assert pci['reset_method'] == ['bus']
+    assert (pci['subsystem_vendor_id'], pci['subsystem_id']) == ('0x10de', '0x14ad')
+    assert (pci['vendor'], pci['product']) == ('NVIDIA Corporation', 'GA104GL [RTX A4000]')
+    assert pci['numa_node'] == 0
+    assert pci['sriov'] is None and pci['mdev_types'] is None
+
+
+def test_usb_and_scsi_attributes(sample_sysfs):
+    records = by_name(SysfsReader(sample_sysfs).read_devices())
+    assert records['usb_usb1']['usb']['class'] == '0x09'
+    assert records['usb_1_3']['usb'] == {'bus': 1, 'device': 3, 'vendor_id': '0x046d', 'product_id': '0xc31c',
+                                         'vendor': 'Logitech, Inc.', 'product': 'Keyboard K120', 'class': '0x00'}
+    assert records['usb_1_3_1_0']['usb_interface'] == {'number': 0, 'class': 3, 'subclass': 1, 'protocol': 1}
+    assert records['scsi_0_0_0_0']['scsi'] == {'host': 0, 'bus': 0, 'target': 0, 'lun': 0, 'type': 'disk'}
+    assert records['scsi_0_0_0_0']['driver'] == 'sd'
+
+
+def test_unreadable_attribute_is_null(sample_copy):
+    class_file = os.path.join(sample_copy, 'devices/pci0000:00/0000:00:02.0/class')
+    os.remove(class_file)
+    os.mkdir(class_file)  # reading a directory fails, as an unreadable file would
+    records = by_name(SysfsReader(sample_copy).read_devices())
+    assert records['pci_0000_00_02_0']['pci']['class'] is None
+
+
+def test_device_that_vanished_is_skipped_with_a_warning(sample_copy):
+    device_dir = os.path.join(sample_copy, 'devices/pci0000:00/0000:00:1c.0/0000:02:00.0')
+    shutil.rmtree(device_dir)
+    reader = SysfsReader(sample_copy)
+    names = by_name(reader.read_devices())
+    assert 'pci_0000_02_00_0' not in names
+    assert any('pci_0000_02_00_0' in warning and 'vanished' in warning for warning in reader.warnings)
+
+
+def test_sriov_from_links(sample_copy):
+    pf = os.path.join(sample_copy, 'devices/pci0000:00/0000:00:1c.0/0000:02:00.0')
+    vf = os.path.join(sample_copy, 'devices/pci0000:00/0000:00:1c.0/0000:02:10.0')
+    os.makedirs(vf)
+    for key, value in (('class', '0x020000'), ('vendor', '0x8086'), ('device', '0x15f4')):
+        with open(os.path.join(vf, key), 'w') as handle:
+            handle.write(value + '\n')
+    with open(os.path.join(pf, 'sriov_totalvfs'), 'w') as handle:
+        handle.write('7\n')
+    os.symlink('../0000:02:10.0', os.path.join(pf, 'virtfn0'))
+    os.symlink('../0000:02:00.0', os.path.join(vf, 'physfn'))
+    os.symlink('../../../devices/pci0000:00/0000:00:1c.0/0000:02:10.0',
+               os.path.join(sample_copy, 'bus/pci/devices/0000:02:10.0'))
+    records = by_name(SysfsReader(sample_copy).read_devices())
+    assert records['pci_0000_02_00_0']['pci']['sriov'] == {
+        'totalvfs': 7, 'numvfs': 1, 'virtual_functions': ['pci_0000_02_10_0'], 'physical_function': None}
+    assert records['pci_0000_02_10_0']['pci']['sriov']['physical_function'] == 'pci_0000_02_00_0'
+    assert records['pci_0000_02_10_0']['parent'] == 'pci_0000_00_1c_0'
+
+
+def test_iommu_state(sample_sysfs):
+    state = SysfsReader(sample_sysfs).read_iommu_state()
+    assert state == {
+        'enabled': True, 'groups': 10, 'units': ['dmar0', 'dmar1'],
+        'kernel_args': {'intel_iommu': 'on', 'iommu': 'pt', 'vfio-pci.ids': '10de:24b0,10de:228b'},
+        'interrupt_remapping': True, 'unsafe_interrupts': False, 'acs_override': False,
+    }
+
+
+def test_host_without_iommu(tmp_path):
+    (tmp_path / 'sys' / 'devices').mkdir(parents=True)
+    (tmp_path / 'proc').mkdir()
+    (tmp_path / 'proc' / 'cmdline').write_text('root=/dev/vda1 ro\n')
+    (tmp_path / 'proc' / 'interrupts').write_text(' 24:  1  PCI-MSI 49152-edge virtio0\n')
+    reader = SysfsReader(str(tmp_path / 'sys'))
+    state = reader.read_iommu_state()
+    assert (state['enabled'], state['groups'], state['kernel_args']) == (False, 0, {})
+    assert state['interrupt_remapping'] is None
+    assert [record['name'] for record in reader.read_devices()] == ['computer']
+
+
+def test_domains_from_libvirt_state_files(sample_sysfs):
+    assert SysfsReader(sample_sysfs).read_domains() == [
+        {'name': 'ci-runner', 'active': True, 'hostdevs': [{'type': 'pci', 'address': '0000:02:00.0'}]}]
+
+
+def test_not_a_sysfs_tree_warns(tmp_path):
+    reader = SysfsReader(str(tmp_path))
+    reader.read_devices()
+    assert any('does not look like a sysfs tree' in warning for warning in reader.warnings)
+
+
+@pytest.mark.parametrize('cmdline, expected', [
+    ('ro quiet intel_iommu=on iommu=pt', {'intel_iommu': 'on', 'iommu': 'pt'}),
+    ('amd_iommu=on iommu.strict=1 pcie_acs_override=downstream,multifunction',
+     {'amd_iommu': 'on', 'iommu.strict': '1', 'pcie_acs_override': 'downstream,multifunction'}),
+    ('vfio-pci.ids=10de:1b80 vfio_iommu_type1.allow_unsafe_interrupts=1 intremap=off',
+     {'vfio-pci.ids': '10de:1b80', 'vfio_iommu_type1.allow_unsafe_interrupts': '1', 'intremap': 'off'}),
+    ('iommufd=1 noiommu root=/dev/sda', {}),
+    ('', {}),
+])
+def test_kernel_args(cmdline, expected):
+    assert parse_kernel_args(cmdline) == expected
+
+
+def test_interrupt_remapping_from_proc_interrupts():
+    assert interrupt_remapping_from('  0: 1  IR-IO-APIC 2-edge timer') is True
+    assert interrupt_remapping_from('  0: 1  IO-APIC 2-edge timer\n 24: PCI-MSI') is False
+    assert interrupt_remapping_from(None) is None
+
+
+def test_libvirt_style_names():
+    assert libvirt_style_name('net', 'br-lan.10', '52:54:00:aa:bb:cc') == 'net_br_lan_10_52_54_00_aa_bb_cc'
+    assert libvirt_style_name('usb', '1-3:1.0') == 'usb_1_3_1_0'
