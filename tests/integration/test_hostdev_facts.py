@@ -1,0 +1,159 @@
+"""hostdev_facts end to end: ansible-playbook on localhost, the test driver and a real libvirtd."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from fixtures.sample_host import TEST_URI, build_tree
+
+PLAYBOOKS = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'playbooks')
+
+
+@pytest.fixture(scope='module')
+def sample_sysfs(tmp_path_factory):
+    return build_tree(str(tmp_path_factory.mktemp('sample-host')))
+
+
+@pytest.fixture()
+def facts(run_playbook, tmp_path):
+    """Run hostdev_facts with the given options; return (result, ansible_facts.hostdev)."""
+    def run(check=False, interpreter=None, **options):
+        out = tmp_path / 'out.json'
+        extra = dict(('facts_%s' % key, value) for key, value in options.items())
+        extra['out'] = str(out)
+        if interpreter:
+            extra['ansible_python_interpreter'] = interpreter
+        completed = run_playbook(os.path.join(PLAYBOOKS, 'facts_dump.yml'), extra_vars=extra, check=check)
+        assert completed.returncode == 0, completed.stdout + completed.stderr
+        recorded = json.loads(out.read_text())
+        return recorded['result'], recorded['hostdev']
+    return run
+
+
+def test_sample_host_facts(facts, sample_sysfs):
+    result, hostdev = facts(uri=TEST_URI, source='libvirt', sysfs_root=sample_sysfs)
+    assert result['changed'] is False and not result.get('failed')
+    assert hostdev['source'] == 'libvirt'
+    names = [device['name'] for device in hostdev['devices']]
+    assert result['devices'] == names == sorted(names)
+    assert len(names) == 31
+    assert hostdev['iommu']['enabled'] is True and hostdev['iommu']['groups'] == 10
+    assert hostdev['iommu']['kernel_args']['intel_iommu'] == 'on'
+    assert hostdev['iommu']['interrupt_remapping'] is True
+    groups = dict((group['number'], group['devices']) for group in hostdev['iommu_groups'])
+    assert groups[1] == ['pci_0000_00_01_0', 'pci_0000_01_00_0', 'pci_0000_01_00_1']
+    assert groups[9] == ['pci_0000_00_1f_0', 'pci_0000_00_1f_3', 'pci_0000_00_1f_4']
+    by_name = dict((device['name'], device) for device in hostdev['devices'])
+    assert by_name['pci_0000_02_00_0']['assigned_to'] == ['ci-runner']
+    assert by_name['pci_0000_00_1f_4']['passthrough'] == {'eligible': False, 'reasons': ['pci_smbus']}
+    assert by_name['pci_0000_00_02_0']['passthrough'] == {'eligible': True, 'reasons': []}
+    assert by_name['usb_1_3']['iommu_group'] == 3
+    assert by_name['scsi_target6_0_0']['parent'] == 'scsi_host6'
+    assert any('scsi_host6' in warning for warning in result['warnings'])
+
+
+def test_capability_and_passthrough_filters(facts, sample_sysfs):
+    result, _ = facts(uri=TEST_URI, source='libvirt', sysfs_root=sample_sysfs, cap='pci', passthrough=True)
+    assert result['devices'] == [
+        'pci_0000_00_02_0', 'pci_0000_00_14_0', 'pci_0000_00_17_0', 'pci_0000_00_1f_3', 'pci_0000_01_00_0',
+        'pci_0000_01_00_1', 'pci_0000_02_00_0', 'pci_0000_04_00_0', 'pci_0000_04_01_0']
+    result, _ = facts(uri=TEST_URI, source='libvirt', cap='usb_device')
+    assert result['devices'] == ['usb_1_3', 'usb_usb1', 'usb_usb2']
+
+
+def test_affected_by(facts):
+    result, _ = facts(uri=TEST_URI, source='libvirt', affected_by='pci_0000_04_00_0')
+    assert result['devices'] == ['net_enp4s0_00_1b_21_00_00_40', 'net_enp4s1_00_1b_21_00_00_41',
+                                 'pci_0000_03_00_0', 'pci_0000_04_01_0']
+
+
+@pytest.mark.parametrize('conflict', [{'cap': 'pci'}, {'passthrough': False}])
+def test_affected_by_conflicts_with_other_filters(facts, conflict):
+    result, hostdev = facts(uri=TEST_URI, source='libvirt', affected_by='pci_0000_04_00_0', **conflict)
+    assert result['failed'] is True
+    assert 'mutually exclusive' in result['msg'] and 'affected_by' in result['msg']
+    assert hostdev is None
+
+
+def test_unknown_affected_by_names_the_device(facts):
+    result, _ = facts(uri=TEST_URI, source='libvirt', affected_by='pci_0000_99_00_0')
+    assert result['failed'] is True
+    assert result['msg'] == 'device pci_0000_99_00_0 does not exist on this host'
+    # ansible-core 2.19 adds an 'exception' placeholder to every failure; no traceback may be in it.
+    assert 'Traceback' not in json.dumps(result)
+
+
+def test_check_mode_gives_the_same_facts(facts, sample_sysfs):
+    normal, normal_facts = facts(uri=TEST_URI, source='libvirt', sysfs_root=sample_sysfs)
+    checked, checked_facts = facts(check=True, uri=TEST_URI, source='libvirt', sysfs_root=sample_sysfs)
+    assert checked['changed'] is False
+    assert checked_facts == normal_facts
+    assert checked['devices'] == normal['devices']
+
+
+def test_sysfs_source_on_the_sample_tree(facts, sample_sysfs):
+    result, hostdev = facts(source='sysfs', sysfs_root=sample_sysfs)
+    assert hostdev['source'] == 'sysfs'
+    assert 'scsi_target6_0_0' not in result['devices']
+    assert len(result['devices']) == 30
+
+
+def test_unreachable_daemon_is_named(facts, tmp_path):
+    uri = 'qemu:///system?socket=%s/absent' % tmp_path
+    result, _ = facts(uri=uri, source='libvirt')
+    assert result['failed'] is True
+    assert result['msg'].startswith('cannot connect to libvirt at %s: ' % uri)
+    result, hostdev = facts(uri=uri, source='auto', sysfs_root='/sys')
+    assert not result.get('failed') and hostdev['source'] == 'sysfs'
+    assert any('read devices from sysfs instead' in warning for warning in result['warnings'])
+
+
+def test_missing_libvirt_binding(facts, tmp_path, sample_sysfs):
+    # An interpreter on which `import libvirt` fails, as on a host without the binding.
+    hide = tmp_path / 'hide'
+    hide.mkdir()
+    (hide / 'libvirt.py').write_text("raise ImportError('No module named libvirt')\n")
+    interpreter = tmp_path / 'python-without-libvirt'
+    interpreter.write_text('#!/bin/sh\nPYTHONPATH=%s exec %s "$@"\n' % (hide, sys.executable))
+    interpreter.chmod(0o755)
+    result, _ = facts(interpreter=str(interpreter), uri=TEST_URI, source='libvirt')
+    assert result['failed'] is True
+    assert 'Failed to import the required Python library (libvirt-python)' in result['msg']
+    result, hostdev = facts(interpreter=str(interpreter), uri=TEST_URI, source='auto', sysfs_root=sample_sysfs)
+    assert hostdev['source'] == 'sysfs'
+    assert any('binding is not installed' in warning for warning in result['warnings'])
+
+
+def test_ansible_doc_renders_the_module():
+    ansible_doc = os.path.join(os.path.dirname(sys.executable), 'ansible-doc')
+    completed = subprocess.run([ansible_doc, 'virt.hostdev.hostdev_facts'], capture_output=True, text=True,
+                               check=False)
+    assert completed.returncode == 0, completed.stderr
+    for word in ('affected_by', 'passthrough', 'sysfs_root', 'iommu_groups', 'pci_smbus', 'EXAMPLES'):
+        assert word in completed.stdout
+
+
+def test_real_libvirtd_and_sysfs_agree_on_this_machine(run_playbook, libvirtd, tmp_path):
+    out = tmp_path / 'both.json'
+    completed = run_playbook(os.path.join(PLAYBOOKS, 'facts_compare_readers.yml'),
+                             extra_vars={'facts_uri': libvirtd, 'out': str(out)})
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    both = json.loads(out.read_text())
+    via_libvirt = dict((device['name'], device) for device in both['libvirt']['devices'])
+    via_sysfs = dict((device['name'], device) for device in both['sysfs']['devices'])
+    # Without udev, libvirt lists no usb_device or storage; compare what both list.
+    compared = ('pci', 'net', 'scsi', 'scsi_host', 'scsi_target')
+    libvirt_names = sorted(name for name, device in via_libvirt.items() if device['type'] in compared)
+    sysfs_names = sorted(name for name, device in via_sysfs.items() if device['type'] in compared)
+    assert libvirt_names == sysfs_names
+    assert any(name.startswith('pci_') for name in libvirt_names)
+    for name in libvirt_names:
+        for key in ('type', 'parent', 'path', 'driver', 'iommu_group', 'passthrough'):
+            assert via_libvirt[name][key] == via_sysfs[name][key], (name, key)
+        if via_libvirt[name]['type'] == 'pci':
+            for key in ('address', 'class', 'vendor_id', 'product_id', 'iommu_group', 'numa_node', 'boot_vga'):
+                assert via_libvirt[name]['pci'][key] == via_sysfs[name]['pci'][key], (name, key)
+    assert both['libvirt']['iommu'] == both['sysfs']['iommu']
