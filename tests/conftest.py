@@ -1,0 +1,61 @@
+# Copyright: virt.hostdev contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Shared pytest fixtures.
+
+- ``ansible_collections.virt.hostdev`` is importable (via .build/collections).
+- ``libvirtd``: URI of a private, real libvirtd (QEMU driver), one per session.
+- ``run_playbook``: ``support.run_playbook`` (localhost, this collection).
+
+Skip policy: nothing is skipped for lack of libvirtd. If it cannot start, every test
+that uses the fixture FAILS (errors). Only a developer outside CI may opt out with
+VIRT_HOSTDEV_SKIP_LIBVIRTD=1; CI=true ignores that variable.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import pytest
+
+TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
+if TESTS_DIR not in sys.path:
+    sys.path.insert(0, TESTS_DIR)
+
+# pylint: disable=wrong-import-position
+from support import PrivateLibvirtd, ensure_collection_link  # noqa: E402
+from support import run_playbook as _run_playbook  # noqa: E402
+
+_COLLECTIONS_PATH = ensure_collection_link()
+if _COLLECTIONS_PATH not in sys.path:
+    sys.path.insert(0, _COLLECTIONS_PATH)
+os.environ.setdefault("ANSIBLE_COLLECTIONS_PATH", _COLLECTIONS_PATH)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "libvirtd: needs the private libvirtd (QEMU driver)")
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if "libvirtd" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.libvirtd)
+
+
+@pytest.fixture(scope="session")
+def libvirtd():
+    """URI (``qemu:///system?socket=...``) of a private libvirtd, stopped after the session."""
+    if os.environ.get("VIRT_HOSTDEV_SKIP_LIBVIRTD") == "1" and os.environ.get("CI", "").lower() != "true":
+        pytest.skip("VIRT_HOSTDEV_SKIP_LIBVIRTD=1 (never honoured in CI)")
+    daemon = PrivateLibvirtd()
+    daemon.start()
+    try:
+        yield daemon.uri
+    finally:
+        daemon.stop()
+
+
+@pytest.fixture
+def run_playbook():
+    """``run_playbook(playbook_path, extra_vars=None, check=False, env=None)``."""
+    return _run_playbook
