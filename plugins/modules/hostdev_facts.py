@@ -32,7 +32,7 @@ description:
     since GPU passthrough is now common.
   - Read-only; never reports a change.
 author:
-  - virt.hostdev contributors
+  - virt.hostdev developers (@virt-hostdev)
 requirements:
   - libvirt-python (for O(source=libvirt); O(source=auto) reads sysfs without it)
 attributes:

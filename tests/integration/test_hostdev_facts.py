@@ -56,16 +56,16 @@ def test_sample_host_facts(facts, sample_sysfs):
 
 
 def test_capability_and_passthrough_filters(facts, sample_sysfs):
-    result, _ = facts(uri=TEST_URI, source='libvirt', sysfs_root=sample_sysfs, cap='pci', passthrough=True)
+    result = facts(uri=TEST_URI, source='libvirt', sysfs_root=sample_sysfs, cap='pci', passthrough=True)[0]
     assert result['devices'] == [
         'pci_0000_00_02_0', 'pci_0000_00_14_0', 'pci_0000_00_17_0', 'pci_0000_00_1f_3', 'pci_0000_01_00_0',
         'pci_0000_01_00_1', 'pci_0000_02_00_0', 'pci_0000_04_00_0', 'pci_0000_04_01_0']
-    result, _ = facts(uri=TEST_URI, source='libvirt', cap='usb_device')
+    result = facts(uri=TEST_URI, source='libvirt', cap='usb_device')[0]
     assert result['devices'] == ['usb_1_3', 'usb_usb1', 'usb_usb2']
 
 
 def test_affected_by(facts):
-    result, _ = facts(uri=TEST_URI, source='libvirt', affected_by='pci_0000_04_00_0')
+    result = facts(uri=TEST_URI, source='libvirt', affected_by='pci_0000_04_00_0')[0]
     assert result['devices'] == ['net_enp4s0_00_1b_21_00_00_40', 'net_enp4s1_00_1b_21_00_00_41',
                                  'pci_0000_03_00_0', 'pci_0000_04_01_0']
 
@@ -79,7 +79,7 @@ def test_affected_by_conflicts_with_other_filters(facts, conflict):
 
 
 def test_unknown_affected_by_names_the_device(facts):
-    result, _ = facts(uri=TEST_URI, source='libvirt', affected_by='pci_0000_99_00_0')
+    result = facts(uri=TEST_URI, source='libvirt', affected_by='pci_0000_99_00_0')[0]
     assert result['failed'] is True
     assert result['msg'] == 'device pci_0000_99_00_0 does not exist on this host'
     # ansible-core 2.19 adds an 'exception' placeholder to every failure; no traceback may be in it.
@@ -103,7 +103,7 @@ def test_sysfs_source_on_the_sample_tree(facts, sample_sysfs):
 
 def test_unreachable_daemon_is_named(facts, tmp_path):
     uri = 'qemu:///system?socket=%s/absent' % tmp_path
-    result, _ = facts(uri=uri, source='libvirt')
+    result = facts(uri=uri, source='libvirt')[0]
     assert result['failed'] is True
     assert result['msg'].startswith('cannot connect to libvirt at %s: ' % uri)
     result, hostdev = facts(uri=uri, source='auto', sysfs_root='/sys')
@@ -119,7 +119,7 @@ def test_missing_libvirt_binding(facts, tmp_path, sample_sysfs):
     interpreter = tmp_path / 'python-without-libvirt'
     interpreter.write_text('#!/bin/sh\nPYTHONPATH=%s exec %s "$@"\n' % (hide, sys.executable))
     interpreter.chmod(0o755)
-    result, _ = facts(interpreter=str(interpreter), uri=TEST_URI, source='libvirt')
+    result = facts(interpreter=str(interpreter), uri=TEST_URI, source='libvirt')[0]
     assert result['failed'] is True
     assert 'Failed to import the required Python library (libvirt-python)' in result['msg']
     result, hostdev = facts(interpreter=str(interpreter), uri=TEST_URI, source='auto', sysfs_root=sample_sysfs)

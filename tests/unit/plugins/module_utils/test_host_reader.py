@@ -11,8 +11,8 @@ def facts_by_name(facts):
 
 
 def test_libvirt_and_sysfs_readers_give_the_same_facts(sample_uri, sample_sysfs):
-    via_libvirt, used_libvirt, _ = host_reader.read_host('libvirt', sample_uri, sample_sysfs)
-    via_sysfs, used_sysfs, _ = host_reader.read_host('sysfs', sysfs_root=sample_sysfs)
+    via_libvirt, used_libvirt, dummy = host_reader.read_host('libvirt', sample_uri, sample_sysfs)
+    via_sysfs, used_sysfs, dummy = host_reader.read_host('sysfs', sysfs_root=sample_sysfs)
     assert (used_libvirt, used_sysfs) == ('libvirt', 'sysfs')
     libvirt_facts = via_libvirt.facts('x')
     sysfs_facts = via_sysfs.facts('x')
@@ -28,7 +28,7 @@ def test_libvirt_and_sysfs_readers_give_the_same_facts(sample_uri, sample_sysfs)
 
 
 def test_enrichment_fills_what_libvirt_does_not_report(sample_uri, sample_sysfs):
-    model, _, _ = host_reader.read_host('libvirt', sample_uri, sample_sysfs)
+    model = host_reader.read_host('libvirt', sample_uri, sample_sysfs)[0]
     gpu = model.device('pci_0000_01_00_0')
     assert gpu['driver'] == 'nvidia'
     assert gpu['pci']['boot_vga'] is False
