@@ -133,7 +133,7 @@ EXAMPLES = r'''
 - name: Fail early on hosts without IOMMU
   ansible.builtin.assert:
     that: ansible_facts.hostdev.iommu.enabled
-    fail_msg: "{{ ansible_facts.hostdev.iommu.hint }}"
+    fail_msg: "{{ ansible_facts.hostdev.iommu.hint | default('the IOMMU is off', true) }}"
 
 - name: Read sysfs directly, without libvirt
   virt.hostdev.hostdev_facts:

@@ -157,3 +157,20 @@ def test_real_libvirtd_and_sysfs_agree_on_this_machine(run_playbook, libvirtd, t
             for key in ('address', 'class', 'vendor_id', 'product_id', 'iommu_group', 'numa_node', 'boot_vga'):
                 assert via_libvirt[name]['pci'][key] == via_sysfs[name]['pci'][key], (name, key)
     assert both['libvirt']['iommu'] == both['sysfs']['iommu']
+
+
+def test_howto_conditions_example_on_the_sample_host(run_playbook, sample_sysfs, tmp_path):
+    """docs/examples/iommu_conditions.yml gives the right answers for the sample workstation."""
+    example = os.path.join(os.path.dirname(os.path.dirname(PLAYBOOKS)), '..', 'docs', 'examples',
+                           'iommu_conditions.yml')
+    out = tmp_path / 'answers.json'
+    completed = run_playbook(os.path.abspath(example), extra_vars={
+        'iommu_conditions_uri': TEST_URI, 'iommu_conditions_source': 'libvirt',
+        'iommu_conditions_sysfs_root': sample_sysfs, 'iommu_conditions_out': str(out)})
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    answers = json.loads(out.read_text())
+    assert answers['lonely_gpus'] == ['pci_0000_00_02_0']
+    assert answers['free_nics'] == ['pci_0000_04_00_0', 'pci_0000_04_01_0']
+    assert sorted(answers['siblings']) == ['pci_0000_00_01_0', 'pci_0000_01_00_1']
+    assert answers['siblings_on_host_drivers'] == ['pci_0000_01_00_1']
+    assert answers['mixed_groups'] == [9]
