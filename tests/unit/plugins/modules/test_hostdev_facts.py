@@ -1,0 +1,80 @@
+"""hostdev_facts in-process: argument rules, result shape and error paths."""
+
+import json
+
+import pytest
+from ansible.module_utils import basic
+
+from ansible_collections.virt.hostdev.plugins.modules import hostdev_facts
+
+try:
+    from ansible.module_utils.testing import patch_module_args
+except ImportError:  # ansible-core < 2.19
+    import contextlib
+
+    @contextlib.contextmanager
+    def patch_module_args(args):
+        saved = basic._ANSIBLE_ARGS
+        basic._ANSIBLE_ARGS = json.dumps({'ANSIBLE_MODULE_ARGS': args}).encode()
+        try:
+            yield
+        finally:
+            basic._ANSIBLE_ARGS = saved
+
+
+class Exited(Exception):
+    def __init__(self, result):
+        super(Exited, self).__init__(result)
+        self.result = result
+
+
+@pytest.fixture()
+def run_module(monkeypatch):
+    def exit_json(_module, **result):
+        raise Exited(dict(result, failed=False))
+
+    def fail_json(_module, msg, **result):
+        raise Exited(dict(result, failed=True, msg=msg))
+
+    monkeypatch.setattr(basic.AnsibleModule, 'exit_json', exit_json)
+    monkeypatch.setattr(basic.AnsibleModule, 'fail_json', fail_json)
+
+    def run(**args):
+        with patch_module_args(args):
+            with pytest.raises(Exited) as exited:
+                hostdev_facts.main()
+        return exited.value.result
+    return run
+
+
+def test_facts_of_the_sample_host(run_module, sample_uri, sample_sysfs):
+    result = run_module(uri=sample_uri, source='libvirt', sysfs_root=sample_sysfs)
+    assert result['failed'] is False and result['changed'] is False
+    hostdev = result['ansible_facts']['hostdev']
+    assert result['devices'] == [device['name'] for device in hostdev['devices']]
+    assert hostdev['eligible'] == [
+        'pci_0000_00_02_0', 'pci_0000_00_14_0', 'pci_0000_00_17_0', 'pci_0000_00_1f_3', 'pci_0000_01_00_0',
+        'pci_0000_01_00_1', 'pci_0000_02_00_0', 'pci_0000_04_00_0', 'pci_0000_04_01_0', 'scsi_0_0_0_0', 'usb_1_3']
+
+
+@pytest.mark.parametrize('extra', [{'cap': 'pci'}, {'passthrough': True}, {'passthrough': False}])
+def test_affected_by_with_another_filter_is_rejected(run_module, sample_uri, extra):
+    result = run_module(uri=sample_uri, affected_by='pci_0000_04_00_0', **extra)
+    assert result['failed'] is True
+    assert 'mutually exclusive' in result['msg'] and 'affected_by' in result['msg']
+
+
+def test_unknown_source_is_rejected_by_the_argument_spec(run_module):
+    result = run_module(source='udev')
+    assert result['failed'] is True
+    assert 'source' in result['msg'] and 'auto, libvirt, sysfs' in result['msg']
+
+
+def test_affected_by_unknown_device(run_module, sample_uri):
+    result = run_module(uri=sample_uri, affected_by='usb_9_9')
+    assert result == dict(result, failed=True, msg='device usb_9_9 does not exist on this host')
+
+
+def test_filters_return_sorted_names(run_module, sample_uri):
+    result = run_module(uri=sample_uri, cap='usb_device', passthrough=True)
+    assert result['devices'] == ['usb_1_3']
