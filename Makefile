@@ -77,10 +77,9 @@ lint: setup ## ansible-lint roles/ (only when roles/ has a role)
 	  $(BIN)/ansible-lint --offline roles/; \
 	else echo "make: lint skipped: no role in roles/ yet"; fi
 
-# TODO(lead): make lab mandatory once tests/lab/run exists.
-lab: setup ## tests/lab/run, run by its shebang with .venv/bin first on PATH (only when it exists)
-	@if [ -e tests/lab/run ]; then ./tests/lab/run; \
-	else echo "make: lab skipped: tests/lab/run does not exist yet"; fi
+lab: setup ## boot the virtual-IOMMU guest, run the checks in it, assert on its JSON report
+	@rc=0; $(PYTEST) -p no:cacheprovider $(PYTEST_ARGS) tests/lab || rc=$$?; \
+	echo "lab report: $(BUILD)/lab/report.json (guest console: $(BUILD)/lab/serial.log)"; exit $$rc
 
 bench: setup ## python tests/bench/bench_model.py
 	$(PYTHON) tests/bench/bench_model.py

@@ -1,0 +1,174 @@
+# Copyright: virt.hostdev contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Runs the IOMMU/VFIO lab (tests/lab/run) once and checks its report.
+
+The lab boots a q35 guest under QEMU TCG with a virtual Intel IOMMU and runs
+tests/lab/guest/checks.py inside it.  Every test here FAILS (never skips)
+when the lab cannot boot or the report is missing.
+
+Venv used in the guest: $LAB_VENV, else this interpreter's venv, else
+<repo>/.venv (the run script's default).
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.lab
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+LAB_PY = os.path.join(HERE, "lab.py")  # what tests/lab/run runs
+
+CHECKS = [
+    "kernel_iommu",
+    "topology",
+    "libvirt_iommu_groups",
+    "vfio_partial_group_not_viable",
+    "vfio_full_group_assign",
+]
+E1000 = ("0x8086", "0x100e")
+E1000E = ("0x8086", "0x10d3")
+PCIE_PCI_BRIDGE = ("0x1b36", "0x000e")
+
+
+class Lab:
+    def __init__(self, rc, output, report):
+        self.rc = rc
+        self.output = output
+        self.report = report
+
+    def fail(self, msg):
+        tail = "\n".join(self.output.splitlines()[-80:])
+        pytest.fail(f"{msg}\n--- tests/lab/run output (tail) ---\n{tail}", pytrace=False)
+
+    def checks(self):
+        if self.report is None:
+            self.fail(f"the lab produced no report (exit code {self.rc})")
+        return {c["name"]: c for c in self.report["checks"]}
+
+    def details(self, name):
+        c = self.checks().get(name)
+        if c is None:
+            self.fail(f"check {name} missing from the report")
+        return c["details"]
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    out = os.environ.get("LAB_OUT") or os.path.join(REPO, ".build", "lab")
+    argv = [sys.executable, LAB_PY, "--out", out]
+    venv = os.environ.get("LAB_VENV")
+    if not venv and sys.prefix != sys.base_prefix:
+        venv = sys.prefix
+    if venv:
+        argv += ["--venv", venv]
+    try:
+        proc = subprocess.run(argv, check=False, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True, timeout=900)
+        rc, output = proc.returncode, proc.stdout
+    except subprocess.TimeoutExpired as e:
+        rc, output = None, (e.stdout or b"").decode(errors="replace") + "\nTIMEOUT"
+    report = None
+    path = os.path.join(out, "report.json")
+    if os.path.exists(path):
+        with open(path) as f:
+            report = json.load(f)
+    return Lab(rc, output, report)
+
+
+def pci(lab):
+    return lab.details("kernel_iommu")["pci"]
+
+
+def groups(lab):
+    return {int(k): v for k, v in lab.details("kernel_iommu")["groups"].items()}
+
+
+def test_lab_run_passed(lab):
+    if lab.report is None:
+        lab.fail(f"the lab produced no report (exit code {lab.rc})")
+    if not lab.report.get("complete"):
+        lab.fail("the guest payload did not finish")
+    if lab.rc != 0:
+        lab.fail(f"tests/lab/run exited with {lab.rc}")
+
+
+@pytest.mark.parametrize("name", CHECKS)
+def test_check_ok(lab, name):
+    c = lab.checks().get(name)
+    if c is None:
+        lab.fail(f"check {name} missing from the report")
+    assert c["ok"], json.dumps(c["details"], indent=1)[:4000]
+
+
+def test_interrupt_remapping(lab):
+    d = lab.details("kernel_iommu")
+    assert "intel_iommu=on" in d["cmdline"]
+    assert d["interrupt_remapping"]
+    assert "IR-PCI-MSI" in d["ir_chips"]
+
+
+def test_bridged_group_holds_bridge_and_both_e1000(lab):
+    devs = pci(lab)
+    bridges = [a for a, d in devs.items() if (d["vendor"], d["device"]) == PCIE_PCI_BRIDGE]
+    assert len(bridges) == 1
+    bridge = bridges[0]
+    e1000 = sorted(a for a, d in devs.items()
+                   if (d["vendor"], d["device"]) == E1000 and d["parent"] == bridge)
+    assert len(e1000) == 2
+    group = devs[bridge]["iommu_group"]
+    assert groups(lab)[group] == sorted([bridge] + e1000)
+    assert lab.details("topology")["bridged_e1000"] == e1000
+
+
+def test_e1000e_alone(lab):
+    devs = pci(lab)
+    single = [a for a, d in devs.items() if (d["vendor"], d["device"]) == E1000E
+              and a.endswith(".0") and a[:-1] + "1" not in devs]
+    assert len(single) == 1
+    assert groups(lab)[devs[single[0]]["iommu_group"]] == single
+
+
+def test_multifunction_functions_share_a_group(lab):
+    devs = pci(lab)
+    fn1 = [a for a, d in devs.items() if (d["vendor"], d["device"]) == E1000E
+           and a.endswith(".1")]
+    assert len(fn1) == 1
+    pair = sorted([fn1[0][:-1] + "0", fn1[0]])
+    assert groups(lab)[devs[fn1[0]]["iommu_group"]] == pair
+
+
+def test_ich9_functions_share_a_group(lab):
+    devs = pci(lab)
+    assert groups(lab)[devs["0000:00:1f.0"]["iommu_group"]] == [
+        "0000:00:1f.0", "0000:00:1f.2", "0000:00:1f.3"]
+
+
+def test_libvirt_groups_equal_kernel_groups(lab):
+    d = lab.details("libvirt_iommu_groups")
+    assert d["mismatches"] == []
+    assert {int(k): v for k, v in d["groups"].items()} == groups(lab)
+    assert set(d["devices"]) == set(pci(lab))
+
+
+def test_half_group_is_not_viable(lab):
+    d = lab.details("vfio_partial_group_not_viable")
+    assert len(d["assigned"]) == 1
+    assert not d["started"]
+    assert "not viable" in d["error"]["message"]
+    assert set(d["drivers_after"].values()) == {"e1000"}
+
+
+def test_whole_group_binds_vfio_and_returns(lab):
+    d = lab.details("vfio_full_group_assign")
+    assert len(d["assigned"]) == 2
+    assert d["running"]
+    assert d["vfio_group_node"]
+    assert set(d["drivers_before"].values()) == {"e1000"}
+    assert set(d["drivers_during"].values()) == {"vfio-pci"}
+    assert set(d["drivers_after"].values()) == {"e1000"}
+    assert d["undefined"]
