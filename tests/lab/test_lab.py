@@ -29,6 +29,7 @@ CHECKS = [
     "libvirt_iommu_groups",
     "vfio_partial_group_not_viable",
     "vfio_full_group_assign",
+    "playbook:facts",
 ]
 E1000 = ("0x8086", "0x100e")
 E1000E = ("0x8086", "0x10d3")
@@ -172,3 +173,61 @@ def test_whole_group_binds_vfio_and_returns(lab):
     assert set(d["drivers_during"].values()) == {"vfio-pci"}
     assert set(d["drivers_after"].values()) == {"e1000"}
     assert d["undefined"]
+
+
+def lab_facts(lab):
+    """What tests/lab/guest/playbooks/facts.yml recorded: the kernel's groups and both readers' facts."""
+    out = os.environ.get("LAB_OUT") or os.path.join(REPO, ".build", "lab")
+    path = os.path.join(out, "results", "facts.json")
+    if not os.path.exists(path):
+        lab.fail(f"{path} missing: the facts playbook did not run in the guest")
+    with open(path) as f:
+        return json.load(f)
+
+
+def as_name(address):
+    return "pci_" + address.replace(":", "_").replace(".", "_")
+
+
+def test_facts_groups_are_the_kernel_groups_through_both_readers(lab):
+    facts = lab_facts(lab)
+    kernel = [{"number": number, "devices": sorted(as_name(a) for a in members)}
+              for number, members in sorted(groups(lab).items())]
+    assert facts["kernel_groups"] == kernel
+    assert facts["libvirt"]["iommu_groups"] == kernel
+    assert facts["sysfs"]["iommu_groups"] == kernel
+    bridged = lab.details("topology")["bridged_e1000"]
+    by_name = {d["name"]: d for d in facts["libvirt"]["devices"]}
+    group = by_name[as_name(bridged[0])]["iommu_group"]
+    assert by_name[as_name(bridged[1])]["iommu_group"] == group
+
+
+def test_facts_iommu_state_is_the_kernels(lab):
+    facts = lab_facts(lab)
+    for reader in ("libvirt", "sysfs"):
+        iommu = facts[reader]["iommu"]
+        assert iommu["enabled"] is True
+        assert iommu["groups"] == len(groups(lab))
+        assert iommu["interrupt_remapping"] is True is facts["kernel_interrupt_remapping"]
+        assert iommu["kernel_args"]["intel_iommu"] == "on"
+        assert iommu["hint"] is None
+
+
+def test_facts_readers_agree_on_pci_devices_of_a_real_kernel(lab):
+    facts = lab_facts(lab)
+    via_libvirt = {d["name"]: d for d in facts["libvirt"]["devices"] if d["type"] == "pci"}
+    via_sysfs = {d["name"]: d for d in facts["sysfs"]["devices"] if d["type"] == "pci"}
+    assert sorted(via_libvirt) == sorted(via_sysfs) == sorted(as_name(a) for a in pci(lab))
+    for name, device in via_libvirt.items():
+        other = via_sysfs[name]
+        for key in ("parent", "driver", "iommu_group", "passthrough", "pci"):
+            assert device[key] == other[key], (name, key)
+
+
+def test_facts_boot_vga_of_a_real_kernel_is_not_eligible(lab):
+    facts = lab_facts(lab)
+    vga = [d for d in facts["sysfs"]["devices"] if d["type"] == "pci" and d["pci"]["class"] == "0x030000"]
+    assert len(vga) == 1
+    assert vga[0]["pci"]["boot_vga"] is True
+    assert vga[0]["passthrough"] == {"eligible": False, "reasons": ["boot_vga"]}
+    assert vga[0]["name"] not in facts["libvirt"]["eligible"]
