@@ -105,3 +105,140 @@ def hostdev_sources(domain_xml):
         if source is not None:
             sources.append(source)
     return sources
+
+
+# -- building and matching <hostdev> elements (used by domain_hostdev) ---------
+
+HOSTDEV_TAGS = ('hostdev',)
+
+
+def record_source(record):
+    """The source dict a <hostdev> for this device record would carry, or None.
+
+    Only pci, usb_device and scsi records can be described; the shape is the
+    one hostdev_source() returns, so both sides compare with sources_match().
+    """
+    kind = record.get('type')
+    if kind == 'pci' and record.get('pci'):
+        return {'type': 'pci', 'address': record['pci']['address']}
+    if kind == 'usb_device' and record.get('usb'):
+        usb = record['usb']
+        return {'type': 'usb', 'vendor_id': usb.get('vendor_id'), 'product_id': usb.get('product_id'),
+                'bus': usb.get('bus'), 'device': usb.get('device')}
+    if kind == 'scsi' and record.get('scsi'):
+        scsi = record['scsi']
+        return {'type': 'scsi', 'adapter': 'scsi_host%d' % scsi['host'], 'bus': scsi.get('bus'),
+                'target': scsi.get('target'), 'unit': scsi.get('lun')}
+    return None
+
+
+def sources_match(first, second):
+    """True when two source dicts name the same host device (not a string compare).
+
+    PCI: same address. SCSI: same adapter, bus, target and unit. USB: same
+    bus.device when both sides give one, and same vendor:product when both give
+    one (libvirt's own rule: a USB source matches on every part it states).
+    """
+    if not first or not second or first.get('type') != second.get('type'):
+        return False
+    kind = first['type']
+    if kind == 'pci':
+        return first.get('address') is not None and first.get('address') == second.get('address')
+    if kind == 'scsi':
+        keys = ('adapter', 'bus', 'target', 'unit')
+        return all(first.get(key) == second.get(key) for key in keys)
+    if kind == 'usb':
+        compared = False
+        for keys in (('bus', 'device'), ('vendor_id', 'product_id')):
+            if all(first.get(key) is not None for key in keys) and \
+                    all(second.get(key) is not None for key in keys):
+                if any(first[key] != second[key] for key in keys):
+                    return False
+                compared = True
+        return compared
+    return False
+
+
+def _hex(value, width):
+    return '0x%0*x' % (width, value)
+
+
+def build_hostdev(record, managed=True, usb_address=False):
+    """The <hostdev> XML (a string) that passes the device record to a guest.
+
+    PCI: <source><address domain bus slot function/></source>, managed as asked.
+    USB: <source><vendor/><product/></source>, plus <address bus device/> when
+    usb_address is true (the vendor:product is not unique on the host).
+    SCSI: <source><adapter name='scsi_hostN'/><address bus target unit/></source>,
+    never managed (libvirt has no managed mode for SCSI hostdevs).
+    """
+    kind = record.get('type')
+    element = ET.Element('hostdev', {'mode': 'subsystem'})
+    source = ET.SubElement(element, 'source')
+    if kind == 'pci':
+        pci = record['pci']
+        element.set('type', 'pci')
+        element.set('managed', 'yes' if managed else 'no')
+        ET.SubElement(source, 'address', {
+            'domain': _hex(pci['domain'], 4), 'bus': _hex(pci['bus'], 2),
+            'slot': _hex(pci['slot'], 2), 'function': _hex(pci['function'], 1)})
+    elif kind == 'usb_device':
+        usb = record['usb']
+        element.set('type', 'usb')
+        element.set('managed', 'yes' if managed else 'no')
+        ET.SubElement(source, 'vendor', {'id': usb['vendor_id']})
+        ET.SubElement(source, 'product', {'id': usb['product_id']})
+        if usb_address:
+            ET.SubElement(source, 'address', {'bus': str(usb['bus']), 'device': str(usb['device'])})
+    elif kind == 'scsi':
+        scsi = record['scsi']
+        element.set('type', 'scsi')
+        ET.SubElement(source, 'adapter', {'name': 'scsi_host%d' % scsi['host']})
+        ET.SubElement(source, 'address', {
+            'bus': str(scsi['bus']), 'target': str(scsi['target']), 'unit': str(scsi['lun'])})
+    else:
+        raise ValueError('device %s of type %s cannot be a hostdev' % (record.get('name'), kind))
+    return element_xml(element)
+
+
+def hostdev_elements(domain_xml):
+    """[(element, source dict)] of every <hostdev> and <interface type='hostdev'> of a domain.
+
+    Elements whose source is not a host device (iSCSI, mdev, ...) have source None.
+    """
+    root = ET.fromstring(domain_xml)
+    devices = root.find('devices')
+    if devices is None:
+        return []
+    found = []
+    for element in devices:
+        if element.tag == 'hostdev' or (element.tag == 'interface' and element.get('type') == 'hostdev'):
+            found.append((element, hostdev_source(element)))
+    return found
+
+
+def element_xml(element):
+    """One element as an indented string, without the whitespace around it."""
+    copy = ET.fromstring(ET.tostring(element))
+    for node in copy.iter():
+        if node.text is not None and not node.text.strip():
+            node.text = None
+        node.tail = None
+    _indent(copy)
+    return ET.tostring(copy, encoding='unicode')
+
+
+def _indent(element, level=0):
+    # ET.indent() only exists from Python 3.9; this keeps the same output on older ones.
+    children = list(element)
+    if children:
+        element.text = '\n' + '  ' * (level + 1)
+        for child in children:
+            _indent(child, level + 1)
+            child.tail = '\n' + '  ' * (level + 1)
+        children[-1].tail = '\n' + '  ' * level
+
+
+def hostdevs_text(xml_strings):
+    """The text of a list of hostdev XML strings, as shown in a diff."""
+    return ''.join(text.rstrip('\n') + '\n' for text in xml_strings)

@@ -1,0 +1,185 @@
+# -*- coding: utf-8 -*-
+# Copyright: virt.hostdev contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""PRIVATE: the libvirt side of a hostdev assignment.
+
+assign() is the whole run: take the host lock, open one read-write connection,
+read the host afresh through it, look the domain up, plan and validate (pure,
+see assignment), then apply the edits with attachDeviceFlags/detachDeviceFlags,
+all or nothing. The domain is never redefined, so everything but its <hostdev>
+elements (secrets, metadata, other devices) is left to libvirt as it is.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import xml.etree.ElementTree as ET
+
+from ansible_collections.virt.hostdev.plugins.module_utils.assignment import (
+    plan_assignment,
+    problems_message,
+)
+from ansible_collections.virt.hostdev.plugins.module_utils.domain_xml import (
+    element_xml,
+    hostdev_elements,
+    hostdev_source,
+    sources_match,
+)
+from ansible_collections.virt.hostdev.plugins.module_utils.host_lock import DEFAULT_TIMEOUT, host_lock
+from ansible_collections.virt.hostdev.plugins.module_utils.host_reader import read_host
+from ansible_collections.virt.hostdev.plugins.module_utils.libvirt_errors import (
+    HostdevError,
+    connection,
+    describe,
+    error_code,
+    is_not_found,
+    libvirt,
+    translated,
+)
+
+
+class AssignmentRefused(HostdevError):
+    """Validation found problems; nothing was edited. plan['problems'] lists them."""
+
+    def __init__(self, plan):
+        super(AssignmentRefused, self).__init__(problems_message(plan['problems']))
+        self.plan = plan
+
+
+class EditFailed(HostdevError):
+    """An edit failed; the ones made before it were undone (rolled_back says if that worked)."""
+
+    def __init__(self, message, code=None, rolled_back=True, plan=None):
+        super(EditFailed, self).__init__(message, code=code)
+        self.rolled_back = rolled_back
+        self.plan = plan
+
+
+def _flag(target):
+    return libvirt.VIR_DOMAIN_AFFECT_CONFIG if target == 'config' else libvirt.VIR_DOMAIN_AFFECT_LIVE
+
+
+def lookup_domain(conn, name):
+    """The virDomain called name; a clear error when it is not defined."""
+    try:
+        return conn.lookupByName(name)
+    except Exception as error:  # pylint: disable=broad-except
+        if error_code(error) is None:
+            raise
+        if is_not_found(error):
+            raise HostdevError('domain %s is not defined at %s' % (name, _uri(conn)), code=error_code(error))
+        raise HostdevError(describe(error, 'cannot look up domain %s' % name), code=error_code(error))
+
+
+def _uri(conn):
+    try:
+        return conn.getURI()
+    except Exception:  # pylint: disable=broad-except
+        return 'this libvirt connection'
+
+
+def target_xml(dom, target):
+    """The domain's persistent (config) or running (live) definition."""
+    flags = libvirt.VIR_DOMAIN_XML_INACTIVE if target == 'config' else 0
+    with translated('cannot read the %s definition of domain %s' % (target, dom.name())):
+        return dom.XMLDesc(flags)
+
+
+def domain_state(dom):
+    """{'active', 'persistent', 'config_xml', 'live_xml'} of a domain, read once."""
+    with translated('cannot read the state of domain %s' % dom.name()):
+        active = bool(dom.isActive())
+        persistent = bool(dom.isPersistent())
+    return {
+        'active': active,
+        'persistent': persistent,
+        'config_xml': target_xml(dom, 'config') if persistent else None,
+        'live_xml': target_xml(dom, 'live') if active else None,
+    }
+
+
+def _describe_edit(edit, domain):
+    verb = 'attach' if edit['action'] == 'attach' else 'detach'
+    where = 'persistent definition' if edit['target'] == 'config' else 'running domain'
+    preposition = 'to' if verb == 'attach' else 'from'
+    return '%s %s %s the %s of %s' % (verb, edit['device'], preposition, where, domain)
+
+
+def _undo(dom, edit):
+    """Reverse one completed edit. An attach is undone with the XML libvirt now stores."""
+    flag = _flag(edit['target'])
+    if edit['action'] == 'detach':
+        dom.attachDeviceFlags(edit['xml'], flag)
+        return
+    wanted = hostdev_source(ET.fromstring(edit['xml']))
+    xml = edit['xml']
+    for element, source in hostdev_elements(target_xml(dom, edit['target'])):
+        if sources_match(source, wanted):
+            xml = element_xml(element)
+            break
+    dom.detachDeviceFlags(xml, flag)
+
+
+def apply_edits(dom, edits, domain=None):
+    """Apply the edits in order, all or nothing.
+
+    When one fails, the ones already made are undone in reverse order, then
+    EditFailed is raised with libvirt's message and whether the rollback worked.
+    """
+    domain = domain or dom.name()
+    done = []
+    for edit in edits:
+        try:
+            if edit['action'] == 'attach':
+                dom.attachDeviceFlags(edit['xml'], _flag(edit['target']))
+            else:
+                dom.detachDeviceFlags(edit['xml'], _flag(edit['target']))
+        except Exception as error:  # pylint: disable=broad-except
+            if error_code(error) is None:
+                raise
+            message = describe(error, 'cannot ' + _describe_edit(edit, domain))
+            failures = []
+            for earlier in reversed(done):
+                try:
+                    _undo(dom, earlier)
+                except Exception as undo_error:  # pylint: disable=broad-except
+                    failures.append(describe(undo_error, 'cannot undo: ' + _describe_edit(earlier, domain)))
+            if not done:
+                message += '; no earlier edit to undo, the domain is unchanged'
+            elif not failures:
+                message += '; rollback succeeded: the %d earlier edit%s %s undone' % (
+                    len(done), '' if len(done) == 1 else 's', 'was' if len(done) == 1 else 'were')
+            else:
+                message += '; ROLLBACK FAILED, check the domain by hand: %s' % '; '.join(failures)
+            raise EditFailed(message, code=error_code(error), rolled_back=not failures)
+        done.append(edit)
+    return done
+
+
+def assign(uri, domain, devices, state='present', include_group=False, managed=True, live=False,
+           config=True, force=False, source='auto', sysfs_root=None, check_mode=False,
+           lock_path=None, lock_timeout=DEFAULT_TIMEOUT):
+    """One validated assignment run; returns (plan, source used, warnings).
+
+    Raises AssignmentRefused (nothing edited), EditFailed (rolled back) or
+    HostdevError (connection, lookup, lock).
+    """
+    with host_lock(lock_path, timeout=lock_timeout):
+        with connection(uri) as conn:
+            model, used, warnings = read_host(source, uri, sysfs_root, conn=conn)
+            dom = lookup_domain(conn, domain)
+            current = domain_state(dom)
+            plan = plan_assignment(
+                model, domain, devices, state=state, include_group=include_group, managed=managed,
+                live=live, config=config, force=force, active=current['active'],
+                config_xml=current['config_xml'], live_xml=current['live_xml'])
+            if plan['problems']:
+                raise AssignmentRefused(plan)
+            if plan['edits'] and not check_mode:
+                try:
+                    apply_edits(dom, plan['edits'], domain)
+                except EditFailed as error:
+                    error.plan = plan
+                    raise
+    return plan, used, warnings + plan['warnings']

@@ -1,0 +1,287 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: virt.hostdev contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: domain_hostdev
+short_description: Assign host devices to a libvirt domain, validated against the host
+version_added: 0.1.0
+description:
+  - Adds host devices (PCI, USB, SCSI) to a libvirt domain as C(<hostdev>) elements, or removes them.
+  - Before any edit, and under a host-wide lock, the host is read afresh and the whole request is
+    validated. Every problem is reported at once and nothing is edited when there is one. Refused
+    are unknown or ambiguous device references, devices not eligible for passthrough (with their
+    reason codes), PCI devices while the host's IOMMU is off (unless O(force)), an IOMMU group
+    whose other endpoint devices are neither in the domain nor free, a device or affected device
+    already referenced by another domain (defined or running), and hot-plug of a display
+    controller (unless O(force)). docs/domain_hostdev.md in the collection lists each message.
+  - Edits go through libvirt's attach and detach calls with the config and live flags; the domain
+    is never redefined, so everything else in its definition (secrets, metadata, other devices)
+    stays as it is. Devices already in the domain are matched by their source (address, vendor and
+    product, adapter), not by comparing XML text, so a second run reports no change.
+  - Several edits are all or nothing. When one fails, the ones already made are undone in reverse
+    order and the module fails with libvirt's message and the outcome of the rollback.
+author:
+  - virt.hostdev developers (@virt-hostdev)
+requirements:
+  - libvirt-python
+attributes:
+  check_mode:
+    support: full
+    description: Validates and plans under the lock, and returns the same RV(diff) as a real run.
+  diff_mode:
+    support: full
+    description: RV(diff) holds the domain's hostdev XML before and the predicted XML after.
+options:
+  uri:
+    description:
+      - libvirt connection URI. The host lock is taken on the machine the module runs on, so run the
+        module on the hypervisor itself for the lock to protect concurrent runs.
+    type: str
+    default: qemu:///system
+  domain:
+    description: Name of the domain to change. It must be defined.
+    type: str
+    required: true
+  devices:
+    description:
+      - The host devices, each as a node device name (V(pci_0000_01_00_0)), a PCI address
+        (V(0000:01:00.0) or V(01:00.0)), a USB vendor:product (V(046d:c31c)) or a USB bus.device
+        (V(1.3)).
+      - A reference that matches nothing, or several devices, fails, naming it and its candidates.
+    type: list
+    elements: str
+    required: true
+  state:
+    description:
+      - V(present) adds the devices the domain does not have yet; V(absent) removes the ones it has,
+        each with its XML as the domain stores it.
+      - Removal is not validated against the host (it never takes anything from the host).
+    type: str
+    choices: [present, absent]
+    default: present
+  include_group:
+    description:
+      - Also assign (or remove) the other endpoint devices of each PCI device's IOMMU group.
+        Bridges in a group never need assigning and are never added.
+    type: bool
+    default: false
+  managed:
+    description:
+      - Write C(managed='yes') on PCI and USB hostdevs, so libvirt detaches the device from its host
+        driver when the domain starts and gives it back when it stops.
+      - SCSI hostdevs are never managed; for them this option is ignored.
+      - A device already in the domain is left as it is, whatever its managed mode (a warning says so).
+    type: bool
+    default: true
+  live:
+    description:
+      - Also change the running domain (hot-plug or hot-unplug).
+      - On a domain that is not running there is nothing live to change; only the persistent
+        definition is changed and a warning says so. With O(config=false) that is an error.
+      - Hot-plug of a display controller (PCI class 0x03) is refused unless O(force=true), even
+        while the domain is stopped, since C(live=true) means the playbook intends a hot-plug.
+    type: bool
+    default: false
+  config:
+    description:
+      - Change the persistent definition. A transient domain needs C(config=false) and C(live=true).
+    type: bool
+    default: true
+  force:
+    description:
+      - Assign PCI devices although the host's IOMMU is off (the domain will not start until it is
+        on), and allow the hot-plug of display controllers.
+      - Every other refusal stays.
+    type: bool
+    default: false
+  source:
+    description:
+      - Where the devices and IOMMU groups are read from, as in M(virt.hostdev.hostdev_facts).
+        The domains are always read, and edited, through the connection to O(uri).
+      - V(sysfs) reads O(sysfs_root); V(libvirt) asks libvirt and enriches from sysfs;
+        V(auto) uses libvirt when its binding is installed.
+    type: str
+    choices: [auto, libvirt, sysfs]
+    default: auto
+  sysfs_root:
+    description:
+      - The sysfs tree to read, as in M(virt.hostdev.hostdev_facts). Defaults to C(/sys) for a local
+        hypervisor URI or O(source=sysfs).
+    type: path
+notes:
+  - The lock is C(/run/lock/virt-hostdev.lock) (or the same name in the temporary directory without
+    C(/run/lock)). A run waits at most 300 seconds for it, then fails saying so.
+  - When a USB vendor:product is not unique on the host, the hostdev also names the device's bus and
+    device numbers, which change when it is plugged in again.
+  - libvirt may add PCI controllers to the domain to place a device; nothing else is changed.
+seealso:
+  - module: virt.hostdev.hostdev_facts
+  - name: libvirt host device assignment
+    description: The C(<hostdev>) element.
+    link: https://libvirt.org/formatdomain.html#host-device-assignment
+'''
+
+EXAMPLES = r'''
+- name: Give the GPU and its audio function (its whole IOMMU group) to a domain
+  virt.hostdev.domain_hostdev:
+    domain: gaming
+    devices: ['0000:01:00.0']
+    include_group: true
+
+- name: Pass a USB keyboard by vendor:product, also to the running domain
+  virt.hostdev.domain_hostdev:
+    domain: desktop
+    devices: ['046d:c31c']
+    live: true
+
+- name: Pass an SCSI disk (never managed)
+  virt.hostdev.domain_hostdev:
+    domain: backup
+    devices: [scsi_0_0_0_0]
+
+- name: Preview a change (nothing is edited)
+  virt.hostdev.domain_hostdev:
+    domain: router
+    devices: ['04:00.0', '04:01.0']
+  check_mode: true
+  register: plan
+
+- name: Remove the devices again
+  virt.hostdev.domain_hostdev:
+    domain: gaming
+    devices: ['0000:01:00.0', '0000:01:00.1']
+    state: absent
+'''
+
+RETURN = r'''
+devices:
+  description: The resolved node device names, in request order, followed by the group members O(include_group) added.
+  returned: always
+  type: list
+  elements: str
+  sample: [pci_0000_01_00_0, pci_0000_01_00_1]
+added:
+  description: Sorted names of the devices attached by this run (or that check mode would attach).
+  returned: always
+  type: list
+  elements: str
+  sample: [pci_0000_01_00_0]
+removed:
+  description: Sorted names of the devices detached by this run (or that check mode would detach).
+  returned: always
+  type: list
+  elements: str
+  sample: []
+affected:
+  description:
+    - Sorted names of the other devices the assignment takes from the host or depends on (the other
+      members of the IOMMU groups and every child device).
+  returned: always
+  type: list
+  elements: str
+  sample: [pci_0000_00_01_0]
+impact:
+  description:
+    - The affected devices that vanish from the host while the domain holds the devices (network
+      interfaces, disks, USB devices under a controller), each with C(name), C(type), C(parent) and per
+      type C(interface) and C(address), C(block) and C(model), C(usb) (vendor:product) and
+      C(product), or C(scsi). Empty for O(state=absent).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{name: net_enp2s0_a8_a1_59_00_00_01, type: net, parent: pci_0000_02_00_0, interface: enp2s0,
+            address: "a8:a1:59:00:00:01"}]
+diff:
+  description:
+    - The hostdev XML of the domain's persistent definition (or running one with O(config=false)) in
+      C(before), and the predicted XML in C(after), with C(before_header) and C(after_header) naming them.
+  returned: always
+  type: dict
+  sample: {before: "", after: "<hostdev mode=\"subsystem\" type=\"pci\" managed=\"yes\">...</hostdev>\n"}
+source:
+  description: The reader the devices came from, V(libvirt) or V(sysfs).
+  returned: always
+  type: str
+  sample: libvirt
+problems:
+  description: On a refusal, every problem found, each with C(code), C(device) and C(message).
+  returned: failure
+  type: list
+  elements: dict
+  sample: [{code: group_not_viable, device: pci_0000_01_00_1, message: "..."}]
+rolled_back:
+  description: When an edit failed, whether the edits made before it were undone.
+  returned: failure
+  type: bool
+'''
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.virt.hostdev.plugins.module_utils.domain_editor import (
+    AssignmentRefused,
+    EditFailed,
+    assign,
+)
+from ansible_collections.virt.hostdev.plugins.module_utils.host_reader import SOURCES, MissingLibvirtError
+from ansible_collections.virt.hostdev.plugins.module_utils.libvirt_errors import (
+    HAS_LIBVIRT,
+    LIBVIRT_IMPORT_ERROR,
+    LIBVIRT_LIBRARY,
+    HostdevError,
+)
+
+
+def _result(plan, used=None):
+    return dict(
+        devices=plan['devices'], added=plan['added'], removed=plan['removed'],
+        affected=plan['affected'], impact=plan['impact'], diff=plan['diff'], source=used)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            uri=dict(type='str', default='qemu:///system'),
+            domain=dict(type='str', required=True),
+            devices=dict(type='list', elements='str', required=True),
+            state=dict(type='str', default='present', choices=['present', 'absent']),
+            include_group=dict(type='bool', default=False),
+            managed=dict(type='bool', default=True),
+            live=dict(type='bool', default=False),
+            config=dict(type='bool', default=True),
+            force=dict(type='bool', default=False),
+            source=dict(type='str', default='auto', choices=list(SOURCES)),
+            sysfs_root=dict(type='path'),
+        ),
+        supports_check_mode=True,
+    )
+    if not HAS_LIBVIRT:
+        module.fail_json(msg=missing_required_lib(LIBVIRT_LIBRARY), exception=LIBVIRT_IMPORT_ERROR)
+    params = module.params
+    try:
+        plan, used, warnings = assign(
+            params['uri'], params['domain'], params['devices'], state=params['state'],
+            include_group=params['include_group'], managed=params['managed'], live=params['live'],
+            config=params['config'], force=params['force'], source=params['source'],
+            sysfs_root=params['sysfs_root'], check_mode=module.check_mode)
+    except MissingLibvirtError:
+        module.fail_json(msg=missing_required_lib(LIBVIRT_LIBRARY), exception=LIBVIRT_IMPORT_ERROR)
+    except AssignmentRefused as error:
+        module.fail_json(msg=error.message, problems=error.plan['problems'], **_result(error.plan))
+    except EditFailed as error:
+        module.fail_json(msg=error.message, rolled_back=error.rolled_back, **_result(error.plan))
+    except HostdevError as error:
+        module.fail_json(msg=error.message)
+    for warning in warnings:
+        module.warn(warning)
+    module.exit_json(changed=plan['changed'], **_result(plan, used))
+
+
+if __name__ == '__main__':
+    main()
