@@ -1,0 +1,131 @@
+# Copyright: virt.hostdev contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The hostdev_assign role end to end: ansible-playbook, a real libvirtd, the sample host's sysfs."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+
+import libvirt
+import pytest
+
+from ansible_collections.virt.hostdev.plugins.module_utils.domain_xml import hostdev_elements
+from fixtures.sample_host import build_tree
+
+PLAYBOOK = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'playbooks', 'assign_role.yml')
+
+DOMAIN_XML = """<domain type='qemu'><name>{name}</name><memory unit='MiB'>64</memory><vcpu>1</vcpu>
+  <os><type arch='x86_64' machine='q35'>hvm</type></os><devices/></domain>"""
+
+IGPU_ALONE = ("[?type=='pci' && passthrough.eligible && starts_with(pci.class, '0x0302') "
+              "&& length(group_endpoints) == `1`]")
+NVIDIA_3D_ALONE = ("[?type=='pci' && passthrough.eligible && pci.vendor_id=='0x10de' "
+                   "&& starts_with(pci.class, '0x0302') && length(group_endpoints) == `1`]")
+
+
+@pytest.fixture(scope='module')
+def host(tmp_path_factory):
+    return build_tree(str(tmp_path_factory.mktemp('workstation')))
+
+
+@pytest.fixture()
+def domain(libvirtd):
+    conn = libvirt.open(libvirtd)
+    dom = conn.defineXML(DOMAIN_XML.format(name='role-%s' % uuid.uuid4().hex[:8]))
+    yield dom
+    dom.undefine()
+    conn.close()
+
+
+@pytest.fixture()
+def role(run_playbook, libvirtd, host, tmp_path):
+    """role(check=False, **hostdev_assign_vars) -> (outcome dict, PlaybookResult)."""
+    counter = [0]
+
+    def run(check=False, **variables):
+        counter[0] += 1
+        out = tmp_path / ('role-%d.json' % counter[0])
+        extra = {'hostdev_assign_uri': libvirtd, 'hostdev_assign_source': 'sysfs',
+                 'hostdev_assign_sysfs_root': host, 'assign_out': str(out)}
+        extra.update(('hostdev_assign_%s' % key, value) for key, value in variables.items())
+        completed = run_playbook(PLAYBOOK, extra_vars=extra, check=check)
+        assert completed.returncode == 0, completed.stdout + completed.stderr
+        return json.loads(out.read_text()), completed
+    return run
+
+
+def sources(dom):
+    return [source for _element, source in
+            hostdev_elements(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))]
+
+
+def test_gpu_with_its_audio_plan_apply_idempotent_remove(role, domain):
+    before = domain.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)
+    outcome, completed = role(check=True, domain=domain.name(), devices=['01:00.0'], include_group=True)
+    assert outcome['failed'] is False, outcome
+    assert outcome['result']['changed'] is True
+    assert domain.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE) == before
+    assert '"add": [' in completed.stdout and 'pci_0000_01_00_1' in completed.stdout  # the plan is shown
+    assert '"affected": [' in completed.stdout and '"impact": []' in completed.stdout
+
+    outcome, _completed = role(domain=domain.name(), devices=['01:00.0'], include_group=True)
+    assert outcome['result']['changed'] is True
+    assert outcome['plan']['added'] == ['pci_0000_01_00_0', 'pci_0000_01_00_1']
+    assert [s['address'] for s in sources(domain)] == ['0000:01:00.0', '0000:01:00.1']
+
+    outcome, _completed = role(domain=domain.name(), devices=['01:00.0'], include_group=True)
+    assert outcome['result']['changed'] is False
+
+    outcome, _completed = role(domain=domain.name(), devices=['01:00.0'], include_group=True, state='absent')
+    assert outcome['result']['changed'] is True and sources(domain) == []
+
+
+def test_select_with_jmespath(role, domain):
+    outcome, _completed = role(domain=domain.name(), select=IGPU_ALONE)
+    assert outcome['failed'] is False, outcome
+    assert outcome['result']['devices'] == ['pci_0000_00_02_0']
+    assert [s['address'] for s in sources(domain)] == ['0000:00:02.0']
+
+
+def test_nic_behind_a_bridge_shows_its_impact(role, domain):
+    outcome, completed = role(domain=domain.name(), devices=['04:00.0', '04:01.0'])
+    assert outcome['failed'] is False, outcome
+    assert [entry['interface'] for entry in outcome['plan']['impact']] == ['enp4s0', 'enp4s1']
+    assert 'network interface enp4s0' in completed.stdout + completed.stderr  # the warning
+
+
+def test_selection_matching_nothing_fails_clearly(role, domain):
+    outcome, _completed = role(domain=domain.name(), select=NVIDIA_3D_ALONE)
+    assert outcome['failed'] is True
+    assert outcome['task'] == 'Fail when the selection matches no device'
+    assert 'hostdev_assign_select matched no device' in outcome['result']['msg']
+    assert sources(domain) == []
+
+
+def test_invalid_jmespath_fails_with_its_message(role, domain):
+    outcome, _completed = role(domain=domain.name(), select="[?type=='pci'")
+    assert outcome['failed'] is True
+    assert 'invalid JMESPath expression' in outcome['result']['msg']
+    assert 'Incomplete expression' in outcome['result']['msg']  # jmespath's own words
+
+
+@pytest.mark.parametrize('variables', [{}, {'devices': ['1.3'], 'select': '[]'}])
+def test_devices_or_select_exactly_one(role, domain, variables):
+    outcome, _completed = role(domain=domain.name(), **variables)
+    assert outcome['failed'] is True
+    assert 'exactly one of hostdev_assign_devices' in outcome['result']['msg']
+
+
+def test_refusal_reaches_the_user_before_any_edit(role, domain):
+    outcome, _completed = role(domain=domain.name(), devices=['01:00.0'])
+    assert outcome['failed'] is True and outcome['task'] == 'Plan the change (check mode)'
+    assert 'pci_0000_01_00_1 (driver snd_hda_intel)' in outcome['result']['msg']
+    assert sources(domain) == []
+
+
+def test_argument_spec_rejects_bad_values(role, domain):
+    outcome, _completed = role(domain=domain.name(), devices=['1.3'], state='gone')
+    assert outcome['failed'] is True
+    assert 'hostdev_assign_state' in outcome['result']['msg'] and 'present, absent' in outcome['result']['msg']

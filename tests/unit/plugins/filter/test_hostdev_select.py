@@ -1,0 +1,79 @@
+# Copyright: virt.hostdev contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The hostdev_select filter over the sample workstation's facts."""
+
+from __future__ import annotations
+
+import jmespath
+import pytest
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.virt.hostdev.plugins.filter.hostdev_select import FilterModule, hostdev_select
+from ansible_collections.virt.hostdev.plugins.module_utils.host_reader import read_host
+
+
+@pytest.fixture(scope='module')
+def devices(sample_sysfs):
+    model, _used, _warnings = read_host('sysfs', 'qemu:///system', sample_sysfs)
+    return model.facts('sysfs')['devices']
+
+
+def test_registered_under_its_name():
+    assert FilterModule().filters() == {'hostdev_select': hostdev_select}
+
+
+def test_device_dicts_and_names_both_work(devices):
+    by_dicts = hostdev_select(devices, "[?type=='usb_device' && passthrough.eligible]")
+    by_names = hostdev_select(devices, "[?type=='usb_device' && passthrough.eligible].name")
+    assert by_dicts == by_names == ['usb_1_3']
+    assert hostdev_select(devices, "[?name=='usb_1_3'] | [0]") == ['usb_1_3']
+    assert hostdev_select(devices, "[0].name") == ['block_sda_Samsung_SSD_870_EVO_1TB_S6PTNS0T123456A']
+
+
+def test_group_keys_describe_the_whole_group(devices):
+    gpu_alone = ("[?type=='pci' && passthrough.eligible && starts_with(pci.class, '0x0302') "
+                 "&& length(group_endpoints) == `1`]")
+    assert hostdev_select(devices, gpu_alone) == ['pci_0000_00_02_0']
+    # the GPU shares group 1 with its audio function and the root port (a bridge)
+    assert hostdev_select(devices, "[?name=='pci_0000_01_00_0'].group_endpoints[]") == \
+        ['pci_0000_01_00_0', 'pci_0000_01_00_1']
+    assert hostdev_select(devices, "[?name=='pci_0000_01_00_0'].group_devices[]") == \
+        ['pci_0000_00_01_0', 'pci_0000_01_00_0', 'pci_0000_01_00_1']
+    # a child inherits its parent's group
+    assert hostdev_select(devices, "[?name=='usb_1_3'].group_devices[]") == ['pci_0000_00_14_0']
+    assert 'group_devices' not in devices[0]  # the facts are not changed
+
+
+def test_nvidia_3d_controller_matches_nothing_on_this_host(devices):
+    nvidia_3d = ("[?type=='pci' && passthrough.eligible && pci.vendor_id=='0x10de' "
+                 "&& starts_with(pci.class, '0x0302') && length(group_endpoints) == `1`]")
+    assert hostdev_select(devices, nvidia_3d) == []
+    assert hostdev_select(devices, "[?name=='nothing'] | [0]") == []
+
+
+def test_sorted_and_unique(devices):
+    assert hostdev_select(devices, "[?name=='usb_1_3' || name=='pci_0000_02_00_0'].[name, name][]") == \
+        ['pci_0000_02_00_0', 'usb_1_3']
+
+
+@pytest.mark.parametrize('expression, message', [
+    ("[?type=='pci'", 'invalid JMESPath expression'),
+    ("[?type=='pci'].pci.iommu_group", 'must yield devices or device names, not int'),
+    ('', 'needs a JMESPath expression'),
+])
+def test_bad_expressions_fail_clearly(devices, expression, message):
+    with pytest.raises(AnsibleFilterError, match=message):
+        hostdev_select(devices, expression)
+
+
+def test_invalid_expression_carries_jmespath_message(devices):
+    with pytest.raises(jmespath.exceptions.ParseError) as original:
+        jmespath.compile("[?type=='pci'")
+    with pytest.raises(AnsibleFilterError) as caught:
+        hostdev_select(devices, "[?type=='pci'")
+    assert str(original.value) in str(caught.value)
+
+
+def test_input_must_be_the_device_list():
+    with pytest.raises(AnsibleFilterError, match='ansible_facts.hostdev.devices'):
+        hostdev_select({'devices': []}, '[]')
