@@ -30,6 +30,7 @@ CHECKS = [
     "vfio_partial_group_not_viable",
     "vfio_full_group_assign",
     "playbook:facts",
+    "playbook:role",
 ]
 E1000 = ("0x8086", "0x100e")
 E1000E = ("0x8086", "0x10d3")
@@ -175,14 +176,19 @@ def test_whole_group_binds_vfio_and_returns(lab):
     assert d["undefined"]
 
 
-def lab_facts(lab):
-    """What tests/lab/guest/playbooks/facts.yml recorded: the kernel's groups and both readers' facts."""
+def recorded(lab, name):
+    """What a guest playbook (tests/lab/guest/playbooks/) recorded in results/NAME.json."""
     out = os.environ.get("LAB_OUT") or os.path.join(REPO, ".build", "lab")
-    path = os.path.join(out, "results", "facts.json")
+    path = os.path.join(out, "results", name + ".json")
     if not os.path.exists(path):
-        lab.fail(f"{path} missing: the facts playbook did not run in the guest")
+        lab.fail(f"{path} missing: the {name} playbook did not run in the guest")
     with open(path) as f:
         return json.load(f)
+
+
+def lab_facts(lab):
+    """The kernel's groups and both readers' facts, from playbooks/facts.yml."""
+    return recorded(lab, "facts")
 
 
 def as_name(address):
@@ -231,3 +237,54 @@ def test_facts_boot_vga_of_a_real_kernel_is_not_eligible(lab):
     assert vga[0]["pci"]["boot_vga"] is True
     assert vga[0]["passthrough"] == {"eligible": False, "reasons": ["boot_vga"]}
     assert vga[0]["name"] not in facts["libvirt"]["eligible"]
+
+
+def as_names(addresses):
+    return sorted(as_name(a) for a in addresses)
+
+
+def test_role_refuses_half_a_group_naming_the_other_nic(lab):
+    role = recorded(lab, "role")
+    assert role["bridged"] == as_names(lab.details("topology")["bridged_e1000"])
+    first, second = role["bridged"]
+    assert role["half_group"]["refused"] is True
+    message = role["half_group"]["msg"]
+    assert "nothing was changed" in message
+    assert f"{first} shares IOMMU group" in message and f"{second} (driver e1000)" in message
+    assert "include_group: true" in message
+
+
+def test_role_assigns_the_whole_group_and_the_domain_runs_on_vfio(lab):
+    role = recorded(lab, "role")
+    assert role["group_result"]["changed"] is True
+    assert sorted(role["group_result"]["devices"]) == role["bridged"]
+    assert role["group_start"] == {"started": True, "error": None}
+    drivers = role["group_drivers"]
+    assert set(drivers["before"].values()) == {"e1000"}
+    assert set(drivers["during"].values()) == {"vfio-pci"}
+    assert set(drivers["after"].values()) == {"e1000"}
+    impact = sorted(item["type"] for item in role["group_result"]["impact"])
+    assert impact == ["net", "net"]
+
+
+def test_role_assigns_the_lone_nic_and_the_domain_runs(lab):
+    role = recorded(lab, "role")
+    assert role["lone"] == [as_name(lab.details("topology")["e1000e_alone"])]
+    assert role["lone_result"]["changed"] is True
+    assert role["lone_start"]["started"] is True
+    assert list(role["lone_drivers"]["during"].values()) == ["vfio-pci"]
+    assert list(role["lone_drivers"]["after"].values()) == ["e1000e"]
+
+
+def test_role_refuses_a_device_another_domain_holds(lab):
+    role = recorded(lab, "role")
+    assert role["taken"]["refused"] is True
+    assert f"{role['bridged'][1]} is already assigned to domain lab-a" in role["taken"]["msg"]
+
+
+def test_role_removal_leaves_no_hostdev(lab):
+    role = recorded(lab, "role")
+    assert role["removal"]["changed"] is True
+    assert sorted(role["removal"]["removed"]) == role["bridged"]
+    assert role["removal"]["diff"]["after"] == ""
+    assert role["a_hostdevs_after_removal"] == []
