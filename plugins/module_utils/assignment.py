@@ -76,14 +76,12 @@ def group_endpoints(model, name):
     group = model.iommu_group(name)
     if group is None or model.device(name).get('type') != 'pci':
         return [name]
-    members = [member for member in model.names()
-               if model.iommu_group(member) == group and is_pci_endpoint(model.device(member))]
+    members = [member for member in model.group_members(group) if is_pci_endpoint(model.device(member))]
     return sorted(set(members) | set([name]))
 
 
 def group_bridges(model, group):
-    return [member for member in model.names()
-            if model.iommu_group(member) == group and is_pci_bridge(model.device(member))]
+    return [member for member in model.group_members(group) if is_pci_bridge(model.device(member))]
 
 
 def impact_entry(record):
@@ -119,12 +117,7 @@ def impact_label(entry):
 
 def _usb_id_unique(model, record):
     usb = record.get('usb') or {}
-    key = (usb.get('vendor_id'), usb.get('product_id'))
-    same = [name for name in model.names()
-            if model.device(name).get('type') == 'usb_device'
-            and ((model.device(name).get('usb') or {}).get('vendor_id'),
-                 (model.device(name).get('usb') or {}).get('product_id')) == key]
-    return len(same) <= 1
+    return len(model.usb_devices_with_ids(usb.get('vendor_id'), usb.get('product_id'))) <= 1
 
 
 def reference_source(reference):

@@ -238,6 +238,10 @@ class HostModel:
         self.device(name)
         return self._groups[name]
 
+    def group_members(self, group):
+        """Sorted names of every device whose own or inherited IOMMU group is group."""
+        return list(self._group_members.get(group, ()))
+
     def iommu_groups(self):
         """{group number: sorted PCI device names the kernel puts in it}."""
         groups = {}
@@ -311,6 +315,10 @@ class HostModel:
                 by_scsi[(scsi['host'], scsi['bus'], scsi['target'], scsi['lun'])] = name
         return {'pci': by_pci, 'usb_ids': by_usb_ids, 'usb_bus': by_usb_bus, 'scsi': by_scsi}
 
+    def usb_devices_with_ids(self, vendor_id, product_id):
+        """Sorted names of the USB devices with this vendor:product ('0x046d', '0xc31c')."""
+        return list(self._indexes['usb_ids'].get((vendor_id, product_id), ()))
+
     def match_source(self, source):
         """Names of the host devices a domain hostdev source refers to."""
         kind = source.get('type')
@@ -325,8 +333,7 @@ class HostModel:
                 # libvirt matches on vendor/product too when both are given.
                 if source.get('vendor_id') is None:
                     return []
-            key = (source.get('vendor_id'), source.get('product_id'))
-            return list(self._indexes['usb_ids'].get(key, ()))
+            return self.usb_devices_with_ids(source.get('vendor_id'), source.get('product_id'))
         if kind == 'scsi':
             host = _scsi_host_number(source.get('adapter'))
             key = (host, source.get('bus'), source.get('target'), source.get('unit'))
@@ -367,8 +374,8 @@ class HostModel:
                 'no PCI device at address %s (%s) on this host' % (pci_address(*address), text))
         match = USB_ID_RE.match(text)
         if match:
-            key = (normalize_hex_id(match.group('vendor')), normalize_hex_id(match.group('product')))
-            candidates = self._indexes['usb_ids'].get(key, [])
+            candidates = self.usb_devices_with_ids(normalize_hex_id(match.group('vendor')),
+                                                   normalize_hex_id(match.group('product')))
             if len(candidates) == 1:
                 return candidates[0]
             if not candidates:

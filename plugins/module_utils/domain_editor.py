@@ -33,6 +33,7 @@ from ansible_collections.virt.hostdev.plugins.module_utils.libvirt_errors import
     connection,
     describe,
     error_code,
+    is_libvirt_error,
     is_not_found,
     libvirt,
     translated,
@@ -65,7 +66,7 @@ def lookup_domain(conn, name):
     try:
         return conn.lookupByName(name)
     except Exception as error:  # pylint: disable=broad-except
-        if error_code(error) is None:
+        if not is_libvirt_error(error):
             raise
         if is_not_found(error):
             raise HostdevError('domain %s is not defined at %s' % (name, _uri(conn)), code=error_code(error))
@@ -136,7 +137,7 @@ def apply_edits(dom, edits, domain=None):
             else:
                 dom.detachDeviceFlags(edit['xml'], _flag(edit['target']))
         except Exception as error:  # pylint: disable=broad-except
-            if error_code(error) is None:
+            if not is_libvirt_error(error):
                 raise
             message = describe(error, 'cannot ' + _describe_edit(edit, domain))
             failures = []

@@ -94,43 +94,10 @@ def hostdev_source(element):
 
 def hostdev_sources(domain_xml):
     """Source dicts of every host device a domain definition refers to."""
-    root = ET.fromstring(domain_xml)
-    devices = root.find('devices')
-    if devices is None:
-        return []
-    sources = []
-    for element in list(devices.findall('hostdev')) + [
-            iface for iface in devices.findall('interface') if iface.get('type') == 'hostdev']:
-        source = hostdev_source(element)
-        if source is not None:
-            sources.append(source)
-    return sources
+    return [source for _element, source in hostdev_elements(domain_xml) if source is not None]
 
 
 # -- building and matching <hostdev> elements (used by domain_hostdev) ---------
-
-HOSTDEV_TAGS = ('hostdev',)
-
-
-def record_source(record):
-    """The source dict a <hostdev> for this device record would carry, or None.
-
-    Only pci, usb_device and scsi records can be described; the shape is the
-    one hostdev_source() returns, so both sides compare with sources_match().
-    """
-    kind = record.get('type')
-    if kind == 'pci' and record.get('pci'):
-        return {'type': 'pci', 'address': record['pci']['address']}
-    if kind == 'usb_device' and record.get('usb'):
-        usb = record['usb']
-        return {'type': 'usb', 'vendor_id': usb.get('vendor_id'), 'product_id': usb.get('product_id'),
-                'bus': usb.get('bus'), 'device': usb.get('device')}
-    if kind == 'scsi' and record.get('scsi'):
-        scsi = record['scsi']
-        return {'type': 'scsi', 'adapter': 'scsi_host%d' % scsi['host'], 'bus': scsi.get('bus'),
-                'target': scsi.get('target'), 'unit': scsi.get('lun')}
-    return None
-
 
 def sources_match(first, second):
     """True when two source dicts name the same host device (not a string compare).
@@ -224,19 +191,8 @@ def element_xml(element):
         if node.text is not None and not node.text.strip():
             node.text = None
         node.tail = None
-    _indent(copy)
+    ET.indent(copy)
     return ET.tostring(copy, encoding='unicode')
-
-
-def _indent(element, level=0):
-    # ET.indent() only exists from Python 3.9; this keeps the same output on older ones.
-    children = list(element)
-    if children:
-        element.text = '\n' + '  ' * (level + 1)
-        for child in children:
-            _indent(child, level + 1)
-            child.tail = '\n' + '  ' * (level + 1)
-        children[-1].tail = '\n' + '  ' * level
 
 
 def hostdevs_text(xml_strings):

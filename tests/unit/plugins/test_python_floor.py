@@ -17,7 +17,10 @@ PLUGIN_FILES = sorted(glob.glob(os.path.join(REPO, 'plugins', '**', '*.py'), rec
 
 def python39():
     """A working Python 3.9 interpreter: one of pyenv's, or python3.9 on PATH."""
-    candidates = sorted(glob.glob(os.path.expanduser('~/.pyenv/versions/3.9*/bin/python3.9')), reverse=True)
+    roots = [os.environ.get('PYENV_ROOT'), os.path.expanduser('~/.pyenv'), '/root/.pyenv']
+    candidates = []
+    for root in [root for root in roots if root]:
+        candidates += sorted(glob.glob(os.path.join(root, 'versions', '3.9*', 'bin', 'python3.9')), reverse=True)
     candidates += [path for path in [shutil.which('python3.9')] if path]
     for candidate in candidates:
         probe = subprocess.run([candidate, '-c', 'import sys; sys.exit(sys.version_info[:2] != (3, 9))'],

@@ -321,3 +321,16 @@ def test_iommu_hint_says_how_to_turn_it_on():
     assert 'amd_iommu=on' in iommu_hint({'enabled': False})
     assert 'pcie_acs_override' in iommu_hint({'enabled': True, 'acs_override': True})
     assert 'allow_unsafe_interrupts' in iommu_hint({'enabled': True, 'unsafe_interrupts': True})
+
+
+def test_group_members_are_own_and_inherited_members():
+    model = HostModel(workstation())
+    assert model.group_members(8) == ['net_enp4s0_00_1b_21_00_00_40', 'net_enp4s1_00_1b_21_00_00_41',
+                                      'pci_0000_03_00_0', 'pci_0000_04_00_0', 'pci_0000_04_01_0']
+    assert model.group_members(99) == []
+
+
+def test_usb_devices_with_ids():
+    model = HostModel(workstation() + [usb('usb_1_4', 'usb_usb1', 1, 4)])
+    assert model.usb_devices_with_ids('0x046d', '0xc31c') == ['usb_1_3', 'usb_1_4']
+    assert model.usb_devices_with_ids('0x046d', '0xffff') == []

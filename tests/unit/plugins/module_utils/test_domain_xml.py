@@ -14,7 +14,6 @@ from ansible_collections.virt.hostdev.plugins.module_utils.domain_xml import (
     hostdev_elements,
     hostdev_source,
     hostdevs_text,
-    record_source,
     sources_match,
 )
 
@@ -24,6 +23,11 @@ USB = {'name': 'usb_1_3', 'type': 'usb_device',
        'usb': {'bus': 1, 'device': 3, 'vendor_id': '0x046d', 'product_id': '0xc31c'}}
 SCSI = {'name': 'scsi_2_0_3_1', 'type': 'scsi', 'scsi': {'host': 2, 'bus': 0, 'target': 3, 'lun': 1}}
 
+# The source dicts that name those devices, as hostdev_source() reads them back.
+PCI_SOURCE = {'type': 'pci', 'address': '0000:01:00.1'}
+USB_SOURCE = {'type': 'usb', 'vendor_id': '0x046d', 'product_id': '0xc31c', 'bus': 1, 'device': 3}
+SCSI_SOURCE = {'type': 'scsi', 'adapter': 'scsi_host2', 'bus': 0, 'target': 3, 'unit': 1}
+
 
 def test_pci_hostdev_xml():
     element = ET.fromstring(build_hostdev(PCI))
@@ -31,7 +35,7 @@ def test_pci_hostdev_xml():
     assert element.find('source/address').attrib == {
         'domain': '0x0000', 'bus': '0x01', 'slot': '0x00', 'function': '0x1'}
     assert ET.fromstring(build_hostdev(PCI, managed=False)).get('managed') == 'no'
-    assert hostdev_source(element) == record_source(PCI)
+    assert hostdev_source(element) == PCI_SOURCE
 
 
 def test_usb_hostdev_xml_with_and_without_address():
@@ -42,7 +46,7 @@ def test_usb_hostdev_xml_with_and_without_address():
     assert element.find('source/address') is None
     with_address = ET.fromstring(build_hostdev(USB, usb_address=True))
     assert with_address.find('source/address').attrib == {'bus': '1', 'device': '3'}
-    assert sources_match(hostdev_source(with_address), record_source(USB))
+    assert sources_match(hostdev_source(with_address), USB_SOURCE)
 
 
 def test_scsi_hostdev_is_never_managed():
@@ -51,7 +55,7 @@ def test_scsi_hostdev_is_never_managed():
     assert 'managed' not in element.attrib
     assert element.find('source/adapter').get('name') == 'scsi_host2'
     assert element.find('source/address').attrib == {'bus': '0', 'target': '3', 'unit': '1'}
-    assert hostdev_source(element) == record_source(SCSI)
+    assert hostdev_source(element) == SCSI_SOURCE
 
 
 def test_build_refuses_other_types():
@@ -64,9 +68,9 @@ def test_sources_match_by_value_not_string():
     stored = ET.fromstring("<hostdev mode='subsystem' type='pci' managed='yes'><source>"
                            "<address bus='1' slot='0' function='1'/></source>"
                            "<address type='pci' domain='0x0000' bus='0x05' slot='0x00' function='0x0'/></hostdev>")
-    assert sources_match(hostdev_source(stored), record_source(PCI))
-    other = dict(record_source(PCI), address='0000:01:00.0')
-    assert not sources_match(other, record_source(PCI))
+    assert sources_match(hostdev_source(stored), PCI_SOURCE)
+    other = dict(PCI_SOURCE, address='0000:01:00.0')
+    assert not sources_match(other, PCI_SOURCE)
 
 
 @pytest.mark.parametrize('source, expected', [
@@ -78,13 +82,13 @@ def test_sources_match_by_value_not_string():
     ({'type': 'pci', 'address': '0000:01:00.0'}, False),
 ])
 def test_usb_sources_match_on_every_stated_part(source, expected):
-    assert sources_match(source, record_source(USB)) is expected
+    assert sources_match(source, USB_SOURCE) is expected
 
 
 def test_scsi_sources_match_all_parts():
-    assert sources_match(record_source(SCSI), dict(record_source(SCSI)))
-    assert not sources_match(record_source(SCSI), dict(record_source(SCSI), unit=0))
-    assert not sources_match(record_source(SCSI), dict(record_source(SCSI), adapter='scsi_host1'))
+    assert sources_match(SCSI_SOURCE, dict(SCSI_SOURCE))
+    assert not sources_match(SCSI_SOURCE, dict(SCSI_SOURCE, unit=0))
+    assert not sources_match(SCSI_SOURCE, dict(SCSI_SOURCE, adapter='scsi_host1'))
 
 
 DOMAIN = """<domain type='qemu'><name>d</name><devices>
