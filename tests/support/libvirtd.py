@@ -34,18 +34,8 @@ auth_unix_rw = "none"
 log_outputs = "3:file:{log}"
 """
 
-# Container-friendly QEMU driver settings (lab recipe, layer B). namespaces=[ ] is set
-# always: QEMU's private /dev namespace is not needed for tests and fails in nested guests.
-QEMU_CONF = """\
-user = "root"
-group = "root"
-dynamic_ownership = 0
-remember_owner = 0
-stdio_handler = "file"
-security_driver = "none"
-cgroup_controllers = [ ]
-namespaces = [ ]
-"""
+# Container-friendly QEMU driver settings, shared with the lab guest.
+QEMU_CONF = os.path.join(os.path.dirname(os.path.abspath(__file__)), "qemu.conf")
 
 # target inside the namespace -> directory under the temporary root
 BIND_MOUNTS = (
@@ -123,8 +113,7 @@ class PrivateLibvirtd:
         conf = os.path.join(self.root, "daemon", "libvirtd.conf")
         with open(conf, "w", encoding="utf-8") as handle:
             handle.write(LIBVIRTD_CONF.format(log=self.log_path))
-        with open(os.path.join(self.root, "etc", "qemu.conf"), "w", encoding="utf-8") as handle:
-            handle.write(QEMU_CONF)
+        shutil.copyfile(QEMU_CONF, os.path.join(self.root, "etc", "qemu.conf"))
         self.socket_path = os.path.join(self.root, "run", "libvirt-sock")
         self.uri = "qemu:///system?socket=%s" % self.socket_path
 

@@ -25,16 +25,7 @@ if ! getent passwd libvirt-qemu >/dev/null; then
 fi
 
 mkdir -p /etc/libvirt /run/lab /var/lib/libvirt /var/log/libvirt/qemu /var/cache/libvirt
-cat > /etc/libvirt/qemu.conf <<'EOF'
-user = "root"
-group = "root"
-dynamic_ownership = 0
-remember_owner = 0
-stdio_handler = "file"
-security_driver = "none"
-cgroup_controllers = [ ]
-namespaces = [ ]
-EOF
+cp "$LAB_CHECKOUT/tests/support/qemu.conf" /etc/libvirt/qemu.conf
 cat > /run/lab/libvirtd.conf <<EOF
 log_outputs = "3:file:$R/libvirtd.log"
 EOF
