@@ -158,10 +158,36 @@ def apply_edits(dom, edits, domain=None):
     return done
 
 
+def pending_unplugs(dom, edits):
+    """Devices a live detach asked the guest to release that the running domain still has.
+
+    A PCI hot-unplug needs the guest's cooperation (ACPI or PCIe native hotplug):
+    libvirt waits a few seconds for QEMU to report the device gone, then returns
+    with the removal still in progress. The device leaves the domain when the
+    guest acknowledges or the domain stops.
+    """
+    detached = [edit for edit in edits if edit['action'] == 'detach' and edit['target'] == 'live']
+    if not detached:
+        return []
+    with translated('cannot read the running definition of domain %s' % dom.name()):
+        if not dom.isActive():
+            return []
+    still = [source for _element, source in hostdev_elements(target_xml(dom, 'live'))]
+    pending = []
+    for edit in detached:
+        wanted = hostdev_source(ET.fromstring(edit['xml']))
+        if any(sources_match(wanted, source) for source in still) and edit['device'] not in pending:
+            pending.append(edit['device'])
+    return sorted(pending)
+
+
 def assign(uri, domain, devices, state='present', include_group=False, managed=True, live=False,
            config=True, force=False, source='auto', sysfs_root=None, check_mode=False,
            lock_path=None, lock_timeout=DEFAULT_TIMEOUT):
     """One validated assignment run; returns (plan, source used, warnings).
+
+    plan['pending'] lists the devices a live detach left in the running domain
+    because the guest has not released them yet (see pending_unplugs).
 
     Raises AssignmentRefused (nothing edited), EditFailed (rolled back) or
     HostdevError (connection, lookup, lock).
@@ -177,10 +203,17 @@ def assign(uri, domain, devices, state='present', include_group=False, managed=T
                 config_xml=current['config_xml'], live_xml=current['live_xml'])
             if plan['problems']:
                 raise AssignmentRefused(plan)
+            plan['pending'] = []
             if plan['edits'] and not check_mode:
                 try:
                     apply_edits(dom, plan['edits'], domain)
                 except EditFailed as error:
                     error.plan = plan
                     raise
+                plan['pending'] = pending_unplugs(dom, plan['edits'])
+    for name in plan['pending']:
+        warnings.append(
+            'the running domain %s has not released %s yet: PCI hot-unplug needs the guest to acknowledge '
+            'it (ACPI or PCIe native hotplug), so the device stays in the domain, and away from the host, '
+            'until the guest releases it or the domain stops' % (domain, name))
     return plan, used, warnings + plan['warnings']

@@ -210,6 +210,16 @@ source:
   returned: always
   type: str
   sample: libvirt
+pending_unplug:
+  description:
+    - Sorted names of the devices a live detach (O(live=true), O(state=absent)) asked the running guest
+      to release that are still in the running domain when the module returns. PCI hot-unplug needs
+      the guest to acknowledge it (ACPI or PCIe native hotplug); the device leaves when the guest
+      releases it or the domain stops. A warning says so for each.
+  returned: always
+  type: list
+  elements: str
+  sample: []
 problems:
   description: On a refusal, every problem found, each with C(code), C(device) and C(message).
   returned: failure
@@ -241,7 +251,8 @@ from ansible_collections.virt.hostdev.plugins.module_utils.libvirt_errors import
 def _result(plan, used=None):
     return dict(
         devices=plan['devices'], added=plan['added'], removed=plan['removed'],
-        affected=plan['affected'], impact=plan['impact'], diff=plan['diff'], source=used)
+        affected=plan['affected'], impact=plan['impact'], diff=plan['diff'], source=used,
+        pending_unplug=plan.get('pending', []))
 
 
 def main():

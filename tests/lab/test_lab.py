@@ -288,3 +288,18 @@ def test_role_removal_leaves_no_hostdev(lab):
     assert sorted(role["removal"]["removed"]) == role["bridged"]
     assert role["removal"]["diff"]["after"] == ""
     assert role["a_hostdevs_after_removal"] == []
+
+
+def test_role_hot_plugs_into_a_running_domain_and_reports_a_pending_unplug(lab):
+    role = recorded(lab, "role")
+    live, lone = role["live"], role["lone"]
+    assert live["start"]["started"] is True
+    assert live["plug"]["changed"] is True and live["plug"]["added"] == lone
+    assert list(live["plug_driver"].values()) == ["vfio-pci"]
+    assert len(live["plug_live"]) == 1
+    # lab-c runs firmware only: nothing acknowledges the hot-unplug, so it is pending.
+    assert live["unplug"]["changed"] is True and live["unplug"]["removed"] == lone
+    assert live["unplug"]["pending_unplug"] == lone
+    assert any("has not released" in warning for warning in live["unplug"]["warnings"])
+    assert live["unplug_config"] == [] and len(live["unplug_live"]) == 1
+    assert list(live["driver_after_stop"].values()) == ["e1000e"]

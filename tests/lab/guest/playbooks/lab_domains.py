@@ -5,7 +5,7 @@
     lab_domains.py start NAME          start it; prints {"started": bool, "error": str|null}
     lab_domains.py destroy NAME        stop it
     lab_domains.py undefine NAME       remove it (stopping it first)
-    lab_domains.py hostdevs NAME       the <hostdev> elements of its persistent definition
+    lab_domains.py hostdevs NAME [live]  the <hostdev> elements of its persistent (or running) definition
     lab_domains.py drivers ADDR...     {address: bound driver or null}
 """
 
@@ -56,7 +56,8 @@ def main(command, args):
             dom.undefine()
             return {'undefined': args[0]}
         if command == 'hostdevs':
-            xml = conn.lookupByName(args[0]).XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)
+            flags = 0 if args[1:] == ['live'] else libvirt.VIR_DOMAIN_XML_INACTIVE
+            xml = conn.lookupByName(args[0]).XMLDesc(flags)
             return [ET.tostring(element).decode() for element in ET.fromstring(xml).iter('hostdev')]
         if command == 'drivers':
             return dict((address, driver(address)) for address in args)
