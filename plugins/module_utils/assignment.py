@@ -11,7 +11,7 @@ assignment takes from the host (affected, impact), the predicted diff and
 
 Problem codes (a stable interface, also in docs/domain_hostdev.md):
   unresolved_reference, not_eligible, iommu_off, group_not_viable,
-  assigned_elsewhere, display_hotplug, transient_domain, nothing_to_change.
+  assigned_elsewhere, host_in_use, display_hotplug, transient_domain, nothing_to_change.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -367,6 +367,20 @@ def _validate(model, domain, names, affected, own, edits, live, force):
             message = ('%s, which this assignment takes from the host (IOMMU group %s), is assigned to '
                        'domain %s' % (name, model.iommu_group(name), ', '.join(others_of[name])))
         problems.append(problem('assigned_elsewhere', name, message))
+
+    # never take what the host itself runs on
+    if not force:
+        for name in sorted(set(names) | affected):
+            uses = model.host_use(name)
+            if not uses:
+                continue
+            label = impact_label(impact_entry(model.device(name)))
+            if name in names:
+                message = '%s is in use by the host: %s' % (label, ', '.join(uses))
+            else:
+                message = '%s, which this assignment takes from the host, is in use by the host: %s' % (
+                    label, ', '.join(uses))
+            problems.append(problem('host_in_use', name, message + '; force: true overrides'))
 
     # no hot-plug of GPUs
     if live and not force:

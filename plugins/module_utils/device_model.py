@@ -251,6 +251,10 @@ class HostModel:
                 groups.setdefault(pci['iommu_group'], []).append(name)
         return groups
 
+    def host_use(self, name):
+        """What the host itself uses the device for ('mounted at /', 'swap', 'default route')."""
+        return list(self.device(name).get('host_use') or ())
+
     # -- eligibility and filters -----------------------------------------
 
     def eligibility(self, name):
@@ -410,6 +414,7 @@ class HostModel:
             'iommu_group': self._groups[name],
             'assigned_to': self.assigned_to(name),
             'passthrough': {'eligible': eligible, 'reasons': reasons},
+            'host_use': self.host_use(name),
             'children': self.children(name),
         }
         for key in CAPABILITY_KEYS:

@@ -8,6 +8,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import contextlib
+import os
 
 from ansible_collections.virt.hostdev.plugins.module_utils.device_model import HostModel
 from ansible_collections.virt.hostdev.plugins.module_utils.libvirt_errors import (
@@ -62,6 +63,24 @@ def enrich_from_sysfs(records, reader):
             _fill_gaps(record['usb'], reader.usb_attributes(path))
 
 
+def attach_host_usage(records, reader):
+    """Mark the devices the host itself runs on (record['host_use']).
+
+    Each use (a mounted disk, a default-route interface) goes to the listed
+    device whose path is its own or its nearest ancestor's, so it is not lost
+    when libvirt lists no storage devices (no udev): the SCSI disk above gets it.
+    """
+    by_path = dict((record['path'], record) for record in records if record.get('path'))
+    for real, uses in sorted(reader.read_host_usage().items()):
+        path = reader.libvirt_path(real)
+        while path not in by_path and path.count('/') > 2:
+            path = os.path.dirname(path)
+        record = by_path.get(path)
+        if record is not None:
+            held = record.setdefault('host_use', [])
+            held.extend(use for use in uses if use not in held)
+
+
 def _fill_gaps(target, extra):
     for key, value in extra.items():
         if target.get(key) is None:
@@ -84,6 +103,7 @@ def read_via_libvirt(uri, sysfs_root, conn=None):
     if sysfs_root:
         reader = SysfsReader(sysfs_root)
         enrich_from_sysfs(records, reader)
+        attach_host_usage(records, reader)
         iommu = reader.read_iommu_state()
         warnings.extend(reader.warnings)
     return records, domains, iommu, warnings
@@ -92,6 +112,7 @@ def read_via_libvirt(uri, sysfs_root, conn=None):
 def read_via_sysfs(sysfs_root):
     reader = SysfsReader(sysfs_root)
     records = reader.read_devices()
+    attach_host_usage(records, reader)
     domains = reader.read_domains()
     iommu = reader.read_iommu_state()
     return records, domains, iommu, list(reader.warnings)

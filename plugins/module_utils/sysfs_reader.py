@@ -375,6 +375,94 @@ class SysfsReader:
             'acs_override': 'pcie_acs_override' in kernel_args,
         }
 
+    def read_host_usage(self):
+        """What the host itself runs on: {device directory: [uses]}.
+
+        Disks holding a mounted filesystem or active swap (a partition counts for
+        its disk, a device-mapper or md device for the disks below it), and the
+        network interfaces carrying a default route (a bridge, bond or VLAN
+        counts for the interfaces below it). Best effort: an unreadable file
+        gives no uses.
+        """
+        usage = {}
+
+        def add(path, use):
+            uses = usage.setdefault(path, [])
+            if use not in uses:
+                uses.append(use)
+
+        for line in (self._read(self.host_file('proc/mounts')) or '').splitlines():
+            fields = line.split()
+            if len(fields) >= 2 and fields[0].startswith('/dev/'):
+                for disk in self._disks_below(fields[0]):
+                    add(disk, 'mounted at %s' % fields[1].replace('\\040', ' '))
+        for line in (self._read(self.host_file('proc/swaps')) or '').splitlines()[1:]:
+            fields = line.split()
+            if fields and fields[0].startswith('/dev/'):
+                for disk in self._disks_below(fields[0]):
+                    add(disk, 'swap')
+        for interface in self._default_route_interfaces():
+            for lower in self._interfaces_below(interface):
+                add(lower, 'default route' if lower.endswith('/' + interface) else
+                    'default route (through %s)' % interface)
+        return usage
+
+    def _block_dir(self, device):
+        """The sysfs directory of a /dev block device node, or None."""
+        name = os.path.basename(device)
+        if device.startswith('/dev/mapper/'):
+            for entry in self._listdir(os.path.join(self.root, 'class', 'block')):
+                if self._read(os.path.join(self.root, 'class', 'block', entry, 'dm', 'name')) == name:
+                    name = entry
+                    break
+        path = os.path.join(self.root, 'class', 'block', name)
+        return os.path.realpath(path) if os.path.exists(path) else None
+
+    def _disks_below(self, device):
+        """Real directories of the whole disks a block device node lives on."""
+        start = self._block_dir(device)
+        disks, queue, seen = [], [start] if start else [], set()
+        while queue:
+            current = queue.pop()
+            if current in seen:
+                continue
+            seen.add(current)
+            if os.path.exists(os.path.join(current, 'partition')):
+                queue.append(os.path.dirname(current))
+                continue
+            slaves = self._listdir(os.path.join(current, 'slaves'))
+            if slaves:
+                queue.extend(os.path.realpath(os.path.join(current, 'slaves', slave)) for slave in slaves)
+            elif current not in disks:
+                disks.append(current)
+        return disks
+
+    def _default_route_interfaces(self):
+        names = []
+        for line in (self._read(self.host_file('proc/net/route')) or '').splitlines()[1:]:
+            fields = line.split()
+            if len(fields) > 2 and fields[1] == '00000000' and fields[0] not in names:
+                names.append(fields[0])
+        for line in (self._read(self.host_file('proc/net/ipv6_route')) or '').splitlines():
+            fields = line.split()
+            if len(fields) == 10 and fields[0] == '0' * 32 and fields[1] == '00' and \
+                    fields[9] != 'lo' and fields[9] not in names:
+                names.append(fields[9])
+        return names
+
+    def _interfaces_below(self, interface):
+        """Real directories of an interface and of the interfaces below it (bridge ports, bond slaves)."""
+        start = os.path.join(self.root, 'class', 'net', interface)
+        found, queue = [], [start] if os.path.exists(start) else []
+        while queue:
+            current = os.path.realpath(queue.pop())
+            if current in found:
+                continue
+            found.append(current)
+            queue.extend(os.path.join(current, entry) for entry in self._listdir(current)
+                         if entry.startswith('lower_'))
+        return found
+
     def read_domains(self):
         """Domains from libvirt's own state files, for when the daemon is not asked.
 

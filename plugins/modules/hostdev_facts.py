@@ -180,8 +180,9 @@ ansible_facts:
             - Every device, sorted by name. Each has C(name), C(type) (libvirt capability),
               C(parent), C(path), C(driver), C(children), C(iommu_group) (own, or inherited
               from the nearest PCI ancestor; null without groups), C(assigned_to) (sorted
-              names of domains whose definition or live state references it), and
-              C(passthrough) (C(eligible) and C(reasons)).
+              names of domains whose definition or live state references it),
+              C(passthrough) (C(eligible) and C(reasons)), and C(host_use) (what the host itself
+              runs on it, such as C(mounted at /), C(swap) or C(default route)).
             - Per type, C(pci) (address, domain, bus, slot, function, class, vendor_id,
               product_id, vendor, product, subsystem_vendor_id, subsystem_id, iommu_group,
               numa_node, boot_vga, reset_method, sriov, mdev_types), C(usb) (bus, device,

@@ -225,6 +225,16 @@ def test_refuses_a_group_left_half_on_host_drivers(libvirtd, host, scratch):
     assert any('network interface enp4s0' in warning for warning in warnings)
 
 
+def test_refuses_the_controller_of_the_root_disk_unless_forced(libvirtd, host, scratch):
+    dom = scratch()
+    error = refused(libvirtd, host, dom, ['00:17.0'])
+    assert [item['code'] for item in error.plan['problems']] == ['host_in_use']
+    assert 'disk /dev/sdb' in error.message and 'mounted at /, mounted at /boot/efi, swap' in error.message
+    plan = run_assign(libvirtd, host, dom.name(), ['00:17.0'], force=True)[0]
+    assert plan['added'] == ['pci_0000_00_17_0']
+    assert [source['address'] for source in sources(dom)] == ['0000:00:17.0']
+
+
 def test_refuses_a_device_held_by_another_domain_naming_it(libvirtd, host, scratch):
     holder = scratch(devices=PCI_HOSTDEV.format(bus='02', function='0'), prefix='holder')
     dom = scratch()

@@ -39,7 +39,7 @@ def test_sample_host_facts(facts, sample_sysfs):
     assert hostdev['source'] == 'libvirt'
     names = [device['name'] for device in hostdev['devices']]
     assert result['devices'] == names == sorted(names)
-    assert len(names) == 31
+    assert len(names) == 34
     assert hostdev['iommu']['enabled'] is True and hostdev['iommu']['groups'] == 10
     assert hostdev['iommu']['kernel_args']['intel_iommu'] == 'on'
     assert hostdev['iommu']['interrupt_remapping'] is True
@@ -52,6 +52,9 @@ def test_sample_host_facts(facts, sample_sysfs):
     assert by_name['pci_0000_00_02_0']['passthrough'] == {'eligible': True, 'reasons': []}
     assert by_name['usb_1_3']['iommu_group'] == 3
     assert by_name['scsi_target6_0_0']['parent'] == 'scsi_host6'
+    assert by_name['block_sdb_CT500MX500SSD1_2113E5901234']['host_use'] == [
+        'mounted at /', 'mounted at /boot/efi', 'swap']
+    assert by_name['block_sda_Samsung_SSD_870_EVO_1TB_S6PTNS0T123456A']['host_use'] == []
     assert any('scsi_host6' in warning for warning in result['warnings'])
 
 
@@ -98,7 +101,7 @@ def test_sysfs_source_on_the_sample_tree(facts, sample_sysfs):
     result, hostdev = facts(source='sysfs', sysfs_root=sample_sysfs)
     assert hostdev['source'] == 'sysfs'
     assert 'scsi_target6_0_0' not in result['devices']
-    assert len(result['devices']) == 30
+    assert len(result['devices']) == 33
 
 
 def test_unreachable_daemon_is_named(facts, tmp_path):

@@ -332,3 +332,50 @@ def test_absent_removes_devices_the_host_no_longer_has(sample):
         ['unresolved_reference']
     assert codes(plan_assignment(model_of(sample), 'guest', ['gone-dev'], state='absent', config_xml=stored)) == \
         ['unresolved_reference']
+
+
+# -- what the host runs on ----------------------------------------------------
+
+SATA, ROOT_DISK = 'pci_0000_00_17_0', 'scsi_1_0_0_0'
+ROOT_BLOCK = 'block_sdb_CT500MX500SSD1_2113E5901234'
+
+
+def test_controller_of_the_root_disk_is_refused_naming_the_disk_and_its_uses(sample):
+    plan = plan_assignment(model_of(sample), 'guest', [SATA], config_xml=EMPTY)
+    assert codes(plan) == ['host_in_use']
+    problem_ = plan['problems'][0]
+    assert problem_['device'] == ROOT_BLOCK
+    assert problem_['message'] == (
+        'disk /dev/sdb (%s), which this assignment takes from the host, is in use by the host: '
+        'mounted at /, mounted at /boot/efi, swap; force: true overrides' % ROOT_BLOCK)
+    assert plan['edits'] and problems_message(plan['problems']).startswith('1 problem, nothing was changed')
+
+
+def test_root_disk_itself_is_refused_and_a_data_disk_is_not(sample):
+    assert codes(plan_assignment(model_of(sample), 'guest', [ROOT_DISK], config_xml=EMPTY)) == ['host_in_use']
+    assert plan_assignment(model_of(sample), 'guest', [DISK], config_xml=EMPTY)['problems'] == []
+
+
+def test_force_takes_the_root_disk_anyway(sample):
+    plan = plan_assignment(model_of(sample), 'guest', [ROOT_DISK], config_xml=EMPTY, force=True)
+    assert plan['problems'] == [] and plan['added'] == [ROOT_DISK]
+
+
+def test_default_route_interface_is_in_use(sample):
+    records = copy.deepcopy(sample[1])
+    for record in records:
+        if record['name'] == 'net_enp4s1_00_1b_21_00_00_41':
+            record['host_use'] = ['default route']
+    plan = plan_assignment(model_of(sample, records=records), 'guest', [E1000_A], include_group=True,
+                           config_xml=EMPTY)
+    assert codes(plan) == ['host_in_use']
+    assert plan['problems'][0]['message'].startswith(
+        'network interface enp4s1 (net_enp4s1_00_1b_21_00_00_41), which this assignment takes from the host, '
+        'is in use by the host: default route')
+
+
+def test_removal_is_never_refused_for_host_use(sample):
+    root_disk = model_of(sample).device(ROOT_DISK)
+    plan = plan_assignment(model_of(sample), 'guest', [ROOT_DISK], state='absent',
+                           config_xml=domain_xml(root_disk))
+    assert plan['problems'] == [] and plan['removed'] == [ROOT_DISK]

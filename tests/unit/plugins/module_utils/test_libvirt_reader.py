@@ -123,7 +123,7 @@ def test_sample_host_through_the_test_driver(sample_uri):
         records = read_devices(conn, warnings)
         domains = read_domains(conn, warnings)
     by_name = dict((record['name'], record) for record in records)
-    assert len(by_name) == 31
+    assert len(by_name) == 34
     assert by_name['scsi_target6_0_0']['parent'] == 'scsi_host6'
     assert by_name['pci_0000_01_00_0']['pci']['iommu_group'] == 1
     assert by_name['usb_1_3']['usb']['product_id'] == '0xc31c'

@@ -54,7 +54,8 @@ def test_facts_of_the_sample_host(run_module, sample_uri, sample_sysfs):
     assert result['devices'] == [device['name'] for device in hostdev['devices']]
     assert hostdev['eligible'] == [
         'pci_0000_00_02_0', 'pci_0000_00_14_0', 'pci_0000_00_17_0', 'pci_0000_00_1f_3', 'pci_0000_01_00_0',
-        'pci_0000_01_00_1', 'pci_0000_02_00_0', 'pci_0000_04_00_0', 'pci_0000_04_01_0', 'scsi_0_0_0_0', 'usb_1_3']
+        'pci_0000_01_00_1', 'pci_0000_02_00_0', 'pci_0000_04_00_0', 'pci_0000_04_01_0', 'scsi_0_0_0_0',
+        'scsi_1_0_0_0', 'usb_1_3']
 
 
 @pytest.mark.parametrize('extra', [{'cap': 'pci'}, {'passthrough': True}, {'passthrough': False}])
