@@ -25,6 +25,7 @@ if TESTS_DIR not in sys.path:
 # pylint: disable=wrong-import-position
 from support import PrivateLibvirtd, ensure_collection_link  # noqa: E402
 from support import run_playbook as _run_playbook  # noqa: E402
+from fixtures.sample_host import TEST_URI, build_tree  # noqa: E402
 
 _COLLECTIONS_PATH = ensure_collection_link()
 if _COLLECTIONS_PATH not in sys.path:
@@ -40,6 +41,19 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if "libvirtd" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.libvirtd)
+
+
+@pytest.fixture(scope="session")
+def sample_uri():
+    """libvirt test-driver URI of the sample workstation (tests/fixtures/sample_host/host.xml)."""
+    return TEST_URI
+
+
+@pytest.fixture(scope="session")
+def sample_sysfs(tmp_path_factory):
+    """The sample workstation's sysfs root (DEST/sys), built once per session. Do not modify it:
+    a test that changes a tree builds its own with fixtures.sample_host.build_tree."""
+    return build_tree(str(tmp_path_factory.mktemp("sample-host")))
 
 
 @pytest.fixture(scope="session")

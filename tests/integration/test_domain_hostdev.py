@@ -52,10 +52,10 @@ PCI_HOSTDEV = ("<hostdev mode='subsystem' type='pci' managed='yes'><source>"
                "<address domain='0x0000' bus='0x{bus}' slot='0x00' function='0x{function}'/></source></hostdev>")
 
 
-@pytest.fixture(scope='module')
-def host(tmp_path_factory):
-    """The sample workstation's sysfs root."""
-    return build_tree(str(tmp_path_factory.mktemp('workstation')))
+@pytest.fixture()
+def host(sample_sysfs):
+    """The sample workstation's sysfs root (shared, read-only)."""
+    return sample_sysfs
 
 
 @pytest.fixture()

@@ -12,7 +12,6 @@ import libvirt
 import pytest
 
 from ansible_collections.virt.hostdev.plugins.module_utils.domain_xml import hostdev_elements
-from fixtures.sample_host import build_tree
 
 PLAYBOOK = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'playbooks', 'assign_role.yml')
 
@@ -25,9 +24,10 @@ NVIDIA_3D_ALONE = ("[?type=='pci' && passthrough.eligible && pci.vendor_id=='0x1
                    "&& starts_with(pci.class, '0x0302') && length(group_endpoints) == `1`]")
 
 
-@pytest.fixture(scope='module')
-def host(tmp_path_factory):
-    return build_tree(str(tmp_path_factory.mktemp('workstation')))
+@pytest.fixture()
+def host(sample_sysfs):
+    """The sample workstation's sysfs root (shared, read-only)."""
+    return sample_sysfs
 
 
 @pytest.fixture()

@@ -7,14 +7,9 @@ import sys
 
 import pytest
 
-from fixtures.sample_host import TEST_URI, build_tree
+from fixtures.sample_host import TEST_URI
 
 PLAYBOOKS = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'playbooks')
-
-
-@pytest.fixture(scope='module')
-def sample_sysfs(tmp_path_factory):
-    return build_tree(str(tmp_path_factory.mktemp('sample-host')))
 
 
 @pytest.fixture()

@@ -303,3 +303,11 @@ def test_role_hot_plugs_into_a_running_domain_and_reports_a_pending_unplug(lab):
     assert any("has not released" in warning for warning in live["unplug"]["warnings"])
     assert live["unplug_config"] == [] and len(live["unplug_live"]) == 1
     assert list(live["driver_after_stop"].values()) == ["e1000e"]
+
+
+def test_role_refuses_the_controller_of_the_disk_the_host_swaps_on(lab):
+    role = recorded(lab, "role")
+    assert role["swap"]["swap"].startswith("/dev/sd")
+    assert role["in_use"]["refused"] is True
+    assert "host_in_use" not in role["in_use"]["msg"]  # the message speaks to people, not codes
+    assert "in use by the host: swap" in role["in_use"]["msg"]
