@@ -71,11 +71,8 @@ sanity: setup ## ansible-test sanity on a copy of the tracked + untracked files
 	@git -C $(SANITY_DIR) init -q
 	cd $(SANITY_DIR) && $(BIN)/ansible-test sanity --python $$($(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])') --requirements $(SANITY_ARGS)
 
-# TODO(lead): make lint mandatory once roles/ holds a role.
-lint: setup ## ansible-lint roles/ (only when roles/ has a role)
-	@if find roles -mindepth 2 -maxdepth 2 -type d -name tasks 2>/dev/null | grep -q .; then \
-	  $(BIN)/ansible-lint --offline roles/; \
-	else echo "make: lint skipped: no role in roles/ yet"; fi
+lint: setup ## ansible-lint the role, the demo and the example playbooks
+	$(BIN)/ansible-lint --offline roles/ playbooks/ docs/examples/
 
 lab: setup ## boot the virtual-IOMMU guest, run the checks in it, assert on its JSON report
 	@rc=0; $(PYTEST) -p no:cacheprovider $(PYTEST_ARGS) tests/lab || rc=$$?; \

@@ -381,7 +381,7 @@ def extra_checks():
     #   <venv>/bin/ansible-playbook -i localhost, -c local PLAYBOOK
     # (prepare .build/collections on the host before booting the lab).  An
     # Ansible module call costs about 13 s in the TCG guest: prefer few
-    # playbooks with few tasks.  No playbook is wired yet.
+    # playbooks with few tasks.
     content = os.path.join(CHECKOUT, "plugins", "modules", "hostdev_facts.py")
     playbooks = sorted(glob.glob(os.path.join(GUEST_DIR, "playbooks", "*.yml")))
     if os.path.exists(content):
