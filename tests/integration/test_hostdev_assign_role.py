@@ -129,3 +129,26 @@ def test_argument_spec_rejects_bad_values(role, domain):
     outcome, _completed = role(domain=domain.name(), devices=['1.3'], state='gone')
     assert outcome['failed'] is True
     assert 'hostdev_assign_state' in outcome['result']['msg'] and 'present, absent' in outcome['result']['msg']
+
+
+def test_usb_keyboard_and_scsi_disk_assign_idempotently_and_remove(role, domain):
+    devices = ['046d:c31c', 'scsi_0_0_0_0']
+    outcome, _completed = role(domain=domain.name(), devices=devices)
+    assert outcome['failed'] is False, outcome
+    assert outcome['result']['changed'] is True
+    assert outcome['plan']['added'] == ['scsi_0_0_0_0', 'usb_1_3']
+    assert sorted(sources(domain), key=lambda source: source['type']) == [
+        {'type': 'scsi', 'adapter': 'scsi_host0', 'bus': 0, 'target': 0, 'unit': 0},
+        {'type': 'usb', 'vendor_id': '0x046d', 'product_id': '0xc31c', 'bus': None, 'device': None}]
+    outcome, _completed = role(domain=domain.name(), devices=devices)
+    assert outcome['result']['changed'] is False
+    outcome, _completed = role(domain=domain.name(), devices=devices, state='absent')
+    assert outcome['result']['changed'] is True and outcome['result']['removed'] == ['scsi_0_0_0_0', 'usb_1_3']
+    assert sources(domain) == []
+
+
+def test_the_root_disk_is_refused_by_the_role(role, domain):
+    outcome, _completed = role(domain=domain.name(), devices=['scsi_1_0_0_0'])
+    assert outcome['failed'] is True
+    assert 'is in use by the host: mounted at /, mounted at /boot/efi, swap' in outcome['result']['msg']
+    assert sources(domain) == []
