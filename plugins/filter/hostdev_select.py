@@ -60,19 +60,18 @@ _value:
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_native
 
+from ansible_collections.virt.hostdev.plugins.module_utils.device_model import pci_class_reason
+
 try:
     import jmespath
 except ImportError:
     jmespath = None
 
-BRIDGE_CLASS = 0x06
-
 
 def _is_bridge(device):
-    pci_class = (device.get('pci') or {}).get('class')
     try:
-        return int(pci_class, 16) >> 16 == BRIDGE_CLASS
-    except (TypeError, ValueError):
+        return pci_class_reason((device.get('pci') or {}).get('class')) == 'pci_bridge'
+    except ValueError:
         return False
 
 
