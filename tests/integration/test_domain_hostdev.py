@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import threading
-import uuid
 import xml.etree.ElementTree as ET
 
 import libvirt
@@ -36,52 +35,12 @@ PLAYBOOKS = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'playbooks'
 GPU, AUDIO, IGPU = 'pci_0000_01_00_0', 'pci_0000_01_00_1', 'pci_0000_00_02_0'
 NIC, KEYBOARD, DISK = 'pci_0000_02_00_0', 'usb_1_3', 'scsi_0_0_0_0'
 
-DOMAIN_XML = """<domain type='qemu'>
-  <name>{name}</name>
-  <memory unit='MiB'>64</memory>
-  <vcpu>1</vcpu>
-  <os><type arch='x86_64' machine='q35'>hvm</type></os>
-  <devices>{devices}</devices>{extra}
-</domain>"""
-
 SECRETS = """<graphics type='vnc' port='-1' autoport='yes' passwd='s3cr3tPw'/>"""
 METADATA = """
   <metadata><app:owner xmlns:app='http://example.org/app/1'><team>render</team></app:owner></metadata>"""
 
 PCI_HOSTDEV = ("<hostdev mode='subsystem' type='pci' managed='yes'><source>"
                "<address domain='0x0000' bus='0x{bus}' slot='0x00' function='0x{function}'/></source></hostdev>")
-
-
-@pytest.fixture()
-def host(sample_sysfs):
-    """The sample workstation's sysfs root (shared, read-only)."""
-    return sample_sysfs
-
-
-@pytest.fixture()
-def conn(libvirtd):
-    connection = libvirt.open(libvirtd)
-    yield connection
-    connection.close()
-
-
-@pytest.fixture()
-def scratch(conn):
-    """scratch(devices='', extra='') defines a never-started q35 domain with a unique name."""
-    defined = []
-
-    def define(devices='', extra='', prefix='hd'):
-        name = '%s-%s' % (prefix, uuid.uuid4().hex[:8])
-        dom = conn.defineXML(DOMAIN_XML.format(name=name, devices=devices, extra=extra))
-        defined.append(name)
-        return dom
-
-    yield define
-    for name in defined:
-        try:
-            conn.lookupByName(name).undefine()
-        except libvirt.libvirtError:
-            pass
 
 
 def config(dom):

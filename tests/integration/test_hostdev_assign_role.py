@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import uuid
 
 import libvirt
 import pytest
@@ -15,9 +14,6 @@ from ansible_collections.virt.hostdev.plugins.module_utils.domain_xml import hos
 
 PLAYBOOK = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'playbooks', 'assign_role.yml')
 
-DOMAIN_XML = """<domain type='qemu'><name>{name}</name><memory unit='MiB'>64</memory><vcpu>1</vcpu>
-  <os><type arch='x86_64' machine='q35'>hvm</type></os><devices/></domain>"""
-
 IGPU_ALONE = ("[?type=='pci' && passthrough.eligible && starts_with(pci.class, '0x0302') "
               "&& length(group_endpoints) == `1`]")
 NVIDIA_3D_ALONE = ("[?type=='pci' && passthrough.eligible && pci.vendor_id=='0x10de' "
@@ -25,18 +21,8 @@ NVIDIA_3D_ALONE = ("[?type=='pci' && passthrough.eligible && pci.vendor_id=='0x1
 
 
 @pytest.fixture()
-def host(sample_sysfs):
-    """The sample workstation's sysfs root (shared, read-only)."""
-    return sample_sysfs
-
-
-@pytest.fixture()
-def domain(libvirtd):
-    conn = libvirt.open(libvirtd)
-    dom = conn.defineXML(DOMAIN_XML.format(name='role-%s' % uuid.uuid4().hex[:8]))
-    yield dom
-    dom.undefine()
-    conn.close()
+def domain(scratch):
+    return scratch(prefix='role')
 
 
 @pytest.fixture()
