@@ -21,9 +21,12 @@ from ansible_collections.virt.hostdev.plugins.module_utils.device_model import (
 )
 from ansible_collections.virt.hostdev.plugins.module_utils.domain_xml import hostdev_sources, xml_int
 from ansible_collections.virt.hostdev.plugins.module_utils.libvirt_errors import (
-    libvirt,
+    HostdevError,
     describe,
+    error_code,
+    is_libvirt_error,
     is_not_found,
+    libvirt,
     translated,
 )
 
@@ -184,25 +187,49 @@ def parse_nodedev_xml(xml):
     return record
 
 
+def _read_or_skip(read, what, warnings):
+    """read(), or None with a warning when the object vanished meanwhile.
+
+    Any other libvirt error becomes a HostdevError naming what was read, so a
+    failure half-way through a listing is a message, not a traceback.
+    """
+    try:
+        return read()
+    except Exception as error:  # pylint: disable=broad-except
+        if not is_libvirt_error(error):
+            raise
+        if is_not_found(error):
+            warnings.append(describe(error, '%s vanished while it was read; skipped' % what))
+            return None
+        raise HostdevError(describe(error, 'cannot read %s' % what), code=error_code(error))
+
+
 def read_devices(conn, warnings):
     """Device records of every node device; one that vanishes mid-scan is skipped."""
     with translated('cannot list node devices'):
         devices = conn.listAllDevices(0)
     records = []
     for device in devices:
-        try:
-            name = device.name()
-            xml = device.XMLDesc(0)
-        except libvirt.libvirtError as error:
-            if not is_not_found(error):
-                raise
-            warnings.append(describe(error, 'node device vanished while it was read; skipped'))
+        read = _read_or_skip(lambda device=device: (device.name(), device.XMLDesc(0)), 'a node device', warnings)
+        if read is None:
             continue
+        name, xml = read
         try:
             records.append(parse_nodedev_xml(xml))
         except ET.ParseError as error:
             warnings.append('node device %s has unreadable XML (%s); skipped' % (name, error))
     return records
+
+
+def _domain_hostdevs(dom):
+    """(name, active, source dicts of its persistent and live definitions) of one domain."""
+    active = bool(dom.isActive())
+    sources = []
+    if dom.isPersistent():
+        sources.extend(hostdev_sources(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)))
+    if active:
+        sources.extend(hostdev_sources(dom.XMLDesc(0)))
+    return dom.name(), active, sources
 
 
 def read_domains(conn, warnings):
@@ -211,20 +238,10 @@ def read_domains(conn, warnings):
         domains = conn.listAllDomains(0)
     result = []
     for dom in domains:
-        try:
-            name = dom.name()
-            active = bool(dom.isActive())
-            sources = []
-            if dom.isPersistent():
-                sources.extend(hostdev_sources(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)))
-            if active:
-                sources.extend(hostdev_sources(dom.XMLDesc(0)))
-        except libvirt.libvirtError as error:
-            if not is_not_found(error):
-                raise
-            warnings.append(describe(error, 'domain vanished while it was read; skipped'))
-            continue
-        result.append({'name': name, 'active': active, 'hostdevs': _unique(sources)})
+        read = _read_or_skip(lambda dom=dom: _domain_hostdevs(dom), 'a domain', warnings)
+        if read is not None:
+            name, active, sources = read
+            result.append({'name': name, 'active': active, 'hostdevs': _unique(sources)})
     return result
 
 

@@ -183,3 +183,32 @@ def test_unreachable_daemon_message_names_the_uri(tmp_path):
     with pytest.raises(HostdevError, match='cannot connect to libvirt at qemu:///system\\?socket='):
         with connection(uri, readonly=True):
             pass
+
+
+def test_other_errors_while_reading_a_device_become_a_message():
+    class Denied(FakeDevice):
+        def XMLDesc(self, _flags):
+            error = libvirt.libvirtError('access denied')
+            error.err = (libvirt.VIR_ERR_ACCESS_DENIED, libvirt.VIR_FROM_NODEDEV, 'access denied',
+                         libvirt.VIR_ERR_ERROR, None, None, None, -1, -1)
+            raise error
+
+    with pytest.raises(HostdevError, match='cannot read a node device: access denied'):
+        read_devices(FakeConnection([Denied('pci_0000_05_00_0')]), [])
+
+
+def test_domain_that_vanishes_mid_scan_is_skipped_with_a_warning():
+    class Gone:
+        def name(self):
+            return 'gone'
+
+        def isActive(self):
+            raise vanished_error()
+
+    class Connection:
+        def listAllDomains(self, _flags):
+            return [Gone()]
+
+    warnings = []
+    assert read_domains(Connection(), warnings) == []
+    assert len(warnings) == 1 and 'a domain vanished while it was read' in warnings[0]
