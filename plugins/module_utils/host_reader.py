@@ -8,9 +8,11 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import contextlib
-import os
 
 from ansible_collections.virt.hostdev.plugins.module_utils.device_model import HostModel
+from ansible_collections.virt.hostdev.plugins.module_utils.domain_files import read_domain_files
+from ansible_collections.virt.hostdev.plugins.module_utils.host_usage import attach_host_usage
+from ansible_collections.virt.hostdev.plugins.module_utils.iommu_state import read_iommu_state
 from ansible_collections.virt.hostdev.plugins.module_utils.libvirt_errors import (
     HAS_LIBVIRT,
     HostdevError,
@@ -20,7 +22,9 @@ from ansible_collections.virt.hostdev.plugins.module_utils.libvirt_reader import
     read_devices,
     read_domains,
 )
+from ansible_collections.virt.hostdev.plugins.module_utils.records import fill_gaps
 from ansible_collections.virt.hostdev.plugins.module_utils.sysfs_reader import SysfsReader
+from ansible_collections.virt.hostdev.plugins.module_utils.sysfs_tree import SysfsTree
 
 SOURCES = ('auto', 'libvirt', 'sysfs')
 
@@ -48,43 +52,13 @@ def default_sysfs_root(uri, source):
 def enrich_from_sysfs(records, reader):
     """Fill what libvirt does not report (boot_vga, reset_method, driver, ...) from sysfs.
 
-    libvirt's values win; sysfs only fills the gaps, for devices whose path
-    exists under the reader's root.
+    libvirt's values win; sysfs only fills the gaps of the declared record keys,
+    for devices whose path exists under the reader's root.
     """
     for record in records:
-        path = reader.real_path(record.get('path'))
-        if path is None:
-            continue
-        if record.get('driver') is None:
-            record['driver'] = reader.driver_of(path)
-        if record.get('type') == 'pci' and record.get('pci'):
-            _fill_gaps(record['pci'], reader.pci_attributes(path, record['name']))
-        elif record.get('type') == 'usb_device' and record.get('usb'):
-            _fill_gaps(record['usb'], reader.usb_attributes(path))
-
-
-def attach_host_usage(records, reader):
-    """Mark the devices the host itself runs on (record['host_use']).
-
-    Each use (a mounted disk, a default-route interface) goes to the listed
-    device whose path is its own or its nearest ancestor's, so it is not lost
-    when libvirt lists no storage devices (no udev): the SCSI disk above gets it.
-    """
-    by_path = dict((record['path'], record) for record in records if record.get('path'))
-    for real, uses in sorted(reader.read_host_usage().items()):
-        path = reader.libvirt_path(real)
-        while path not in by_path and path.count('/') > 2:
-            path = os.path.dirname(path)
-        record = by_path.get(path)
-        if record is not None:
-            held = record.setdefault('host_use', [])
-            held.extend(use for use in uses if use not in held)
-
-
-def _fill_gaps(target, extra):
-    for key, value in extra.items():
-        if target.get(key) is None:
-            target[key] = value
+        path = reader.tree.real_path(record.get('path'))
+        if path is not None:
+            fill_gaps(record, reader.record_at(path, record['name'], record.get('type')))
 
 
 def _iommu_from_groups(records):
@@ -101,21 +75,21 @@ def read_via_libvirt(uri, sysfs_root, conn=None):
         domains = read_domains(active, warnings)
     iommu = _iommu_from_groups(records)
     if sysfs_root:
-        reader = SysfsReader(sysfs_root)
-        enrich_from_sysfs(records, reader)
-        attach_host_usage(records, reader)
-        iommu = reader.read_iommu_state()
-        warnings.extend(reader.warnings)
+        tree = SysfsTree(sysfs_root)
+        enrich_from_sysfs(records, SysfsReader(tree))
+        attach_host_usage(records, tree)
+        iommu = read_iommu_state(tree)
+        warnings.extend(tree.warnings)
     return records, domains, iommu, warnings
 
 
 def read_via_sysfs(sysfs_root):
-    reader = SysfsReader(sysfs_root)
-    records = reader.read_devices()
-    attach_host_usage(records, reader)
-    domains = reader.read_domains()
-    iommu = reader.read_iommu_state()
-    return records, domains, iommu, list(reader.warnings)
+    tree = SysfsTree(sysfs_root)
+    records = SysfsReader(tree).read_devices()
+    attach_host_usage(records, tree)
+    domains = read_domain_files(tree)
+    iommu = read_iommu_state(tree)
+    return records, domains, iommu, list(tree.warnings)
 
 
 def read_host(source='auto', uri='qemu:///system', sysfs_root=None, conn=None):

@@ -14,11 +14,6 @@ __metaclass__ = type
 
 import xml.etree.ElementTree as ET
 
-from ansible_collections.virt.hostdev.plugins.module_utils.device_model import (
-    normalize_hex_id,
-    pci_address,
-    pci_name,
-)
 from ansible_collections.virt.hostdev.plugins.module_utils.domain_xml import hostdev_sources, xml_int
 from ansible_collections.virt.hostdev.plugins.module_utils.libvirt_errors import (
     HostdevError,
@@ -28,6 +23,13 @@ from ansible_collections.virt.hostdev.plugins.module_utils.libvirt_errors import
     is_not_found,
     libvirt,
     translated,
+)
+from ansible_collections.virt.hostdev.plugins.module_utils.records import (
+    device_record,
+    normalize_hex_id,
+    pci_address,
+    pci_name,
+    unique_sources,
 )
 
 
@@ -50,13 +52,20 @@ def _address_name(address):
     return pci_name(*parts)
 
 
+def _id_and_name(cap, tag):
+    """(normalised id, name) of a <vendor id='0x..'>Name</vendor> style element."""
+    element = cap.find(tag)
+    if element is None:
+        return None, None
+    return normalize_hex_id(element.get('id')), (element.text or '').strip() or None
+
+
 def _pci(cap):
-    domain, bus, slot, function = (_int(cap, key) for key in ('domain', 'bus', 'slot', 'function'))
-    vendor = cap.find('vendor')
-    product = cap.find('product')
+    vendor_id, vendor = _id_and_name(cap, 'vendor')
+    product_id, product = _id_and_name(cap, 'product')
+    address = [_int(cap, key) for key in ('domain', 'bus', 'slot', 'function')]
     group = cap.find('iommuGroup')
     numa = cap.find('numa')
-    pci_class = _text(cap, 'class')
     sriov = None
     mdev_types = None
     for sub in cap.findall('capability'):
@@ -64,127 +73,76 @@ def _pci(cap):
         if kind == 'virt_functions':
             sriov = sriov or {}
             sriov['totalvfs'] = xml_int(sub.get('maxCount'))
-            sriov['virtual_functions'] = sorted(
-                name for name in (_address_name(addr) for addr in sub.findall('address')) if name)
+            sriov['virtual_functions'] = [
+                name for name in (_address_name(addr) for addr in sub.findall('address')) if name]
         elif kind == 'phys_function':
-            address = sub.find('address')
+            address_element = sub.find('address')
             sriov = sriov or {}
-            sriov['physical_function'] = _address_name(address) if address is not None else None
+            sriov['physical_function'] = _address_name(address_element) if address_element is not None else None
         elif kind == 'mdev_types':
-            mdev_types = sorted(
-                ({'type': mtype.get('id'),
-                  'name': _text(mtype, 'name'),
-                  'device_api': _text(mtype, 'deviceAPI'),
-                  'available_instances': _int(mtype, 'availableInstances')}
-                 for mtype in sub.findall('type')),
-                key=lambda item: item['type'])
-    if sriov is not None:
-        sriov = normalize_sriov(sriov)
+            mdev_types = [{'type': mtype.get('id'),
+                           'name': _text(mtype, 'name'),
+                           'device_api': _text(mtype, 'deviceAPI'),
+                           'available_instances': _int(mtype, 'availableInstances')}
+                          for mtype in sub.findall('type')]
     return {
-        'address': pci_address(domain, bus, slot, function),
-        'domain': domain,
-        'bus': bus,
-        'slot': slot,
-        'function': function,
-        'class': normalize_hex_id(pci_class, 6) if pci_class else None,
-        'vendor_id': normalize_hex_id(vendor.get('id')) if vendor is not None else None,
-        'product_id': normalize_hex_id(product.get('id')) if product is not None else None,
-        'vendor': (vendor.text or '').strip() or None if vendor is not None else None,
-        'product': (product.text or '').strip() or None if product is not None else None,
-        'subsystem_vendor_id': None,
-        'subsystem_id': None,
+        'address': pci_address(*address),
+        'domain': address[0],
+        'bus': address[1],
+        'slot': address[2],
+        'function': address[3],
+        'class': normalize_hex_id(_text(cap, 'class'), 6),
+        'vendor_id': vendor_id,
+        'product_id': product_id,
+        'vendor': vendor,
+        'product': product,
         'iommu_group': xml_int(group.get('number')) if group is not None else None,
-        'numa_node': _numa(numa),
-        'boot_vga': None,
-        'reset_method': None,
+        'numa_node': xml_int(numa.get('node')) if numa is not None else None,
         'sriov': sriov,
         'mdev_types': mdev_types,
     }
 
 
-def normalize_sriov(sriov):
-    """One shape for SR-IOV facts whichever reader found them."""
-    return {
-        'totalvfs': sriov.get('totalvfs'),
-        'numvfs': len(sriov['virtual_functions']) if sriov.get('virtual_functions') is not None
-        else sriov.get('numvfs'),
-        'virtual_functions': sriov.get('virtual_functions') or [],
-        'physical_function': sriov.get('physical_function'),
-    }
-
-
-def _numa(numa):
-    if numa is None:
-        return None
-    node = xml_int(numa.get('node'))
-    return node if node is not None and node >= 0 else None
-
-
 def _usb_device(cap):
-    vendor = cap.find('vendor')
-    product = cap.find('product')
-    return {
-        'bus': _int(cap, 'bus'),
-        'device': _int(cap, 'device'),
-        'vendor_id': normalize_hex_id(vendor.get('id')) if vendor is not None else None,
-        'product_id': normalize_hex_id(product.get('id')) if product is not None else None,
-        'vendor': (vendor.text or '').strip() or None if vendor is not None else None,
-        'product': (product.text or '').strip() or None if product is not None else None,
-        'class': None,
-    }
+    vendor_id, vendor = _id_and_name(cap, 'vendor')
+    product_id, product = _id_and_name(cap, 'product')
+    return {'bus': _int(cap, 'bus'), 'device': _int(cap, 'device'), 'vendor_id': vendor_id,
+            'product_id': product_id, 'vendor': vendor, 'product': product}
 
 
-def _usb_interface(cap):
-    return {key: _int(cap, key) for key in ('number', 'class', 'subclass', 'protocol')}
+def _ints(*keys):
+    return lambda cap: dict((key, _int(cap, key)) for key in keys)
 
 
-def _scsi(cap):
-    return {
-        'host': _int(cap, 'host'),
-        'bus': _int(cap, 'bus'),
-        'target': _int(cap, 'target'),
-        'lun': _int(cap, 'lun'),
-        'type': _text(cap, 'type'),
-    }
+def _texts(*keys):
+    return lambda cap: dict((key, _text(cap, key)) for key in keys)
 
 
-def _storage(cap):
-    return {key: _text(cap, key) for key in ('block', 'model', 'vendor', 'serial')}
+# capability type -> the values of its record, from the <capability> element
+CAPABILITY_PARSERS = {
+    'pci': _pci,
+    'usb_device': _usb_device,
+    'usb': _ints('number', 'class', 'subclass', 'protocol'),
+    'scsi': lambda cap: dict(_ints('host', 'bus', 'target', 'lun')(cap), type=_text(cap, 'type')),
+    'scsi_host': _ints('host', 'unique_id'),
+    'scsi_target': _texts('target'),
+    'net': _texts('interface', 'address'),
+    'storage': _texts('block', 'model', 'vendor', 'serial'),
+}
 
 
 def parse_nodedev_xml(xml):
-    """A device record (see device_model) from one node device's XML."""
+    """A device record (see records) from one node device's XML."""
     root = ET.fromstring(xml)
     cap = root.find('capability')
-    record = {
-        'name': _text(root, 'name'),
-        'type': cap.get('type') if cap is not None else None,
-        'parent': _text(root, 'parent'),
-        'path': _text(root, 'path'),
-        'driver': _text(root, 'driver/name'),
-        'capabilities': [],
-    }
-    if cap is None:
-        return record
-    kind = record['type']
-    record['capabilities'] = sorted(sub.get('type') for sub in cap.findall('capability') if sub.get('type'))
-    if kind == 'pci':
-        record['pci'] = _pci(cap)
-    elif kind == 'usb_device':
-        record['usb'] = _usb_device(cap)
-    elif kind == 'usb':
-        record['usb_interface'] = _usb_interface(cap)
-    elif kind == 'scsi':
-        record['scsi'] = _scsi(cap)
-    elif kind == 'scsi_host':
-        record['scsi_host'] = {'host': _int(cap, 'host'), 'unique_id': _int(cap, 'unique_id')}
-    elif kind == 'scsi_target':
-        record['scsi_target'] = {'target': _text(cap, 'target')}
-    elif kind == 'net':
-        record['net'] = {'interface': _text(cap, 'interface'), 'address': _text(cap, 'address')}
-    elif kind == 'storage':
-        record['storage'] = _storage(cap)
-    return record
+    kind = cap.get('type') if cap is not None else None
+    parser = CAPABILITY_PARSERS.get(kind)
+    return device_record(
+        _text(root, 'name'), kind, parent=_text(root, 'parent'), path=_text(root, 'path'),
+        driver=_text(root, 'driver/name'),
+        capabilities=[sub.get('type') for sub in cap.findall('capability') if sub.get('type')]
+        if cap is not None else (),
+        details=parser(cap) if parser else None)
 
 
 def _read_or_skip(read, what, warnings):
@@ -241,13 +199,5 @@ def read_domains(conn, warnings):
         read = _read_or_skip(lambda dom=dom: _domain_hostdevs(dom), 'a domain', warnings)
         if read is not None:
             name, active, sources = read
-            result.append({'name': name, 'active': active, 'hostdevs': _unique(sources)})
+            result.append({'name': name, 'active': active, 'hostdevs': unique_sources(sources)})
     return result
-
-
-def _unique(sources):
-    seen = []
-    for source in sources:
-        if source not in seen:
-            seen.append(source)
-    return seen

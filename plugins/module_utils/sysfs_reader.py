@@ -1,31 +1,27 @@
 # -*- coding: utf-8 -*-
 # Copyright: virt.hostdev contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""PRIVATE: read a host's devices and IOMMU state straight from sysfs.
+"""PRIVATE: read a host's devices straight from sysfs, named as libvirt names them.
 
-The root is configurable (default /sys) so tests can point it at a fake tree.
-Files that live outside /sys are read relative to the root's parent, the way
-they sit on a real filesystem: ``<root>/../proc/cmdline``,
-``<root>/../run/udev/data``, ``<root>/../usr/share/misc/pci.ids``,
-``<root>/../etc/libvirt/qemu``. Device names follow libvirt's scheme, so a
-playbook does not care which reader ran.
+Device names follow libvirt's scheme, so a playbook does not care which reader
+ran; the records are built through records.py, as libvirt_reader builds its.
+The IOMMU state, the host's own use of devices, libvirt's domain files and the
+id names each have a module of their own, reading through the same SysfsTree.
 """
-
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import os
 import re
-import xml.etree.ElementTree as ET
+from typing import Any, Dict, List, Optional, Tuple, Union
 
-from ansible_collections.virt.hostdev.plugins.module_utils.device_model import (
+from ansible_collections.virt.hostdev.plugins.module_utils.id_names import IdNames
+from ansible_collections.virt.hostdev.plugins.module_utils.records import (
+    device_record,
     normalize_hex_id,
     parse_pci_address,
     pci_address,
     pci_name,
 )
-from ansible_collections.virt.hostdev.plugins.module_utils.domain_xml import hostdev_sources
+from ansible_collections.virt.hostdev.plugins.module_utils.sysfs_tree import SysfsTree
 
 # SCSI peripheral device types as libvirt names them.
 SCSI_TYPES = {
@@ -33,144 +29,67 @@ SCSI_TYPES = {
     0x06: 'scanner', 0x07: 'mod', 0x08: 'changer', 0x0c: 'raid', 0x0d: 'enclosure',
 }
 
-# Kernel command line parameters that shape IOMMU and VFIO behaviour.
-IOMMU_ARG_PREFIXES = (
-    'intel_iommu', 'amd_iommu', 'iommu', 'iommu.', 'intremap', 'pcie_acs_override',
-    'vfio-pci.', 'vfio_pci.', 'vfio_iommu_type1.', 'vfio.', 'rd.driver.pre',
-)
-
-ID_DATABASES = {
-    'pci': ('usr/share/misc/pci.ids', 'usr/share/hwdata/pci.ids'),
-    'usb': ('usr/share/misc/usb.ids', 'usr/share/hwdata/usb.ids'),
+# The entries of /sys/bus/scsi/devices, by the type of device they are.
+SCSI_ENTRY_PATTERNS = {
+    'scsi_host': re.compile(r'^host[0-9]+$'),
+    'scsi_target': re.compile(r'^target[0-9]+:[0-9]+:[0-9]+$'),
+    'scsi': re.compile(r'^[0-9]+:[0-9]+:[0-9]+:[0-9]+$'),
 }
 
+USB_INTERFACE_ATTRIBUTES = (('number', 'bInterfaceNumber'), ('class', 'bInterfaceClass'),
+                            ('subclass', 'bInterfaceSubClass'), ('protocol', 'bInterfaceProtocol'))
 
-def libvirt_style_name(*parts):
+
+def libvirt_style_name(*parts: str) -> str:
     """Join parts with '_' and replace every non-alphanumeric character, as libvirt does."""
     return re.sub(r'[^A-Za-z0-9]', '_', '_'.join(parts))
 
 
-def parse_kernel_args(cmdline):
-    """The IOMMU-related parameters of a kernel command line as {name: value or True}."""
-    args = {}
-    for token in (cmdline or '').split():
-        name, sep, value = token.partition('=')
-        if any(name == prefix or (prefix.endswith('.') and name.startswith(prefix))
-               for prefix in IOMMU_ARG_PREFIXES):
-            args[name] = value if sep else True
-    return args
-
-
-def interrupt_remapping_from(interrupts_text):
-    """True when /proc/interrupts routes interrupts through a remapping domain (IR-*)."""
-    if interrupts_text is None:
-        return None
-    return bool(re.search(r'\bIR-', interrupts_text))
-
-
 class SysfsReader:
-    """Reads one host's sysfs tree. Each attribute is read at most once per run."""
+    """Reads one host's devices from sysfs. Each attribute is read at most once per run."""
 
-    def __init__(self, root='/sys'):
-        self.root = os.path.abspath(root)
-        self.host_root = os.path.dirname(self.root)
-        self.warnings = []
-        self._id_names = {}
+    def __init__(self, tree: Union[SysfsTree, str] = '/sys') -> None:
+        self.tree = tree if isinstance(tree, SysfsTree) else SysfsTree(tree)
+        self.id_names = IdNames(self.tree)
 
-    # -- small readers: an unreadable attribute is None ------------------
+    @property
+    def warnings(self) -> List[str]:
+        return self.tree.warnings
 
-    def _read(self, path):
-        try:
-            with open(path) as handle:
-                return handle.read().strip()
-        except (IOError, OSError, UnicodeDecodeError):
+    def _attr(self, path: str, name: str) -> Optional[str]:
+        return self.tree.read(os.path.join(path, name))
+
+    def _attr_int(self, path: str, name: str, base: int = 10) -> Optional[int]:
+        return self.tree.read_int(os.path.join(path, name), base)
+
+    # -- capabilities, from one device directory -----------------------------
+
+    def pci_details(self, path: str, name: str) -> Optional[Dict[str, Any]]:
+        """The values of a PCI record (see records.CAPABILITIES) from its sysfs directory."""
+        address = parse_pci_address(os.path.basename(path)) or parse_pci_address(_address_text(name))
+        if address is None:
             return None
-
-    def _read_int(self, path, base=10):
-        text = self._read(path)
-        if text is None:
-            return None
-        try:
-            return int(text, base)
-        except ValueError:
-            return None
-
-    def _link_name(self, path):
-        try:
-            return os.path.basename(os.readlink(path))
-        except OSError:
-            return None
-
-    def _listdir(self, path):
-        try:
-            return sorted(os.listdir(path))
-        except OSError:
-            return []
-
-    def host_file(self, relative):
-        return os.path.join(self.host_root, relative)
-
-    def libvirt_path(self, real_path):
-        """The /sys/... path libvirt reports for a device directory under the root."""
-        relative = os.path.relpath(real_path, self.root)
-        return '/sys' if relative == '.' else '/sys/' + relative
-
-    def real_path(self, libvirt_path):
-        """Where libvirt's /sys/... path of a device lives under this root, or None."""
-        if not libvirt_path or not libvirt_path.startswith('/sys/'):
-            return None
-        path = os.path.join(self.root, libvirt_path[len('/sys/'):])
-        return path if os.path.isdir(path) else None
-
-    # -- vendor and product names ----------------------------------------
-
-    def _ids(self, kind):
-        """{vendor_id: (name, {product_id: name})} from pci.ids or usb.ids, if present."""
-        if kind in self._id_names:
-            return self._id_names[kind]
-        table = {}
-        for relative in ID_DATABASES[kind]:
-            path = self.host_file(relative)
-            if os.path.isfile(path):
-                table = _parse_ids(path)
-                break
-        self._id_names[kind] = table
-        return table
-
-    def id_names(self, kind, vendor_id, product_id):
-        vendor = self._ids(kind).get(vendor_id)
-        if vendor is None:
-            return None, None
-        return vendor[0], vendor[1].get(product_id)
-
-    # -- devices -----------------------------------------------------------
-
-    def pci_attributes(self, path, name):
-        """The pci sub-dict of a device record from its sysfs directory."""
-        address = parse_pci_address(os.path.basename(path)) or _address_from_name(name)
-        vendor_id = normalize_hex_id(self._read(os.path.join(path, 'vendor')))
-        product_id = normalize_hex_id(self._read(os.path.join(path, 'device')))
-        vendor, product = self.id_names('pci', vendor_id, product_id)
-        pci_class = self._read(os.path.join(path, 'class'))
-        group = self._link_name(os.path.join(path, 'iommu_group'))
-        numa_node = self._read_int(os.path.join(path, 'numa_node'))
-        boot_vga = self._read(os.path.join(path, 'boot_vga'))
-        reset_method = self._read(os.path.join(path, 'reset_method'))
+        vendor_id = normalize_hex_id(self._attr(path, 'vendor'))
+        product_id = normalize_hex_id(self._attr(path, 'device'))
+        vendor, product = self.id_names.names('pci', vendor_id, product_id)
+        group = self.tree.link_name(os.path.join(path, 'iommu_group'))
+        boot_vga = self._attr(path, 'boot_vga')
+        reset_method = self._attr(path, 'reset_method')
         return {
             'address': pci_address(*address),
             'domain': address[0],
             'bus': address[1],
             'slot': address[2],
             'function': address[3],
-            'class': normalize_hex_id(pci_class, 6),
+            'class': normalize_hex_id(self._attr(path, 'class'), 6),
             'vendor_id': vendor_id,
             'product_id': product_id,
             'vendor': vendor,
             'product': product,
-            'subsystem_vendor_id': normalize_hex_id(self._read(os.path.join(path, 'subsystem_vendor'))),
-            'subsystem_id': normalize_hex_id(self._read(os.path.join(path, 'subsystem_device'))),
+            'subsystem_vendor_id': normalize_hex_id(self._attr(path, 'subsystem_vendor')),
+            'subsystem_id': normalize_hex_id(self._attr(path, 'subsystem_device')),
             'iommu_group': int(group) if group and group.isdigit() else None,
-            'numa_node': numa_node if numa_node is not None and numa_node >= 0 else None,
+            'numa_node': self._attr_int(path, 'numa_node'),
             'boot_vga': None if boot_vga is None else boot_vga == '1',
             'reset_method': reset_method.split() if reset_method else None,
             'sriov': self._sriov(path),
@@ -178,22 +97,21 @@ class SysfsReader:
         }
 
     def _sriov(self, path):
-        totalvfs = self._read_int(os.path.join(path, 'sriov_totalvfs'))
-        physfn = self._link_name(os.path.join(path, 'physfn'))
+        totalvfs = self._attr_int(path, 'sriov_totalvfs')
+        physfn = self.tree.link_name(os.path.join(path, 'physfn'))
         if totalvfs is None and physfn is None:
             return None
         virtfns = []
-        for entry in self._listdir(path):
+        for entry in self.tree.listdir(path):
             if entry.startswith('virtfn'):
-                target = self._link_name(os.path.join(path, entry))
-                address = parse_pci_address(target or '')
+                address = parse_pci_address(self.tree.link_name(os.path.join(path, entry)) or '')
                 if address:
                     virtfns.append(pci_name(*address))
         physical = parse_pci_address(physfn) if physfn else None
+        # A VF lists no virtual functions of its own: numvfs stays unknown for it.
         return {
             'totalvfs': totalvfs,
-            'numvfs': len(virtfns) if totalvfs is not None else None,
-            'virtual_functions': sorted(virtfns),
+            'virtual_functions': virtfns if totalvfs is not None else None,
             'physical_function': pci_name(*physical) if physical else None,
         }
 
@@ -201,121 +119,140 @@ class SysfsReader:
         types_dir = os.path.join(path, 'mdev_supported_types')
         if not os.path.isdir(types_dir):
             return None
-        result = []
-        for type_id in self._listdir(types_dir):
-            base = os.path.join(types_dir, type_id)
-            result.append({
-                'type': type_id,
-                'name': self._read(os.path.join(base, 'name')),
-                'device_api': self._read(os.path.join(base, 'device_api')),
-                'available_instances': self._read_int(os.path.join(base, 'available_instances')),
-            })
-        return result
+        return [{'type': type_id,
+                 'name': self._attr(os.path.join(types_dir, type_id), 'name'),
+                 'device_api': self._attr(os.path.join(types_dir, type_id), 'device_api'),
+                 'available_instances': self._attr_int(os.path.join(types_dir, type_id),
+                                                       'available_instances')}
+                for type_id in self.tree.listdir(types_dir)]
 
-    def usb_attributes(self, path):
-        vendor_id = normalize_hex_id(self._read(os.path.join(path, 'idVendor')))
-        product_id = normalize_hex_id(self._read(os.path.join(path, 'idProduct')))
-        vendor, product = self.id_names('usb', vendor_id, product_id)
-        device_class = self._read(os.path.join(path, 'bDeviceClass'))
+    def usb_details(self, path: str) -> Dict[str, Any]:
+        """The values of a usb_device record from its sysfs directory."""
+        vendor_id = normalize_hex_id(self._attr(path, 'idVendor'))
+        product_id = normalize_hex_id(self._attr(path, 'idProduct'))
+        vendor, product = self.id_names.names('usb', vendor_id, product_id)
         return {
-            'bus': self._read_int(os.path.join(path, 'busnum')),
-            'device': self._read_int(os.path.join(path, 'devnum')),
+            'bus': self._attr_int(path, 'busnum'),
+            'device': self._attr_int(path, 'devnum'),
             'vendor_id': vendor_id,
             'product_id': product_id,
-            'vendor': vendor or self._read(os.path.join(path, 'manufacturer')),
-            'product': product or self._read(os.path.join(path, 'product')),
-            'class': normalize_hex_id(device_class, 2),
+            'vendor': vendor or self._attr(path, 'manufacturer'),
+            'product': product or self._attr(path, 'product'),
+            'class': normalize_hex_id(self._attr(path, 'bDeviceClass'), 2),
         }
 
-    def driver_of(self, path):
-        return self._link_name(os.path.join(path, 'driver'))
+    def details(self, device_type: str, path: str, name: str) -> Optional[Dict[str, Any]]:
+        """The capability values of a device of device_type from its directory, or None."""
+        entry = os.path.basename(path)
+        pattern = SCSI_ENTRY_PATTERNS.get(device_type)
+        if pattern is not None and not pattern.match(entry):
+            return None  # not a directory this reader knows how to read (enrichment of libvirt's path)
+        if device_type == 'pci':
+            return self.pci_details(path, name)
+        if device_type == 'usb_device':
+            return self.usb_details(path)
+        if device_type == 'usb':
+            return dict((key, self._attr_int(path, attr, 16)) for key, attr in USB_INTERFACE_ATTRIBUTES)
+        if device_type == 'scsi_host':
+            return {'host': int(entry[len('host'):]),
+                    'unique_id': self._attr_int(os.path.join(path, 'scsi_host', entry), 'unique_id')}
+        if device_type == 'scsi_target':
+            return {'target': entry}
+        if device_type == 'scsi':
+            host, bus, target, lun = (int(part) for part in entry.split(':'))
+            return {'host': host, 'bus': bus, 'target': target, 'lun': lun,
+                    'type': SCSI_TYPES.get(self._attr_int(path, 'type'))}
+        return None
 
-    def _device_dirs(self):
-        """(real directory, record without parent) of every device this reader lists."""
+    def driver_of(self, path: str) -> Optional[str]:
+        return self.tree.link_name(os.path.join(path, 'driver'))
+
+    def record_at(self, path: str, name: str, device_type: str,
+                  details: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+        """The record of the device in directory path, without its parent (see read_devices).
+
+        details: capability values already read while listing (net, storage).
+        """
+        if details is None:
+            details = self.details(device_type, path, name)
+        return device_record(name, device_type, path=self.tree.libvirt_path(path),
+                             driver=self.driver_of(path), details=details)
+
+    # -- listing ---------------------------------------------------------------
+
+    def _listed(self) -> List[Tuple[str, Dict[str, Any]]]:
+        """(directory, record without parent) of every device this reader lists."""
+        tree = self.tree
         found = []
-        pci_root = os.path.join(self.root, 'bus', 'pci', 'devices')
-        for entry in self._listdir(pci_root):
+        pci_root = tree.path('bus', 'pci', 'devices')
+        for entry in tree.listdir(pci_root):
             address = parse_pci_address(entry)
-            if address is None:
-                continue
-            name = pci_name(*address)
-            found.append((os.path.join(pci_root, entry), {'name': name, 'type': 'pci'}))
-        usb_root = os.path.join(self.root, 'bus', 'usb', 'devices')
-        for entry in self._listdir(usb_root):
-            kind = 'usb' if ':' in entry else 'usb_device'
-            found.append((os.path.join(usb_root, entry),
-                          {'name': libvirt_style_name('usb', entry), 'type': kind}))
-        scsi_root = os.path.join(self.root, 'bus', 'scsi', 'devices')
-        for entry in self._listdir(scsi_root):
-            if re.match(r'^host\d+$', entry):
-                kind = 'scsi_host'
-            elif re.match(r'^target\d+:\d+:\d+$', entry):
-                kind = 'scsi_target'
-            elif re.match(r'^\d+:\d+:\d+:\d+$', entry):
-                kind = 'scsi'
-            else:
-                continue
-            found.append((os.path.join(scsi_root, entry),
-                          {'name': libvirt_style_name('scsi', entry), 'type': kind}))
-        net_root = os.path.join(self.root, 'class', 'net')
-        for entry in self._listdir(net_root):
-            mac = self._read(os.path.join(net_root, entry, 'address')) or ''
-            found.append((os.path.join(net_root, entry),
-                          {'name': libvirt_style_name('net', entry, mac) if mac else libvirt_style_name('net', entry),
-                           'type': 'net', 'net': {'interface': entry, 'address': mac or None}}))
-        block_root = os.path.join(self.root, 'class', 'block')
-        for entry in self._listdir(block_root):
+            if address is not None:
+                found.append((os.path.join(pci_root, entry), pci_name(*address), 'pci', None))
+        usb_root = tree.path('bus', 'usb', 'devices')
+        for entry in tree.listdir(usb_root):
+            found.append((os.path.join(usb_root, entry), libvirt_style_name('usb', entry),
+                          'usb' if ':' in entry else 'usb_device', None))
+        scsi_root = tree.path('bus', 'scsi', 'devices')
+        for entry in tree.listdir(scsi_root):
+            for kind, pattern in SCSI_ENTRY_PATTERNS.items():
+                if pattern.match(entry):
+                    found.append((os.path.join(scsi_root, entry), libvirt_style_name('scsi', entry), kind, None))
+        net_root = tree.path('class', 'net')
+        for entry in tree.listdir(net_root):
+            mac = self._attr(os.path.join(net_root, entry), 'address') or None
+            found.append((os.path.join(net_root, entry), libvirt_style_name('net', entry, *[mac] if mac else []),
+                          'net', {'interface': entry, 'address': mac}))
+        block_root = tree.path('class', 'block')
+        for entry in tree.listdir(block_root):
             base = os.path.join(block_root, entry)
             # Whole disks with a backing device only, as libvirt lists them.
             if os.path.exists(os.path.join(base, 'partition')) or not os.path.exists(os.path.join(base, 'device')):
                 continue
             serial = self._udev_property(base, 'ID_SERIAL')
-            parts = ['block', entry] + ([serial] if serial else [])
-            found.append((base, {'name': libvirt_style_name(*parts), 'type': 'storage',
-                                 'storage': {'block': '/dev/' + entry,
-                                             'model': self._read(os.path.join(base, 'device', 'model')),
-                                             'vendor': self._read(os.path.join(base, 'device', 'vendor')),
-                                             'serial': serial}}))
-        return found
+            found.append((base, libvirt_style_name('block', entry, *[serial] if serial else []), 'storage',
+                          {'block': '/dev/' + entry, 'model': self._attr(os.path.join(base, 'device'), 'model'),
+                           'vendor': self._attr(os.path.join(base, 'device'), 'vendor'), 'serial': serial}))
+        listed = []
+        seen = set()
+        for link, name, kind, details in found:
+            real = os.path.realpath(link)
+            if not os.path.isdir(real):
+                tree.warnings.append('device %s vanished while it was read; skipped' % name)
+                continue
+            if real in seen:
+                continue
+            seen.add(real)
+            listed.append((real, self.record_at(real, name, kind, details)))
+        return listed
 
     def _udev_property(self, block_dir, key):
-        dev = self._read(os.path.join(block_dir, 'dev'))
+        dev = self._attr(block_dir, 'dev')
         if not dev:
             return None
-        text = self._read(self.host_file(os.path.join('run', 'udev', 'data', 'b' + dev)))
+        text = self.tree.read(self.tree.host_file(os.path.join('run', 'udev', 'data', 'b' + dev)))
         for line in (text or '').splitlines():
             if line.startswith('E:%s=' % key):
                 return line.split('=', 1)[1] or None
         return None
 
-    def read_devices(self):
+    def read_devices(self) -> List[Dict[str, Any]]:
         """Device records of every device, with libvirt-style names and parents."""
-        if not os.path.isdir(os.path.join(self.root, 'devices')):
-            self.warnings.append('%s does not look like a sysfs tree (no devices/ directory)' % self.root)
-        listed = []
-        by_real_path = {}
-        for link, record in self._device_dirs():
-            real = os.path.realpath(link)
-            if not os.path.isdir(real):
-                self.warnings.append('device %s vanished while it was read; skipped' % record['name'])
-                continue
-            if real in by_real_path:
-                continue
-            by_real_path[real] = record['name']
-            listed.append((real, record))
-        records = [{'name': 'computer', 'type': 'system', 'parent': None, 'path': None, 'driver': None,
-                    'capabilities': []}]
+        if not os.path.isdir(self.tree.path('devices')):
+            self.tree.warnings.append('%s does not look like a sysfs tree (no devices/ directory)'
+                                      % self.tree.root)
+        listed = self._listed()
+        by_real_path = dict((real, record['name']) for real, record in listed)
+        records = [device_record('computer', 'system')]
         for real, record in listed:
             record['parent'] = self._parent_name(real, by_real_path)
-            record['path'] = self.libvirt_path(real)
-            record['driver'] = self.driver_of(real)
-            record['capabilities'] = []
-            self._fill(real, record)
+            if record['type'] == 'scsi_host' and os.path.isdir(os.path.join(real, 'fc_host')):
+                record['capabilities'] = ['fc_host']
             records.append(record)
         return records
 
     def _parent_name(self, real, by_real_path):
-        devices_root = os.path.join(self.root, 'devices')
+        devices_root = self.tree.path('devices')
         current = os.path.dirname(real)
         while current.startswith(devices_root) and current != devices_root:
             if current in by_real_path:
@@ -323,204 +260,10 @@ class SysfsReader:
             current = os.path.dirname(current)
         return 'computer'
 
-    def _fill(self, real, record):
-        kind = record['type']
-        entry = os.path.basename(real)
-        if kind == 'pci':
-            record['pci'] = self.pci_attributes(real, record['name'])
-        elif kind == 'usb_device':
-            record['usb'] = self.usb_attributes(real)
-        elif kind == 'usb':
-            record['usb_interface'] = {
-                key: self._read_int(os.path.join(real, attr), 16)
-                for key, attr in (('number', 'bInterfaceNumber'), ('class', 'bInterfaceClass'),
-                                  ('subclass', 'bInterfaceSubClass'), ('protocol', 'bInterfaceProtocol'))}
-        elif kind == 'scsi_host':
-            number = int(entry[len('host'):])
-            record['scsi_host'] = {
-                'host': number,
-                'unique_id': self._read_int(os.path.join(real, 'scsi_host', entry, 'unique_id')),
-            }
-            if os.path.isdir(os.path.join(real, 'fc_host')):
-                record['capabilities'].append('fc_host')
-        elif kind == 'scsi_target':
-            record['scsi_target'] = {'target': entry}
-        elif kind == 'scsi':
-            host, bus, target, lun = (int(part) for part in entry.split(':'))
-            scsi_type = self._read_int(os.path.join(real, 'type'))
-            record['scsi'] = {'host': host, 'bus': bus, 'target': target, 'lun': lun,
-                              'type': SCSI_TYPES.get(scsi_type)}
 
-    # -- host state ----------------------------------------------------------
-
-    def read_iommu_state(self):
-        """The host's IOMMU posture: on or off, groups, kernel arguments, remapping."""
-        iommu_units = self._listdir(os.path.join(self.root, 'class', 'iommu'))
-        groups = [entry for entry in self._listdir(os.path.join(self.root, 'kernel', 'iommu_groups'))
-                  if entry.isdigit()]
-        enabled = bool(iommu_units or groups)
-        kernel_args = parse_kernel_args(self._read(self.host_file('proc/cmdline')))
-        remapping = interrupt_remapping_from(self._read(self.host_file('proc/interrupts')))
-        if remapping is False and not enabled:
-            remapping = None
-        unsafe = self._read(os.path.join(
-            self.root, 'module', 'vfio_iommu_type1', 'parameters', 'allow_unsafe_interrupts'))
-        return {
-            'enabled': enabled,
-            'groups': len(groups),
-            'units': iommu_units,
-            'kernel_args': kernel_args,
-            'interrupt_remapping': remapping,
-            'unsafe_interrupts': None if unsafe is None else unsafe in ('Y', '1'),
-            'acs_override': 'pcie_acs_override' in kernel_args,
-        }
-
-    def read_host_usage(self):
-        """What the host itself runs on: {device directory: [uses]}.
-
-        Disks holding a mounted filesystem or active swap (a partition counts for
-        its disk, a device-mapper or md device for the disks below it), and the
-        network interfaces carrying a default route (a bridge, bond or VLAN
-        counts for the interfaces below it). Best effort: an unreadable file
-        gives no uses.
-        """
-        usage = {}
-
-        def add(path, use):
-            uses = usage.setdefault(path, [])
-            if use not in uses:
-                uses.append(use)
-
-        for line in (self._read(self.host_file('proc/mounts')) or '').splitlines():
-            fields = line.split()
-            if len(fields) >= 2 and fields[0].startswith('/dev/'):
-                for disk in self._disks_below(fields[0]):
-                    add(disk, 'mounted at %s' % fields[1].replace('\\040', ' '))
-        for line in (self._read(self.host_file('proc/swaps')) or '').splitlines()[1:]:
-            fields = line.split()
-            if fields and fields[0].startswith('/dev/'):
-                for disk in self._disks_below(fields[0]):
-                    add(disk, 'swap')
-        for interface in self._default_route_interfaces():
-            for lower in self._interfaces_below(interface):
-                add(lower, 'default route' if lower.endswith('/' + interface) else
-                    'default route (through %s)' % interface)
-        return usage
-
-    def _block_dir(self, device):
-        """The sysfs directory of a /dev block device node, or None."""
-        name = os.path.basename(device)
-        if device.startswith('/dev/mapper/'):
-            for entry in self._listdir(os.path.join(self.root, 'class', 'block')):
-                if self._read(os.path.join(self.root, 'class', 'block', entry, 'dm', 'name')) == name:
-                    name = entry
-                    break
-        path = os.path.join(self.root, 'class', 'block', name)
-        return os.path.realpath(path) if os.path.exists(path) else None
-
-    def _disks_below(self, device):
-        """Real directories of the whole disks a block device node lives on."""
-        start = self._block_dir(device)
-        disks, queue, seen = [], [start] if start else [], set()
-        while queue:
-            current = queue.pop()
-            if current in seen:
-                continue
-            seen.add(current)
-            if os.path.exists(os.path.join(current, 'partition')):
-                queue.append(os.path.dirname(current))
-                continue
-            slaves = self._listdir(os.path.join(current, 'slaves'))
-            if slaves:
-                queue.extend(os.path.realpath(os.path.join(current, 'slaves', slave)) for slave in slaves)
-            elif current not in disks:
-                disks.append(current)
-        return disks
-
-    def _default_route_interfaces(self):
-        names = []
-        for line in (self._read(self.host_file('proc/net/route')) or '').splitlines()[1:]:
-            fields = line.split()
-            if len(fields) > 2 and fields[1] == '00000000' and fields[0] not in names:
-                names.append(fields[0])
-        for line in (self._read(self.host_file('proc/net/ipv6_route')) or '').splitlines():
-            fields = line.split()
-            if len(fields) == 10 and fields[0] == '0' * 32 and fields[1] == '00' and \
-                    fields[9] != 'lo' and fields[9] not in names:
-                names.append(fields[9])
-        return names
-
-    def _interfaces_below(self, interface):
-        """Real directories of an interface and of the interfaces below it (bridge ports, bond slaves)."""
-        start = os.path.join(self.root, 'class', 'net', interface)
-        found, queue = [], [start] if os.path.exists(start) else []
-        while queue:
-            current = os.path.realpath(queue.pop())
-            if current in found:
-                continue
-            found.append(current)
-            queue.extend(os.path.join(current, entry) for entry in self._listdir(current)
-                         if entry.startswith('lower_'))
-        return found
-
-    def read_domains(self):
-        """Domains from libvirt's own state files, for when the daemon is not asked.
-
-        Persistent definitions in /etc/libvirt/qemu and the live state of running
-        domains in /run/libvirt/qemu; best effort, unreadable files are skipped.
-        """
-        domains = {}
-        for relative, active in (('etc/libvirt/qemu', False), ('run/libvirt/qemu', True)):
-            directory = self.host_file(relative)
-            for entry in self._listdir(directory):
-                if not entry.endswith('.xml'):
-                    continue
-                text = self._read(os.path.join(directory, entry))
-                if not text:
-                    continue
-                try:
-                    root = ET.fromstring(text)
-                    domain = root.find('domain') if root.tag == 'domstatus' else root
-                    if domain is None or domain.tag != 'domain':
-                        continue
-                    name = domain.findtext('name') or entry[:-len('.xml')]
-                    sources = hostdev_sources(ET.tostring(domain))
-                except ET.ParseError:
-                    self.warnings.append('domain file %s is not valid XML; skipped' % entry)
-                    continue
-                dom = domains.setdefault(name, {'name': name, 'active': False, 'hostdevs': []})
-                dom['active'] = dom['active'] or active
-                for source in sources:
-                    if source not in dom['hostdevs']:
-                        dom['hostdevs'].append(source)
-        return [domains[name] for name in sorted(domains)]
-
-
-def _address_from_name(name):
-    parts = name.split('_')[1:]
-    return tuple(int(part, 16) for part in parts)
-
-
-def _parse_ids(path):
-    """Parse a pci.ids/usb.ids file: vendor lines, then tab-indented product lines."""
-    table = {}
-    vendor = None
-    try:
-        with open(path, 'rb') as handle:
-            for raw in handle:
-                line = raw.decode('utf-8', 'replace').rstrip('\n')
-                if not line or line.startswith('#'):
-                    continue
-                if line[0] != '\t':
-                    match = re.match(r'^([0-9a-fA-F]{4})\s+(.*)$', line)
-                    vendor = None
-                    if match:
-                        vendor = (match.group(2).strip(), {})
-                        table[normalize_hex_id(match.group(1))] = vendor
-                elif vendor is not None and not line.startswith('\t\t'):
-                    match = re.match(r'^\t([0-9a-fA-F]{4})\s+(.*)$', line)
-                    if match:
-                        vendor[1][normalize_hex_id(match.group(1))] = match.group(2).strip()
-    except (IOError, OSError):
-        return {}
-    return table
+def _address_text(name):
+    """'0000:01:00.0' from libvirt's name pci_0000_01_00_0 (anything else gives no address)."""
+    parts = name.split('_')
+    if len(parts) != 5 or parts[0] != 'pci':
+        return ''
+    return '%s:%s:%s.%s' % tuple(parts[1:])

@@ -85,17 +85,6 @@ def test_local_hypervisor_uris(uri, local):
     assert host_reader.uri_is_local_hypervisor(uri) is local
 
 
-def test_host_use_reaches_the_nearest_listed_device(sample_sysfs):
-    """Without udev libvirt lists no storage: the SCSI disk above the block device gets its uses."""
-    from ansible_collections.virt.hostdev.plugins.module_utils.sysfs_reader import SysfsReader
-    reader = SysfsReader(sample_sysfs)
-    records = [record for record in reader.read_devices() if record['type'] != 'storage']
-    host_reader.attach_host_usage(records, reader)
-    by_name = dict((record['name'], record) for record in records)
-    assert by_name['scsi_1_0_0_0']['host_use'] == ['mounted at /', 'mounted at /boot/efi', 'swap']
-    assert 'host_use' not in by_name['scsi_0_0_0_0']
-
-
 def test_host_use_in_both_readers(sample_uri, sample_sysfs):
     for source in ('libvirt', 'sysfs'):
         model = host_reader.read_host(source, sample_uri, sample_sysfs)[0]

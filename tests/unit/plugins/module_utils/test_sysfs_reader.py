@@ -5,12 +5,7 @@ import shutil
 
 import pytest
 
-from ansible_collections.virt.hostdev.plugins.module_utils.sysfs_reader import (
-    SysfsReader,
-    interrupt_remapping_from,
-    libvirt_style_name,
-    parse_kernel_args,
-)
+from ansible_collections.virt.hostdev.plugins.module_utils.sysfs_reader import SysfsReader, libvirt_style_name
 
 
 @pytest.fixture()
@@ -106,114 +101,12 @@ def test_sriov_from_links(sample_copy):
     assert records['pci_0000_02_10_0']['parent'] == 'pci_0000_00_1c_0'
 
 
-def test_iommu_state(sample_sysfs):
-    state = SysfsReader(sample_sysfs).read_iommu_state()
-    assert state == {
-        'enabled': True, 'groups': 10, 'units': ['dmar0', 'dmar1'],
-        'kernel_args': {'intel_iommu': 'on', 'iommu': 'pt', 'vfio-pci.ids': '10de:24b0,10de:228b'},
-        'interrupt_remapping': True, 'unsafe_interrupts': False, 'acs_override': False,
-    }
-
-
-def test_host_without_iommu(tmp_path):
-    (tmp_path / 'sys' / 'devices').mkdir(parents=True)
-    (tmp_path / 'proc').mkdir()
-    (tmp_path / 'proc' / 'cmdline').write_text('root=/dev/vda1 ro\n')
-    (tmp_path / 'proc' / 'interrupts').write_text(' 24:  1  PCI-MSI 49152-edge virtio0\n')
-    reader = SysfsReader(str(tmp_path / 'sys'))
-    state = reader.read_iommu_state()
-    assert (state['enabled'], state['groups'], state['kernel_args']) == (False, 0, {})
-    assert state['interrupt_remapping'] is None
-    assert [record['name'] for record in reader.read_devices()] == ['computer']
-
-
-def test_domains_from_libvirt_state_files(sample_sysfs):
-    assert SysfsReader(sample_sysfs).read_domains() == [
-        {'name': 'ci-runner', 'active': True, 'hostdevs': [{'type': 'pci', 'address': '0000:02:00.0'}]}]
-
-
 def test_not_a_sysfs_tree_warns(tmp_path):
     reader = SysfsReader(str(tmp_path))
     reader.read_devices()
     assert any('does not look like a sysfs tree' in warning for warning in reader.warnings)
 
 
-@pytest.mark.parametrize('cmdline, expected', [
-    ('ro quiet intel_iommu=on iommu=pt', {'intel_iommu': 'on', 'iommu': 'pt'}),
-    ('amd_iommu=on iommu.strict=1 pcie_acs_override=downstream,multifunction',
-     {'amd_iommu': 'on', 'iommu.strict': '1', 'pcie_acs_override': 'downstream,multifunction'}),
-    ('vfio-pci.ids=10de:1b80 vfio_iommu_type1.allow_unsafe_interrupts=1 intremap=off',
-     {'vfio-pci.ids': '10de:1b80', 'vfio_iommu_type1.allow_unsafe_interrupts': '1', 'intremap': 'off'}),
-    ('iommufd=1 noiommu root=/dev/sda', {}),
-    ('', {}),
-])
-def test_kernel_args(cmdline, expected):
-    assert parse_kernel_args(cmdline) == expected
-
-
-def test_interrupt_remapping_from_proc_interrupts():
-    assert interrupt_remapping_from('  0: 1  IR-IO-APIC 2-edge timer') is True
-    assert interrupt_remapping_from('  0: 1  IO-APIC 2-edge timer\n 24: PCI-MSI') is False
-    assert interrupt_remapping_from(None) is None
-
-
 def test_libvirt_style_names():
     assert libvirt_style_name('net', 'br-lan.10', '52:54:00:aa:bb:cc') == 'net_br_lan_10_52_54_00_aa_bb_cc'
     assert libvirt_style_name('usb', '1-3:1.0') == 'usb_1_3_1_0'
-
-
-def test_host_usage_of_the_sample_host(sample_sysfs):
-    reader = SysfsReader(sample_sysfs)
-    usage = dict((reader.libvirt_path(path), uses) for path, uses in reader.read_host_usage().items())
-    assert usage == {
-        '/sys/devices/pci0000:00/0000:00:17.0/ata2/host1/target1:0:0/1:0:0:0/block/sdb':
-            ['mounted at /', 'mounted at /boot/efi', 'swap']}
-
-
-def write(path, text):
-    os.makedirs(os.path.dirname(str(path)), exist_ok=True)
-    with open(str(path), 'w') as handle:
-        handle.write(text)
-
-
-def test_host_usage_through_device_mapper_and_a_bridge(tmp_path):
-    """/ on LVM over a partition of vda; the default route on a bridge over eth0; swap on vdb."""
-    sys_root = tmp_path / 'sys'
-    devices = sys_root / 'devices'
-    vda = devices / 'pci0000:00' / '0000:00:04.0' / 'virtio1' / 'block' / 'vda'
-    vdb = devices / 'pci0000:00' / '0000:00:05.0' / 'virtio2' / 'block' / 'vdb'
-    dm = devices / 'virtual' / 'block' / 'dm-0'
-    write(vda / 'vda3' / 'partition', '3')
-    write(vdb / 'dev', '252:16')
-    write(dm / 'dm' / 'name', 'vg-root')
-    (dm / 'slaves').mkdir(parents=True)
-    os.symlink(str(vda / 'vda3'), str(dm / 'slaves' / 'vda3'))
-    eth0 = devices / 'pci0000:00' / '0000:00:03.0' / 'virtio0' / 'net' / 'eth0'
-    br0 = devices / 'virtual' / 'net' / 'br0'
-    write(eth0 / 'address', '52:54:00:00:00:01')
-    write(br0 / 'address', '52:54:00:00:00:01')
-    os.symlink(str(eth0), str(br0 / 'lower_eth0'))
-    for name, target in (('vda3', vda / 'vda3'), ('vdb', vdb), ('dm-0', dm)):
-        (sys_root / 'class' / 'block').mkdir(parents=True, exist_ok=True)
-        os.symlink(str(target), str(sys_root / 'class' / 'block' / name))
-    (sys_root / 'class' / 'net').mkdir(parents=True)
-    os.symlink(str(eth0), str(sys_root / 'class' / 'net' / 'eth0'))
-    os.symlink(str(br0), str(sys_root / 'class' / 'net' / 'br0'))
-    write(tmp_path / 'proc' / 'mounts', '/dev/mapper/vg-root / xfs rw 0 0\n/dev/my\\040disk /x ext4 rw 0 0\n')
-    write(tmp_path / 'proc' / 'swaps', 'Filename Type Size Used Priority\n/dev/vdb partition 1 0 -2\n')
-    write(tmp_path / 'proc' / 'net' / 'route',
-          'Iface\tDestination\tGateway\tFlags\nbr0\t00000000\t0102A8C0\t0003\nbr0\t0002A8C0\t00000000\t0001\n')
-    write(tmp_path / 'proc' / 'net' / 'ipv6_route',
-          '00000000000000000000000000000000 00 00000000000000000000000000000000 00 '
-          'fe800000000000000000000000000001 00000400 00000001 00000000 00000003 lo\n')
-    reader = SysfsReader(str(sys_root))
-    usage = dict((reader.libvirt_path(path), uses) for path, uses in reader.read_host_usage().items())
-    assert usage == {
-        '/sys/devices/pci0000:00/0000:00:04.0/virtio1/block/vda': ['mounted at /'],
-        '/sys/devices/pci0000:00/0000:00:05.0/virtio2/block/vdb': ['swap'],
-        '/sys/devices/virtual/net/br0': ['default route'],
-        '/sys/devices/pci0000:00/0000:00:03.0/virtio0/net/eth0': ['default route (through br0)'],
-    }
-    # The interface, disk and bridge sit under devices the readers list: the records get the uses.
-    names = dict((record['name'], record) for record in reader.read_devices())
-    assert 'net_eth0_52_54_00_00_00_01' in names and 'net_br0_52_54_00_00_00_01' in names

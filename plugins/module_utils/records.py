@@ -1,0 +1,197 @@
+# -*- coding: utf-8 -*-
+# Copyright: virt.hostdev contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""PRIVATE: the device record of virt.hostdev, declared once. No I/O happens here.
+
+A *device record* is what a reader (libvirt_reader, sysfs_reader) makes of one
+node device: the keys in ``DEVICE_KEYS`` plus, for the capability types in
+``CAPABILITIES``, one sub-dict (``pci``, ``usb``, ``scsi``, ...) with exactly
+the keys declared there. Readers build records only through ``device_record()``
+and ``capability_record()``, so both readers give the same shape and the rules
+that shape values (NUMA node, SR-IOV, IDs) live here. Host usage adds
+``host_use`` (a list of uses) to the records of the devices the host runs on.
+
+Also here: how devices are named and identified (PCI addresses, libvirt node
+device names, hex IDs), which every other module needs.
+"""
+
+import re
+from typing import Any, Dict, Iterable, List, Optional, Tuple
+
+# -- identifiers -------------------------------------------------------------
+
+PCI_ADDRESS_RE = re.compile(
+    r'^(?:(?P<domain>[0-9a-fA-F]{1,4}):)?(?P<bus>[0-9a-fA-F]{1,2}):'
+    r'(?P<slot>[0-9a-fA-F]{1,2})\.(?P<function>[0-7])$')
+USB_ID_RE = re.compile(r'^(?P<vendor>[0-9a-fA-F]{4}):(?P<product>[0-9a-fA-F]{4})$')
+USB_BUS_DEVICE_RE = re.compile(r'^(?P<bus>\d{1,3})\.(?P<device>\d{1,3})$')
+
+PciAddress = Tuple[int, int, int, int]
+
+
+def pci_name(domain: int, bus: int, slot: int, function: int) -> str:
+    """libvirt's node device name of a PCI address, e.g. pci_0000_01_00_0."""
+    return 'pci_%04x_%02x_%02x_%x' % (domain, bus, slot, function)
+
+
+def pci_address(domain: int, bus: int, slot: int, function: int) -> str:
+    """The canonical PCI address string, e.g. 0000:01:00.0."""
+    return '%04x:%02x:%02x.%x' % (domain, bus, slot, function)
+
+
+def parse_pci_address(text: str) -> Optional[PciAddress]:
+    """Parse 'DDDD:BB:SS.F' or 'BB:SS.F' into (domain, bus, slot, function) or None."""
+    match = PCI_ADDRESS_RE.match(text.strip())
+    if not match:
+        return None
+    domain = int(match.group('domain') or '0', 16)
+    return (domain, int(match.group('bus'), 16), int(match.group('slot'), 16),
+            int(match.group('function')))
+
+
+def normalize_hex_id(value: Any, width: int = 4) -> Optional[str]:
+    """'10de', '0x10DE' or 4318 -> '0x10de'; None (or anything unreadable) gives None."""
+    if value is None:
+        return None
+    if isinstance(value, int):
+        number = value
+    else:
+        text = str(value).strip().lower()
+        if not text:
+            return None
+        try:
+            number = int(text, 16)
+        except ValueError:
+            return None
+    return '0x%0*x' % (width, number)
+
+
+# -- the record layout ---------------------------------------------------------
+
+# Every record has these keys; 'capabilities' lists libvirt's sub-capabilities
+# (fc_host, vports, virt_functions, ...), sorted.
+DEVICE_KEYS = ('name', 'type', 'parent', 'path', 'driver', 'capabilities')
+
+# libvirt capability type -> (the record's key for its sub-dict, the sub-dict's keys).
+CAPABILITIES = {
+    'pci': ('pci', (
+        'address', 'domain', 'bus', 'slot', 'function', 'class', 'vendor_id', 'product_id',
+        'vendor', 'product', 'subsystem_vendor_id', 'subsystem_id', 'iommu_group', 'numa_node',
+        'boot_vga', 'reset_method', 'sriov', 'mdev_types')),
+    'usb_device': ('usb', ('bus', 'device', 'vendor_id', 'product_id', 'vendor', 'product', 'class')),
+    'usb': ('usb_interface', ('number', 'class', 'subclass', 'protocol')),
+    'scsi': ('scsi', ('host', 'bus', 'target', 'lun', 'type')),
+    'scsi_host': ('scsi_host', ('host', 'unique_id')),
+    'scsi_target': ('scsi_target', ('target',)),
+    'net': ('net', ('interface', 'address')),
+    'storage': ('storage', ('block', 'model', 'vendor', 'serial')),
+}
+
+# The per-type sub-dict keys a record may carry, in a stable order.
+CAPABILITY_KEYS = tuple(key for key, _fields in CAPABILITIES.values())
+
+SRIOV_KEYS = ('totalvfs', 'numvfs', 'virtual_functions', 'physical_function')
+MDEV_TYPE_KEYS = ('type', 'name', 'device_api', 'available_instances')
+
+
+def numa_node(value: Optional[int]) -> Optional[int]:
+    """The NUMA node of a device; the kernel and libvirt say -1 for 'none'."""
+    return value if value is not None and value >= 0 else None
+
+
+def sriov(values: Optional[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
+    """One shape for SR-IOV facts whichever reader found them (None: not SR-IOV).
+
+    numvfs is the number of virtual functions listed, when they are listed.
+    """
+    if values is None:
+        return None
+    functions = values.get('virtual_functions')
+    return {
+        'totalvfs': values.get('totalvfs'),
+        'numvfs': len(functions) if functions is not None else values.get('numvfs'),
+        'virtual_functions': sorted(functions or []),
+        'physical_function': values.get('physical_function'),
+    }
+
+
+def mdev_types(types: Optional[Iterable[Dict[str, Any]]]) -> Optional[List[Dict[str, Any]]]:
+    """Mediated device types sorted by type id, each with exactly MDEV_TYPE_KEYS."""
+    if types is None:
+        return None
+    shaped = [dict((key, item.get(key)) for key in MDEV_TYPE_KEYS) for item in types]
+    return sorted(shaped, key=lambda item: item['type'] or '')
+
+
+# (capability type, key) -> the rule that shapes the value a reader found.
+_SHAPERS = {
+    ('pci', 'numa_node'): numa_node,
+    ('pci', 'sriov'): sriov,
+    ('pci', 'mdev_types'): mdev_types,
+}
+
+
+def capability_record(device_type: str, **values: Any) -> Dict[str, Any]:
+    """The sub-dict of a capability type with every declared key (None when not given).
+
+    A key the declaration does not know is a programming error (ValueError), so
+    a reader cannot grow a key the other reader lacks.
+    """
+    _key, fields = CAPABILITIES[device_type]
+    unknown = sorted(set(values) - set(fields))
+    if unknown:
+        raise ValueError('%s record has no key %s' % (device_type, ', '.join(unknown)))
+    record = {}
+    for field in fields:
+        value = values.get(field)
+        shaper = _SHAPERS.get((device_type, field))
+        record[field] = shaper(value) if shaper else value
+    return record
+
+
+def device_record(name: Optional[str], device_type: Optional[str], parent: Optional[str] = None,
+                  path: Optional[str] = None, driver: Optional[str] = None,
+                  capabilities: Iterable[str] = (),
+                  details: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+    """A device record. details: the capability's values (see capability_record)."""
+    record = {
+        'name': name,
+        'type': device_type,
+        'parent': parent,
+        'path': path,
+        'driver': driver,
+        'capabilities': sorted(capabilities),
+    }
+    if device_type in CAPABILITIES and details is not None:
+        record[CAPABILITIES[device_type][0]] = capability_record(device_type, **details)
+    return record
+
+
+def capability_of(record: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+    """The capability sub-dict of a record (its 'pci', 'usb', ... dict), or None."""
+    declared = CAPABILITIES.get(record.get('type'))
+    return record.get(declared[0]) if declared else None
+
+
+def fill_gaps(record: Dict[str, Any], other: Dict[str, Any]) -> None:
+    """Fill the None values of record (its driver and declared capability keys) from other.
+
+    Both records describe the same device of the same type; record's values win.
+    """
+    if record.get('driver') is None:
+        record['driver'] = other.get('driver')
+    mine, theirs = capability_of(record), capability_of(other)
+    if mine is None or theirs is None or record.get('type') != other.get('type'):
+        return
+    for field in CAPABILITIES[record['type']][1]:
+        if mine.get(field) is None:
+            mine[field] = theirs.get(field)
+
+
+def unique_sources(sources: Iterable[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """Domain hostdev source dicts without repeats (persistent and live name the same device)."""
+    unique = []
+    for source in sources:
+        if source not in unique:
+            unique.append(source)
+    return unique
