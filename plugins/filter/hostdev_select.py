@@ -60,7 +60,7 @@ _value:
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_native
 
-from ansible_collections.virt.hostdev.plugins.module_utils.device_model import pci_class_reason
+from ansible_collections.virt.hostdev.plugins.module_utils.device_model import HostModel, is_pci_bridge
 
 try:
     import jmespath
@@ -68,26 +68,21 @@ except ImportError:
     jmespath = None
 
 
-def _is_bridge(device):
-    try:
-        return pci_class_reason((device.get('pci') or {}).get('class')) == 'pci_bridge'
-    except ValueError:
-        return False
-
-
 def with_groups(devices):
-    """Copies of the devices with group_devices and group_endpoints added."""
-    members = {}
-    for device in devices:
-        own = (device.get('pci') or {}).get('iommu_group') if device.get('type') == 'pci' else None
-        if own is not None:
-            members.setdefault(own, []).append(device)
+    """Copies of the devices with group_devices and group_endpoints added.
+
+    Facts devices are valid device records, so the model answers: group_devices are
+    the kernel's members of the device's own or inherited group (its iommu_group
+    key), group_endpoints those of them that are not bridges.
+    """
+    model = HostModel(devices)
     result = []
     for device in devices:
+        group = device.get('iommu_group')
+        members = model.group_devices(group) if group is not None else []
         copy = dict(device)
-        group = members.get(device.get('iommu_group'), []) if device.get('iommu_group') is not None else []
-        copy['group_devices'] = sorted(member['name'] for member in group)
-        copy['group_endpoints'] = sorted(member['name'] for member in group if not _is_bridge(member))
+        copy['group_devices'] = members
+        copy['group_endpoints'] = [name for name in members if not is_pci_bridge(model.device(name))]
         result.append(copy)
     return result
 

@@ -3,11 +3,16 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """PRIVATE: validate and plan a hostdev assignment. No I/O happens here.
 
-plan_assignment() takes a HostModel (a fresh read of the host), the domain's
-current definition(s) and the user's request, and returns a plan: the resolved
-devices, the attach/detach edits per target (config, live), the devices the
-assignment takes from the host (affected, impact), the predicted diff and
+An ``AssignmentRequest`` is what the user asks for (the module's options but the
+connection ones). plan_assignment() takes it with a HostModel (a fresh read of
+the host) and the domain's current definition(s), and returns a ``Plan``: the
+resolved devices, the attach/detach edits per target (config, live), the devices
+the assignment takes from the host (affected, impact), the predicted diff and
 *every* problem found, so the caller can refuse the whole change at once.
+
+Planning runs in named steps: choose the targets, resolve the devices, read the
+current hostdevs, plan the edits, find the affected devices and their impact,
+validate (state present only), predict the diff.
 
 Problem codes (a stable interface, also in docs/domain_hostdev.md):
   unresolved_reference, not_eligible, iommu_off, group_not_viable,
@@ -18,24 +23,33 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field, fields
+from typing import Any, Dict, List, Mapping, Optional, Set, Tuple
+
 from ansible_collections.virt.hostdev.plugins.module_utils.device_model import (
     IOMMU_OFF_HINT,
     REASONS,
-    USB_BUS_DEVICE_RE,
-    USB_ID_RE,
     HostdevModelError,
-    normalize_hex_id,
-    parse_pci_address,
-    pci_address,
-    pci_class_reason,
+    HostModel,
+    is_assignable_type,
+    is_display,
+    is_pci_endpoint,
 )
 from ansible_collections.virt.hostdev.plugins.module_utils.domain_xml import (
     build_hostdev,
     element_xml,
+    hostdev_elements,
     hostdevs_text,
     sources_match,
 )
-from ansible_collections.virt.hostdev.plugins.module_utils.domain_xml import hostdev_elements
+from ansible_collections.virt.hostdev.plugins.module_utils.records import (
+    USB_BUS_DEVICE_RE,
+    USB_ID_RE,
+    normalize_hex_id,
+    parse_pci_address,
+    pci_address,
+)
 
 STATES = ('present', 'absent')
 TARGETS = ('config', 'live')
@@ -44,12 +58,80 @@ TARGETS = ('config', 'live')
 # them (or to none) can stay in the host while a group sibling goes to a guest.
 FREE_DRIVERS = ('vfio-pci', 'pci-stub')
 
+# {'code', 'device', 'message'}: one reason to refuse the request.
+Problem = Dict[str, Optional[str]]
+# {'action': 'attach' or 'detach', 'device', 'target': 'config' or 'live', 'xml'}.
+Edit = Dict[str, str]
+# target -> the domain's <hostdev> elements there, each with its source dict.
+Hostdevs = Dict[str, List[Tuple[ET.Element, Dict[str, Any]]]]
 
-def problem(code, device, message):
+
+@dataclass(frozen=True)
+class AssignmentRequest:
+    """One assignment run as the user asks for it (see the domain_hostdev options)."""
+
+    domain: str
+    devices: List[str]
+    state: str = 'present'
+    include_group: bool = False
+    managed: bool = True
+    live: bool = False
+    config: bool = True
+    force: bool = False
+
+    def __post_init__(self) -> None:
+        if self.state not in STATES:
+            raise ValueError('state must be one of %s' % ', '.join(STATES))
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> 'AssignmentRequest':
+        """The request in a module's parameters; the other parameters (uri, source, ...) are left out."""
+        return cls(**dict((option.name, params[option.name]) for option in fields(cls)))
+
+
+@dataclass
+class Plan:
+    """What a request comes to on this host: the edits to make and every problem found.
+
+    devices: resolved names in request order, then the group members include_group added.
+    targets: the definitions edited ('config', 'live'). diff: before/after of the first one.
+    pending_unplug: devices a live detach left in the running domain (set after the edits).
+    """
+
+    devices: List[str]
+    targets: List[str]
+    edits: List[Edit]
+    affected: List[str]
+    impact: List[Dict[str, Any]]
+    diff: Dict[str, str]
+    problems: List[Problem]
+    warnings: List[str]
+    pending_unplug: List[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.edits)
+
+    @property
+    def added(self) -> List[str]:
+        return sorted(set(edit['device'] for edit in self.edits if edit['action'] == 'attach'))
+
+    @property
+    def removed(self) -> List[str]:
+        return sorted(set(edit['device'] for edit in self.edits if edit['action'] == 'detach'))
+
+    def result(self, source: Optional[str] = None) -> Dict[str, Any]:
+        """The module's result keys (RETURN of domain_hostdev) but changed; source: the reader used."""
+        return dict(
+            devices=self.devices, added=self.added, removed=self.removed, affected=self.affected,
+            impact=self.impact, diff=self.diff, source=source, pending_unplug=self.pending_unplug)
+
+
+def problem(code: str, device: Optional[str], message: str) -> Problem:
     return {'code': code, 'device': device, 'message': message}
 
 
-def problems_message(problems):
+def problems_message(problems: List[Problem]) -> str:
     """All problems in one line: what the module fails with."""
     count = len(problems)
     head = '%d problem%s, nothing was changed: ' % (count, '' if count == 1 else 's')
@@ -57,34 +139,7 @@ def problems_message(problems):
                            for index, item in enumerate(problems))
 
 
-def is_pci_bridge(record):
-    return record.get('type') == 'pci' and \
-        pci_class_reason((record.get('pci') or {}).get('class')) == 'pci_bridge'
-
-
-def is_pci_endpoint(record):
-    return record.get('type') == 'pci' and not is_pci_bridge(record)
-
-
-def is_display(record):
-    pci_class = (record.get('pci') or {}).get('class')
-    return record.get('type') == 'pci' and pci_class is not None and int(pci_class, 16) >> 16 == 0x03
-
-
-def group_endpoints(model, name):
-    """Sorted PCI endpoints (not bridges) in name's IOMMU group, name included."""
-    group = model.iommu_group(name)
-    if group is None or model.device(name).get('type') != 'pci':
-        return [name]
-    members = [member for member in model.group_members(group) if is_pci_endpoint(model.device(member))]
-    return sorted(set(members) | set([name]))
-
-
-def group_bridges(model, group):
-    return [member for member in model.group_members(group) if is_pci_bridge(model.device(member))]
-
-
-def impact_entry(record):
+def impact_entry(record: Dict[str, Any]) -> Dict[str, Any]:
     """What a user should know about a device that vanishes from the host."""
     entry = {'name': record['name'], 'type': record.get('type'), 'parent': record.get('parent')}
     kind = record.get('type')
@@ -105,7 +160,7 @@ def impact_entry(record):
     return entry
 
 
-def impact_label(entry):
+def impact_label(entry: Dict[str, Any]) -> str:
     if entry.get('interface'):
         return 'network interface %s (%s)' % (entry['interface'], entry['name'])
     if entry.get('block'):
@@ -115,12 +170,7 @@ def impact_label(entry):
     return '%s device %s' % (entry.get('type'), entry['name'])
 
 
-def _usb_id_unique(model, record):
-    usb = record.get('usb') or {}
-    return len(model.usb_devices_with_ids(usb.get('vendor_id'), usb.get('product_id'))) <= 1
-
-
-def reference_source(reference):
+def reference_source(reference: str) -> Optional[Dict[str, Any]]:
     """The source dict a PCI address or USB reference names, without the host; else None.
 
     Used to remove a device the host no longer has (unplugged, moved) from a domain.
@@ -140,26 +190,42 @@ def reference_source(reference):
     return None
 
 
-def _held(model, source):
-    return model.match_source(source) if source is not None else []
-
-
-def plan_assignment(model, domain, references, state='present', include_group=False, managed=True,
-                    live=False, config=True, force=False, active=False, config_xml=None, live_xml=None):
+def plan_assignment(model: HostModel, request: AssignmentRequest, active: bool = False,
+                    config_xml: Optional[str] = None, live_xml: Optional[str] = None) -> Plan:
     """Validate a request against a fresh HostModel and plan it (see the module docstring).
 
-    domain: the domain's name. active: whether it runs. config_xml: its persistent
-    definition (None for a transient domain). live_xml: its running definition
-    (None when stopped). live=True on a stopped domain changes nothing live (a
-    warning says so); config=False with it is a problem (nothing to change).
+    active: whether the domain runs. config_xml: its persistent definition (None
+    for a transient domain). live_xml: its running definition (None when stopped).
+    live=True on a stopped domain changes nothing live (a warning says so);
+    config=False with it is a problem (nothing to change).
     """
-    if state not in STATES:
-        raise ValueError('state must be one of %s' % ', '.join(STATES))
-    problems = []
-    warnings = []
+    targets, problems, warnings = choose_targets(request, active, config_xml, live_xml)
+    names, gone, unresolved = resolve_devices(model, request)
+    problems += unresolved
+    current = current_hostdevs(config_xml, live_xml)
+    edits, edit_warnings = plan_edits(model, request, names, gone, targets, current)
+    warnings += edit_warnings
+    affected = affected_devices(model, names)
+    impact = []
+    # Removing a device never harms the host: only an addition is validated.
+    if request.state == 'present':
+        impact = [impact_entry(model.device(name)) for name in affected
+                  if model.device(name).get('type') != 'pci']
+        problems += validate(model, request, names, affected, held_by_domain(model, current), edits)
+        warnings += _impact_warnings(request.domain, edits, impact)
+    return Plan(devices=names, targets=targets, edits=edits, affected=affected, impact=impact,
+                diff=predicted_diff(request.domain, targets, current, edits), problems=problems,
+                warnings=warnings)
 
-    targets = []
-    if config:
+
+# -- the planning steps ----------------------------------------------------------
+
+def choose_targets(request: AssignmentRequest, active: bool, config_xml: Optional[str],
+                   live_xml: Optional[str]) -> Tuple[List[str], List[Problem], List[str]]:
+    """(targets, problems, warnings): the definitions to edit, and why one asked for is not."""
+    domain = request.domain
+    targets, problems, warnings = [], [], []
+    if request.config:
         if config_xml is None:
             problems.append(problem('transient_domain', None,
                                     'domain %s is transient (it has no persistent definition): set '
@@ -167,10 +233,10 @@ def plan_assignment(model, domain, references, state='present', include_group=Fa
                                     % domain))
         else:
             targets.append('config')
-    if live:
+    if request.live:
         if active and live_xml is not None:
             targets.append('live')
-        elif config:
+        elif request.config:
             warnings.append('domain %s is not running: live: true changes nothing now, only the '
                             'persistent definition is changed' % domain)
         else:
@@ -178,18 +244,26 @@ def plan_assignment(model, domain, references, state='present', include_group=Fa
                                     'domain %s is not running and config is false: there is nothing '
                                     'to change (set config: true to change its persistent definition)'
                                     % domain))
-    if not config and not live:
+    if not request.config and not request.live:
         problems.append(problem('nothing_to_change', None,
                                 'config and live are both false: there is nothing to change'))
+    return targets, problems, warnings
 
-    # -- resolve the references ------------------------------------------
-    names = []
-    gone = []  # (reference, source) to remove that the host does not have (state=absent)
-    for reference in references:
+
+def resolve_devices(model: HostModel, request: AssignmentRequest
+                    ) -> Tuple[List[str], List[Tuple[str, Dict[str, Any]]], List[Problem]]:
+    """(names, gone, problems) of the request's device references.
+
+    names: node device names in request order, then the group endpoints include_group
+    adds. gone: (reference, source) of the devices to remove that the host no longer
+    has (state absent). problems: the references that name nothing.
+    """
+    names, gone, problems = [], [], []
+    for reference in request.devices:
         try:
             name = model.resolve_reference(reference)
         except HostdevModelError as error:
-            source = reference_source(reference) if state == 'absent' else None
+            source = reference_source(reference) if request.state == 'absent' else None
             if source is not None:
                 gone.append((str(reference).strip(), source))
             else:
@@ -197,168 +271,222 @@ def plan_assignment(model, domain, references, state='present', include_group=Fa
             continue
         if name not in names:
             names.append(name)
-    if include_group:
+    if request.include_group:
         for name in list(names):
-            for member in group_endpoints(model, name):
+            for member in model.group_endpoints(name):
                 if member not in names:
                     names.append(member)
+    return names, gone, problems
 
-    # -- what the domain has now, per target -----------------------------
-    current = {}
-    for target, xml in (('config', config_xml), ('live', live_xml)):
-        current[target] = hostdev_elements(xml) if xml is not None else []
-    own = set()
-    for target in TARGETS:
-        for _element, source in current[target]:
-            own.update(_held(model, source))
 
-    # -- the edits ---------------------------------------------------------
-    edits = []
+def current_hostdevs(config_xml: Optional[str], live_xml: Optional[str]) -> Hostdevs:
+    """The domain's <hostdev> elements per target (none where there is no definition)."""
+    return dict((target, hostdev_elements(xml) if xml is not None else [])
+                for target, xml in (('config', config_xml), ('live', live_xml)))
+
+
+def held_by_domain(model: HostModel, current: Hostdevs) -> Set[str]:
+    """Names of the host devices the domain already has, in either definition."""
+    return set(name for target in TARGETS for _element, source in current[target]
+               for name in _held(model, source))
+
+
+def _held(model: HostModel, source: Optional[Dict[str, Any]]) -> List[str]:
+    return model.match_source(source) if source is not None else []
+
+
+def plan_edits(model: HostModel, request: AssignmentRequest, names: List[str],
+               gone: List[Tuple[str, Dict[str, Any]]], targets: List[str],
+               current: Hostdevs) -> Tuple[List[Edit], List[str]]:
+    """(edits, warnings): attach what a target lacks, or detach what it has, in request order."""
+    edits, warnings = [], []
     for name in names:
-        record = model.device(name)
-        if state == 'present':
-            if record.get('type') not in ('pci', 'usb_device', 'scsi'):
-                continue  # reported as not eligible below
-            usb_address = record.get('type') == 'usb_device' and not _usb_id_unique(model, record)
-            xml = build_hostdev(record, managed=managed, usb_address=usb_address)
-            for target in targets:
-                matching = [element for element, source in current[target] if name in _held(model, source)]
-                if not matching:
-                    edits.append({'action': 'attach', 'device': name, 'target': target, 'xml': xml})
-                    continue
-                wanted = 'yes' if managed else 'no'
-                have = matching[0].get('managed', 'no')
-                if record.get('type') != 'scsi' and matching[0].tag == 'hostdev' and have != wanted:
-                    warnings.append('%s is already in the %s definition of %s with managed=%r; it is '
-                                    'left as it is (remove it first to change managed)'
-                                    % (name, target, domain, have))
-            if usb_address and any(edit['device'] == name for edit in edits):
-                warnings.append('USB vendor:product of %s is not unique on this host: its hostdev '
-                                'also names bus %s device %s, which change when it is replugged'
-                                % (name, record['usb']['bus'], record['usb']['device']))
+        if request.state == 'present':
+            attach, attach_warnings = _attach_edits(model, request, name, targets, current)
+            edits += attach
+            warnings += attach_warnings
         else:
-            for target in targets:
-                for element, source in current[target]:
-                    if name in _held(model, source):
-                        edits.append({'action': 'detach', 'device': name, 'target': target,
-                                      'xml': element_xml(element)})
+            edits += _detach_edits(model, name, targets, current)
     for reference, wanted in gone:
-        for target in targets:
-            for element, source in current[target]:
-                xml = element_xml(element)
-                if sources_match(source, wanted) and not any(
-                        edit['xml'] == xml and edit['target'] == target for edit in edits):
-                    edits.append({'action': 'detach', 'device': reference, 'target': target, 'xml': xml})
-                    warnings.append('%s is not on this host (any more); the hostdev of %s that names it '
-                                    'is removed from its %s definition' % (reference, domain, target))
+        warnings += _detach_missing(request.domain, reference, wanted, targets, current, edits)
+    return edits, warnings
 
-    # -- affected devices and impact ---------------------------------------
+
+def _edit(action: str, device: str, target: str, xml: str) -> Edit:
+    return {'action': action, 'device': device, 'target': target, 'xml': xml}
+
+
+def _attach_edits(model: HostModel, request: AssignmentRequest, name: str, targets: List[str],
+                  current: Hostdevs) -> Tuple[List[Edit], List[str]]:
+    record = model.device(name)
+    if not is_assignable_type(record):
+        return [], []  # the validation reports it as not eligible
+    usb_address = record.get('type') == 'usb_device' and not _usb_id_unique(model, record)
+    xml = build_hostdev(record, managed=request.managed, usb_address=usb_address)
+    edits, warnings = [], []
+    for target in targets:
+        matching = [element for element, source in current[target] if name in _held(model, source)]
+        if not matching:
+            edits.append(_edit('attach', name, target, xml))
+            continue
+        wanted = 'yes' if request.managed else 'no'
+        have = matching[0].get('managed', 'no')
+        if record.get('type') != 'scsi' and matching[0].tag == 'hostdev' and have != wanted:
+            warnings.append('%s is already in the %s definition of %s with managed=%r; it is '
+                            'left as it is (remove it first to change managed)'
+                            % (name, target, request.domain, have))
+    if usb_address and edits:
+        warnings.append('USB vendor:product of %s is not unique on this host: its hostdev '
+                        'also names bus %s device %s, which change when it is replugged'
+                        % (name, record['usb']['bus'], record['usb']['device']))
+    return edits, warnings
+
+
+def _usb_id_unique(model: HostModel, record: Dict[str, Any]) -> bool:
+    usb = record.get('usb') or {}
+    return len(model.usb_devices_with_ids(usb.get('vendor_id'), usb.get('product_id'))) <= 1
+
+
+def _detach_edits(model: HostModel, name: str, targets: List[str], current: Hostdevs) -> List[Edit]:
+    """Detach every element that refers to name, with its XML as the domain stores it."""
+    return [_edit('detach', name, target, element_xml(element))
+            for target in targets for element, source in current[target] if name in _held(model, source)]
+
+
+def _detach_missing(domain: str, reference: str, wanted: Dict[str, Any], targets: List[str],
+                    current: Hostdevs, edits: List[Edit]) -> List[str]:
+    """Add to edits the detach of the elements naming a device the host no longer has; the warnings."""
+    warnings = []
+    for target in targets:
+        for element, source in current[target]:
+            xml = element_xml(element)
+            if sources_match(source, wanted) and not any(
+                    edit['xml'] == xml and edit['target'] == target for edit in edits):
+                edits.append(_edit('detach', reference, target, xml))
+                warnings.append('%s is not on this host (any more); the hostdev of %s that names it '
+                                'is removed from its %s definition' % (reference, domain, target))
+    return warnings
+
+
+def affected_devices(model: HostModel, names: List[str]) -> List[str]:
+    """Sorted names of the other devices the assignment takes from the host (see affected_by)."""
     affected = set()
     for name in names:
         affected.update(model.affected_by(name))
-    affected -= set(names)
-    impact = []
-    if state == 'present':
-        impact = [impact_entry(model.device(name)) for name in sorted(affected)
-                  if model.device(name).get('type') != 'pci']
-
-    # -- validation (present only: removing a device never harms the host) -
-    if state == 'present':
-        problems.extend(_validate(model, domain, names, affected, own, edits, live, force))
-        added = sorted(set(edit['device'] for edit in edits))
-        if added and impact:
-            warnings.append('assigning %s to %s takes from the host: %s'
-                            % (', '.join(added), domain, ', '.join(impact_label(entry) for entry in impact)))
-
-    # -- the diff: before/after of the first target ------------------------
-    diff = {'before': '', 'after': ''}
-    if targets:
-        shown = targets[0]
-        before = [element_xml(element) for element, _source in current[shown]]
-        removed_xml = [edit['xml'] for edit in edits if edit['target'] == shown and edit['action'] == 'detach']
-        after = [text for text in before if text not in removed_xml]
-        after.extend(edit['xml'] for edit in edits if edit['target'] == shown and edit['action'] == 'attach')
-        header = '%s: <hostdev> elements of the %s definition' % (
-            domain, 'persistent' if shown == 'config' else 'running')
-        diff = {'before': hostdevs_text(before), 'after': hostdevs_text(after),
-                'before_header': header, 'after_header': header + ' (predicted)'}
-
-    return {
-        'domain': domain,
-        'state': state,
-        'devices': names,
-        'targets': targets,
-        'edits': edits,
-        'changed': bool(edits),
-        'added': sorted(set(edit['device'] for edit in edits if edit['action'] == 'attach')),
-        'removed': sorted(set(edit['device'] for edit in edits if edit['action'] == 'detach')),
-        'affected': sorted(affected),
-        'impact': impact,
-        'problems': problems,
-        'warnings': warnings,
-        'diff': diff,
-    }
+    return sorted(affected - set(names))
 
 
-def _driver(record):
-    return 'driver %s' % record['driver'] if record.get('driver') else 'no driver'
+def _impact_warnings(domain: str, edits: List[Edit], impact: List[Dict[str, Any]]) -> List[str]:
+    added = sorted(set(edit['device'] for edit in edits))
+    if not (added and impact):
+        return []
+    return ['assigning %s to %s takes from the host: %s'
+            % (', '.join(added), domain, ', '.join(impact_label(entry) for entry in impact))]
 
 
-def _validate(model, domain, names, affected, own, edits, live, force):
+def predicted_diff(domain: str, targets: List[str], current: Hostdevs, edits: List[Edit]) -> Dict[str, str]:
+    """Before/after of the <hostdev> elements of the first target, as the edits leave it."""
+    if not targets:
+        return {'before': '', 'after': ''}
+    shown = targets[0]
+    before = [element_xml(element) for element, _source in current[shown]]
+    removed_xml = [edit['xml'] for edit in edits if edit['target'] == shown and edit['action'] == 'detach']
+    after = [text for text in before if text not in removed_xml]
+    after.extend(edit['xml'] for edit in edits if edit['target'] == shown and edit['action'] == 'attach')
+    header = '%s: <hostdev> elements of the %s definition' % (
+        domain, 'persistent' if shown == 'config' else 'running')
+    return {'before': hostdevs_text(before), 'after': hostdevs_text(after),
+            'before_header': header, 'after_header': header + ' (predicted)'}
+
+
+# -- validation: one function per refusal family, in the order they are reported ---
+
+def validate(model: HostModel, request: AssignmentRequest, names: List[str], affected: List[str],
+             own: Set[str], edits: List[Edit]) -> List[Problem]:
+    """Every problem of adding names (and taking affected from the host) to the domain.
+
+    own: the devices the domain already has; they count as in the assignment.
+    """
+    taken = sorted(set(names) | set(affected))
+    others_of = dict((name, [dom for dom in model.assigned_to(name) if dom != request.domain])
+                     for name in taken)
+    problems = _not_eligible(model, names)
+    if not request.force:
+        problems += _iommu_off(model, names)
+    problems += _groups_not_viable(model, names, affected, set(names) | own, others_of)
+    problems += _assigned_elsewhere(model, names, taken, others_of)
+    if not request.force:
+        problems += _host_in_use(model, names, taken)
+    if request.live and not request.force:
+        problems += _display_hotplug(model, edits)
+    return problems
+
+
+def _not_eligible(model: HostModel, names: List[str]) -> List[Problem]:
     problems = []
-
-    # the device itself: assignable at all?
     for name in names:
         eligible, reasons = model.eligibility(name)
         if not eligible:
             problems.append(problem(
                 'not_eligible', name, '%s is not eligible for passthrough: %s' % (
                     name, '; '.join('%s (%s)' % (code, REASONS.get(code, code)) for code in reasons))))
+    return problems
 
-    # PCI needs the IOMMU
+
+def _iommu_off(model: HostModel, names: List[str]) -> List[Problem]:
+    """PCI passthrough needs the IOMMU."""
     pci = [name for name in names if model.device(name).get('type') == 'pci']
-    if pci and not model.iommu.get('enabled') and not force:
-        problems.append(problem(
-            'iommu_off', ', '.join(pci),
-            'cannot assign PCI device%s %s: %s; force: true writes the definition anyway, but the '
-            'domain will not start until the IOMMU is on'
-            % ('s' if len(pci) > 1 else '', ', '.join(pci), IOMMU_OFF_HINT)))
+    if not pci or model.iommu.get('enabled'):
+        return []
+    return [problem(
+        'iommu_off', ', '.join(pci),
+        'cannot assign PCI device%s %s: %s; force: true writes the definition anyway, but the '
+        'domain will not start until the IOMMU is on'
+        % ('s' if len(pci) > 1 else '', ', '.join(pci), IOMMU_OFF_HINT))]
 
-    # the groups: every other endpoint must be in the guest or free
-    others_of = {}
-    for name in sorted(set(names) | affected):
-        others_of[name] = [dom for dom in model.assigned_to(name) if dom != domain]
-    in_guest = set(names) | own
+
+def _groups_not_viable(model: HostModel, names: List[str], affected: List[str], in_guest: Set[str],
+                       others_of: Dict[str, List[str]]) -> List[Problem]:
+    """Every other endpoint of a group must be in the guest or free, or the domain cannot start."""
     blocking = {}
-    for name in sorted(affected):
+    for name in affected:
         record = model.device(name)
         if not is_pci_endpoint(record) or name in in_guest:
             continue
         if (record.get('driver') is None or record['driver'] in FREE_DRIVERS) and not others_of[name]:
             continue
         blocking.setdefault(model.iommu_group(name), []).append(name)
-    for group in sorted(blocking, key=lambda value: (value is None, value)):
-        members = blocking[group]
-        requested = [name for name in names if model.iommu_group(name) == group] if group is not None else names
-        details = []
-        for name in members:
-            text = '%s (%s' % (name, _driver(model.device(name)))
-            if others_of[name]:
-                text += ', held by domain %s' % ', '.join(others_of[name])
-            details.append(text + ')')
-        endpoints = sorted(set(member for name in requested for member in group_endpoints(model, name)))
-        bridges = group_bridges(model, group) if group is not None else []
-        message = ('%s shares IOMMU group %s with %s, neither in this assignment nor free (free: held by '
-                   'no other domain and bound to vfio-pci, pci-stub or no driver), so the domain could not '
-                   'start ("group %s is not viable"). include_group: true would add the group\'s endpoint '
-                   'devices (%s)' % (', '.join(requested), group, ', '.join(details), group,
-                                     ', '.join(endpoints)))
-        if bridges:
-            message += '; bridges in the group (%s) never need assigning' % ', '.join(bridges)
-        problems.append(problem('group_not_viable', ', '.join(members), message + '.'))
+    return [_group_not_viable(model, group, blocking[group], names, others_of)
+            for group in sorted(blocking, key=lambda value: (value is None, value))]
 
-    # one device, one domain (defined or running)
-    for name in sorted(set(names) | affected):
+
+def _group_not_viable(model: HostModel, group: Optional[int], members: List[str], names: List[str],
+                      others_of: Dict[str, List[str]]) -> Problem:
+    requested = [name for name in names if model.iommu_group(name) == group] if group is not None else names
+    details = []
+    for name in members:
+        driver = model.device(name).get('driver')
+        text = '%s (%s' % (name, 'driver %s' % driver if driver else 'no driver')
+        if others_of[name]:
+            text += ', held by domain %s' % ', '.join(others_of[name])
+        details.append(text + ')')
+    endpoints = sorted(set(member for name in requested for member in model.group_endpoints(name)))
+    message = ('%s shares IOMMU group %s with %s, neither in this assignment nor free (free: held by '
+               'no other domain and bound to vfio-pci, pci-stub or no driver), so the domain could not '
+               'start ("group %s is not viable"). include_group: true would add the group\'s endpoint '
+               'devices (%s)' % (', '.join(requested), group, ', '.join(details), group,
+                                 ', '.join(endpoints)))
+    bridges = model.group_bridges(group)
+    if bridges:
+        message += '; bridges in the group (%s) never need assigning' % ', '.join(bridges)
+    return problem('group_not_viable', ', '.join(members), message + '.')
+
+
+def _assigned_elsewhere(model: HostModel, names: List[str], taken: List[str],
+                        others_of: Dict[str, List[str]]) -> List[Problem]:
+    """One device, one domain (defined or running)."""
+    problems = []
+    for name in taken:
         if not others_of[name]:
             continue
         if name in names:
@@ -367,28 +495,34 @@ def _validate(model, domain, names, affected, own, edits, live, force):
             message = ('%s, which this assignment takes from the host (IOMMU group %s), is assigned to '
                        'domain %s' % (name, model.iommu_group(name), ', '.join(others_of[name])))
         problems.append(problem('assigned_elsewhere', name, message))
+    return problems
 
-    # never take what the host itself runs on
-    if not force:
-        for name in sorted(set(names) | affected):
-            uses = model.host_use(name)
-            if not uses:
-                continue
-            label = impact_label(impact_entry(model.device(name)))
-            if name in names:
-                message = '%s is in use by the host: %s' % (label, ', '.join(uses))
-            else:
-                message = '%s, which this assignment takes from the host, is in use by the host: %s' % (
-                    label, ', '.join(uses))
-            problems.append(problem('host_in_use', name, message + '; force: true overrides'))
 
-    # no hot-plug of GPUs
-    if live and not force:
-        for name in sorted(set(edit['device'] for edit in edits if edit['action'] == 'attach')):
-            record = model.device(name)
-            if is_display(record):
-                problems.append(problem(
-                    'display_hotplug', name,
-                    'hot-plug (live: true) of display controller %s (class %s) is refused: set live: false '
-                    'to change only the persistent definition, or force: true' % (name, record['pci']['class'])))
+def _host_in_use(model: HostModel, names: List[str], taken: List[str]) -> List[Problem]:
+    """Never take what the host itself runs on."""
+    problems = []
+    for name in taken:
+        uses = model.host_use(name)
+        if not uses:
+            continue
+        label = impact_label(impact_entry(model.device(name)))
+        if name in names:
+            message = '%s is in use by the host: %s' % (label, ', '.join(uses))
+        else:
+            message = '%s, which this assignment takes from the host, is in use by the host: %s' % (
+                label, ', '.join(uses))
+        problems.append(problem('host_in_use', name, message + '; force: true overrides'))
+    return problems
+
+
+def _display_hotplug(model: HostModel, edits: List[Edit]) -> List[Problem]:
+    """No hot-plug of GPUs."""
+    problems = []
+    for name in sorted(set(edit['device'] for edit in edits if edit['action'] == 'attach')):
+        record = model.device(name)
+        if is_display(record):
+            problems.append(problem(
+                'display_hotplug', name,
+                'hot-plug (live: true) of display controller %s (class %s) is refused: set live: false '
+                'to change only the persistent definition, or force: true' % (name, record['pci']['class'])))
     return problems

@@ -17,6 +17,16 @@ __metaclass__ = type
 import re
 from collections import deque
 
+from ansible_collections.virt.hostdev.plugins.module_utils.records import (
+    CAPABILITY_KEYS,
+    USB_BUS_DEVICE_RE,
+    USB_ID_RE,
+    normalize_hex_id,
+    parse_pci_address,
+    pci_address,
+    pci_name,
+)
+
 # Types whose devices libvirt can hand to a guest as <hostdev mode='subsystem'>.
 ASSIGNABLE_TYPES = ('pci', 'usb_device', 'scsi')
 
@@ -34,12 +44,6 @@ REASONS = {
     'type_not_assignable': 'only pci, usb_device and scsi devices can be passed through',
 }
 
-PCI_ADDRESS_RE = re.compile(
-    r'^(?:(?P<domain>[0-9a-fA-F]{1,4}):)?(?P<bus>[0-9a-fA-F]{1,2}):'
-    r'(?P<slot>[0-9a-fA-F]{1,2})\.(?P<function>[0-7])$')
-USB_ID_RE = re.compile(r'^(?P<vendor>[0-9a-fA-F]{4}):(?P<product>[0-9a-fA-F]{4})$')
-USB_BUS_DEVICE_RE = re.compile(r'^(?P<bus>\d{1,3})\.(?P<device>\d{1,3})$')
-
 
 class HostdevModelError(Exception):
     """A question the model cannot answer because the input names something wrong."""
@@ -53,58 +57,75 @@ class DeviceReferenceError(HostdevModelError):
     pass
 
 
-def pci_name(domain, bus, slot, function):
-    """libvirt's node device name of a PCI address, e.g. pci_0000_01_00_0."""
-    return 'pci_%04x_%02x_%02x_%x' % (domain, bus, slot, function)
+# PCI base classes (the top byte of the class code) that the device rules name.
+PCI_CLASS_DISPLAY = 0x03
+PCI_CLASS_MEMORY = 0x05
+PCI_CLASS_BRIDGE = 0x06
+PCI_CLASS_PROCESSOR = 0x0b
+PCI_CLASS_SERIAL_BUS = 0x0c
+PCI_SUBCLASS_SMBUS = 0x05  # of PCI_CLASS_SERIAL_BUS
 
 
-def pci_address(domain, bus, slot, function):
-    """The canonical PCI address string, e.g. 0000:01:00.0."""
-    return '%04x:%02x:%02x.%x' % (domain, bus, slot, function)
+def parse_pci_class(pci_class):
+    """(base class, subclass) of a PCI class code: '0x030200' -> (0x03, 0x02); None stays None.
 
-
-def parse_pci_address(text):
-    """Parse 'DDDD:BB:SS.F' or 'BB:SS.F' into (domain, bus, slot, function) or None."""
-    match = PCI_ADDRESS_RE.match(text.strip())
-    if not match:
+    Raises ValueError when the text is not hexadecimal.
+    """
+    if pci_class is None:
         return None
-    domain = int(match.group('domain') or '0', 16)
-    return (domain, int(match.group('bus'), 16), int(match.group('slot'), 16),
-            int(match.group('function')))
-
-
-def normalize_hex_id(value, width=4):
-    """'10de', '0x10DE' or 4318 -> '0x10de'; None stays None."""
-    if value is None:
-        return None
-    if isinstance(value, int):
-        number = value
-    else:
-        text = str(value).strip().lower()
-        if not text:
-            return None
-        try:
-            number = int(text, 16)
-        except ValueError:
-            return None
-    return '0x%0*x' % (width, number)
+    value = int(pci_class, 16)
+    return value >> 16, (value >> 8) & 0xff
 
 
 def pci_class_reason(pci_class):
-    """The reason code that makes a PCI class ineligible, or None."""
-    if pci_class is None:
+    """The reason code that makes a PCI class ineligible, or None (ValueError when unreadable)."""
+    parsed = parse_pci_class(pci_class)
+    if parsed is None:
         return 'pci_class_unknown'
-    value = int(pci_class, 16)
-    base = value >> 16
-    if base == 0x06:
+    base, subclass = parsed
+    if base == PCI_CLASS_BRIDGE:
         return 'pci_bridge'
-    if base == 0x05:
+    if base == PCI_CLASS_MEMORY:
         return 'pci_memory_controller'
-    if base == 0x0b:
+    if base == PCI_CLASS_PROCESSOR:
         return 'pci_processor'
-    if value >> 8 == 0x0c05:
+    if (base, subclass) == (PCI_CLASS_SERIAL_BUS, PCI_SUBCLASS_SMBUS):
         return 'pci_smbus'
     return None
+
+
+# -- predicates on one device record -------------------------------------------
+
+def is_assignable_type(record):
+    """Whether libvirt can hand a device of this type to a guest (ASSIGNABLE_TYPES)."""
+    return record.get('type') in ASSIGNABLE_TYPES
+
+
+def _pci_base_class(record):
+    """The base class of a PCI device; None for other types and an absent or unreadable class."""
+    if record.get('type') != 'pci':
+        return None
+    try:
+        parsed = parse_pci_class((record.get('pci') or {}).get('class'))
+    except ValueError:
+        # Eligibility raises on it; a predicate answers no, so a selection over facts never fails.
+        return None
+    return parsed[0] if parsed else None
+
+
+def is_pci_bridge(record):
+    """A PCI bridge (base class 0x06): it never needs assigning, the devices behind it do."""
+    return _pci_base_class(record) == PCI_CLASS_BRIDGE
+
+
+def is_pci_endpoint(record):
+    """A PCI device that is not a bridge: what a guest gets, and what makes a group viable or not."""
+    return record.get('type') == 'pci' and not is_pci_bridge(record)
+
+
+def is_display(record):
+    """A PCI display controller (base class 0x03: VGA, 3D, ...)."""
+    return _pci_base_class(record) == PCI_CLASS_DISPLAY
 
 
 def eligibility(record):
@@ -116,7 +137,7 @@ def eligibility(record):
     """
     device_type = record.get('type')
     reasons = []
-    if device_type not in ASSIGNABLE_TYPES:
+    if not is_assignable_type(record):
         reasons.append('type_not_assignable')
     elif device_type == 'pci':
         pci = record.get('pci') or {}
@@ -166,11 +187,15 @@ class HostModel:
                 continue
             self._children.setdefault(parent, []).append(name)
         self._groups = self._compute_groups()
-        self._group_members = {}
+        self._taken_with_group = {}
+        self._group_devices = {}
         for name in self._names:
             group = self._groups[name]
             if group is not None:
-                self._group_members.setdefault(group, []).append(name)
+                self._taken_with_group.setdefault(group, []).append(name)
+            own = (self._devices[name].get('pci') or {}).get('iommu_group')
+            if own is not None:
+                self._group_devices.setdefault(own, []).append(name)
         self._indexes = self._build_reference_indexes()
         self.domains = sorted(domains, key=lambda dom: dom['name'])
         self._assigned = self._compute_assignments()
@@ -238,18 +263,39 @@ class HostModel:
         self.device(name)
         return self._groups[name]
 
-    def group_members(self, group):
-        """Sorted names of every device whose own or inherited IOMMU group is group."""
-        return list(self._group_members.get(group, ()))
+    def group_devices(self, group):
+        """Sorted names of the PCI devices the kernel puts in IOMMU group group."""
+        return list(self._group_devices.get(group, ()))
 
     def iommu_groups(self):
         """{group number: sorted PCI device names the kernel puts in it}."""
-        groups = {}
-        for name in self._names:
-            pci = self._devices[name].get('pci') or {}
-            if pci.get('iommu_group') is not None:
-                groups.setdefault(pci['iommu_group'], []).append(name)
-        return groups
+        return dict((group, list(names)) for group, names in self._group_devices.items())
+
+    def taken_with_group(self, group):
+        """Sorted names of every device whose own or inherited IOMMU group is group.
+
+        That is the group's PCI devices and every device below them that has no
+        group of its own: all that leaves the host when the group goes to a guest.
+        """
+        return list(self._taken_with_group.get(group, ()))
+
+    def group_endpoints(self, name):
+        """Sorted PCI endpoints (not bridges) in name's IOMMU group, name included.
+
+        A device without a group, or that is not PCI, is alone: [name].
+        """
+        record = self.device(name)
+        group = self._groups[name]
+        if group is None or record.get('type') != 'pci':
+            return [name]
+        members = [member for member in self._taken_with_group.get(group, ())
+                   if is_pci_endpoint(self._devices[member])]
+        return sorted(set(members) | set([name]))
+
+    def group_bridges(self, group):
+        """Sorted names of the PCI bridges in IOMMU group group; they never need assigning."""
+        return [member for member in self._taken_with_group.get(group, ())
+                if is_pci_bridge(self._devices[member])]
 
     def host_use(self, name):
         """What the host itself uses the device for ('mounted at /', 'swap', 'default route')."""
@@ -292,7 +338,7 @@ class HostModel:
         affected = set(self.descendants(name))
         group = self._groups[name]
         if record.get('type') == 'pci' and group is not None:
-            affected.update(self._group_members.get(group, ()))
+            affected.update(self._taken_with_group.get(group, ()))
         affected.discard(name)
         return sorted(affected)
 
@@ -442,10 +488,6 @@ class HostModel:
                                         for name in self.match_source(source_)))}
                 for dom in self.domains],
         }
-
-
-# The per-type sub-dicts a record may carry, copied into the facts as they are.
-CAPABILITY_KEYS = ('pci', 'usb', 'usb_interface', 'scsi', 'scsi_host', 'scsi_target', 'net', 'storage')
 
 
 IOMMU_OFF_HINT = (

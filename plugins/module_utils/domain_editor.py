@@ -15,8 +15,11 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import xml.etree.ElementTree as ET
+from typing import List, Optional, Tuple
 
 from ansible_collections.virt.hostdev.plugins.module_utils.assignment import (
+    AssignmentRequest,
+    Plan,
     plan_assignment,
     problems_message,
 )
@@ -41,10 +44,10 @@ from ansible_collections.virt.hostdev.plugins.module_utils.libvirt_errors import
 
 
 class AssignmentRefused(HostdevError):
-    """Validation found problems; nothing was edited. plan['problems'] lists them."""
+    """Validation found problems; nothing was edited. plan.problems lists them."""
 
-    def __init__(self, plan):
-        super(AssignmentRefused, self).__init__(problems_message(plan['problems']))
+    def __init__(self, plan: Plan):
+        super(AssignmentRefused, self).__init__(problems_message(plan.problems))
         self.plan = plan
 
 
@@ -181,13 +184,15 @@ def pending_unplugs(dom, edits):
     return sorted(pending)
 
 
-def assign(uri, domain, devices, state='present', include_group=False, managed=True, live=False,
-           config=True, force=False, source='auto', sysfs_root=None, check_mode=False,
-           lock_path=None, lock_timeout=DEFAULT_TIMEOUT):
+def assign(request: AssignmentRequest, uri: str, source: str = 'auto', sysfs_root: Optional[str] = None,
+           check_mode: bool = False, lock_path: Optional[str] = None,
+           lock_timeout: float = DEFAULT_TIMEOUT) -> Tuple[Plan, str, List[str]]:
     """One validated assignment run; returns (plan, source used, warnings).
 
-    plan['pending'] lists the devices a live detach left in the running domain
-    because the guest has not released them yet (see pending_unplugs).
+    uri, source and sysfs_root say where the host is read (see host_reader);
+    the domain is always read and edited through uri. plan.pending_unplug lists
+    the devices a live detach left in the running domain because the guest has
+    not released them yet (see pending_unplugs).
 
     Raises AssignmentRefused (nothing edited), EditFailed (rolled back) or
     HostdevError (connection, lookup, lock).
@@ -195,25 +200,22 @@ def assign(uri, domain, devices, state='present', include_group=False, managed=T
     with host_lock(lock_path, timeout=lock_timeout):
         with connection(uri) as conn:
             model, used, warnings = read_host(source, uri, sysfs_root, conn=conn)
-            dom = lookup_domain(conn, domain)
+            dom = lookup_domain(conn, request.domain)
             current = domain_state(dom)
-            plan = plan_assignment(
-                model, domain, devices, state=state, include_group=include_group, managed=managed,
-                live=live, config=config, force=force, active=current['active'],
-                config_xml=current['config_xml'], live_xml=current['live_xml'])
-            if plan['problems']:
+            plan = plan_assignment(model, request, active=current['active'],
+                                   config_xml=current['config_xml'], live_xml=current['live_xml'])
+            if plan.problems:
                 raise AssignmentRefused(plan)
-            plan['pending'] = []
-            if plan['edits'] and not check_mode:
+            if plan.edits and not check_mode:
                 try:
-                    apply_edits(dom, plan['edits'], domain)
+                    apply_edits(dom, plan.edits, request.domain)
                 except EditFailed as error:
                     error.plan = plan
                     raise
-                plan['pending'] = pending_unplugs(dom, plan['edits'])
-    for name in plan['pending']:
+                plan.pending_unplug = pending_unplugs(dom, plan.edits)
+    for name in plan.pending_unplug:
         warnings.append(
             'the running domain %s has not released %s yet: PCI hot-unplug needs the guest to acknowledge '
             'it (ACPI or PCIe native hotplug), so the device stays in the domain, and away from the host, '
-            'until the guest releases it or the domain stops' % (domain, name))
-    return plan, used, warnings + plan['warnings']
+            'until the guest releases it or the domain stops' % (request.domain, name))
+    return plan, used, warnings + plan.warnings

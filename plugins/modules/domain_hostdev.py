@@ -40,13 +40,9 @@ attributes:
   diff_mode:
     support: full
     description: RV(diff) holds the domain's hostdev XML before and the predicted XML after.
+extends_documentation_fragment:
+  - virt.hostdev.host_source
 options:
-  uri:
-    description:
-      - libvirt connection URI. The host lock is taken on the machine the module runs on, so run the
-        module on the hypervisor itself for the lock to protect concurrent runs.
-    type: str
-    default: qemu:///system
   domain:
     description: Name of the domain to change. It must be defined.
     type: str
@@ -104,21 +100,10 @@ options:
       - Every other refusal stays.
     type: bool
     default: false
-  source:
-    description:
-      - Where the devices and IOMMU groups are read from, as in M(virt.hostdev.hostdev_facts).
-        The domains are always read, and edited, through the connection to O(uri).
-      - V(sysfs) reads O(sysfs_root); V(libvirt) asks libvirt and enriches from sysfs;
-        V(auto) uses libvirt when its binding is installed.
-    type: str
-    choices: [auto, libvirt, sysfs]
-    default: auto
-  sysfs_root:
-    description:
-      - The sysfs tree to read, as in M(virt.hostdev.hostdev_facts). Defaults to C(/sys) for a local
-        hypervisor URI or O(source=sysfs).
-    type: path
 notes:
+  - The domains are always read, and edited, through the connection to O(uri), whatever O(source).
+  - The host lock is taken on the machine the module runs on, so run the module on the hypervisor
+    itself for the lock to protect concurrent runs.
   - The lock is C(/run/lock/virt-hostdev.lock) (or the same name in the temporary directory without
     C(/run/lock)). A run waits at most 300 seconds for it, then fails saying so.
   - When a USB vendor:product is not unique on the host, the hostdev also names the device's bus and
@@ -237,12 +222,14 @@ rolled_back:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
+from ansible_collections.virt.hostdev.plugins.module_utils.argspec import host_source_argument_spec
+from ansible_collections.virt.hostdev.plugins.module_utils.assignment import AssignmentRequest
 from ansible_collections.virt.hostdev.plugins.module_utils.domain_editor import (
     AssignmentRefused,
     EditFailed,
     assign,
 )
-from ansible_collections.virt.hostdev.plugins.module_utils.host_reader import SOURCES, MissingLibvirtError
+from ansible_collections.virt.hostdev.plugins.module_utils.host_reader import MissingLibvirtError
 from ansible_collections.virt.hostdev.plugins.module_utils.libvirt_errors import (
     HAS_LIBVIRT,
     LIBVIRT_IMPORT_ERROR,
@@ -251,17 +238,10 @@ from ansible_collections.virt.hostdev.plugins.module_utils.libvirt_errors import
 )
 
 
-def _result(plan, used=None):
-    return dict(
-        devices=plan['devices'], added=plan['added'], removed=plan['removed'],
-        affected=plan['affected'], impact=plan['impact'], diff=plan['diff'], source=used,
-        pending_unplug=plan.get('pending', []))
-
-
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            uri=dict(type='str', default='qemu:///system'),
+            host_source_argument_spec(),
             domain=dict(type='str', required=True),
             devices=dict(type='list', elements='str', required=True),
             state=dict(type='str', default='present', choices=['present', 'absent']),
@@ -270,8 +250,6 @@ def main():
             live=dict(type='bool', default=False),
             config=dict(type='bool', default=True),
             force=dict(type='bool', default=False),
-            source=dict(type='str', default='auto', choices=list(SOURCES)),
-            sysfs_root=dict(type='path'),
         ),
         supports_check_mode=True,
     )
@@ -280,21 +258,19 @@ def main():
     params = module.params
     try:
         plan, used, warnings = assign(
-            params['uri'], params['domain'], params['devices'], state=params['state'],
-            include_group=params['include_group'], managed=params['managed'], live=params['live'],
-            config=params['config'], force=params['force'], source=params['source'],
+            AssignmentRequest.from_params(params), params['uri'], source=params['source'],
             sysfs_root=params['sysfs_root'], check_mode=module.check_mode)
     except MissingLibvirtError:
         module.fail_json(msg=missing_required_lib(LIBVIRT_LIBRARY), exception=LIBVIRT_IMPORT_ERROR)
     except AssignmentRefused as error:
-        module.fail_json(msg=error.message, problems=error.plan['problems'], **_result(error.plan))
+        module.fail_json(msg=error.message, problems=error.plan.problems, **error.plan.result())
     except EditFailed as error:
-        module.fail_json(msg=error.message, rolled_back=error.rolled_back, **_result(error.plan))
+        module.fail_json(msg=error.message, rolled_back=error.rolled_back, **error.plan.result())
     except HostdevError as error:
         module.fail_json(msg=error.message)
     for warning in warnings:
         module.warn(warning)
-    module.exit_json(changed=plan['changed'], **_result(plan, used))
+    module.exit_json(changed=plan.changed, **plan.result(used))
 
 
 if __name__ == '__main__':

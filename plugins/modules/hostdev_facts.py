@@ -45,37 +45,9 @@ attributes:
   facts:
     support: full
     description: Sets C(ansible_facts.hostdev).
+extends_documentation_fragment:
+  - virt.hostdev.host_source
 options:
-  uri:
-    description:
-      - libvirt connection URI.
-      - With a remote URI or the test driver (V(test:///...)), sysfs is not read unless
-        O(sysfs_root) is given, since the local sysfs would describe another machine.
-    type: str
-    default: qemu:///system
-  source:
-    description:
-      - Where to read the devices from.
-      - V(libvirt) asks the libvirt daemon at O(uri), and enriches each device from sysfs
-        (boot VGA, reset methods, driver, SR-IOV, USB device class) where its path exists
-        under O(sysfs_root).
-      - V(sysfs) reads O(sysfs_root) directly, with names in libvirt's scheme; the defined
-        and running domains then come from libvirt's state files under the root's parent
-        (C(etc/libvirt/qemu) and C(run/libvirt/qemu)).
-      - V(auto) uses V(libvirt) when the Python binding is installed and the daemon answers,
-        and V(sysfs) otherwise. RV(ansible_facts.hostdev.source) tells which one ran.
-    type: str
-    choices: [auto, libvirt, sysfs]
-    default: auto
-  sysfs_root:
-    description:
-      - The sysfs tree to read. Files that live outside sysfs are read relative to its parent
-        directory, as on a real filesystem (C(proc/cmdline), C(proc/interrupts),
-        C(run/udev/data), C(usr/share/misc/pci.ids)), so a copy of a host's tree can be read
-        from any directory.
-      - Defaults to C(/sys) for a local hypervisor URI or O(source=sysfs), and to no sysfs at
-        all for a remote URI or the test driver.
-    type: path
   cap:
     description:
       - Only devices with this libvirt capability, for example V(pci), V(usb_device), V(usb),
@@ -102,8 +74,8 @@ notes:
   - One libvirt connection serves the whole run and is closed afterwards. Work is linear in
     the number of devices.
 seealso:
-  - name: Facts reference
-    description: Every key of C(ansible_facts.hostdev), in the collection's docs/hostdev_facts.md.
+  - name: libvirt node device XML
+    description: The node devices as libvirt describes them, which O(source=libvirt) reads.
     link: https://libvirt.org/formatnode.html
 '''
 
@@ -212,9 +184,9 @@ ansible_facts:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
+from ansible_collections.virt.hostdev.plugins.module_utils.argspec import host_source_argument_spec
 from ansible_collections.virt.hostdev.plugins.module_utils.device_model import HostdevModelError
 from ansible_collections.virt.hostdev.plugins.module_utils.host_reader import (
-    SOURCES,
     MissingLibvirtError,
     read_host,
 )
@@ -228,9 +200,7 @@ from ansible_collections.virt.hostdev.plugins.module_utils.libvirt_errors import
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            uri=dict(type='str', default='qemu:///system'),
-            source=dict(type='str', default='auto', choices=list(SOURCES)),
-            sysfs_root=dict(type='path'),
+            host_source_argument_spec(),
             cap=dict(type='str'),
             passthrough=dict(type='bool'),
             affected_by=dict(type='str'),

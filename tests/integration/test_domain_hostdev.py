@@ -16,7 +16,7 @@ import xml.etree.ElementTree as ET
 import libvirt
 import pytest
 
-from ansible_collections.virt.hostdev.plugins.module_utils.assignment import plan_assignment
+from ansible_collections.virt.hostdev.plugins.module_utils.assignment import AssignmentRequest, plan_assignment
 from ansible_collections.virt.hostdev.plugins.module_utils.domain_editor import (
     AssignmentRefused,
     EditFailed,
@@ -65,10 +65,14 @@ def without_hostdevs(xml):
     return ET.canonicalize(ET.tostring(root, encoding='unicode'), strip_text=True)
 
 
+CONNECTION_OPTIONS = ('source', 'sysfs_root', 'check_mode', 'lock_path', 'lock_timeout')
+
+
 def run_assign(libvirtd, host, domain, devices, **options):
-    options.setdefault('source', 'sysfs')
-    options.setdefault('sysfs_root', host)
-    return assign(libvirtd, domain, devices, **options)
+    """assign() of the request (domain, devices, options) with the sample host's sysfs tree."""
+    connection = dict(source='sysfs', sysfs_root=host)
+    connection.update((key, options.pop(key)) for key in CONNECTION_OPTIONS if key in options)
+    return assign(AssignmentRequest(domain, devices, **options), libvirtd, **connection)
 
 
 def refused(libvirtd, host, dom, devices, **options):
@@ -92,14 +96,14 @@ def refused(libvirtd, host, dom, devices, **options):
 def test_each_reference_form(libvirtd, host, scratch, reference, expected):
     dom = scratch()
     plan, used, _warnings = run_assign(libvirtd, host, dom.name(), [reference])
-    assert used == 'sysfs' and plan['changed'] and len(plan['devices']) == 1
+    assert used == 'sysfs' and plan.changed and len(plan.devices) == 1
     assert sources(dom) == [expected]
 
 
 def test_pci_usb_scsi_xml_as_libvirt_stores_it(libvirtd, host, scratch):
     dom = scratch()
     plan, _used, _warnings = run_assign(libvirtd, host, dom.name(), ['02:00.0', '046d:c31c', 'scsi_0_0_0_0'])
-    assert plan['added'] == [NIC, DISK, KEYBOARD]
+    assert plan.added == [NIC, DISK, KEYBOARD]
     pci, usb, scsi = stored_hostdevs(dom)
     assert (pci.get('type'), pci.get('managed')) == ('pci', 'yes')
     assert pci.find('source/address').attrib == {'domain': '0x0000', 'bus': '0x02', 'slot': '0x00', 'function': '0x0'}
@@ -141,7 +145,7 @@ def test_secrets_metadata_and_everything_else_survive_a_round_trip(libvirtd, hos
 def test_live_on_a_stopped_domain_changes_only_the_config(libvirtd, host, scratch):
     dom = scratch()
     plan, _used, warnings = run_assign(libvirtd, host, dom.name(), ['02:00.0'], live=True)
-    assert plan['targets'] == ['config'] and [e['target'] for e in plan['edits']] == ['config']
+    assert plan.targets == ['config'] and [e['target'] for e in plan.edits] == ['config']
     assert any('is not running' in warning for warning in warnings)
     assert len(stored_hostdevs(dom)) == 1
     with pytest.raises(AssignmentRefused, match='not running and config is false'):
@@ -158,7 +162,7 @@ def test_unknown_domain(libvirtd, host):
 def test_refuses_unknown_and_ineligible_devices(libvirtd, host, scratch):
     dom = scratch()
     error = refused(libvirtd, host, dom, ['nope', '09:00.0', '00:1f.4', 'usb_usb1', '02:00.0'])
-    codes = sorted(item['code'] for item in error.plan['problems'])
+    codes = sorted(item['code'] for item in error.plan.problems)
     assert codes == ['group_not_viable', 'not_eligible', 'not_eligible', 'unresolved_reference',
                      'unresolved_reference']
     assert "'nope'" in error.message and '0000:09:00.0' in error.message
@@ -171,7 +175,7 @@ def test_refuses_unknown_and_ineligible_devices(libvirtd, host, scratch):
 def test_refuses_a_group_left_half_on_host_drivers(libvirtd, host, scratch):
     dom = scratch()
     error = refused(libvirtd, host, dom, ['01:00.0'])
-    assert [item['code'] for item in error.plan['problems']] == ['group_not_viable']
+    assert [item['code'] for item in error.plan.problems] == ['group_not_viable']
     assert '%s (driver snd_hda_intel)' % AUDIO in error.message
     assert 'include_group: true' in error.message
     assert 'bridges in the group (pci_0000_00_01_0) never need assigning' in error.message
@@ -179,18 +183,18 @@ def test_refuses_a_group_left_half_on_host_drivers(libvirtd, host, scratch):
     assert 'pci_0000_04_01_0 (driver e1000)' in error.message and 'pci_0000_03_00_0' in error.message
     # with the group it goes through
     plan, _used, warnings = run_assign(libvirtd, host, dom.name(), ['04:00.0'], include_group=True)
-    assert plan['added'] == ['pci_0000_04_00_0', 'pci_0000_04_01_0']
-    assert [entry['interface'] for entry in plan['impact']] == ['enp4s0', 'enp4s1']
+    assert plan.added == ['pci_0000_04_00_0', 'pci_0000_04_01_0']
+    assert [entry['interface'] for entry in plan.impact] == ['enp4s0', 'enp4s1']
     assert any('network interface enp4s0' in warning for warning in warnings)
 
 
 def test_refuses_the_controller_of_the_root_disk_unless_forced(libvirtd, host, scratch):
     dom = scratch()
     error = refused(libvirtd, host, dom, ['00:17.0'])
-    assert [item['code'] for item in error.plan['problems']] == ['host_in_use']
+    assert [item['code'] for item in error.plan.problems] == ['host_in_use']
     assert 'disk /dev/sdb' in error.message and 'mounted at /, mounted at /boot/efi, swap' in error.message
     plan = run_assign(libvirtd, host, dom.name(), ['00:17.0'], force=True)[0]
-    assert plan['added'] == ['pci_0000_00_17_0']
+    assert plan.added == ['pci_0000_00_17_0']
     assert [source['address'] for source in sources(dom)] == ['0000:00:17.0']
 
 
@@ -198,7 +202,7 @@ def test_refuses_a_device_held_by_another_domain_naming_it(libvirtd, host, scrat
     holder = scratch(devices=PCI_HOSTDEV.format(bus='02', function='0'), prefix='holder')
     dom = scratch()
     error = refused(libvirtd, host, dom, ['02:00.0'])
-    assert error.plan['problems'][0]['code'] == 'assigned_elsewhere'
+    assert error.plan.problems[0]['code'] == 'assigned_elsewhere'
     assert '%s is already assigned to domain %s' % (NIC, holder.name()) in error.message
 
 
@@ -209,7 +213,7 @@ def test_refuses_an_affected_device_held_by_another_domain(libvirtd, host, scrat
     holder = scratch(devices=PCI_HOSTDEV.format(bus='01', function='1'), prefix='holder')  # ... but held
     dom = scratch()
     error = refused(libvirtd, root, dom, ['01:00.0'])
-    assert sorted(item['code'] for item in error.plan['problems']) == ['assigned_elsewhere', 'group_not_viable']
+    assert sorted(item['code'] for item in error.plan.problems) == ['assigned_elsewhere', 'group_not_viable']
     assert 'is assigned to domain %s' % holder.name() in error.message
     assert 'held by domain %s' % holder.name() in error.message
 
@@ -217,10 +221,10 @@ def test_refuses_an_affected_device_held_by_another_domain(libvirtd, host, scrat
 def test_refuses_display_hotplug_unless_forced(libvirtd, host, scratch):
     dom = scratch()
     error = refused(libvirtd, host, dom, ['00:02.0'], live=True)
-    assert error.plan['problems'][0]['code'] == 'display_hotplug'
+    assert error.plan.problems[0]['code'] == 'display_hotplug'
     assert 'display controller pci_0000_00_02_0 (class 0x030200)' in error.message
     plan, _used, _warnings = run_assign(libvirtd, host, dom.name(), ['00:02.0'], live=True, force=True)
-    assert plan['added'] == [IGPU]
+    assert plan.added == [IGPU]
 
 
 def test_real_devices_iommu_off_refused_then_forced_config_only(libvirtd, scratch):
@@ -233,17 +237,19 @@ def test_real_devices_iommu_off_refused_then_forced_config_only(libvirtd, scratc
     dom = scratch(prefix='real')
     before = config(dom)
     with pytest.raises(AssignmentRefused) as caught:
-        assign(libvirtd, dom.name(), [device], source='libvirt')
-    assert [item['code'] for item in caught.value.plan['problems']] == ['iommu_off']
+        assign(AssignmentRequest(dom.name(), [device]), libvirtd, source='libvirt')
+    assert [item['code'] for item in caught.value.plan.problems] == ['iommu_off']
     for hint in ('intel_iommu=on', 'amd_iommu=on', 'VT-d', 'AMD-Vi', device):
         assert hint in caught.value.message
     assert config(dom) == before
-    plan, _used, _warnings = assign(libvirtd, dom.name(), [device], source='libvirt', force=True)
-    assert plan['added'] == [device]
+    plan, _used, _warnings = assign(AssignmentRequest(dom.name(), [device], force=True), libvirtd,
+                                    source='libvirt')
+    assert plan.added == [device]
     assert sources(dom) == [{'type': 'pci', 'address': model.device(device)['pci']['address']}]
     assert not dom.isActive()  # never started: it holds one of the machine's own devices
-    plan, _used, _warnings = assign(libvirtd, dom.name(), [device], source='libvirt', state='absent')
-    assert plan['removed'] == [device] and sources(dom) == []
+    plan, _used, _warnings = assign(AssignmentRequest(dom.name(), [device], state='absent'), libvirtd,
+                                    source='libvirt')
+    assert plan.removed == [device] and sources(dom) == []
 
 
 # -- all or nothing -----------------------------------------------------------
@@ -278,18 +284,18 @@ class FlakyDomain:
 def _plan(libvirtd, host, conn, dom, devices):
     model, _used, _warnings = read_host('sysfs', libvirtd, host, conn=conn)
     state = domain_state(lookup_domain(conn, dom.name()))
-    return plan_assignment(model, dom.name(), devices, config_xml=state['config_xml'])
+    return plan_assignment(model, AssignmentRequest(dom.name(), devices), config_xml=state['config_xml'])
 
 
 def test_second_edit_fails_first_is_undone(libvirtd, host, conn, scratch):
     dom = scratch()
     before = config(dom)
     plan = _plan(libvirtd, host, conn, dom, ['02:00.0', '046d:c31c'])
-    assert [edit['device'] for edit in plan['edits']] == [NIC, KEYBOARD]
+    assert [edit['device'] for edit in plan.edits] == [NIC, KEYBOARD]
     flaky = FlakyDomain(dom)
-    flaky.first_xml = plan['edits'][0]['xml']
+    flaky.first_xml = plan.edits[0]['xml']
     with pytest.raises(EditFailed) as caught:
-        apply_edits(flaky, plan['edits'], dom.name())
+        apply_edits(flaky, plan.edits, dom.name())
     assert caught.value.rolled_back is True
     assert 'cannot attach usb_1_3 to the persistent definition of %s' % dom.name() in caught.value.message
     assert 'libvirt error code 55' in caught.value.message
@@ -302,9 +308,9 @@ def test_failed_rollback_is_reported(libvirtd, host, conn, scratch):
     dom = scratch()
     plan = _plan(libvirtd, host, conn, dom, ['02:00.0', '046d:c31c'])
     flaky = FlakyDomain(dom, fail_detach=True)
-    flaky.first_xml = plan['edits'][0]['xml']
+    flaky.first_xml = plan.edits[0]['xml']
     with pytest.raises(EditFailed) as caught:
-        apply_edits(flaky, plan['edits'], dom.name())
+        apply_edits(flaky, plan.edits, dom.name())
     assert caught.value.rolled_back is False
     assert 'ROLLBACK FAILED' in caught.value.message and 'cannot undo: attach %s' % NIC in caught.value.message
     assert len(stored_hostdevs(dom)) == 1  # left as the message says
@@ -313,9 +319,9 @@ def test_failed_rollback_is_reported(libvirtd, host, conn, scratch):
 def test_first_edit_failing_changes_nothing(libvirtd, host, conn, scratch):
     dom = scratch(devices=PCI_HOSTDEV.format(bus='02', function='0'))
     plan = _plan(libvirtd, host, conn, dom, ['046d:c31c'])
-    plan['edits'][0]['xml'] = PCI_HOSTDEV.format(bus='02', function='0')  # already there: 55
+    plan.edits[0]['xml'] = PCI_HOSTDEV.format(bus='02', function='0')  # already there: 55
     with pytest.raises(EditFailed, match='no earlier edit to undo'):
-        apply_edits(dom, plan['edits'], dom.name())
+        apply_edits(dom, plan.edits, dom.name())
 
 
 # -- the host lock ----------------------------------------------------------------
@@ -456,5 +462,5 @@ def test_two_plays_at_once_give_a_device_to_one_domain_only(run_playbook, libvir
 def test_absent_removes_a_device_the_host_no_longer_has(libvirtd, host, scratch):
     dom = scratch(devices=PCI_HOSTDEV.format(bus='0a', function='0'))
     plan, _used, warnings = run_assign(libvirtd, host, dom.name(), ['0000:0a:00.0'], state='absent')
-    assert plan['removed'] == ['0000:0a:00.0'] and stored_hostdevs(dom) == []
+    assert plan.removed == ['0000:0a:00.0'] and stored_hostdevs(dom) == []
     assert any('is not on this host' in warning for warning in warnings)

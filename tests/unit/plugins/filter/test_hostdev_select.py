@@ -77,3 +77,10 @@ def test_invalid_expression_carries_jmespath_message(devices):
 def test_input_must_be_the_device_list():
     with pytest.raises(AnsibleFilterError, match='ansible_facts.hostdev.devices'):
         hostdev_select({'devices': []}, '[]')
+
+
+def test_an_unreadable_pci_class_is_no_bridge_and_no_failure(devices):
+    broken = [dict(device, pci=dict(device['pci'], **{'class': 'bogus'})) if device['name'] == 'pci_0000_00_01_0'
+              else device for device in devices]
+    assert hostdev_select(broken, "[?name=='pci_0000_01_00_0'].group_endpoints[]") == \
+        ['pci_0000_00_01_0', 'pci_0000_01_00_0', 'pci_0000_01_00_1']

@@ -8,6 +8,11 @@ from ansible_collections.virt.hostdev.plugins.module_utils.device_model import (
     UnknownDeviceError,
     eligibility,
     iommu_hint,
+    is_assignable_type,
+    is_display,
+    is_pci_bridge,
+    is_pci_endpoint,
+    parse_pci_class,
     parse_pci_address,
     pci_name,
 )
@@ -226,6 +231,43 @@ def test_display_and_other_endpoints_are_eligible(pci_class):
     assert eligibility(pci('0000:01:00.0', pci_class)) == (True, [])
 
 
+@pytest.mark.parametrize('pci_class, parsed', [
+    ('0x030200', (0x03, 0x02)), ('0x0c0500', (0x0c, 0x05)), ('060400', (0x06, 0x04)), ('0x000000', (0, 0)),
+    (None, None)])
+def test_parse_pci_class_gives_base_class_and_subclass(pci_class, parsed):
+    assert parse_pci_class(pci_class) == parsed
+
+
+def test_an_unreadable_pci_class_raises_where_eligibility_is_asked():
+    with pytest.raises(ValueError):
+        parse_pci_class('0xgpu')
+    with pytest.raises(ValueError):
+        eligibility(pci('0000:01:00.0', 'bogus'))
+
+
+@pytest.mark.parametrize('record, bridge, endpoint, display', [
+    (pci('0000:00:01.0', '0x060400'), True, False, False),
+    (pci('0000:03:00.0', '0x060401'), True, False, False),
+    (pci('0000:01:00.0', '0x030000'), False, True, True),
+    (pci('0000:00:02.0', '0x038000'), False, True, True),
+    (pci('0000:01:00.1', '0x040300'), False, True, False),
+    (pci('0000:00:1f.4', '0x0c0500'), False, True, False),
+    (pci('0000:00:1f.5', None), False, True, False),
+    (pci('0000:00:1f.6', 'bogus'), False, True, False),  # unreadable: no answer but "not"
+    (dict(usb('usb_1_3', 'usb_usb1', 1, 3), pci={'class': '0x060400'}), False, False, False),
+    (plain('net_enp4s0', 'net', 'pci_0000_04_00_0'), False, False, False),
+])
+def test_pci_predicates(record, bridge, endpoint, display):
+    assert (is_pci_bridge(record), is_pci_endpoint(record), is_display(record)) == (bridge, endpoint, display)
+
+
+@pytest.mark.parametrize('device_type, assignable', [
+    ('pci', True), ('usb_device', True), ('scsi', True), ('usb', False), ('net', False), ('storage', False),
+    ('scsi_host', False), (None, False)])
+def test_is_assignable_type(device_type, assignable):
+    assert is_assignable_type({'name': 'x', 'type': device_type}) is assignable
+
+
 def test_boot_vga_is_not_eligible():
     assert eligibility(pci('0000:01:00.0', '0x030000', boot_vga=True)) == (False, ['boot_vga'])
     assert eligibility(pci('0000:01:00.0', '0x030000', boot_vga=False)) == (True, [])
@@ -323,11 +365,44 @@ def test_iommu_hint_says_how_to_turn_it_on():
     assert 'allow_unsafe_interrupts' in iommu_hint({'enabled': True, 'unsafe_interrupts': True})
 
 
-def test_group_members_are_own_and_inherited_members():
+def test_taken_with_group_is_the_group_and_every_device_inheriting_it():
     model = HostModel(workstation())
-    assert model.group_members(8) == ['net_enp4s0_00_1b_21_00_00_40', 'net_enp4s1_00_1b_21_00_00_41',
-                                      'pci_0000_03_00_0', 'pci_0000_04_00_0', 'pci_0000_04_01_0']
-    assert model.group_members(99) == []
+    assert model.taken_with_group(8) == ['net_enp4s0_00_1b_21_00_00_40', 'net_enp4s1_00_1b_21_00_00_41',
+                                         'pci_0000_03_00_0', 'pci_0000_04_00_0', 'pci_0000_04_01_0']
+    assert model.taken_with_group(99) == []
+
+
+def test_group_devices_are_the_kernels_members_only():
+    # a PCI function without a group of its own inherits one but is no kernel member of it
+    model = HostModel(workstation() + [pci('0000:05:00.0', '0x020000', None, parent='pci_0000_04_00_0')])
+    assert model.group_devices(8) == ['pci_0000_03_00_0', 'pci_0000_04_00_0', 'pci_0000_04_01_0']
+    assert 'pci_0000_05_00_0' in model.taken_with_group(8)
+    assert model.group_devices(3) == ['pci_0000_00_14_0']
+    assert model.group_devices(99) == []
+    groups = model.iommu_groups()
+    assert sorted(groups) == [1, 3, 4, 7, 8]
+    assert all(model.group_devices(number) == names for number, names in groups.items())
+
+
+def test_group_endpoints_leave_bridges_out_but_keep_the_device_asked_about():
+    model = HostModel(workstation())
+    assert model.group_endpoints('pci_0000_01_00_0') == ['pci_0000_01_00_0', 'pci_0000_01_00_1']
+    assert model.group_endpoints('pci_0000_04_01_0') == ['pci_0000_04_00_0', 'pci_0000_04_01_0']
+    assert model.group_endpoints('pci_0000_00_01_0') == ['pci_0000_00_01_0', 'pci_0000_01_00_0',
+                                                         'pci_0000_01_00_1']
+    # not PCI, or no group: alone
+    assert model.group_endpoints('usb_1_3') == ['usb_1_3']
+    assert HostModel(workstation(groups=False)).group_endpoints('pci_0000_01_00_0') == ['pci_0000_01_00_0']
+    with pytest.raises(UnknownDeviceError):
+        model.group_endpoints('pci_0000_09_00_0')
+
+
+def test_group_bridges():
+    model = HostModel(workstation())
+    assert model.group_bridges(1) == ['pci_0000_00_01_0']
+    assert model.group_bridges(8) == ['pci_0000_03_00_0']
+    assert model.group_bridges(3) == []
+    assert model.group_bridges(None) == []
 
 
 def test_usb_devices_with_ids():

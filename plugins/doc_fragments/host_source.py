@@ -1,0 +1,45 @@
+# -*- coding: utf-8 -*-
+# Copyright: virt.hostdev contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+# The argument spec of these options is host_source_argument_spec() in
+# plugins/module_utils/argspec.py: change both together.
+
+
+class ModuleDocFragment:
+    """The connection and reader options shared by every module that reads the host."""
+
+    DOCUMENTATION = r'''
+options:
+  uri:
+    description:
+      - libvirt connection URI.
+      - With a remote URI or the test driver (V(test:///...)), sysfs is not read unless
+        O(sysfs_root) is given, since the local sysfs would describe another machine.
+    type: str
+    default: qemu:///system
+  source:
+    description:
+      - Where the devices and IOMMU groups are read from.
+      - V(libvirt) asks the libvirt daemon at O(uri), and enriches each device from sysfs
+        (boot VGA, reset methods, driver, SR-IOV, USB device class, what the host itself runs
+        on it) where its path exists under O(sysfs_root).
+      - V(sysfs) reads O(sysfs_root) directly, with names in libvirt's scheme. A module that
+        only reads then takes the defined and running domains from libvirt's state files under
+        the root's parent (C(etc/libvirt/qemu) and C(run/libvirt/qemu)); a module that edits a
+        domain reads the domains through O(uri).
+      - V(auto) uses V(libvirt) when the Python binding is installed and the daemon answers,
+        and V(sysfs) otherwise, saying why in a warning. The result names the reader that ran.
+    type: str
+    choices: [auto, libvirt, sysfs]
+    default: auto
+  sysfs_root:
+    description:
+      - The sysfs tree to read. Files that live outside sysfs are read relative to its parent
+        directory, as on a real filesystem (C(proc/cmdline), C(proc/interrupts),
+        C(run/udev/data), C(usr/share/misc/pci.ids)), so a copy of a host's tree can be read
+        from any directory.
+      - Defaults to C(/sys) for a local hypervisor URI or O(source=sysfs), and to no sysfs at
+        all for a remote URI or the test driver.
+    type: path
+'''
