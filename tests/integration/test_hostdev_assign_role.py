@@ -106,7 +106,7 @@ def test_devices_or_select_exactly_one(role, domain, variables):
 
 def test_refusal_reaches_the_user_before_any_edit(role, domain):
     outcome, _completed = role(domain=domain.name(), devices=['01:00.0'])
-    assert outcome['failed'] is True and outcome['task'] == 'Plan the change (check mode)'
+    assert outcome['failed'] is True and outcome['task'] == 'Validate and apply the change (only plan it in check mode)'
     assert 'pci_0000_01_00_1 (driver snd_hda_intel)' in outcome['result']['msg']
     assert sources(domain) == []
 
