@@ -28,7 +28,7 @@ if [ $$rc -eq 5 ] && [ -z "$$(find $(1) -name 'test_*.py' -o -name '*_test.py' 2
 exit $$rc
 endef
 
-.PHONY: help setup demo test unit integration sanity lint lab bench build clean
+.PHONY: help setup demo test unit integration sanity types lint lab bench build clean
 
 help: ## show this help
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{ printf "  %-12s %s\n", $$1, $$2 }'
@@ -43,8 +43,8 @@ demo: setup ## gather the bundled sample host's facts and print a summary
 	  $(BIN)/ansible-playbook -i localhost, -c local -e ansible_python_interpreter=$(PYTHON) \
 	  playbooks/demo.yml $(DEMO_ARGS)
 
-TEST_PHASES := unit integration sanity lint lab
-test: setup ## unit, integration, sanity, lint, lab in order; stops at the first failure
+TEST_PHASES := unit integration sanity types lint lab
+test: setup ## unit, integration, sanity, types, lint, lab in order; stops at the first failure
 	@for phase in $(TEST_PHASES); do \
 	  start=$$SECONDS; echo "==== make test: $$phase"; \
 	  if ! $(MAKE) --no-print-directory $$phase; then \
@@ -70,6 +70,10 @@ sanity: setup ## ansible-test sanity on a copy of the tracked + untracked files
 	@# own the copy would be seen as ignored files of this checkout (.build/) and skipped.
 	@git -C $(SANITY_DIR) init -q
 	cd $(SANITY_DIR) && $(BIN)/ansible-test sanity --python $$($(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])') --requirements $(SANITY_ARGS)
+
+types: setup ## mypy on module_utils and the filter, for the managed host's Python 3.9
+	cd $(BUILD)/collections && $(BIN)/mypy --python-version 3.9 --ignore-missing-imports --no-error-summary \
+	  -p ansible_collections.virt.hostdev.plugins.module_utils -p ansible_collections.virt.hostdev.plugins.filter
 
 lint: setup ## ansible-lint the role, the demo and the example playbooks
 	$(BIN)/ansible-lint --offline roles/ playbooks/ docs/examples/

@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Shared pytest fixtures.
 
-- ``ansible_collections.virt.hostdev`` is importable (via .build/collections).
+- ``ansible_collections.virt.hostdev`` is importable (tests/pytest.ini: .build/collections).
 - ``libvirtd``: URI of a private, real libvirtd (QEMU driver), one per session.
 - ``run_playbook``: ``support.run_playbook`` (localhost, this collection).
 
@@ -14,23 +14,16 @@ VIRT_HOSTDEV_SKIP_LIBVIRTD=1; CI=true ignores that variable.
 from __future__ import annotations
 
 import os
-import sys
 
 import pytest
 
-TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
-if TESTS_DIR not in sys.path:
-    sys.path.insert(0, TESTS_DIR)
+from fixtures.sample_host import TEST_URI, build_tree
+from support import PrivateLibvirtd, ensure_collection_link
+from support import run_playbook as _run_playbook
 
-# pylint: disable=wrong-import-position
-from support import PrivateLibvirtd, ensure_collection_link  # noqa: E402
-from support import run_playbook as _run_playbook  # noqa: E402
-from fixtures.sample_host import TEST_URI, build_tree  # noqa: E402
-
-_COLLECTIONS_PATH = ensure_collection_link()
-if _COLLECTIONS_PATH not in sys.path:
-    sys.path.insert(0, _COLLECTIONS_PATH)
-os.environ.setdefault("ANSIBLE_COLLECTIONS_PATH", _COLLECTIONS_PATH)
+# tests/pytest.ini puts tests/ and .build/collections on sys.path; the link in .build is
+# made by scripts/bootstrap.sh (every make target), and here for a bare `pytest` run.
+os.environ.setdefault("ANSIBLE_COLLECTIONS_PATH", ensure_collection_link())
 
 
 def pytest_configure(config):

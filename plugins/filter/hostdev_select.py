@@ -2,10 +2,6 @@
 # Copyright: virt.hostdev contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 DOCUMENTATION = r'''
 name: hostdev_select
 short_description: Select host devices with a JMESPath expression
@@ -121,6 +117,6 @@ def hostdev_select(devices, expression):
     return _names(found, expression)
 
 
-class FilterModule(object):
+class FilterModule:
     def filters(self):
         return {'hostdev_select': hostdev_select}

@@ -19,10 +19,6 @@ Problem codes (a stable interface, also in docs/domain_hostdev.md):
   assigned_elsewhere, host_in_use, display_hotplug, transient_domain, nothing_to_change.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field, fields
 from typing import Any, Dict, List, Mapping, Optional, Set, Tuple
@@ -63,7 +59,7 @@ Problem = Dict[str, Optional[str]]
 # {'action': 'attach' or 'detach', 'device', 'target': 'config' or 'live', 'xml'}.
 Edit = Dict[str, str]
 # target -> the domain's <hostdev> elements there, each with its source dict.
-Hostdevs = Dict[str, List[Tuple[ET.Element, Dict[str, Any]]]]
+Hostdevs = Dict[str, List[Tuple[ET.Element, Optional[Dict[str, Any]]]]]
 
 
 @dataclass(frozen=True)
@@ -448,7 +444,7 @@ def _iommu_off(model: HostModel, names: List[str]) -> List[Problem]:
 def _groups_not_viable(model: HostModel, names: List[str], affected: List[str], in_guest: Set[str],
                        others_of: Dict[str, List[str]]) -> List[Problem]:
     """Every other endpoint of a group must be in the guest or free, or the domain cannot start."""
-    blocking = {}
+    blocking: Dict[Optional[int], List[str]] = {}
     for name in affected:
         record = model.device(name)
         if not is_pci_endpoint(record) or name in in_guest:

@@ -10,15 +10,13 @@ dicts with the keys ``name``, ``type`` (libvirt capability), ``parent``,
 indexes built in one pass, so each query is linear in the number of devices.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import re
 from collections import deque
+from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 from ansible_collections.virt.hostdev.plugins.module_utils.records import (
     CAPABILITY_KEYS,
+    Record,
     USB_BUS_DEVICE_RE,
     USB_ID_RE,
     normalize_hex_id,
@@ -66,7 +64,7 @@ PCI_CLASS_SERIAL_BUS = 0x0c
 PCI_SUBCLASS_SMBUS = 0x05  # of PCI_CLASS_SERIAL_BUS
 
 
-def parse_pci_class(pci_class):
+def parse_pci_class(pci_class: Optional[str]) -> Optional[Tuple[int, int]]:
     """(base class, subclass) of a PCI class code: '0x030200' -> (0x03, 0x02); None stays None.
 
     Raises ValueError when the text is not hexadecimal.
@@ -77,7 +75,7 @@ def parse_pci_class(pci_class):
     return value >> 16, (value >> 8) & 0xff
 
 
-def pci_class_reason(pci_class):
+def pci_class_reason(pci_class: Optional[str]) -> Optional[str]:
     """The reason code that makes a PCI class ineligible, or None (ValueError when unreadable)."""
     parsed = parse_pci_class(pci_class)
     if parsed is None:
@@ -96,7 +94,7 @@ def pci_class_reason(pci_class):
 
 # -- predicates on one device record -------------------------------------------
 
-def is_assignable_type(record):
+def is_assignable_type(record: Record) -> bool:
     """Whether libvirt can hand a device of this type to a guest (ASSIGNABLE_TYPES)."""
     return record.get('type') in ASSIGNABLE_TYPES
 
@@ -113,22 +111,22 @@ def _pci_base_class(record):
     return parsed[0] if parsed else None
 
 
-def is_pci_bridge(record):
+def is_pci_bridge(record: Record) -> bool:
     """A PCI bridge (base class 0x06): it never needs assigning, the devices behind it do."""
     return _pci_base_class(record) == PCI_CLASS_BRIDGE
 
 
-def is_pci_endpoint(record):
+def is_pci_endpoint(record: Record) -> bool:
     """A PCI device that is not a bridge: what a guest gets, and what makes a group viable or not."""
     return record.get('type') == 'pci' and not is_pci_bridge(record)
 
 
-def is_display(record):
+def is_display(record: Record) -> bool:
     """A PCI display controller (base class 0x03: VGA, 3D, ...)."""
     return _pci_base_class(record) == PCI_CLASS_DISPLAY
 
 
-def eligibility(record):
+def eligibility(record: Record) -> Tuple[bool, List[str]]:
     """(eligible, reasons) of one device record, from the device alone.
 
     Host readiness (IOMMU off, device held by a domain) is deliberately not part
@@ -164,10 +162,11 @@ class HostModel:
     iommu: the host's IOMMU state dict (reported as is).
     """
 
-    def __init__(self, devices, domains=(), iommu=None):
+    def __init__(self, devices: Iterable[Record], domains: Iterable[Dict[str, Any]] = (),
+                 iommu: Optional[Dict[str, Any]] = None) -> None:
         self.warnings = []
         self.iommu = dict(iommu or {})
-        self._devices = {}
+        self._devices: Dict[str, Record] = {}
         for record in devices:
             name = record['name']
             if name in self._devices:
@@ -175,7 +174,7 @@ class HostModel:
                 continue
             self._devices[name] = record
         self._names = sorted(self._devices)
-        self._children = {}
+        self._children: Dict[str, List[str]] = {}
         for name in self._names:
             parent = self._devices[name].get('parent')
             if parent is None:
@@ -187,8 +186,8 @@ class HostModel:
                 continue
             self._children.setdefault(parent, []).append(name)
         self._groups = self._compute_groups()
-        self._taken_with_group = {}
-        self._group_devices = {}
+        self._taken_with_group: Dict[Optional[int], List[str]] = {}
+        self._group_devices: Dict[int, List[str]] = {}
         for name in self._names:
             group = self._groups[name]
             if group is not None:
@@ -233,22 +232,22 @@ class HostModel:
                 groups[member] = group
         return groups
 
-    def names(self):
+    def names(self) -> List[str]:
         return list(self._names)
 
     def __contains__(self, name):
         return name in self._devices
 
-    def device(self, name):
+    def device(self, name: str) -> Record:
         try:
             return self._devices[name]
         except KeyError:
             raise UnknownDeviceError('device %s does not exist on this host' % name)
 
-    def children(self, name):
+    def children(self, name: str) -> List[str]:
         return list(self._children.get(name, ()))
 
-    def descendants(self, name):
+    def descendants(self, name: str) -> List[str]:
         """All devices below name, in breadth-first order."""
         result = []
         queue = deque(self._children.get(name, ()))
@@ -258,20 +257,20 @@ class HostModel:
             queue.extend(self._children.get(current, ()))
         return result
 
-    def iommu_group(self, name):
+    def iommu_group(self, name: str) -> Optional[int]:
         """The device's own or inherited IOMMU group, or None."""
         self.device(name)
         return self._groups[name]
 
-    def group_devices(self, group):
+    def group_devices(self, group: int) -> List[str]:
         """Sorted names of the PCI devices the kernel puts in IOMMU group group."""
         return list(self._group_devices.get(group, ()))
 
-    def iommu_groups(self):
+    def iommu_groups(self) -> Dict[int, List[str]]:
         """{group number: sorted PCI device names the kernel puts in it}."""
         return dict((group, list(names)) for group, names in self._group_devices.items())
 
-    def taken_with_group(self, group):
+    def taken_with_group(self, group: Optional[int]) -> List[str]:
         """Sorted names of every device whose own or inherited IOMMU group is group.
 
         That is the group's PCI devices and every device below them that has no
@@ -279,7 +278,7 @@ class HostModel:
         """
         return list(self._taken_with_group.get(group, ()))
 
-    def group_endpoints(self, name):
+    def group_endpoints(self, name: str) -> List[str]:
         """Sorted PCI endpoints (not bridges) in name's IOMMU group, name included.
 
         A device without a group, or that is not PCI, is alone: [name].
@@ -292,24 +291,24 @@ class HostModel:
                    if is_pci_endpoint(self._devices[member])]
         return sorted(set(members) | set([name]))
 
-    def group_bridges(self, group):
+    def group_bridges(self, group: Optional[int]) -> List[str]:
         """Sorted names of the PCI bridges in IOMMU group group; they never need assigning."""
         return [member for member in self._taken_with_group.get(group, ())
                 if is_pci_bridge(self._devices[member])]
 
-    def host_use(self, name):
+    def host_use(self, name: str) -> List[str]:
         """What the host itself uses the device for ('mounted at /', 'swap', 'default route')."""
         return list(self.device(name).get('host_use') or ())
 
     # -- eligibility and filters -----------------------------------------
 
-    def eligibility(self, name):
+    def eligibility(self, name: str) -> Tuple[bool, List[str]]:
         return eligibility(self.device(name))
 
-    def eligible_names(self):
+    def eligible_names(self) -> List[str]:
         return [name for name in self._names if eligibility(self._devices[name])[0]]
 
-    def filter_names(self, cap=None, passthrough=None):
+    def filter_names(self, cap: Optional[str] = None, passthrough: Optional[bool] = None) -> List[str]:
         """Kimchi's listing: names by capability, optionally only eligible ones."""
         names = self._names
         if cap is not None:
@@ -325,7 +324,7 @@ class HostModel:
         # fc_host and vports are sub-capabilities of scsi_host in libvirt.
         return cap in (record.get('capabilities') or ())
 
-    def affected_by(self, name):
+    def affected_by(self, name: str) -> List[str]:
         """Sorted names of the devices a passthrough of name takes from the host.
 
         PCI device in an IOMMU group: the other members of its group with all
@@ -365,11 +364,11 @@ class HostModel:
                 by_scsi[(scsi['host'], scsi['bus'], scsi['target'], scsi['lun'])] = name
         return {'pci': by_pci, 'usb_ids': by_usb_ids, 'usb_bus': by_usb_bus, 'scsi': by_scsi}
 
-    def usb_devices_with_ids(self, vendor_id, product_id):
+    def usb_devices_with_ids(self, vendor_id: Optional[str], product_id: Optional[str]) -> List[str]:
         """Sorted names of the USB devices with this vendor:product ('0x046d', '0xc31c')."""
         return list(self._indexes['usb_ids'].get((vendor_id, product_id), ()))
 
-    def match_source(self, source):
+    def match_source(self, source: Dict[str, Any]) -> List[str]:
         """Names of the host devices a domain hostdev source refers to."""
         kind = source.get('type')
         if kind == 'pci':
@@ -399,14 +398,14 @@ class HostModel:
                     assigned.setdefault(name, set()).add(dom['name'])
         return dict((name, sorted(doms)) for name, doms in assigned.items())
 
-    def assigned_to(self, name):
+    def assigned_to(self, name: str) -> List[str]:
         """Sorted names of the domains (defined or running) that reference name."""
         self.device(name)
         return list(self._assigned.get(name, ()))
 
     # -- references --------------------------------------------------------
 
-    def resolve_reference(self, reference):
+    def resolve_reference(self, reference: Any) -> str:
         """Turn a user's device reference into a node device name.
 
         Accepted: a node device name, a PCI address (DDDD:BB:SS.F or BB:SS.F),
@@ -448,7 +447,7 @@ class HostModel:
 
     # -- facts ------------------------------------------------------------
 
-    def device_facts(self, name):
+    def device_facts(self, name: str) -> Dict[str, Any]:
         record = self.device(name)
         eligible, reasons = eligibility(record)
         facts = {
@@ -468,7 +467,7 @@ class HostModel:
                 facts[key] = dict(record[key])
         return facts
 
-    def facts(self, source):
+    def facts(self, source: str) -> Dict[str, Any]:
         groups = self.iommu_groups()
         iommu = dict(self.iommu)
         iommu.setdefault('enabled', bool(groups))
@@ -495,7 +494,7 @@ IOMMU_OFF_HINT = (
     'intel_iommu=on (Intel) or amd_iommu=on (AMD) to the kernel command line, then reboot')
 
 
-def iommu_hint(iommu):
+def iommu_hint(iommu: Dict[str, Any]) -> Optional[str]:
     """What an operator should do about the host's IOMMU state, or None when it is fine."""
     if not iommu.get('enabled'):
         return IOMMU_OFF_HINT

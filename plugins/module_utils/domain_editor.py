@@ -10,15 +10,12 @@ all or nothing. The domain is never redefined, so everything but its <hostdev>
 elements (secrets, metadata, other devices) is left to libvirt as it is.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import xml.etree.ElementTree as ET
-from typing import List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from ansible_collections.virt.hostdev.plugins.module_utils.assignment import (
     AssignmentRequest,
+    Edit,
     Plan,
     plan_assignment,
     problems_message,
@@ -46,16 +43,17 @@ from ansible_collections.virt.hostdev.plugins.module_utils.libvirt_errors import
 class AssignmentRefused(HostdevError):
     """Validation found problems; nothing was edited. plan.problems lists them."""
 
-    def __init__(self, plan: Plan):
-        super(AssignmentRefused, self).__init__(problems_message(plan.problems))
+    def __init__(self, plan: Plan) -> None:
+        super().__init__(problems_message(plan.problems))
         self.plan = plan
 
 
 class EditFailed(HostdevError):
     """An edit failed; the ones made before it were undone (rolled_back says if that worked)."""
 
-    def __init__(self, message, code=None, rolled_back=True, plan=None):
-        super(EditFailed, self).__init__(message, code=code)
+    def __init__(self, message: str, code: Optional[int] = None, rolled_back: bool = True,
+                 plan: Optional[Plan] = None) -> None:
+        super().__init__(message, code=code)
         self.rolled_back = rolled_back
         self.plan = plan
 
@@ -64,7 +62,7 @@ def _flag(target):
     return libvirt.VIR_DOMAIN_AFFECT_CONFIG if target == 'config' else libvirt.VIR_DOMAIN_AFFECT_LIVE
 
 
-def lookup_domain(conn, name):
+def lookup_domain(conn: Any, name: str) -> Any:
     """The virDomain called name; a clear error when it is not defined."""
     try:
         return conn.lookupByName(name)
@@ -83,14 +81,14 @@ def _uri(conn):
         return 'this libvirt connection'
 
 
-def target_xml(dom, target):
+def target_xml(dom: Any, target: str) -> str:
     """The domain's persistent (config) or running (live) definition."""
     flags = libvirt.VIR_DOMAIN_XML_INACTIVE if target == 'config' else 0
     with translated('cannot read the %s definition of domain %s' % (target, dom.name())):
         return dom.XMLDesc(flags)
 
 
-def domain_state(dom):
+def domain_state(dom: Any) -> Dict[str, Any]:
     """{'active', 'persistent', 'config_xml', 'live_xml'} of a domain, read once."""
     with translated('cannot read the state of domain %s' % dom.name()):
         active = bool(dom.isActive())
@@ -125,14 +123,14 @@ def _undo(dom, edit):
     dom.detachDeviceFlags(xml, flag)
 
 
-def apply_edits(dom, edits, domain=None):
+def apply_edits(dom: Any, edits: List[Edit], domain: Optional[str] = None) -> List[Edit]:
     """Apply the edits in order, all or nothing.
 
     When one fails, the ones already made are undone in reverse order, then
     EditFailed is raised with libvirt's message and whether the rollback worked.
     """
     domain = domain or dom.name()
-    done = []
+    done: List[Edit] = []
     for edit in edits:
         try:
             if edit['action'] == 'attach':
@@ -161,7 +159,7 @@ def apply_edits(dom, edits, domain=None):
     return done
 
 
-def pending_unplugs(dom, edits):
+def pending_unplugs(dom: Any, edits: List[Edit]) -> List[str]:
     """Devices a live detach asked the guest to release that the running domain still has.
 
     A PCI hot-unplug needs the guest's cooperation (ACPI or PCIe native hotplug):

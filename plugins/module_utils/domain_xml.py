@@ -10,19 +10,17 @@ A *source dict* identifies the host device a domain element refers to:
 Missing parts are None. No I/O happens here.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import xml.etree.ElementTree as ET
+from typing import Any, Dict, Iterable, List, Optional, Tuple, Union
 
 from ansible_collections.virt.hostdev.plugins.module_utils.device_model import (
     normalize_hex_id,
     pci_address,
 )
+from ansible_collections.virt.hostdev.plugins.module_utils.records import Record
 
 
-def xml_int(value):
+def xml_int(value: Optional[str]) -> Optional[int]:
     """libvirt writes numbers as decimal or 0x-hex; None stays None."""
     if value is None:
         return None
@@ -42,7 +40,7 @@ def _pci_source_address(address):
     return pci_address(*parts)
 
 
-def hostdev_source(element):
+def hostdev_source(element: ET.Element) -> Optional[Dict[str, Any]]:
     """The source dict of a <hostdev> or <interface type='hostdev'> element, or None.
 
     Only host devices are described (mode='subsystem' PCI/USB/SCSI with a local
@@ -92,14 +90,14 @@ def hostdev_source(element):
     return None
 
 
-def hostdev_sources(domain_xml):
+def hostdev_sources(domain_xml: Union[str, bytes]) -> List[Dict[str, Any]]:
     """Source dicts of every host device a domain definition refers to."""
     return [source for _element, source in hostdev_elements(domain_xml) if source is not None]
 
 
 # -- building and matching <hostdev> elements (used by domain_hostdev) ---------
 
-def sources_match(first, second):
+def sources_match(first: Optional[Dict[str, Any]], second: Optional[Dict[str, Any]]) -> bool:
     """True when two source dicts name the same host device (not a string compare).
 
     PCI: same address. SCSI: same adapter, bus, target and unit. USB: same
@@ -112,7 +110,7 @@ def sources_match(first, second):
     if kind == 'pci':
         return first.get('address') is not None and first.get('address') == second.get('address')
     if kind == 'scsi':
-        keys = ('adapter', 'bus', 'target', 'unit')
+        keys: Tuple[str, ...] = ('adapter', 'bus', 'target', 'unit')
         return all(first.get(key) == second.get(key) for key in keys)
     if kind == 'usb':
         compared = False
@@ -130,7 +128,7 @@ def _hex(value, width):
     return '0x%0*x' % (width, value)
 
 
-def build_hostdev(record, managed=True, usb_address=False):
+def build_hostdev(record: Record, managed: bool = True, usb_address: bool = False) -> str:
     """The <hostdev> XML (a string) that passes the device record to a guest.
 
     PCI: <source><address domain bus slot function/></source>, managed as asked.
@@ -168,7 +166,7 @@ def build_hostdev(record, managed=True, usb_address=False):
     return element_xml(element)
 
 
-def hostdev_elements(domain_xml):
+def hostdev_elements(domain_xml: Union[str, bytes]) -> List[Tuple[ET.Element, Optional[Dict[str, Any]]]]:
     """[(element, source dict)] of every <hostdev> and <interface type='hostdev'> of a domain.
 
     Elements whose source is not a host device (iSCSI, mdev, ...) have source None.
@@ -184,7 +182,7 @@ def hostdev_elements(domain_xml):
     return found
 
 
-def element_xml(element):
+def element_xml(element: ET.Element) -> str:
     """One element as an indented string, without the whitespace around it."""
     copy = ET.fromstring(ET.tostring(element))
     for node in copy.iter():
@@ -195,6 +193,6 @@ def element_xml(element):
     return ET.tostring(copy, encoding='unicode')
 
 
-def hostdevs_text(xml_strings):
+def hostdevs_text(xml_strings: Iterable[str]) -> str:
     """The text of a list of hostdev XML strings, as shown in a diff."""
     return ''.join(text.rstrip('\n') + '\n' for text in xml_strings)

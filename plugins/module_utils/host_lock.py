@@ -10,16 +10,13 @@ The lock is an fcntl.flock on a file, released by the kernel when the process
 ends, so a killed run never leaves it held.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import contextlib
 import errno
 import fcntl
 import os
 import tempfile
 import time
+from typing import Iterator, Optional
 
 from ansible_collections.virt.hostdev.plugins.module_utils.libvirt_errors import HostdevError
 
@@ -32,7 +29,7 @@ class HostLockTimeout(HostdevError):
     """The lock stayed taken for longer than the caller would wait."""
 
 
-def default_lock_path():
+def default_lock_path() -> str:
     """/run/lock/virt-hostdev.lock, or the same name in the temp directory without /run/lock."""
     for directory in LOCK_DIRS:
         if os.path.isdir(directory) and os.access(directory, os.W_OK):
@@ -41,7 +38,7 @@ def default_lock_path():
 
 
 @contextlib.contextmanager
-def host_lock(path=None, timeout=DEFAULT_TIMEOUT, poll=0.05):
+def host_lock(path: Optional[str] = None, timeout: float = DEFAULT_TIMEOUT, poll: float = 0.05) -> Iterator[str]:
     """Hold the host-wide lock for the block; wait at most timeout seconds for it."""
     path = path or default_lock_path()
     try:

@@ -3,11 +3,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """PRIVATE: one read of a host, through libvirt or sysfs, into a HostModel."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import contextlib
+from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 from ansible_collections.virt.hostdev.plugins.module_utils.device_model import HostModel
 from ansible_collections.virt.hostdev.plugins.module_utils.domain_files import read_domain_files
@@ -22,18 +19,21 @@ from ansible_collections.virt.hostdev.plugins.module_utils.libvirt_reader import
     read_devices,
     read_domains,
 )
-from ansible_collections.virt.hostdev.plugins.module_utils.records import fill_gaps
+from ansible_collections.virt.hostdev.plugins.module_utils.records import Record, fill_gaps
 from ansible_collections.virt.hostdev.plugins.module_utils.sysfs_reader import SysfsReader
 from ansible_collections.virt.hostdev.plugins.module_utils.sysfs_tree import SysfsTree
 
 SOURCES = ('auto', 'libvirt', 'sysfs')
+
+# (device records, domains, IOMMU state, warnings): what one reader found.
+HostRead = Tuple[List[Record], List[Dict[str, Any]], Dict[str, Any], List[str]]
 
 
 class MissingLibvirtError(HostdevError):
     """source=libvirt was asked for on a host without the Python binding."""
 
 
-def uri_is_local_hypervisor(uri):
+def uri_is_local_hypervisor(uri: str) -> bool:
     """True for a URI whose devices are this machine's (no host part, not the test driver)."""
     scheme, _sep, rest = uri.partition('://')
     if scheme.split('+')[0] == 'test':
@@ -42,14 +42,14 @@ def uri_is_local_hypervisor(uri):
     return host in ('', 'localhost')
 
 
-def default_sysfs_root(uri, source):
+def default_sysfs_root(uri: str, source: str) -> Optional[str]:
     """/sys unless libvirt describes another machine (a remote URI or the test driver)."""
     if source == 'sysfs' or uri_is_local_hypervisor(uri):
         return '/sys'
     return None
 
 
-def enrich_from_sysfs(records, reader):
+def enrich_from_sysfs(records: Iterable[Record], reader: SysfsReader) -> None:
     """Fill what libvirt does not report (boot_vga, reset_method, driver, ...) from sysfs.
 
     libvirt's values win; sysfs only fills the gaps of the declared record keys,
@@ -67,8 +67,8 @@ def _iommu_from_groups(records):
             'interrupt_remapping': None, 'unsafe_interrupts': None, 'acs_override': None}
 
 
-def read_via_libvirt(uri, sysfs_root, conn=None):
-    warnings = []
+def read_via_libvirt(uri: str, sysfs_root: Optional[str], conn: Any = None) -> HostRead:
+    warnings: List[str] = []
     opened = connection(uri, readonly=True) if conn is None else contextlib.nullcontext(conn)
     with opened as active:
         records = read_devices(active, warnings)
@@ -83,7 +83,7 @@ def read_via_libvirt(uri, sysfs_root, conn=None):
     return records, domains, iommu, warnings
 
 
-def read_via_sysfs(sysfs_root):
+def read_via_sysfs(sysfs_root: str) -> HostRead:
     tree = SysfsTree(sysfs_root)
     records = SysfsReader(tree).read_devices()
     attach_host_usage(records, tree)
@@ -92,7 +92,8 @@ def read_via_sysfs(sysfs_root):
     return records, domains, iommu, list(tree.warnings)
 
 
-def read_host(source='auto', uri='qemu:///system', sysfs_root=None, conn=None):
+def read_host(source: str = 'auto', uri: str = 'qemu:///system', sysfs_root: Optional[str] = None,
+              conn: Any = None) -> Tuple[HostModel, str, List[str]]:
     """Read the host once and return (HostModel, source used, warnings).
 
     source=auto uses libvirt when the binding is installed and the daemon at

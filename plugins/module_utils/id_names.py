@@ -7,7 +7,6 @@ import os
 import re
 from typing import Dict, Optional, Tuple
 
-from ansible_collections.virt.hostdev.plugins.module_utils.records import normalize_hex_id
 from ansible_collections.virt.hostdev.plugins.module_utils.sysfs_tree import SysfsTree
 
 # Where Debian (misc) and Fedora/RHEL (hwdata) keep the databases, relative to the host's root.
@@ -50,7 +49,7 @@ class IdNames:
 def parse_ids(path: str) -> IdTable:
     """Parse a pci.ids/usb.ids file: vendor lines, then tab-indented product lines."""
     table: IdTable = {}
-    vendor = None
+    vendor: Optional[Tuple[str, Dict[str, str]]] = None
     try:
         with open(path, 'rb') as handle:
             for raw in handle:
@@ -62,11 +61,11 @@ def parse_ids(path: str) -> IdTable:
                     vendor = None
                     if match:
                         vendor = (match.group(2).strip(), {})
-                        table[normalize_hex_id(match.group(1))] = vendor
+                        table['0x' + match.group(1).lower()] = vendor
                 elif vendor is not None and not line.startswith('\t\t'):
                     match = re.match(r'^\t([0-9a-fA-F]{4})\s+(.*)$', line)
                     if match:
-                        vendor[1][normalize_hex_id(match.group(1))] = match.group(2).strip()
+                        vendor[1]['0x' + match.group(1).lower()] = match.group(2).strip()
     except (IOError, OSError):
         return {}
     return table

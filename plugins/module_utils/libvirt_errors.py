@@ -8,19 +8,16 @@ without the Python binding gets Ansible's missing-library message instead of a
 traceback, and every libvirt failure reads the same way.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import contextlib
 import traceback
+from typing import Any, Iterator, Optional
 
 try:
     import libvirt
 except ImportError:
     libvirt = None
     HAS_LIBVIRT = False
-    LIBVIRT_IMPORT_ERROR = traceback.format_exc()
+    LIBVIRT_IMPORT_ERROR: Optional[str] = traceback.format_exc()
 else:
     HAS_LIBVIRT = True
     LIBVIRT_IMPORT_ERROR = None
@@ -37,24 +34,24 @@ LIBVIRT_LIBRARY = 'libvirt-python'
 class HostdevError(Exception):
     """A failure with a message fit for the user (no traceback needed)."""
 
-    def __init__(self, message, code=None):
-        super(HostdevError, self).__init__(message)
+    def __init__(self, message: str, code: Optional[int] = None) -> None:
+        super().__init__(message)
         self.message = message
         self.code = code
 
 
-def is_libvirt_error(error):
+def is_libvirt_error(error: BaseException) -> bool:
     return HAS_LIBVIRT and isinstance(error, libvirt.libvirtError)
 
 
-def error_code(error):
+def error_code(error: Any) -> Optional[int]:
     """libvirt's error code of a libvirtError, or None for any other exception."""
     if is_libvirt_error(error):
         return error.get_error_code()
     return None
 
 
-def is_not_found(error):
+def is_not_found(error: BaseException) -> bool:
     """True when a libvirt call failed because its object vanished or never existed."""
     if not HAS_LIBVIRT:
         return False
@@ -64,7 +61,7 @@ def is_not_found(error):
     )
 
 
-def describe(error, action):
+def describe(error: Any, action: str) -> str:
     """A one-line message: what we were doing, what libvirt said, and its code."""
     if is_libvirt_error(error):
         message = error.get_error_message() or str(error)
@@ -76,7 +73,7 @@ def describe(error, action):
 
 
 @contextlib.contextmanager
-def translated(action):
+def translated(action: str) -> Iterator[None]:
     """Turn a libvirtError raised inside the block into a HostdevError naming action."""
     try:
         yield
@@ -89,7 +86,7 @@ def translated(action):
 
 
 @contextlib.contextmanager
-def connection(uri, readonly=False):
+def connection(uri: str, readonly: bool = False) -> Iterator[Any]:
     """One libvirt connection for a whole run, always closed afterwards."""
     if not HAS_LIBVIRT:
         raise HostdevError('the libvirt Python binding (%s) is not installed' % LIBVIRT_LIBRARY)

@@ -8,11 +8,8 @@ device_model); read_devices() and read_domains() make the calls, on one
 connection the caller owns.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import xml.etree.ElementTree as ET
+from typing import Any, Dict, List
 
 from ansible_collections.virt.hostdev.plugins.module_utils.domain_xml import hostdev_sources, xml_int
 from ansible_collections.virt.hostdev.plugins.module_utils.libvirt_errors import (
@@ -25,6 +22,7 @@ from ansible_collections.virt.hostdev.plugins.module_utils.libvirt_errors import
     translated,
 )
 from ansible_collections.virt.hostdev.plugins.module_utils.records import (
+    Record,
     device_record,
     normalize_hex_id,
     pci_address,
@@ -131,17 +129,16 @@ CAPABILITY_PARSERS = {
 }
 
 
-def parse_nodedev_xml(xml):
+def parse_nodedev_xml(xml: str) -> Record:
     """A device record (see records) from one node device's XML."""
     root = ET.fromstring(xml)
     cap = root.find('capability')
     kind = cap.get('type') if cap is not None else None
-    parser = CAPABILITY_PARSERS.get(kind)
+    parser = CAPABILITY_PARSERS.get(kind or '')
+    subtypes = [sub.get('type') for sub in cap.findall('capability')] if cap is not None else []
     return device_record(
         _text(root, 'name'), kind, parent=_text(root, 'parent'), path=_text(root, 'path'),
-        driver=_text(root, 'driver/name'),
-        capabilities=[sub.get('type') for sub in cap.findall('capability') if sub.get('type')]
-        if cap is not None else (),
+        driver=_text(root, 'driver/name'), capabilities=[subtype for subtype in subtypes if subtype],
         details=parser(cap) if parser else None)
 
 
@@ -162,7 +159,7 @@ def _read_or_skip(read, what, warnings):
         raise HostdevError(describe(error, 'cannot read %s' % what), code=error_code(error))
 
 
-def read_devices(conn, warnings):
+def read_devices(conn: Any, warnings: List[str]) -> List[Record]:
     """Device records of every node device; one that vanishes mid-scan is skipped."""
     with translated('cannot list node devices'):
         devices = conn.listAllDevices(0)
@@ -190,7 +187,7 @@ def _domain_hostdevs(dom):
     return dom.name(), active, sources
 
 
-def read_domains(conn, warnings):
+def read_domains(conn: Any, warnings: List[str]) -> List[Dict[str, Any]]:
     """Every domain with the host devices its persistent and live definitions use."""
     with translated('cannot list domains'):
         domains = conn.listAllDomains(0)

@@ -16,7 +16,7 @@ device names, hex IDs), which every other module needs.
 """
 
 import re
-from typing import Any, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 # -- identifiers -------------------------------------------------------------
 
@@ -27,6 +27,9 @@ USB_ID_RE = re.compile(r'^(?P<vendor>[0-9a-fA-F]{4}):(?P<product>[0-9a-fA-F]{4})
 USB_BUS_DEVICE_RE = re.compile(r'^(?P<bus>\d{1,3})\.(?P<device>\d{1,3})$')
 
 PciAddress = Tuple[int, int, int, int]
+
+# A device record (see the module docstring): the dict a reader makes of one node device.
+Record = Dict[str, Any]
 
 
 def pci_name(domain: int, bus: int, slot: int, function: int) -> str:
@@ -124,7 +127,7 @@ def mdev_types(types: Optional[Iterable[Dict[str, Any]]]) -> Optional[List[Dict[
 
 
 # (capability type, key) -> the rule that shapes the value a reader found.
-_SHAPERS = {
+_SHAPERS: Dict[Tuple[str, str], Callable[[Any], Any]] = {
     ('pci', 'numa_node'): numa_node,
     ('pci', 'sriov'): sriov,
     ('pci', 'mdev_types'): mdev_types,
@@ -154,7 +157,7 @@ def device_record(name: Optional[str], device_type: Optional[str], parent: Optio
                   capabilities: Iterable[str] = (),
                   details: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
     """A device record. details: the capability's values (see capability_record)."""
-    record = {
+    record: Dict[str, Any] = {
         'name': name,
         'type': device_type,
         'parent': parent,
@@ -169,7 +172,7 @@ def device_record(name: Optional[str], device_type: Optional[str], parent: Optio
 
 def capability_of(record: Dict[str, Any]) -> Optional[Dict[str, Any]]:
     """The capability sub-dict of a record (its 'pci', 'usb', ... dict), or None."""
-    declared = CAPABILITIES.get(record.get('type'))
+    declared = CAPABILITIES.get(record.get('type') or '')
     return record.get(declared[0]) if declared else None
 
 

@@ -141,10 +141,10 @@ class SysfsReader:
             'class': normalize_hex_id(self._attr(path, 'bDeviceClass'), 2),
         }
 
-    def details(self, device_type: str, path: str, name: str) -> Optional[Dict[str, Any]]:
+    def details(self, device_type: Optional[str], path: str, name: str) -> Optional[Dict[str, Any]]:
         """The capability values of a device of device_type from its directory, or None."""
         entry = os.path.basename(path)
-        pattern = SCSI_ENTRY_PATTERNS.get(device_type)
+        pattern = SCSI_ENTRY_PATTERNS.get(device_type or '')
         if pattern is not None and not pattern.match(entry):
             return None  # not a directory this reader knows how to read (enrichment of libvirt's path)
         if device_type == 'pci':
@@ -160,14 +160,15 @@ class SysfsReader:
             return {'target': entry}
         if device_type == 'scsi':
             host, bus, target, lun = (int(part) for part in entry.split(':'))
+            scsi_type = self._attr_int(path, 'type')
             return {'host': host, 'bus': bus, 'target': target, 'lun': lun,
-                    'type': SCSI_TYPES.get(self._attr_int(path, 'type'))}
+                    'type': SCSI_TYPES.get(scsi_type) if scsi_type is not None else None}
         return None
 
     def driver_of(self, path: str) -> Optional[str]:
         return self.tree.link_name(os.path.join(path, 'driver'))
 
-    def record_at(self, path: str, name: str, device_type: str,
+    def record_at(self, path: str, name: str, device_type: Optional[str],
                   details: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
         """The record of the device in directory path, without its parent (see read_devices).
 
@@ -183,7 +184,7 @@ class SysfsReader:
     def _listed(self) -> List[Tuple[str, Dict[str, Any]]]:
         """(directory, record without parent) of every device this reader lists."""
         tree = self.tree
-        found = []
+        found: List[Tuple[str, str, str, Optional[Dict[str, Any]]]] = []
         pci_root = tree.path('bus', 'pci', 'devices')
         for entry in tree.listdir(pci_root):
             address = parse_pci_address(entry)

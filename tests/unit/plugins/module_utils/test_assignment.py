@@ -273,7 +273,7 @@ def test_scsi_is_never_managed_even_with_managed_true(sample):
     element = ET.fromstring(plan.edits[0]['xml'])
     assert element.get('type') == 'scsi' and element.get('managed') is None
     assert plan.impact == [{'name': 'block_sda_Samsung_SSD_870_EVO_1TB_S6PTNS0T123456A', 'type': 'storage',
-                               'parent': DISK, 'block': '/dev/sda', 'model': 'Samsung SSD 870'}]
+                            'parent': DISK, 'block': '/dev/sda', 'model': 'Samsung SSD 870'}]
     assert any('disk /dev/sda' in warning for warning in plan.warnings)
 
 
