@@ -14,6 +14,7 @@ import re
 from collections import deque
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
+from ansible_collections.virt.hostdev.plugins.module_utils.errors import HostdevError
 from ansible_collections.virt.hostdev.plugins.module_utils.records import (
     CAPABILITY_KEYS,
     Record,
@@ -43,7 +44,7 @@ REASONS = {
 }
 
 
-class HostdevModelError(Exception):
+class HostdevModelError(HostdevError):
     """A question the model cannot answer because the input names something wrong."""
 
 

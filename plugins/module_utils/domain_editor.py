@@ -28,14 +28,13 @@ from ansible_collections.virt.hostdev.plugins.module_utils.domain_xml import (
 )
 from ansible_collections.virt.hostdev.plugins.module_utils.host_lock import DEFAULT_TIMEOUT, host_lock
 from ansible_collections.virt.hostdev.plugins.module_utils.host_reader import read_host
+from ansible_collections.virt.hostdev.plugins.module_utils.errors import HostdevError
 from ansible_collections.virt.hostdev.plugins.module_utils.libvirt_errors import (
-    HostdevError,
     connection,
     describe,
-    error_code,
     is_libvirt_error,
-    is_not_found,
     libvirt,
+    libvirt_call,
     translated,
 )
 
@@ -44,18 +43,16 @@ class AssignmentRefused(HostdevError):
     """Validation found problems; nothing was edited. plan.problems lists them."""
 
     def __init__(self, plan: Plan) -> None:
-        super().__init__(problems_message(plan.problems))
+        super().__init__(problems_message(plan.problems), problems=plan.problems, **plan.result())
         self.plan = plan
 
 
 class EditFailed(HostdevError):
     """An edit failed; the ones made before it were undone (rolled_back says if that worked)."""
 
-    def __init__(self, message: str, code: Optional[int] = None, rolled_back: bool = True,
-                 plan: Optional[Plan] = None) -> None:
-        super().__init__(message, code=code)
+    def __init__(self, message: str, rolled_back: bool = True) -> None:
+        super().__init__(message, rolled_back=rolled_back)
         self.rolled_back = rolled_back
-        self.plan = plan
 
 
 def _flag(target):
@@ -64,14 +61,8 @@ def _flag(target):
 
 def lookup_domain(conn: Any, name: str) -> Any:
     """The virDomain called name; a clear error when it is not defined."""
-    try:
-        return conn.lookupByName(name)
-    except Exception as error:  # pylint: disable=broad-except
-        if not is_libvirt_error(error):
-            raise
-        if is_not_found(error):
-            raise HostdevError('domain %s is not defined at %s' % (name, _uri(conn)), code=error_code(error))
-        raise HostdevError(describe(error, 'cannot look up domain %s' % name), code=error_code(error))
+    return libvirt_call(lambda: conn.lookupByName(name), 'cannot look up domain %s' % name,
+                        missing_message='domain %s is not defined at %s' % (name, _uri(conn)))
 
 
 def _uri(conn):
@@ -154,7 +145,7 @@ def apply_edits(dom: Any, edits: List[Edit], domain: Optional[str] = None) -> Li
                     len(done), '' if len(done) == 1 else 's', 'was' if len(done) == 1 else 'were')
             else:
                 message += '; ROLLBACK FAILED, check the domain by hand: %s' % '; '.join(failures)
-            raise EditFailed(message, code=error_code(error), rolled_back=not failures)
+            raise EditFailed(message, rolled_back=not failures)
         done.append(edit)
     return done
 
@@ -208,7 +199,7 @@ def assign(request: AssignmentRequest, uri: str, source: str = 'auto', sysfs_roo
                 try:
                     apply_edits(dom, plan.edits, request.domain)
                 except EditFailed as error:
-                    error.plan = plan
+                    error.result.update(plan.result())
                     raise
                 plan.pending_unplug = pending_unplugs(dom, plan.edits)
     for name in plan.pending_unplug:

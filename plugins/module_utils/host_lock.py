@@ -18,7 +18,7 @@ import tempfile
 import time
 from typing import Iterator, Optional
 
-from ansible_collections.virt.hostdev.plugins.module_utils.libvirt_errors import HostdevError
+from ansible_collections.virt.hostdev.plugins.module_utils.errors import HostdevError
 
 LOCK_NAME = 'virt-hostdev.lock'
 LOCK_DIRS = ('/run/lock', '/var/lock')

@@ -10,9 +10,10 @@ from ansible_collections.virt.hostdev.plugins.module_utils.device_model import H
 from ansible_collections.virt.hostdev.plugins.module_utils.domain_files import read_domain_files
 from ansible_collections.virt.hostdev.plugins.module_utils.host_usage import attach_host_usage
 from ansible_collections.virt.hostdev.plugins.module_utils.iommu_state import read_iommu_state
+from ansible_collections.virt.hostdev.plugins.module_utils.errors import HostdevError
 from ansible_collections.virt.hostdev.plugins.module_utils.libvirt_errors import (
     HAS_LIBVIRT,
-    HostdevError,
+    MissingLibvirtError,
     connection,
 )
 from ansible_collections.virt.hostdev.plugins.module_utils.libvirt_reader import (
@@ -27,10 +28,6 @@ SOURCES = ('auto', 'libvirt', 'sysfs')
 
 # (device records, domains, IOMMU state, warnings): what one reader found.
 HostRead = Tuple[List[Record], List[Dict[str, Any]], Dict[str, Any], List[str]]
-
-
-class MissingLibvirtError(HostdevError):
-    """source=libvirt was asked for on a host without the Python binding."""
 
 
 def uri_is_local_hypervisor(uri: str) -> bool:
@@ -109,7 +106,7 @@ def read_host(source: str = 'auto', uri: str = 'qemu:///system', sysfs_root: Opt
     warnings = []
     used = source
     if source == 'libvirt' and not HAS_LIBVIRT:
-        raise MissingLibvirtError('the libvirt Python binding is needed for source=libvirt')
+        raise MissingLibvirtError()
     if source == 'auto':
         used = 'libvirt' if HAS_LIBVIRT else 'sysfs'
         if not HAS_LIBVIRT:

@@ -5,12 +5,16 @@
 
 Everything else in virt.hostdev imports libvirt through this module, so a host
 without the Python binding gets Ansible's missing-library message instead of a
-traceback, and every libvirt failure reads the same way.
+traceback, and every libvirt failure reads the same way: translated() for a
+block of calls, libvirt_call() for a call whose object may be missing (raise a
+given message, return a default, or warn and skip).
 """
 
 import contextlib
 import traceback
-from typing import Any, Iterator, Optional
+from typing import Any, Callable, Iterator, List, Optional, TypeVar
+
+from ansible_collections.virt.hostdev.plugins.module_utils.errors import HostdevError
 
 try:
     import libvirt
@@ -31,13 +35,14 @@ else:
 LIBVIRT_LIBRARY = 'libvirt-python'
 
 
-class HostdevError(Exception):
-    """A failure with a message fit for the user (no traceback needed)."""
+class MissingLibvirtError(HostdevError):
+    """The libvirt Python binding is not installed on the host the module runs on."""
 
-    def __init__(self, message: str, code: Optional[int] = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code
+    def __init__(self) -> None:
+        # Imported here: the readers also run outside Ansible (tests, other Pythons).
+        from ansible.module_utils.basic import missing_required_lib  # pylint: disable=import-outside-toplevel
+
+        super().__init__(missing_required_lib(LIBVIRT_LIBRARY), exception=LIBVIRT_IMPORT_ERROR)
 
 
 def is_libvirt_error(error: BaseException) -> bool:
@@ -82,14 +87,47 @@ def translated(action: str) -> Iterator[None]:
     except Exception as error:  # pylint: disable=broad-except
         if not is_libvirt_error(error):
             raise
-        raise HostdevError(describe(error, action), code=error_code(error))
+        raise HostdevError(describe(error, action))
+
+
+Result = TypeVar('Result')
+
+# What libvirt_call does when the object it asks about vanished or never existed.
+MISSING_POLICIES = ('error', 'default', 'skip')
+
+
+def libvirt_call(call: Callable[[], Result], action: str, missing: str = 'error',
+                 missing_message: Optional[str] = None, default: Any = None,
+                 warnings: Optional[List[str]] = None) -> Result:
+    """call(), with libvirt's errors turned into one policy.
+
+    Any libvirt error becomes HostdevError('<action>: <libvirt's words> (libvirt
+    error code N)'). When the object is missing (is_not_found), missing says what
+    happens instead: 'error' raises HostdevError(missing_message) when one is
+    given; 'default' returns default; 'skip' appends libvirt's words prefixed with
+    missing_message to warnings and returns default.
+    """
+    if missing not in MISSING_POLICIES:
+        raise ValueError('missing must be one of %s' % ', '.join(MISSING_POLICIES))
+    try:
+        return call()
+    except Exception as error:  # pylint: disable=broad-except
+        if not is_libvirt_error(error):
+            raise
+        if not is_not_found(error) or (missing == 'error' and missing_message is None):
+            raise HostdevError(describe(error, action))
+        if missing == 'error':
+            raise HostdevError(missing_message or action)
+        if missing == 'skip' and warnings is not None:
+            warnings.append(describe(error, missing_message or action))
+        return default
 
 
 @contextlib.contextmanager
 def connection(uri: str, readonly: bool = False) -> Iterator[Any]:
     """One libvirt connection for a whole run, always closed afterwards."""
     if not HAS_LIBVIRT:
-        raise HostdevError('the libvirt Python binding (%s) is not installed' % LIBVIRT_LIBRARY)
+        raise MissingLibvirtError()
     with translated('cannot connect to libvirt at %s' % uri):
         conn = libvirt.openReadOnly(uri) if readonly else libvirt.open(uri)
     try:

@@ -8,24 +8,17 @@ device_model); read_devices() and read_domains() make the calls, on one
 connection the caller owns.
 """
 
+import functools
 import xml.etree.ElementTree as ET
-from typing import Any, Dict, List
+from typing import Any, Callable, Dict, List, Optional, Tuple, TypeVar
 
 from ansible_collections.virt.hostdev.plugins.module_utils.domain_xml import hostdev_sources, xml_int
-from ansible_collections.virt.hostdev.plugins.module_utils.libvirt_errors import (
-    HostdevError,
-    describe,
-    error_code,
-    is_libvirt_error,
-    is_not_found,
-    libvirt,
-    translated,
-)
+from ansible_collections.virt.hostdev.plugins.module_utils.libvirt_errors import libvirt, libvirt_call, translated
 from ansible_collections.virt.hostdev.plugins.module_utils.records import (
     Record,
     device_record,
     normalize_hex_id,
-    pci_address,
+    pci_address_fields,
     pci_name,
     unique_sources,
 )
@@ -83,12 +76,7 @@ def _pci(cap):
                            'device_api': _text(mtype, 'deviceAPI'),
                            'available_instances': _int(mtype, 'availableInstances')}
                           for mtype in sub.findall('type')]
-    return {
-        'address': pci_address(*address),
-        'domain': address[0],
-        'bus': address[1],
-        'slot': address[2],
-        'function': address[3],
+    return dict(pci_address_fields(address), **{
         'class': normalize_hex_id(_text(cap, 'class'), 6),
         'vendor_id': vendor_id,
         'product_id': product_id,
@@ -98,7 +86,7 @@ def _pci(cap):
         'numa_node': xml_int(numa.get('node')) if numa is not None else None,
         'sriov': sriov,
         'mdev_types': mdev_types,
-    }
+    })
 
 
 def _usb_device(cap):
@@ -142,21 +130,17 @@ def parse_nodedev_xml(xml: str) -> Record:
         details=parser(cap) if parser else None)
 
 
-def _read_or_skip(read, what, warnings):
+Result = TypeVar('Result')
+
+
+def _read_or_skip(read: Callable[[], Result], what: str, warnings: List[str]) -> Optional[Result]:
     """read(), or None with a warning when the object vanished meanwhile.
 
     Any other libvirt error becomes a HostdevError naming what was read, so a
     failure half-way through a listing is a message, not a traceback.
     """
-    try:
-        return read()
-    except Exception as error:  # pylint: disable=broad-except
-        if not is_libvirt_error(error):
-            raise
-        if is_not_found(error):
-            warnings.append(describe(error, '%s vanished while it was read; skipped' % what))
-            return None
-        raise HostdevError(describe(error, 'cannot read %s' % what), code=error_code(error))
+    return libvirt_call(read, 'cannot read %s' % what, missing='skip',
+                        missing_message='%s vanished while it was read; skipped' % what, warnings=warnings)
 
 
 def read_devices(conn: Any, warnings: List[str]) -> List[Record]:
@@ -165,7 +149,7 @@ def read_devices(conn: Any, warnings: List[str]) -> List[Record]:
         devices = conn.listAllDevices(0)
     records = []
     for device in devices:
-        read = _read_or_skip(lambda device=device: (device.name(), device.XMLDesc(0)), 'a node device', warnings)
+        read = _read_or_skip(functools.partial(_name_and_xml, device), 'a node device', warnings)
         if read is None:
             continue
         name, xml = read
@@ -176,7 +160,11 @@ def read_devices(conn: Any, warnings: List[str]) -> List[Record]:
     return records
 
 
-def _domain_hostdevs(dom):
+def _name_and_xml(device: Any) -> Tuple[str, str]:
+    return device.name(), device.XMLDesc(0)
+
+
+def _domain_hostdevs(dom: Any) -> Tuple[str, bool, List[Dict[str, Any]]]:
     """(name, active, source dicts of its persistent and live definitions) of one domain."""
     active = bool(dom.isActive())
     sources = []
@@ -193,7 +181,7 @@ def read_domains(conn: Any, warnings: List[str]) -> List[Dict[str, Any]]:
         domains = conn.listAllDomains(0)
     result = []
     for dom in domains:
-        read = _read_or_skip(lambda dom=dom: _domain_hostdevs(dom), 'a domain', warnings)
+        read = _read_or_skip(functools.partial(_domain_hostdevs, dom), 'a domain', warnings)
         if read is not None:
             name, active, sources = read
             result.append({'name': name, 'active': active, 'hostdevs': unique_sources(sources)})

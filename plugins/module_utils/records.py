@@ -52,6 +52,13 @@ def parse_pci_address(text: str) -> Optional[PciAddress]:
             int(match.group('function')))
 
 
+def pci_address_fields(address: PciAddress) -> Dict[str, Any]:
+    """The address keys of a PCI record: the canonical string and its four numbers."""
+    domain, bus, slot, function = address
+    return {'address': pci_address(domain, bus, slot, function), 'domain': domain, 'bus': bus,
+            'slot': slot, 'function': function}
+
+
 def normalize_hex_id(value: Any, width: int = 4) -> Optional[str]:
     """'10de', '0x10DE' or 4318 -> '0x10de'; None (or anything unreadable) gives None."""
     if value is None:

@@ -18,7 +18,7 @@ from ansible_collections.virt.hostdev.plugins.module_utils.records import (
     device_record,
     normalize_hex_id,
     parse_pci_address,
-    pci_address,
+    pci_address_fields,
     pci_name,
 )
 from ansible_collections.virt.hostdev.plugins.module_utils.sysfs_tree import SysfsTree
@@ -75,12 +75,7 @@ class SysfsReader:
         group = self.tree.link_name(os.path.join(path, 'iommu_group'))
         boot_vga = self._attr(path, 'boot_vga')
         reset_method = self._attr(path, 'reset_method')
-        return {
-            'address': pci_address(*address),
-            'domain': address[0],
-            'bus': address[1],
-            'slot': address[2],
-            'function': address[3],
+        return dict(pci_address_fields(address), **{
             'class': normalize_hex_id(self._attr(path, 'class'), 6),
             'vendor_id': vendor_id,
             'product_id': product_id,
@@ -94,7 +89,7 @@ class SysfsReader:
             'reset_method': reset_method.split() if reset_method else None,
             'sriov': self._sriov(path),
             'mdev_types': self._mdev_types(path),
-        }
+        })
 
     def _sriov(self, path):
         totalvfs = self._attr_int(path, 'sriov_totalvfs')

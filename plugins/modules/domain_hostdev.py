@@ -216,22 +216,12 @@ rolled_back:
   type: bool
 '''
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.virt.hostdev.plugins.module_utils.argspec import host_source_argument_spec
 from ansible_collections.virt.hostdev.plugins.module_utils.assignment import AssignmentRequest
-from ansible_collections.virt.hostdev.plugins.module_utils.domain_editor import (
-    AssignmentRefused,
-    EditFailed,
-    assign,
-)
-from ansible_collections.virt.hostdev.plugins.module_utils.host_reader import MissingLibvirtError
-from ansible_collections.virt.hostdev.plugins.module_utils.libvirt_errors import (
-    HAS_LIBVIRT,
-    LIBVIRT_IMPORT_ERROR,
-    LIBVIRT_LIBRARY,
-    HostdevError,
-)
+from ansible_collections.virt.hostdev.plugins.module_utils.domain_editor import assign
+from ansible_collections.virt.hostdev.plugins.module_utils.errors import reported_to
 
 
 def main():
@@ -249,21 +239,12 @@ def main():
         ),
         supports_check_mode=True,
     )
-    if not HAS_LIBVIRT:
-        module.fail_json(msg=missing_required_lib(LIBVIRT_LIBRARY), exception=LIBVIRT_IMPORT_ERROR)
     params = module.params
-    try:
+    # A refusal returns the plan and its problems, a failed edit the plan and rolled_back.
+    with reported_to(module):
         plan, used, warnings = assign(
             AssignmentRequest.from_params(params), params['uri'], source=params['source'],
             sysfs_root=params['sysfs_root'], check_mode=module.check_mode)
-    except MissingLibvirtError:
-        module.fail_json(msg=missing_required_lib(LIBVIRT_LIBRARY), exception=LIBVIRT_IMPORT_ERROR)
-    except AssignmentRefused as error:
-        module.fail_json(msg=error.message, problems=error.plan.problems, **error.plan.result())
-    except EditFailed as error:
-        module.fail_json(msg=error.message, rolled_back=error.rolled_back, **error.plan.result())
-    except HostdevError as error:
-        module.fail_json(msg=error.message)
     for warning in warnings:
         module.warn(warning)
     module.exit_json(changed=plan.changed, **plan.result(used))

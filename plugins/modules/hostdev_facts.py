@@ -178,19 +178,11 @@ ansible_facts:
           returned: always
 '''
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.virt.hostdev.plugins.module_utils.argspec import host_source_argument_spec
-from ansible_collections.virt.hostdev.plugins.module_utils.device_model import HostdevModelError
-from ansible_collections.virt.hostdev.plugins.module_utils.host_reader import (
-    MissingLibvirtError,
-    read_host,
-)
-from ansible_collections.virt.hostdev.plugins.module_utils.libvirt_errors import (
-    LIBVIRT_IMPORT_ERROR,
-    LIBVIRT_LIBRARY,
-    HostdevError,
-)
+from ansible_collections.virt.hostdev.plugins.module_utils.errors import reported_to
+from ansible_collections.virt.hostdev.plugins.module_utils.host_reader import read_host
 
 
 def main():
@@ -205,16 +197,12 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
-    try:
+    with reported_to(module):
         model, used, warnings = read_host(params['source'], params['uri'], params['sysfs_root'])
         if params['affected_by'] is not None:
             names = model.affected_by(params['affected_by'])
         else:
             names = model.filter_names(cap=params['cap'], passthrough=params['passthrough'])
-    except MissingLibvirtError:
-        module.fail_json(msg=missing_required_lib(LIBVIRT_LIBRARY), exception=LIBVIRT_IMPORT_ERROR)
-    except (HostdevError, HostdevModelError) as error:
-        module.fail_json(msg=str(error))
     for warning in warnings:
         module.warn(warning)
     module.exit_json(changed=False, devices=names, ansible_facts={'hostdev': model.facts(used)})

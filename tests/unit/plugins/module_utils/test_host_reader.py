@@ -3,7 +3,7 @@
 import pytest
 
 from ansible_collections.virt.hostdev.plugins.module_utils import host_reader
-from ansible_collections.virt.hostdev.plugins.module_utils.libvirt_errors import HostdevError
+from ansible_collections.virt.hostdev.plugins.module_utils.errors import HostdevError
 
 
 def facts_by_name(facts):

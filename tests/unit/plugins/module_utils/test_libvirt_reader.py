@@ -3,7 +3,8 @@
 import libvirt
 import pytest
 
-from ansible_collections.virt.hostdev.plugins.module_utils.libvirt_errors import HostdevError, connection
+from ansible_collections.virt.hostdev.plugins.module_utils.errors import HostdevError
+from ansible_collections.virt.hostdev.plugins.module_utils.libvirt_errors import connection
 from ansible_collections.virt.hostdev.plugins.module_utils.libvirt_reader import (
     parse_nodedev_xml,
     read_devices,
