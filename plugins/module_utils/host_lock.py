@@ -8,43 +8,126 @@ two runs at once (two plays, two forks) cannot both give one device or one
 IOMMU group to two domains: the second reads the host after the first edited.
 The lock is an fcntl.flock on a file, released by the kernel when the process
 ends, so a killed run never leaves it held.
+
+The lock has one path, /run/virt-hostdev/lock, in a directory private to the
+user that runs the changes (root): created with mode 0700, refused when it is a
+symbolic link, owned by another user or writable by group or others. The file
+is opened without following a symbolic link and must be a regular file owned by
+that user, so no other local user can hold the lock or make root create a file
+elsewhere. Every check applies to an explicit path too, and a refusal is
+immediate: it never waits for the lock.
 """
 
 import contextlib
 import errno
 import fcntl
 import os
-import tempfile
+import stat
 import time
 from typing import Iterator, Optional
 
 from ansible_collections.virt.hostdev.plugins.module_utils.errors import HostdevError
 
-LOCK_NAME = 'virt-hostdev.lock'
-LOCK_DIRS = ('/run/lock', '/var/lock')
+LOCK_DIR = '/run/virt-hostdev'
+LOCK_PATH = os.path.join(LOCK_DIR, 'lock')
 DEFAULT_TIMEOUT = 300
+
+_BUSY = (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK)
+_RUN_AS_OWNER = 'run virt.hostdev changes as root (become: true)'
 
 
 class HostLockTimeout(HostdevError):
     """The lock stayed taken for longer than the caller would wait."""
 
 
+class HostLockUnsafe(HostdevError):
+    """The lock's directory or file is not private to this user: refused without waiting."""
+
+
 def default_lock_path() -> str:
-    """/run/lock/virt-hostdev.lock, or the same name in the temp directory without /run/lock."""
-    for directory in LOCK_DIRS:
-        if os.path.isdir(directory) and os.access(directory, os.W_OK):
-            return os.path.join(directory, LOCK_NAME)
-    return os.path.join(tempfile.gettempdir(), LOCK_NAME)
+    """The one lock path of the host: /run/virt-hostdev/lock. Creates nothing."""
+    return LOCK_PATH
+
+
+def _refuse_foreign(what: str, path: str, status: os.stat_result) -> None:
+    """Refuse a directory or file that is not owned by the effective uid."""
+    euid = os.geteuid()
+    if status.st_uid != euid:
+        advice = _RUN_AS_OWNER if status.st_uid == 0 else 'another user may have planted it: remove it'
+        raise HostLockUnsafe('refusing the host lock %s %s: it is owned by uid %d, not by uid %d that runs this '
+                             'change; %s' % (what, path, status.st_uid, euid, advice))
+
+
+def _open_directory(directory: str) -> int:
+    """Open the lock directory (created 0700 if missing) and check that it is private; return its fd."""
+    created = False
+    try:
+        os.mkdir(directory, 0o700)
+        created = True
+    except FileExistsError:
+        pass  # it exists, or another run created it at the same moment: checked below either way
+    except OSError as error:
+        hint = '; %s' % _RUN_AS_OWNER if error.errno in (errno.EACCES, errno.EPERM, errno.EROFS) else ''
+        raise HostLockUnsafe('cannot create the host lock directory %s: %s%s' % (directory, error.strerror, hint))
+    try:
+        handle = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as error:
+        if error.errno in (errno.ELOOP, errno.ENOTDIR):
+            kind = 'a symbolic link' if os.path.islink(directory) else 'not a directory'
+            raise HostLockUnsafe('refusing the host lock directory %s: it is %s (remove it; a run creates it '
+                                 'with mode 0700)' % (directory, kind))
+        raise HostLockUnsafe('cannot open the host lock directory %s: %s; %s'
+                             % (directory, error.strerror, _RUN_AS_OWNER))
+    try:
+        status = os.fstat(handle)
+        _refuse_foreign('directory', directory, status)
+        if created:
+            os.fchmod(handle, 0o700)  # os.mkdir's mode went through the umask
+            status = os.fstat(handle)
+        if status.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+            raise HostLockUnsafe('refusing the host lock directory %s: it is writable by group or others (mode %04o); '
+                                 'it must be private (chmod 0700 %s)'
+                                 % (directory, stat.S_IMODE(status.st_mode), directory))
+    except BaseException:
+        os.close(handle)
+        raise
+    return handle
+
+
+def _open_lock(path: str) -> int:
+    """Open (create 0600) the lock file in its private directory, never through a symbolic link."""
+    directory, name = os.path.split(os.path.abspath(path))
+    directory_handle = _open_directory(directory)
+    try:
+        handle = os.open(name, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600,
+                         dir_fd=directory_handle)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise HostLockUnsafe('refusing the host lock %s: it is a symbolic link (remove it)' % path)
+        raise HostLockUnsafe('cannot open the host lock %s: %s' % (path, error.strerror))
+    finally:
+        os.close(directory_handle)
+    try:
+        status = os.fstat(handle)
+        if not stat.S_ISREG(status.st_mode):
+            raise HostLockUnsafe('refusing the host lock %s: it is not a regular file (remove it)' % path)
+        _refuse_foreign('file', path, status)
+    except BaseException:
+        os.close(handle)
+        raise
+    return handle
 
 
 @contextlib.contextmanager
 def host_lock(path: Optional[str] = None, timeout: float = DEFAULT_TIMEOUT, poll: float = 0.05) -> Iterator[str]:
-    """Hold the host-wide lock for the block; wait at most timeout seconds for it."""
+    """Hold the host-wide lock for the block; wait at most timeout seconds for it.
+
+    path: the lock file, default_lock_path() when None; its directory must be private to
+    the effective uid (created with mode 0700 when missing). HostLockUnsafe at once when
+    the directory or file is not; HostLockTimeout when the lock stays taken.
+    """
     path = path or default_lock_path()
-    try:
-        handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    except OSError as error:
-        raise HostdevError('cannot open the host lock %s: %s' % (path, error.strerror))
+    handle = _open_lock(path)
     try:
         deadline = time.monotonic() + timeout
         while True:
@@ -52,7 +135,7 @@ def host_lock(path: Optional[str] = None, timeout: float = DEFAULT_TIMEOUT, poll
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except OSError as error:
-                if error.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                if error.errno not in _BUSY:
                     raise HostdevError('cannot take the host lock %s: %s' % (path, error.strerror))
             if time.monotonic() >= deadline:
                 raise HostLockTimeout(
