@@ -13,7 +13,12 @@ class ModuleDocFragment:
 options:
   uri:
     description:
-      - libvirt connection URI.
+      - libvirt connection URI of the C(qemu) or C(test) driver, such as V(qemu:///system),
+        V(qemu:///session), V(qemu:///system?socket=/path/to/socket), V(qemu+ssh://host/system)
+        (or another libvirt transport than C(+ssh), among C(+tcp), C(+tls), C(+unix), C(+libssh),
+        C(+libssh2) and C(+ext)), V(test:///default) or V(test:///absolute/path.xml).
+      - An empty URI, or one of another scheme, is refused before connecting, since libvirt
+        would connect to its default daemon instead.
       - With a remote URI or the test driver (V(test:///...)), sysfs is not read unless
         O(sysfs_root) is given, since the local sysfs would describe another machine.
     type: str
@@ -42,4 +47,14 @@ options:
       - Defaults to C(/sys) for a local hypervisor URI or O(source=sysfs), and to no sysfs at
         all for a remote URI or the test driver.
     type: path
+  timeout:
+    description:
+      - The longest the module waits for libvirt as a whole, in seconds, connecting and every
+        call included. When the daemon does not answer in time (stopped, frozen or overloaded),
+        the task fails naming O(uri), and a module that changes a domain releases the host lock
+        without starting another edit. Must be above 0.
+      - Independently, libvirt's keepalive closes a connection whose daemon leaves its pings
+        unanswered for about 30 seconds, where the driver supports keepalive.
+    type: int
+    default: 120
 '''

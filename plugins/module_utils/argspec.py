@@ -11,10 +11,11 @@ both together.
 from typing import Any, Dict
 
 from ansible_collections.virt.hostdev.plugins.module_utils.host_reader import SOURCES
+from ansible_collections.virt.hostdev.plugins.module_utils.libvirt_errors import DEFAULT_TIMEOUT
 
 
 def host_source_argument_spec() -> Dict[str, Dict[str, Any]]:
-    """The connection and reader options (uri, source, sysfs_root), as a fresh dict.
+    """The connection and reader options (uri, source, sysfs_root, timeout), as a fresh dict.
 
     Fresh on every call, so a module may extend or change it without touching
     another module's spec: argument_spec=dict(host_source_argument_spec(), ...).
@@ -23,4 +24,5 @@ def host_source_argument_spec() -> Dict[str, Dict[str, Any]]:
         uri=dict(type='str', default='qemu:///system'),
         source=dict(type='str', default='auto', choices=list(SOURCES)),
         sysfs_root=dict(type='path'),
+        timeout=dict(type='int', default=DEFAULT_TIMEOUT),
     )

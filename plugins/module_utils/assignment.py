@@ -15,7 +15,7 @@ current hostdevs, plan the edits, find the affected devices and their impact,
 validate (state present only), predict the diff.
 
 Problem codes (a stable interface, also in docs/domain_hostdev.md):
-  unresolved_reference, not_eligible, iommu_off, group_not_viable,
+  unresolved_reference, not_eligible, iommu_off, iommu_group_unknown, group_not_viable,
   assigned_elsewhere, host_in_use, display_hotplug, transient_domain, nothing_to_change.
 """
 
@@ -31,7 +31,10 @@ from ansible_collections.virt.hostdev.plugins.module_utils.device_model import (
     is_assignable_type,
     is_display,
     is_pci_endpoint,
+    usb_has_address,
+    usb_has_ids,
 )
+from ansible_collections.virt.hostdev.plugins.module_utils.errors import shown
 from ansible_collections.virt.hostdev.plugins.module_utils.domain_xml import (
     build_hostdev,
     element_xml,
@@ -196,6 +199,8 @@ def plan_assignment(model: HostModel, request: AssignmentRequest, active: bool =
     config=False with it is a problem (nothing to change).
     """
     targets, problems, warnings = choose_targets(request, active, config_xml, live_xml)
+    if not request.devices:
+        warnings.append('devices is empty: nothing was asked, so nothing changes')
     names, gone, unresolved = resolve_devices(model, request)
     problems += unresolved
     current = current_hostdevs(config_xml, live_xml)
@@ -263,7 +268,7 @@ def resolve_devices(model: HostModel, request: AssignmentRequest
             if source is not None:
                 gone.append((str(reference).strip(), source))
             else:
-                problems.append(problem('unresolved_reference', str(reference), str(error)))
+                problems.append(problem('unresolved_reference', shown(reference), str(error)))
             continue
         if name not in names:
             names.append(name)
@@ -315,9 +320,10 @@ def _edit(action: str, device: str, target: str, xml: str) -> Edit:
 def _attach_edits(model: HostModel, request: AssignmentRequest, name: str, targets: List[str],
                   current: Hostdevs) -> Tuple[List[Edit], List[str]]:
     record = model.device(name)
-    if not is_assignable_type(record):
-        return [], []  # the validation reports it as not eligible
-    usb_address = record.get('type') == 'usb_device' and not _usb_id_unique(model, record)
+    is_usb = record.get('type') == 'usb_device'
+    if not is_assignable_type(record) or (is_usb and not usb_has_ids(record) and not usb_has_address(record)):
+        return [], []  # no hostdev can name it: the validation reports it as not eligible
+    usb_address = is_usb and (not usb_has_ids(record) or not _usb_id_unique(model, record))
     xml = build_hostdev(record, managed=request.managed, usb_address=usb_address)
     edits, warnings = [], []
     for target in targets:
@@ -331,7 +337,11 @@ def _attach_edits(model: HostModel, request: AssignmentRequest, name: str, targe
             warnings.append('%s is already in the %s definition of %s with managed=%r; it is '
                             'left as it is (remove it first to change managed)'
                             % (name, target, request.domain, have))
-    if usb_address and edits:
+    if usb_address and edits and not usb_has_ids(record):
+        warnings.append('USB vendor:product of %s could not be read: its hostdev names bus %s device %s '
+                        'instead, which change when it is replugged'
+                        % (name, record['usb']['bus'], record['usb']['device']))
+    elif usb_address and edits:
         warnings.append('USB vendor:product of %s is not unique on this host: its hostdev '
                         'also names bus %s device %s, which change when it is replugged'
                         % (name, record['usb']['bus'], record['usb']['device']))
@@ -409,6 +419,7 @@ def validate(model: HostModel, request: AssignmentRequest, names: List[str], aff
     problems = _not_eligible(model, names)
     if not request.force:
         problems += _iommu_off(model, names)
+    problems += _group_unknown(model, names)
     problems += _groups_not_viable(model, names, affected, set(names) | own, others_of)
     problems += _assigned_elsewhere(model, names, taken, others_of)
     if not request.force:
@@ -416,6 +427,23 @@ def validate(model: HostModel, request: AssignmentRequest, names: List[str], aff
     if request.live and not request.force:
         problems += _display_hotplug(model, edits)
     return problems
+
+
+def blockers(model: HostModel, name: str) -> List[str]:
+    """The sorted problem codes that refuse taking name now, alone, for a new domain.
+
+    The same checks as an assignment (validate): not eligible, IOMMU off, group
+    unknown or not viable, held by a domain, used by the host, for the device and
+    everything its passthrough takes with it.
+    """
+    request = AssignmentRequest('', [name])  # no domain of its own: every holder counts
+    problems = validate(model, request, [name], affected_devices(model, [name]), set(), [])
+    return sorted(set(str(item['code']) for item in problems))
+
+
+def assignability(model: HostModel) -> Dict[str, List[str]]:
+    """{name: blockers} of every device: what facts report as assignable and blockers."""
+    return dict((name, blockers(model, name)) for name in model.names())
 
 
 def _not_eligible(model: HostModel, names: List[str]) -> List[Problem]:
@@ -439,6 +467,14 @@ def _iommu_off(model: HostModel, names: List[str]) -> List[Problem]:
         'cannot assign PCI device%s %s: %s; force: true writes the definition anyway, but the '
         'domain will not start until the IOMMU is on'
         % ('s' if len(pci) > 1 else '', ', '.join(pci), IOMMU_OFF_HINT))]
+
+
+def _group_unknown(model: HostModel, names: List[str]) -> List[Problem]:
+    """A PCI device whose IOMMU group cannot be read: nothing says what else it takes."""
+    return [problem('iommu_group_unknown', name,
+                    '%s has no readable IOMMU group although the host has IOMMU groups, so what else its '
+                    'passthrough takes from the host is unknown; check its iommu_group link in sysfs' % name)
+            for name in names if model.group_unknown(name)]
 
 
 def _groups_not_viable(model: HostModel, names: List[str], affected: List[str], in_guest: Set[str],

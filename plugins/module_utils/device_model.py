@@ -12,17 +12,18 @@ indexes built in one pass, so each query is linear in the number of devices.
 
 import re
 from collections import deque
-from typing import Any, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
 
-from ansible_collections.virt.hostdev.plugins.module_utils.errors import HostdevError
+from ansible_collections.virt.hostdev.plugins.module_utils.errors import HostdevError, shown
 from ansible_collections.virt.hostdev.plugins.module_utils.records import (
     CAPABILITY_KEYS,
-    Record,
     USB_BUS_DEVICE_RE,
     USB_ID_RE,
+    Record,
     normalize_hex_id,
     parse_pci_address,
     pci_address,
+    pci_class_code,
     pci_name,
 )
 
@@ -40,6 +41,7 @@ REASONS = {
     'boot_vga': 'the boot VGA device drives the host console and firmware framebuffer',
     'usb_root_hub': 'USB root hub (vendor 0x1d6b) is part of the host controller',
     'usb_hub': 'USB hub (device class 9): assign the devices behind it instead',
+    'usb_unaddressable': 'neither the vendor:product nor the bus.device of the USB device could be read',
     'type_not_assignable': 'only pci, usb_device and scsi devices can be passed through',
 }
 
@@ -66,18 +68,18 @@ PCI_SUBCLASS_SMBUS = 0x05  # of PCI_CLASS_SERIAL_BUS
 
 
 def parse_pci_class(pci_class: Optional[str]) -> Optional[Tuple[int, int]]:
-    """(base class, subclass) of a PCI class code: '0x030200' -> (0x03, 0x02); None stays None.
+    """(base class, subclass) of a PCI class code: '0x030200' -> (0x03, 0x02).
 
-    Raises ValueError when the text is not hexadecimal.
+    None when the class is absent or unreadable (not hexadecimal, wider than 24 bits).
     """
-    if pci_class is None:
+    value = pci_class_code(pci_class)
+    if value is None:
         return None
-    value = int(pci_class, 16)
     return value >> 16, (value >> 8) & 0xff
 
 
 def pci_class_reason(pci_class: Optional[str]) -> Optional[str]:
-    """The reason code that makes a PCI class ineligible, or None (ValueError when unreadable)."""
+    """The reason code that makes a PCI class ineligible (pci_class_unknown when unreadable), or None."""
     parsed = parse_pci_class(pci_class)
     if parsed is None:
         return 'pci_class_unknown'
@@ -104,11 +106,7 @@ def _pci_base_class(record):
     """The base class of a PCI device; None for other types and an absent or unreadable class."""
     if record.get('type') != 'pci':
         return None
-    try:
-        parsed = parse_pci_class((record.get('pci') or {}).get('class'))
-    except ValueError:
-        # Eligibility raises on it; a predicate answers no, so a selection over facts never fails.
-        return None
+    parsed = parse_pci_class((record.get('pci') or {}).get('class'))
     return parsed[0] if parsed else None
 
 
@@ -125,6 +123,18 @@ def is_pci_endpoint(record: Record) -> bool:
 def is_display(record: Record) -> bool:
     """A PCI display controller (base class 0x03: VGA, 3D, ...)."""
     return _pci_base_class(record) == PCI_CLASS_DISPLAY
+
+
+def usb_has_ids(record: Record) -> bool:
+    """A USB device whose vendor and product ids were both read (a hostdev can name it by them)."""
+    usb = record.get('usb') or {}
+    return usb.get('vendor_id') is not None and usb.get('product_id') is not None
+
+
+def usb_has_address(record: Record) -> bool:
+    """A USB device whose bus and device numbers were both read (a hostdev can name it by them)."""
+    usb = record.get('usb') or {}
+    return usb.get('bus') is not None and usb.get('device') is not None
 
 
 def eligibility(record: Record) -> Tuple[bool, List[str]]:
@@ -151,6 +161,8 @@ def eligibility(record: Record) -> Tuple[bool, List[str]]:
             reasons.append('usb_root_hub')
         if usb.get('class') == '0x09':
             reasons.append('usb_hub')
+        if not usb_has_ids(record) and not usb_has_address(record):
+            reasons.append('usb_unaddressable')
     return (not reasons, reasons)
 
 
@@ -196,6 +208,12 @@ class HostModel:
             own = (self._devices[name].get('pci') or {}).get('iommu_group')
             if own is not None:
                 self._group_devices.setdefault(own, []).append(name)
+        self._unknown_groups = set(
+            name for name in self._names
+            if self._group_devices and self._devices[name].get('type') == 'pci' and self._groups[name] is None)
+        for name in sorted(self._unknown_groups):
+            self.warnings.append('PCI device %s has no readable IOMMU group although the host has IOMMU groups: '
+                                 'its group is unknown, so it cannot be assigned' % name)
         self._indexes = self._build_reference_indexes()
         self.domains = sorted(domains, key=lambda dom: dom['name'])
         self._assigned = self._compute_assignments()
@@ -205,9 +223,11 @@ class HostModel:
     def _compute_groups(self):
         """Own or inherited IOMMU group of every device, in one pass.
 
-        A device without its own group takes the group of its nearest ancestor
-        that has one. Each device is resolved once (memoised), so the pass is
-        linear; a parent cycle in broken input ends the walk instead of looping.
+        A PCI device's group is its own: the kernel gives every PCI device one when
+        the IOMMU is on, so a PCI device without one has an unknown group (None),
+        never its bridge's. Any other device takes the group of its nearest PCI
+        ancestor. Each device is resolved once (memoised), so the pass is linear;
+        a parent cycle in broken input ends the walk instead of looping.
         """
         groups = {}
         for name in self._names:
@@ -221,9 +241,8 @@ class HostModel:
                     break
                 seen.add(current)
                 chain.append(current)
-                own = (self._devices[current].get('pci') or {}).get('iommu_group')
-                if own is not None:
-                    group = own
+                if self._devices[current].get('type') == 'pci':
+                    group = (self._devices[current].get('pci') or {}).get('iommu_group')
                     break
                 current = self._devices[current].get('parent')
             else:
@@ -243,7 +262,7 @@ class HostModel:
         try:
             return self._devices[name]
         except KeyError:
-            raise UnknownDeviceError('device %s does not exist on this host' % name)
+            raise UnknownDeviceError('device %s does not exist on this host' % shown(name))
 
     def children(self, name: str) -> List[str]:
         return list(self._children.get(name, ()))
@@ -262,6 +281,11 @@ class HostModel:
         """The device's own or inherited IOMMU group, or None."""
         self.device(name)
         return self._groups[name]
+
+    def group_unknown(self, name: str) -> bool:
+        """True for a PCI device without an IOMMU group on a host that has groups."""
+        self.device(name)
+        return name in self._unknown_groups
 
     def group_devices(self, group: int) -> List[str]:
         """Sorted names of the PCI devices the kernel puts in IOMMU group group."""
@@ -356,9 +380,10 @@ class HostModel:
                 by_pci[pci['address']] = name
             elif record.get('type') == 'usb_device' and record.get('usb'):
                 usb = record['usb']
-                key = (usb.get('vendor_id'), usb.get('product_id'))
-                by_usb_ids.setdefault(key, []).append(name)
-                if usb.get('bus') is not None and usb.get('device') is not None:
+                # A device whose ids or address could not be read is not found by them.
+                if usb_has_ids(record):
+                    by_usb_ids.setdefault((usb['vendor_id'], usb['product_id']), []).append(name)
+                if usb_has_address(record):
                     by_usb_bus[(usb['bus'], usb['device'])] = name
             elif record.get('type') == 'scsi' and record.get('scsi'):
                 scsi = record['scsi']
@@ -421,7 +446,7 @@ class HostModel:
             if name in self._devices:
                 return name
             raise DeviceReferenceError(
-                'no PCI device at address %s (%s) on this host' % (pci_address(*address), text))
+                'no PCI device at address %s (%s) on this host' % (pci_address(*address), shown(text)))
         match = USB_ID_RE.match(text)
         if match:
             candidates = self.usb_devices_with_ids(normalize_hex_id(match.group('vendor')),
@@ -444,11 +469,12 @@ class HostModel:
         hint = '; similar names: %s' % ', '.join(close) if close else ''
         raise DeviceReferenceError(
             'device reference %r is not a node device name, a PCI address, a USB vendor:product '
-            'or a USB bus.device known on this host%s' % (text, hint))
+            'or a USB bus.device known on this host%s' % (shown(text), hint))
 
     # -- facts ------------------------------------------------------------
 
-    def device_facts(self, name: str) -> Dict[str, Any]:
+    def device_facts(self, name: str, blockers: Optional[Mapping[str, List[str]]] = None) -> Dict[str, Any]:
+        """The facts of one device; with blockers (name: codes), also assignable and blockers."""
         record = self.device(name)
         eligible, reasons = eligibility(record)
         facts = {
@@ -463,12 +489,17 @@ class HostModel:
             'host_use': self.host_use(name),
             'children': self.children(name),
         }
+        if blockers is not None:
+            facts['assignable'] = not blockers[name]
+            facts['blockers'] = list(blockers[name])
         for key in CAPABILITY_KEYS:
             if record.get(key) is not None:
                 facts[key] = dict(record[key])
         return facts
 
-    def facts(self, source: str) -> Dict[str, Any]:
+    def facts(self, source: str, blockers: Optional[Mapping[str, List[str]]] = None) -> Dict[str, Any]:
+        """ansible_facts.hostdev. blockers: {name: problem codes} from assignment.assignability(),
+        which adds assignable and blockers to each device and the top-level assignable list."""
         groups = self.iommu_groups()
         iommu = dict(self.iommu)
         iommu.setdefault('enabled', bool(groups))
@@ -479,9 +510,10 @@ class HostModel:
         return {
             'source': source,
             'iommu': iommu,
-            'devices': [self.device_facts(name) for name in self._names],
+            'devices': [self.device_facts(name, blockers) for name in self._names],
             'iommu_groups': [{'number': number, 'devices': groups[number]} for number in sorted(groups)],
             'eligible': self.eligible_names(),
+            **({'assignable': [name for name in self._names if not blockers[name]]} if blockers is not None else {}),
             'domains': [
                 {'name': dom['name'], 'active': bool(dom.get('active')),
                  'hostdevs': sorted(set(name for source_ in dom.get('hostdevs', ())

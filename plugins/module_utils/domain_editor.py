@@ -28,14 +28,18 @@ from ansible_collections.virt.hostdev.plugins.module_utils.domain_xml import (
 )
 from ansible_collections.virt.hostdev.plugins.module_utils.host_lock import DEFAULT_TIMEOUT, host_lock
 from ansible_collections.virt.hostdev.plugins.module_utils.host_reader import read_host
-from ansible_collections.virt.hostdev.plugins.module_utils.errors import HostdevError
+from ansible_collections.virt.hostdev.plugins.module_utils.errors import HostdevError, shown
+from ansible_collections.virt.hostdev.plugins.module_utils.libvirt_errors import DEFAULT_TIMEOUT as LIBVIRT_TIMEOUT
 from ansible_collections.virt.hostdev.plugins.module_utils.libvirt_errors import (
+    DeadlineExceeded,
     connection,
     describe,
+    ensure_not_cancelled,
     is_libvirt_error,
     libvirt,
     libvirt_call,
     translated,
+    within_deadline,
 )
 
 
@@ -61,8 +65,8 @@ def _flag(target):
 
 def lookup_domain(conn: Any, name: str) -> Any:
     """The virDomain called name; a clear error when it is not defined."""
-    return libvirt_call(lambda: conn.lookupByName(name), 'cannot look up domain %s' % name,
-                        missing_message='domain %s is not defined at %s' % (name, _uri(conn)))
+    return libvirt_call(lambda: conn.lookupByName(name), 'cannot look up domain %s' % shown(name),
+                        missing_message='domain %s is not defined at %s' % (shown(name), _uri(conn)))
 
 
 def _uri(conn):
@@ -101,6 +105,7 @@ def _describe_edit(edit, domain):
 
 def _undo(dom, edit):
     """Reverse one completed edit. An attach is undone with the XML libvirt now stores."""
+    ensure_not_cancelled('undo')
     flag = _flag(edit['target'])
     if edit['action'] == 'detach':
         dom.attachDeviceFlags(edit['xml'], flag)
@@ -119,10 +124,13 @@ def apply_edits(dom: Any, edits: List[Edit], domain: Optional[str] = None) -> Li
 
     When one fails, the ones already made are undone in reverse order, then
     EditFailed is raised with libvirt's message and whether the rollback worked.
+    In a session past its deadline (see libvirt_errors.within_deadline) no edit
+    or undo starts any more.
     """
     domain = domain or dom.name()
     done: List[Edit] = []
     for edit in edits:
+        ensure_not_cancelled(_describe_edit(edit, domain))
         try:
             if edit['action'] == 'attach':
                 dom.attachDeviceFlags(edit['xml'], _flag(edit['target']))
@@ -175,18 +183,22 @@ def pending_unplugs(dom: Any, edits: List[Edit]) -> List[str]:
 
 def assign(request: AssignmentRequest, uri: str, source: str = 'auto', sysfs_root: Optional[str] = None,
            check_mode: bool = False, lock_path: Optional[str] = None,
-           lock_timeout: float = DEFAULT_TIMEOUT) -> Tuple[Plan, str, List[str]]:
+           lock_timeout: float = DEFAULT_TIMEOUT, timeout: float = LIBVIRT_TIMEOUT) -> Tuple[Plan, str, List[str]]:
     """One validated assignment run; returns (plan, source used, warnings).
 
     uri, source and sysfs_root say where the host is read (see host_reader);
     the domain is always read and edited through uri. plan.pending_unplug lists
     the devices a live detach left in the running domain because the guest has
-    not released them yet (see pending_unplugs).
+    not released them yet (see pending_unplugs). The whole libvirt session
+    (connection, read, edits) gets at most timeout seconds: past it, the lock is
+    released, DeadlineExceeded raised, and no further edit starts.
 
     Raises AssignmentRefused (nothing edited), EditFailed (rolled back) or
-    HostdevError (connection, lookup, lock).
+    HostdevError (connection, lookup, lock, deadline).
     """
-    with host_lock(lock_path, timeout=lock_timeout):
+    progress = {'editing': False}
+
+    def session() -> Tuple[Plan, str, List[str]]:
         with connection(uri) as conn:
             model, used, warnings = read_host(source, uri, sysfs_root, conn=conn)
             dom = lookup_domain(conn, request.domain)
@@ -196,12 +208,25 @@ def assign(request: AssignmentRequest, uri: str, source: str = 'auto', sysfs_roo
             if plan.problems:
                 raise AssignmentRefused(plan)
             if plan.edits and not check_mode:
+                progress['editing'] = True  # before apply_edits checks for cancellation
                 try:
                     apply_edits(dom, plan.edits, request.domain)
                 except EditFailed as error:
                     error.result.update(plan.result())
                     raise
                 plan.pending_unplug = pending_unplugs(dom, plan.edits)
+        return plan, used, warnings
+
+    with host_lock(lock_path, timeout=lock_timeout):
+        try:
+            plan, used, warnings = within_deadline(session, uri, timeout)
+        except DeadlineExceeded as error:
+            if not progress['editing']:
+                raise
+            raise DeadlineExceeded(
+                '%s; it stopped answering during the edits of domain %s: an edit already sent may still take '
+                'effect when it resumes, and no further edit or undo is made, so check the domain\'s hostdevs '
+                'before running again' % (error.message, shown(request.domain)), **error.result) from None
     for name in plan.pending_unplug:
         warnings.append(
             'the running domain %s has not released %s yet: PCI hot-unplug needs the guest to acknowledge '

@@ -133,7 +133,8 @@ def build_hostdev(record: Record, managed: bool = True, usb_address: bool = Fals
 
     PCI: <source><address domain bus slot function/></source>, managed as asked.
     USB: <source><vendor/><product/></source>, plus <address bus device/> when
-    usb_address is true (the vendor:product is not unique on the host).
+    usb_address is true (the vendor:product is not unique on the host); only the
+    address when the ids could not be read.
     SCSI: <source><adapter name='scsi_hostN'/><address bus target unit/></source>,
     never managed (libvirt has no managed mode for SCSI hostdevs).
     """
@@ -151,9 +152,14 @@ def build_hostdev(record: Record, managed: bool = True, usb_address: bool = Fals
         usb = record['usb']
         element.set('type', 'usb')
         element.set('managed', 'yes' if managed else 'no')
-        ET.SubElement(source, 'vendor', {'id': usb['vendor_id']})
-        ET.SubElement(source, 'product', {'id': usb['product_id']})
-        if usb_address:
+        by_ids = usb.get('vendor_id') is not None and usb.get('product_id') is not None
+        by_address = usb.get('bus') is not None and usb.get('device') is not None
+        if not (by_ids or by_address) or (usb_address and not by_address):
+            raise ValueError('USB device %s has no readable vendor:product or bus.device' % record.get('name'))
+        if by_ids:
+            ET.SubElement(source, 'vendor', {'id': usb['vendor_id']})
+            ET.SubElement(source, 'product', {'id': usb['product_id']})
+        if usb_address or not by_ids:
             ET.SubElement(source, 'address', {'bus': str(usb['bus']), 'device': str(usb['device'])})
     elif kind == 'scsi':
         scsi = record['scsi']

@@ -11,6 +11,17 @@ extra result keys a module returns with it. A module catches this one type.
 import contextlib
 from typing import Any, Iterator
 
+# How much of a user's input a message quotes: enough to recognise it, never a flood.
+QUOTE_LIMIT = 80
+
+
+def shown(value: Any, limit: int = QUOTE_LIMIT) -> str:
+    """A user's input as a message quotes it: cut to limit characters, saying how long it was."""
+    text = str(value)
+    if len(text) <= limit:
+        return text
+    return '%s... (%d characters)' % (text[:limit], len(text))
+
 
 class HostdevError(Exception):
     """A failure with a message fit for the user; result: extra keys for the module's failure."""

@@ -12,9 +12,13 @@ from ansible_collections.virt.hostdev.plugins.module_utils.host_usage import att
 from ansible_collections.virt.hostdev.plugins.module_utils.iommu_state import read_iommu_state
 from ansible_collections.virt.hostdev.plugins.module_utils.errors import HostdevError
 from ansible_collections.virt.hostdev.plugins.module_utils.libvirt_errors import (
+    DEFAULT_TIMEOUT,
     HAS_LIBVIRT,
     MissingLibvirtError,
+    check_timeout,
+    check_uri,
     connection,
+    within_deadline,
 )
 from ansible_collections.virt.hostdev.plugins.module_utils.libvirt_reader import (
     read_devices,
@@ -73,6 +77,7 @@ def read_via_libvirt(uri: str, sysfs_root: Optional[str], conn: Any = None) -> H
     iommu = _iommu_from_groups(records)
     if sysfs_root:
         tree = SysfsTree(sysfs_root)
+        tree.require_sysfs()
         enrich_from_sysfs(records, SysfsReader(tree))
         attach_host_usage(records, tree)
         iommu = read_iommu_state(tree)
@@ -82,6 +87,7 @@ def read_via_libvirt(uri: str, sysfs_root: Optional[str], conn: Any = None) -> H
 
 def read_via_sysfs(sysfs_root: str) -> HostRead:
     tree = SysfsTree(sysfs_root)
+    tree.require_sysfs()
     records = SysfsReader(tree).read_devices()
     attach_host_usage(records, tree)
     domains = read_domain_files(tree)
@@ -90,32 +96,42 @@ def read_via_sysfs(sysfs_root: str) -> HostRead:
 
 
 def read_host(source: str = 'auto', uri: str = 'qemu:///system', sysfs_root: Optional[str] = None,
-              conn: Any = None) -> Tuple[HostModel, str, List[str]]:
+              conn: Any = None, timeout: float = DEFAULT_TIMEOUT) -> Tuple[HostModel, str, List[str]]:
     """Read the host once and return (HostModel, source used, warnings).
 
     source=auto uses libvirt when the binding is installed and the daemon at
-    uri answers, and sysfs otherwise, saying why in a warning. With conn (an
+    uri answers, and sysfs otherwise, saying why in a warning; it falls back only
+    when uri is this machine's own hypervisor, since sysfs here would describe
+    another machine than a remote URI or the test driver. With conn (an
     open connection the caller keeps, e.g. to edit a domain afterwards), libvirt
     is read through it, and the domains always come from it, whatever the
-    source of the devices.
+    source of the devices. libvirt is waited for at most timeout seconds.
     """
     if source not in SOURCES:
         raise HostdevError('source must be one of %s, not %r' % (', '.join(SOURCES), source))
+    check_uri(uri)
+    check_timeout(timeout)
     if sysfs_root is None:
         sysfs_root = default_sysfs_root(uri, source)
     warnings = []
     used = source
-    if source == 'libvirt' and not HAS_LIBVIRT:
-        raise MissingLibvirtError()
-    if source == 'auto':
-        used = 'libvirt' if HAS_LIBVIRT else 'sysfs'
-        if not HAS_LIBVIRT:
-            warnings.append('the libvirt Python binding is not installed; read devices from sysfs')
+    # Only this machine's own hypervisor may be replaced by this machine's sysfs.
+    may_fall_back = source == 'auto' and uri_is_local_hypervisor(uri)
+    if source != 'sysfs' and not HAS_LIBVIRT:
+        if not may_fall_back:
+            raise MissingLibvirtError()
+        used = 'sysfs'
+        warnings.append('the libvirt Python binding is not installed; read devices from sysfs')
+    elif source == 'auto':
+        used = 'libvirt'
     if used == 'libvirt':
         try:
-            records, domains, iommu, read_warnings = read_via_libvirt(uri, sysfs_root, conn)
+            records, domains, iommu, read_warnings = within_deadline(
+                lambda: read_via_libvirt(uri, sysfs_root, conn), uri, timeout)
+        except MissingLibvirtError:
+            raise
         except HostdevError as error:
-            if source != 'auto':
+            if not may_fall_back:
                 raise
             warnings.append('%s; read devices from sysfs instead' % error.message)
             used = 'sysfs'

@@ -77,7 +77,7 @@ def _pci(cap):
                            'available_instances': _int(mtype, 'availableInstances')}
                           for mtype in sub.findall('type')]
     return dict(pci_address_fields(address), **{
-        'class': normalize_hex_id(_text(cap, 'class'), 6),
+        'class': _text(cap, 'class'),
         'vendor_id': vendor_id,
         'product_id': product_id,
         'vendor': vendor,

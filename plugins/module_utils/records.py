@@ -24,7 +24,8 @@ PCI_ADDRESS_RE = re.compile(
     r'^(?:(?P<domain>[0-9a-fA-F]{1,4}):)?(?P<bus>[0-9a-fA-F]{1,2}):'
     r'(?P<slot>[0-9a-fA-F]{1,2})\.(?P<function>[0-7])$')
 USB_ID_RE = re.compile(r'^(?P<vendor>[0-9a-fA-F]{4}):(?P<product>[0-9a-fA-F]{4})$')
-USB_BUS_DEVICE_RE = re.compile(r'^(?P<bus>\d{1,3})\.(?P<device>\d{1,3})$')
+# [0-9], not \d: \d also matches other scripts' digits, which int() then accepts.
+USB_BUS_DEVICE_RE = re.compile(r'^(?P<bus>[0-9]{1,3})\.(?P<device>[0-9]{1,3})$')
 
 PciAddress = Tuple[int, int, int, int]
 
@@ -57,6 +58,24 @@ def pci_address_fields(address: PciAddress) -> Dict[str, Any]:
     domain, bus, slot, function = address
     return {'address': pci_address(domain, bus, slot, function), 'domain': domain, 'bus': bus,
             'slot': slot, 'function': function}
+
+
+def pci_class_code(value: Any) -> Optional[int]:
+    """The 24-bit PCI class code of '0x030200' (or '030200'); None when unreadable or wider."""
+    if value is None:
+        return None
+    text = str(value).strip().lower()
+    if text.startswith('0x'):
+        text = text[2:]
+    if not text or len(text) > 6 or any(char not in '0123456789abcdef' for char in text):
+        return None
+    return int(text, 16)
+
+
+def normalize_pci_class(value: Any) -> Optional[str]:
+    """'0x030200' for a readable 24-bit PCI class, else None (the class is unknown)."""
+    code = pci_class_code(value)
+    return None if code is None else '0x%06x' % code
 
 
 def normalize_hex_id(value: Any, width: int = 4) -> Optional[str]:
@@ -97,6 +116,13 @@ CAPABILITIES = {
     'storage': ('storage', ('block', 'model', 'vendor', 'serial')),
 }
 
+# Every capability name libvirt's node devices use (formatnode; virsh nodedev-list --cap),
+# including sub-capabilities such as fc_host and vports: what a `cap` filter may name.
+NODEDEV_CAPABILITIES = (
+    'system', 'pci', 'usb_device', 'usb', 'net', 'scsi_host', 'scsi_target', 'scsi', 'storage',
+    'fc_host', 'vports', 'scsi_generic', 'drm', 'mdev_types', 'mdev', 'ccw', 'css', 'vdpa',
+    'ap_card', 'ap_queue', 'ap_matrix', 'vpd')
+
 # The per-type sub-dict keys a record may carry, in a stable order.
 CAPABILITY_KEYS = tuple(key for key, _fields in CAPABILITIES.values())
 
@@ -135,6 +161,7 @@ def mdev_types(types: Optional[Iterable[Dict[str, Any]]]) -> Optional[List[Dict[
 
 # (capability type, key) -> the rule that shapes the value a reader found.
 _SHAPERS: Dict[Tuple[str, str], Callable[[Any], Any]] = {
+    ('pci', 'class'): normalize_pci_class,
     ('pci', 'numa_node'): numa_node,
     ('pci', 'sriov'): sriov,
     ('pci', 'mdev_types'): mdev_types,

@@ -72,24 +72,35 @@ class SysfsReader:
         vendor_id = normalize_hex_id(self._attr(path, 'vendor'))
         product_id = normalize_hex_id(self._attr(path, 'device'))
         vendor, product = self.id_names.names('pci', vendor_id, product_id)
-        group = self.tree.link_name(os.path.join(path, 'iommu_group'))
+        group = self._iommu_group(path, name)
         boot_vga = self._attr(path, 'boot_vga')
         reset_method = self._attr(path, 'reset_method')
         return dict(pci_address_fields(address), **{
-            'class': normalize_hex_id(self._attr(path, 'class'), 6),
+            'class': self._attr(path, 'class'),
             'vendor_id': vendor_id,
             'product_id': product_id,
             'vendor': vendor,
             'product': product,
             'subsystem_vendor_id': normalize_hex_id(self._attr(path, 'subsystem_vendor')),
             'subsystem_id': normalize_hex_id(self._attr(path, 'subsystem_device')),
-            'iommu_group': int(group) if group and group.isdigit() else None,
+            'iommu_group': group,
             'numa_node': self._attr_int(path, 'numa_node'),
             'boot_vga': None if boot_vga is None else boot_vga == '1',
             'reset_method': reset_method.split() if reset_method else None,
             'sriov': self._sriov(path),
             'mdev_types': self._mdev_types(path),
         })
+
+    def _iommu_group(self, path: str, name: str) -> Optional[int]:
+        """The device's IOMMU group number; None without one, with a warning when its link is junk."""
+        link = os.path.join(path, 'iommu_group')
+        target = self.tree.link_name(link)
+        if target is not None and target.isdigit() and target.isascii():
+            return int(target)
+        if target is not None or os.path.lexists(link):
+            self.tree.warnings.append('the iommu_group link of %s cannot be read as a group number (%s); '
+                                      'its IOMMU group is unknown' % (name, target or 'unreadable'))
+        return None
 
     def _sriov(self, path):
         totalvfs = self._attr_int(path, 'sriov_totalvfs')
@@ -234,9 +245,6 @@ class SysfsReader:
 
     def read_devices(self) -> List[Dict[str, Any]]:
         """Device records of every device, with libvirt-style names and parents."""
-        if not os.path.isdir(self.tree.path('devices')):
-            self.tree.warnings.append('%s does not look like a sysfs tree (no devices/ directory)'
-                                      % self.tree.root)
         listed = self._listed()
         by_real_path = dict((real, record['name']) for real, record in listed)
         records = [device_record('computer', 'system')]

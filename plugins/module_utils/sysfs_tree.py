@@ -15,6 +15,11 @@ unreadable file means the same everywhere: None, or an empty listing.
 import os
 from typing import List, Optional
 
+from ansible_collections.virt.hostdev.plugins.module_utils.errors import HostdevError
+
+# Directories every sysfs has; a root without them describes no host at all.
+SYSFS_LANDMARKS = ('devices', 'bus', 'class')
+
 
 class SysfsTree:
     """One host's sysfs root; warnings collects what its readers could not read."""
@@ -23,6 +28,18 @@ class SysfsTree:
         self.root = os.path.abspath(root)
         self.host_root = os.path.dirname(self.root)
         self.warnings: List[str] = []
+
+    def require_sysfs(self) -> None:
+        """Fail, naming the root, unless it is a sysfs tree: a wrong root must not read as an empty host."""
+        if not os.path.exists(self.root):
+            raise HostdevError('sysfs_root %s does not exist' % self.root)
+        if not os.path.isdir(self.root):
+            raise HostdevError('sysfs_root %s is not a directory' % self.root)
+        missing = [name for name in SYSFS_LANDMARKS if not os.path.isdir(self.path(name))]
+        if missing:
+            raise HostdevError('sysfs_root %s is not a sysfs tree: it has no %s director%s (a sysfs tree has %s)'
+                               % (self.root, ', '.join(name + '/' for name in missing),
+                                  'y' if len(missing) == 1 else 'ies', ', '.join(SYSFS_LANDMARKS)))
 
     def path(self, *parts: str) -> str:
         return os.path.join(self.root, *parts)

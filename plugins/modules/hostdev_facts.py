@@ -46,10 +46,14 @@ extends_documentation_fragment:
 options:
   cap:
     description:
-      - Only devices with this libvirt capability, for example V(pci), V(usb_device), V(usb),
-        V(scsi), V(scsi_host), V(scsi_target), V(net), V(storage), V(fc_host).
+      - Only devices with this libvirt capability (its type, or a sub-capability such as V(fc_host)
+        or V(vports)).
+      - A name libvirt does not use is rejected, listing the names it uses, so a typo never looks
+        like a host without such devices.
       - Cannot be combined with O(affected_by).
     type: str
+    choices: [system, pci, usb_device, usb, net, scsi_host, scsi_target, scsi, storage, fc_host, vports,
+              scsi_generic, drm, mdev_types, mdev, ccw, css, vdpa, ap_card, ap_queue, ap_matrix, vpd]
   passthrough:
     description:
       - When true, only devices eligible for passthrough. False applies no filter.
@@ -181,15 +185,17 @@ ansible_facts:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.virt.hostdev.plugins.module_utils.argspec import host_source_argument_spec
+from ansible_collections.virt.hostdev.plugins.module_utils.assignment import assignability
 from ansible_collections.virt.hostdev.plugins.module_utils.errors import reported_to
 from ansible_collections.virt.hostdev.plugins.module_utils.host_reader import read_host
+from ansible_collections.virt.hostdev.plugins.module_utils.records import NODEDEV_CAPABILITIES
 
 
 def main():
     module = AnsibleModule(
         argument_spec=dict(
             host_source_argument_spec(),
-            cap=dict(type='str'),
+            cap=dict(type='str', choices=list(NODEDEV_CAPABILITIES)),
             passthrough=dict(type='bool'),
             affected_by=dict(type='str'),
         ),
@@ -198,14 +204,15 @@ def main():
     )
     params = module.params
     with reported_to(module):
-        model, used, warnings = read_host(params['source'], params['uri'], params['sysfs_root'])
+        model, used, warnings = read_host(params['source'], params['uri'], params['sysfs_root'],
+                                          timeout=params['timeout'])
         if params['affected_by'] is not None:
             names = model.affected_by(params['affected_by'])
         else:
             names = model.filter_names(cap=params['cap'], passthrough=params['passthrough'])
     for warning in warnings:
         module.warn(warning)
-    module.exit_json(changed=False, devices=names, ansible_facts={'hostdev': model.facts(used)})
+    module.exit_json(changed=False, devices=names, ansible_facts={'hostdev': model.facts(used, assignability(model))})
 
 
 if __name__ == '__main__':

@@ -22,6 +22,7 @@ from support import ensure_collection_link  # noqa: E402
 
 sys.path.insert(0, ensure_collection_link())
 
+from ansible_collections.virt.hostdev.plugins.module_utils.assignment import assignability  # noqa: E402
 from ansible_collections.virt.hostdev.plugins.module_utils.device_model import HostModel  # noqa: E402
 from ansible_collections.virt.hostdev.plugins.module_utils.libvirt_reader import read_devices  # noqa: E402
 from ansible_collections.virt.hostdev.plugins.module_utils.sysfs_reader import SysfsReader  # noqa: E402
@@ -117,7 +118,9 @@ def main():
                                         '%d list + %d XMLDesc' % (CountingConnection.calls, CountingDevice.calls)))
         model, seconds = timed(lambda: HostModel(records))
         print('%8d  %-28s %10.3f %14.1f' % (count, 'model build', seconds, seconds / count * 1e6))
-        seconds = timed(lambda: model.facts('libvirt'))[1]
+        blockers, seconds = timed(lambda: assignability(model))
+        print('%8d  %-28s %10.3f %14.1f' % (count, 'assignability (blockers)', seconds, seconds / count * 1e6))
+        seconds = timed(lambda: model.facts('libvirt', blockers))[1]
         print('%8d  %-28s %10.3f %14.1f' % (count, 'facts', seconds, seconds / count * 1e6))
         target = [name for name in model.names() if name.startswith('pci_') and name.endswith('_00_0')][-1]
         seconds = timed(lambda: model.affected_by(target))[1]

@@ -120,9 +120,13 @@ def test_missing_libvirt_binding(facts, tmp_path, sample_sysfs):
     result = facts(interpreter=str(interpreter), uri=TEST_URI, source='libvirt')[0]
     assert result['failed'] is True
     assert 'Failed to import the required Python library (libvirt-python)' in result['msg']
-    result, hostdev = facts(interpreter=str(interpreter), uri=TEST_URI, source='auto', sysfs_root=sample_sysfs)
+    result, hostdev = facts(interpreter=str(interpreter), uri='qemu:///system', source='auto', sysfs_root=sample_sysfs)
     assert hostdev['source'] == 'sysfs'
     assert any('binding is not installed' in warning for warning in result['warnings'])
+    # The test driver (like a remote URI) describes another machine: never this one's sysfs instead.
+    result = facts(interpreter=str(interpreter), uri=TEST_URI, source='auto', sysfs_root=sample_sysfs)[0]
+    assert result['failed'] is True
+    assert 'Failed to import the required Python library (libvirt-python)' in result['msg']
 
 
 def test_ansible_doc_renders_the_module():

@@ -104,10 +104,15 @@ class PrivateLibvirtd:
         unshare = _find("unshare")
         ensure_qemu_user()
 
-        self.root = tempfile.mkdtemp(prefix="virt-hostdev-libvirtd-")
+        # After crash(), the same root (its defined domains) is started again.
+        if self.root is None:
+            self.root = tempfile.mkdtemp(prefix="virt-hostdev-libvirtd-")
         for _target, name in BIND_MOUNTS:
-            os.makedirs(os.path.join(self.root, name))
-        os.makedirs(os.path.join(self.root, "daemon"))
+            os.makedirs(os.path.join(self.root, name), exist_ok=True)
+        os.makedirs(os.path.join(self.root, "daemon"), exist_ok=True)
+        for stale in (os.path.join(self.root, "run", "libvirt-sock"), os.path.join(self.root, "daemon", "libvirtd.pid")):
+            if os.path.lexists(stale):
+                os.unlink(stale)
         self.log_path = os.path.join(self.root, "daemon", "libvirtd.log")
         self.stderr_path = os.path.join(self.root, "daemon", "stderr.log")
         conf = os.path.join(self.root, "daemon", "libvirtd.conf")
@@ -196,7 +201,42 @@ class PrivateLibvirtd:
             parts.append("---- %s ----\n%s" % (title, text[-limit:]))
         return "\n".join(parts)
 
+    def pid(self):
+        """The libvirtd process id as seen from here (outside its PID namespace), to signal it.
+
+        The pid file under the root holds libvirtd's id inside the namespace, so the
+        process is found as the descendant of unshare named libvirtd."""
+        if self.proc is None or self.proc.poll() is not None:
+            raise LibvirtdError("the private libvirtd is not running")
+        children = {}
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open("/proc/%s/stat" % entry, encoding="utf-8", errors="replace") as handle:
+                    stat = handle.read()
+            except OSError:
+                continue
+            # pid (comm) state ppid ...: comm may hold spaces and parentheses
+            comm = stat[stat.index("(") + 1:stat.rindex(")")]
+            ppid = int(stat[stat.rindex(")") + 2:].split()[1])
+            children.setdefault(ppid, []).append((int(entry), comm))
+        pending = [self.proc.pid]
+        while pending:
+            for pid, comm in children.get(pending.pop(), ()):
+                if comm == "libvirtd":
+                    return pid
+                pending.append(pid)
+        raise LibvirtdError("no libvirtd process below unshare (pid %d)" % self.proc.pid)
+
     # ------------------------------------------------------------------- stop
+    def crash(self, timeout=10.0):
+        """SIGKILL the daemon, as a crash would, keeping its root: start() brings it back."""
+        proc, self.proc = self.proc, None
+        if proc is not None:
+            self._killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=timeout)
+
     def stop(self, timeout=10.0):
         proc, self.proc = self.proc, None
         if proc is not None and proc.poll() is None:

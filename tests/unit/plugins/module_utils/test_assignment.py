@@ -12,6 +12,8 @@ import pytest
 
 from ansible_collections.virt.hostdev.plugins.module_utils.assignment import (
     AssignmentRequest,
+    assignability,
+    blockers,
     plan_assignment,
     problems_message,
 )
@@ -386,3 +388,39 @@ def test_removal_is_never_refused_for_host_use(sample):
     plan = plan_of_request(model_of(sample), 'guest', [ROOT_DISK], state='absent',
                            config_xml=domain_xml(root_disk))
     assert plan.problems == [] and plan.removed == [ROOT_DISK]
+
+
+# -- assignable and blockers: "can I take this device now?" from the facts ------
+
+def test_facts_say_which_eligible_devices_cannot_be_taken_now_and_why(sample):
+    model = model_of(sample)
+    facts = model.facts('sysfs', assignability(model))
+    devices = dict((device['name'], device) for device in facts['devices'])
+    sata = devices['pci_0000_00_17_0']  # the controller of the root disk
+    assert sata['passthrough']['eligible'] is True
+    assert (sata['assignable'], sata['blockers']) == (False, ['host_in_use'])
+    assert (devices[GPU]['assignable'], devices[GPU]['blockers']) == (False, ['group_not_viable'])
+    assert (devices[IGPU]['assignable'], devices[IGPU]['blockers']) == (True, [])
+    assert devices['net_enp2s0_a8_a1_59_00_00_01']['blockers'] == ['not_eligible']
+    assert facts['assignable'] == sorted(facts['assignable'])
+    # (no domain holds the NIC here: model_of reads no domains)
+    assert facts['assignable'] == ['pci_0000_00_02_0', 'pci_0000_00_14_0', NIC, 'scsi_0_0_0_0', 'usb_1_3']
+    assert set(facts['assignable']) <= set(facts['eligible'])
+
+
+def test_blockers_follow_the_host_state(sample):
+    held = [{'name': 'other', 'active': False, 'hostdevs': [{'type': 'pci', 'address': '0000:00:02.0'}]}]
+    assert blockers(model_of(sample, domains=held), IGPU) == ['assigned_elsewhere']
+    iommu_off = dict(sample[2], enabled=False)
+    assert blockers(model_of(sample, iommu=iommu_off), IGPU) == ['iommu_off']
+    assert blockers(model_of(sample, iommu=iommu_off), KEYBOARD) == []  # USB needs no IOMMU
+
+
+def test_blockers_are_the_codes_domain_hostdev_refuses_with(sample):
+    """One source of truth: for every device, the facts' blockers are exactly the problem codes
+    of assigning that device alone to a new, empty domain."""
+    model = model_of(sample)
+    found = assignability(model)
+    for name in model.names():
+        plan = plan_of_request(model, 'new-domain', [name], config_xml=EMPTY)
+        assert found[name] == sorted(set(codes(plan))), name

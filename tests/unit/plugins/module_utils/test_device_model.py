@@ -238,11 +238,11 @@ def test_parse_pci_class_gives_base_class_and_subclass(pci_class, parsed):
     assert parse_pci_class(pci_class) == parsed
 
 
-def test_an_unreadable_pci_class_raises_where_eligibility_is_asked():
-    with pytest.raises(ValueError):
-        parse_pci_class('0xgpu')
-    with pytest.raises(ValueError):
-        eligibility(pci('0000:01:00.0', 'bogus'))
+@pytest.mark.parametrize('pci_class', ['0xgpu', 'bogus', '0xffffffffffffffffffff', '0x1000000', '0x', ''])
+def test_an_unreadable_or_too_wide_pci_class_is_unknown(pci_class):
+    """Junk in sysfs or libvirt's XML must never make a device look like an eligible endpoint."""
+    assert parse_pci_class(pci_class) is None
+    assert eligibility(pci('0000:01:00.0', pci_class)) == (False, ['pci_class_unknown'])
 
 
 @pytest.mark.parametrize('record, bridge, endpoint, display', [
@@ -373,10 +373,12 @@ def test_taken_with_group_is_the_group_and_every_device_inheriting_it():
 
 
 def test_group_devices_are_the_kernels_members_only():
-    # a PCI function without a group of its own inherits one but is no kernel member of it
+    # a PCI function without a group of its own is no member of its bridge's group: its group is unknown
     model = HostModel(workstation() + [pci('0000:05:00.0', '0x020000', None, parent='pci_0000_04_00_0')])
     assert model.group_devices(8) == ['pci_0000_03_00_0', 'pci_0000_04_00_0', 'pci_0000_04_01_0']
-    assert 'pci_0000_05_00_0' in model.taken_with_group(8)
+    assert 'pci_0000_05_00_0' not in model.taken_with_group(8)
+    assert model.iommu_group('pci_0000_05_00_0') is None and model.group_unknown('pci_0000_05_00_0')
+    assert any('pci_0000_05_00_0 has no readable IOMMU group' in warning for warning in model.warnings)
     assert model.group_devices(3) == ['pci_0000_00_14_0']
     assert model.group_devices(99) == []
     groups = model.iommu_groups()

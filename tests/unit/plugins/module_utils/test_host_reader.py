@@ -61,11 +61,59 @@ def test_explicit_libvirt_source_fails_naming_the_uri(tmp_path):
 
 def test_without_the_binding_auto_reads_sysfs_and_libvirt_is_refused(monkeypatch, sample_sysfs, sample_uri):
     monkeypatch.setattr(host_reader, 'HAS_LIBVIRT', False)
-    model, used, warnings = host_reader.read_host('auto', sample_uri, sample_sysfs)
+    model, used, warnings = host_reader.read_host('auto', 'qemu:///system', sample_sysfs)
     assert used == 'sysfs' and 'pci_0000_01_00_0' in model
     assert any('binding is not installed' in warning for warning in warnings)
     with pytest.raises(host_reader.MissingLibvirtError):
         host_reader.read_host('libvirt', sample_uri)
+
+
+@pytest.mark.parametrize('uri', ['test:///default', 'qemu+ssh://hv1.example/system', 'qemu+tcp://10.0.0.1/system'])
+def test_without_the_binding_another_machine_is_never_read_from_this_sysfs(monkeypatch, sample_sysfs, uri):
+    monkeypatch.setattr(host_reader, 'HAS_LIBVIRT', False)
+    with pytest.raises(host_reader.MissingLibvirtError):
+        host_reader.read_host('auto', uri, sample_sysfs)
+
+
+@pytest.mark.parametrize('uri, words', [
+    # Nothing listens on port 1 of the loopback address: the connection is refused at once.
+    ('qemu+tcp://127.0.0.1:1/system', 'cannot connect to libvirt at qemu\\+tcp://127.0.0.1:1/system: '),
+    ('test:///no/such/host.xml', 'cannot connect to libvirt at test:///no/such/host.xml: '),
+])
+def test_auto_never_falls_back_to_this_machine_for_another_one(uri, words, sample_sysfs):
+    """A remote URI or the test driver that cannot be read fails with libvirt's error: this
+    machine's sysfs would describe another machine than the one asked for."""
+    with pytest.raises(HostdevError, match=words):
+        host_reader.read_host('auto', uri)
+    with pytest.raises(HostdevError, match=words):
+        host_reader.read_host('auto', uri, sample_sysfs)
+
+
+def not_a_sysfs_tree(tmp_path, kind):
+    """A sysfs_root a tired operator may type: missing, a file, empty, or some other tree."""
+    path = tmp_path / 'root'
+    if kind == 'file':
+        path.write_text('not a directory')
+    elif kind == 'empty':
+        path.mkdir()
+    elif kind == 'other tree':
+        (path / 'devices').mkdir(parents=True)
+        (path / 'etc').mkdir()
+    return str(path)
+
+
+@pytest.mark.parametrize('kind, words', [
+    ('missing', 'does not exist'), ('file', 'is not a directory'),
+    ('empty', 'is not a sysfs tree: it has no devices/, bus/, class/ directories'),
+    ('other tree', 'is not a sysfs tree: it has no bus/, class/ directories')])
+@pytest.mark.parametrize('source', ['sysfs', 'libvirt', 'auto'])
+def test_a_wrong_sysfs_root_is_an_error_naming_it(tmp_path, sample_uri, kind, words, source):
+    """Enrichment and host-use detection are safety inputs: a wrong root must not read as an
+    empty host with the IOMMU off, whichever source reads the devices."""
+    root = not_a_sysfs_tree(tmp_path, kind)
+    with pytest.raises(HostdevError) as caught:
+        host_reader.read_host(source, sample_uri if source == 'libvirt' else 'qemu:///system', root)
+    assert caught.value.message.startswith('sysfs_root %s ' % root) and words in caught.value.message
 
 
 def test_unknown_source_is_refused():

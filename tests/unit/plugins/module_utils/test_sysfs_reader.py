@@ -101,12 +101,6 @@ def test_sriov_from_links(sample_copy):
     assert records['pci_0000_02_10_0']['parent'] == 'pci_0000_00_1c_0'
 
 
-def test_not_a_sysfs_tree_warns(tmp_path):
-    reader = SysfsReader(str(tmp_path))
-    reader.read_devices()
-    assert any('does not look like a sysfs tree' in warning for warning in reader.warnings)
-
-
 def test_libvirt_style_names():
     assert libvirt_style_name('net', 'br-lan.10', '52:54:00:aa:bb:cc') == 'net_br_lan_10_52_54_00_aa_bb_cc'
     assert libvirt_style_name('usb', '1-3:1.0') == 'usb_1_3_1_0'

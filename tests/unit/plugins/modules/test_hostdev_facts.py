@@ -79,3 +79,33 @@ def test_affected_by_unknown_device(run_module, sample_uri):
 def test_filters_return_sorted_names(run_module, sample_uri):
     result = run_module(uri=sample_uri, cap='usb_device', passthrough=True)
     assert result['devices'] == ['usb_1_3']
+
+
+@pytest.mark.parametrize('cap', ['no_such_cap', '', 'PCI', 'pci '])
+def test_a_capability_libvirt_does_not_use_is_rejected_listing_the_names(run_module, sample_uri, cap):
+    """A typo must not look like a host without such devices (an empty list)."""
+    result = run_module(uri=sample_uri, cap=cap)
+    assert result['failed'] is True
+    assert 'cap' in result['msg'] and 'pci, usb_device, usb, net' in result['msg'] and 'fc_host' in result['msg']
+
+
+def test_every_capability_libvirt_uses_is_accepted(run_module, sample_uri):
+    assert run_module(uri=sample_uri, cap='scsi_host')['devices'] == ['scsi_host0', 'scsi_host1']
+    assert run_module(uri=sample_uri, cap='mdev')['devices'] == []
+
+
+@pytest.mark.parametrize('source', ['sysfs', 'libvirt'])
+def test_a_wrong_sysfs_root_fails_naming_it(run_module, sample_uri, tmp_path, source):
+    result = run_module(uri=sample_uri, source=source, sysfs_root=str(tmp_path))
+    assert result['failed'] is True
+    assert result['msg'].startswith('sysfs_root %s is not a sysfs tree' % tmp_path)
+    assert 'ansible_facts' not in result
+
+
+def test_facts_say_what_can_be_taken_now(run_module, sample_uri, sample_sysfs):
+    hostdev = run_module(uri=sample_uri, source='libvirt', sysfs_root=sample_sysfs)['ansible_facts']['hostdev']
+    devices = dict((device['name'], device) for device in hostdev['devices'])
+    assert devices['pci_0000_00_17_0']['passthrough']['eligible'] is True
+    assert devices['pci_0000_00_17_0']['blockers'] == ['host_in_use']
+    assert devices['pci_0000_02_00_0']['blockers'] == ['assigned_elsewhere']  # held by ci-runner
+    assert hostdev['assignable'] == ['pci_0000_00_02_0', 'pci_0000_00_14_0', 'scsi_0_0_0_0', 'usb_1_3']
