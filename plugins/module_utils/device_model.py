@@ -417,8 +417,16 @@ class HostModel:
         return []
 
     def _compute_assignments(self):
-        assigned = {}
-        for dom in self.domains:
+        return self.assignments_in(self.domains)
+
+    def assignments_in(self, domains: Iterable[Dict[str, Any]]) -> Dict[str, List[str]]:
+        """{device name: sorted names of the domains that reference it} among domains.
+
+        domains as the readers give them; used for the host's domains, and for a
+        fresh read after an edit (a run that bypassed the host lock).
+        """
+        assigned: Dict[str, set] = {}
+        for dom in domains:
             for source in dom.get('hostdevs', ()):
                 for name in self.match_source(source):
                     assigned.setdefault(name, set()).add(dom['name'])

@@ -10,6 +10,7 @@ all or nothing. The domain is never redefined, so everything but its <hostdev>
 elements (secrets, metadata, other devices) is left to libvirt as it is.
 """
 
+import os
 import xml.etree.ElementTree as ET
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -26,9 +27,10 @@ from ansible_collections.virt.hostdev.plugins.module_utils.domain_xml import (
     hostdev_source,
     sources_match,
 )
+from ansible_collections.virt.hostdev.plugins.module_utils.edit_journal import EditJournal, interrupted_message
+from ansible_collections.virt.hostdev.plugins.module_utils.errors import HostdevError, shown
 from ansible_collections.virt.hostdev.plugins.module_utils.host_lock import DEFAULT_TIMEOUT, host_lock
 from ansible_collections.virt.hostdev.plugins.module_utils.host_reader import read_host
-from ansible_collections.virt.hostdev.plugins.module_utils.errors import HostdevError, shown
 from ansible_collections.virt.hostdev.plugins.module_utils.libvirt_errors import DEFAULT_TIMEOUT as LIBVIRT_TIMEOUT
 from ansible_collections.virt.hostdev.plugins.module_utils.libvirt_errors import (
     DeadlineExceeded,
@@ -41,6 +43,7 @@ from ansible_collections.virt.hostdev.plugins.module_utils.libvirt_errors import
     translated,
     within_deadline,
 )
+from ansible_collections.virt.hostdev.plugins.module_utils.libvirt_reader import read_domains
 
 
 class AssignmentRefused(HostdevError):
@@ -139,23 +142,56 @@ def apply_edits(dom: Any, edits: List[Edit], domain: Optional[str] = None) -> Li
         except Exception as error:  # pylint: disable=broad-except
             if not is_libvirt_error(error):
                 raise
-            message = describe(error, 'cannot ' + _describe_edit(edit, domain))
-            failures = []
-            for earlier in reversed(done):
-                try:
-                    _undo(dom, earlier)
-                except Exception as undo_error:  # pylint: disable=broad-except
-                    failures.append(describe(undo_error, 'cannot undo: ' + _describe_edit(earlier, domain)))
-            if not done:
-                message += '; no earlier edit to undo, the domain is unchanged'
-            elif not failures:
-                message += '; rollback succeeded: the %d earlier edit%s %s undone' % (
-                    len(done), '' if len(done) == 1 else 's', 'was' if len(done) == 1 else 'were')
-            else:
-                message += '; ROLLBACK FAILED, check the domain by hand: %s' % '; '.join(failures)
-            raise EditFailed(message, rolled_back=not failures)
+            raise roll_back(dom, done, domain, describe(error, 'cannot ' + _describe_edit(edit, domain)))
         done.append(edit)
     return done
+
+
+def roll_back(dom: Any, done: List[Edit], domain: str, reason: str) -> EditFailed:
+    """Undo the edits done, in reverse; the EditFailed saying why (reason) and how the undo went."""
+    failures = []
+    for earlier in reversed(done):
+        try:
+            _undo(dom, earlier)
+        except Exception as undo_error:  # pylint: disable=broad-except
+            failures.append(describe(undo_error, 'cannot undo: ' + _describe_edit(earlier, domain)))
+    message = reason
+    if not done:
+        message += '; no earlier edit to undo, the domain is unchanged'
+    elif not failures:
+        message += '; rollback succeeded: the %d earlier edit%s %s undone' % (
+            len(done), '' if len(done) == 1 else 's', 'was' if len(done) == 1 else 'were')
+    else:
+        message += ('; ROLLBACK FAILED: %s. The domain may hold part of this change: run the same task '
+                    'again to complete it, or with state: absent to remove it (the next run reports the '
+                    'interrupted one)' % '; '.join(failures))
+    return EditFailed(message, rolled_back=not failures)
+
+
+def _refuse_double_assignment(conn: Any, model: Any, dom: Any, plan: Plan, domain: str, warnings: List[str]) -> None:
+    """Undo this run's edits, and fail naming the domains, when another domain took the same devices."""
+    others = double_assignments(conn, model, domain, sorted(set(plan.devices) | set(plan.affected)), warnings)
+    if others:
+        raise roll_back(dom, plan.edits, domain, (
+            'after its edits this run found %s also in %s: another run assigned them at the same time without '
+            'the shared host lock (another controller, a remote uri, a container with its own /run), and one '
+            'device cannot serve two domains' % (
+                ', '.join(sorted(others)),
+                ', '.join('domain %s' % name for name in sorted(set(name for names in others.values()
+                                                                    for name in names))))))
+
+
+def double_assignments(conn: Any, model: Any, domain: str, taken: List[str],
+                       warnings: List[str]) -> Dict[str, List[str]]:
+    """{device: other domains} among taken that another domain references now, read afresh.
+
+    A run that bypassed the host lock (another controller, a remote uri, a
+    container with its own /run) may have given the same device to another
+    domain between this run's read and its edits: libvirt accepts one PCI
+    device in two inactive definitions.
+    """
+    holders = model.assignments_in(dom for dom in read_domains(conn, warnings) if dom['name'] != domain)
+    return dict((name, holders[name]) for name in taken if name in holders)
 
 
 def pending_unplugs(dom: Any, edits: List[Edit]) -> List[str]:
@@ -193,33 +229,56 @@ def assign(request: AssignmentRequest, uri: str, source: str = 'auto', sysfs_roo
     (connection, read, edits) gets at most timeout seconds: past it, the lock is
     released, DeadlineExceeded raised, and no further edit starts.
 
-    Raises AssignmentRefused (nothing edited), EditFailed (rolled back) or
-    HostdevError (connection, lookup, lock, deadline).
+    After an addition, every domain is read again: when another one now holds a
+    device this run took (a run that bypassed the lock), this run undoes its
+    edits and fails naming that domain. An edit journal beside the lock tells
+    the next run when this one stopped half-way (see edit_journal).
+
+    Raises AssignmentRefused (nothing edited), EditFailed (rolled back, or not:
+    see rolled_back) or HostdevError (connection, lookup, lock, deadline).
     """
     progress = {'editing': False}
 
-    def session() -> Tuple[Plan, str, List[str]]:
+    def session(journal: EditJournal, warnings: List[str]) -> Tuple[Plan, str, List[str]]:
         with connection(uri) as conn:
-            model, used, warnings = read_host(source, uri, sysfs_root, conn=conn)
+            model, used, read_warnings = read_host(source, uri, sysfs_root, conn=conn)
+            warnings.extend(read_warnings)
             dom = lookup_domain(conn, request.domain)
             current = domain_state(dom)
             plan = plan_assignment(model, request, active=current['active'],
                                    config_xml=current['config_xml'], live_xml=current['live_xml'])
             if plan.problems:
                 raise AssignmentRefused(plan)
-            if plan.edits and not check_mode:
+            if check_mode:
+                return plan, used, warnings
+            if plan.edits:
                 progress['editing'] = True  # before apply_edits checks for cancellation
                 try:
+                    journal.write(request.state, plan.edits)
+                except OSError as error:
+                    raise HostdevError('cannot write the edit journal %s before editing domain %s: %s; nothing '
+                                       'was changed' % (journal.path, shown(request.domain), error.strerror))
+                try:
                     apply_edits(dom, plan.edits, request.domain)
+                    if request.state == 'present':
+                        _refuse_double_assignment(conn, model, dom, plan, request.domain, warnings)
                 except EditFailed as error:
+                    if error.rolled_back:
+                        journal.clear()
                     error.result.update(plan.result())
                     raise
                 plan.pending_unplug = pending_unplugs(dom, plan.edits)
+            journal.clear()  # the domain is as asked (or was already)
         return plan, used, warnings
 
-    with host_lock(lock_path, timeout=lock_timeout):
+    with host_lock(lock_path, timeout=lock_timeout) as held:
+        journal = EditJournal(os.path.dirname(held), uri, request.domain)
+        warnings: List[str] = []
+        interrupted = journal.read(warnings)
+        if interrupted is not None:
+            warnings.append(interrupted_message(interrupted, request.state))
         try:
-            plan, used, warnings = within_deadline(session, uri, timeout)
+            plan, used, warnings = within_deadline(lambda: session(journal, warnings), uri, timeout)
         except DeadlineExceeded as error:
             if not progress['editing']:
                 raise

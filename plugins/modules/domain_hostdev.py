@@ -13,7 +13,8 @@ description:
   - Before any edit, and under a host-wide lock, the host is read afresh and the whole request is
     validated. Every problem is reported at once and nothing is edited when there is one. Refused
     are unknown or ambiguous device references, devices not eligible for passthrough (with their
-    reason codes), PCI devices while the host's IOMMU is off (unless O(force)), an IOMMU group
+    reason codes), PCI devices while the host's IOMMU is off (unless O(force)), a PCI device whose
+    IOMMU group cannot be read on a host that has groups, an IOMMU group
     whose other endpoint devices are neither in the domain nor free, a device or affected device
     already referenced by another domain (defined or running), a device the host itself runs on
     (a disk with a mounted filesystem or swap, the interface of the default route), directly or
@@ -25,6 +26,13 @@ description:
     product, adapter), not by comparing XML text, so a second run reports no change.
   - Several edits are all or nothing. When one fails, the ones already made are undone in reverse
     order and the module fails with libvirt's message and the outcome of the rollback.
+  - After adding devices, every domain is read again. When another domain now holds one of them (a
+    run that did not share the host lock, such as another controller or a remote O(uri)), this run
+    undoes its edits and fails naming that domain, so one device never stays in two domains.
+  - A journal beside the lock records the edits in progress. When a run stops half-way (libvirtd died
+    between two edits, the module was killed), the next run on the domain warns about it; the same
+    task completes the change, O(state=absent) undoes it. docs/domain_hostdev.md in the collection
+    describes it.
 author:
   - virt.hostdev developers (@virt-hostdev)
 requirements:

@@ -26,6 +26,9 @@ description:
     (C(type_not_assignable)).
   - Unlike Kimchi (2014), display controllers other than the boot VGA device are eligible,
     since GPU passthrough is now common.
+  - Each device also says whether it can be taken now, alone, for a new domain (C(assignable)) and
+    what refuses it (C(blockers)), with the same checks and codes as M(virt.hostdev.domain_hostdev).
+    Use C(passthrough.eligible) to pick candidates by class, C(assignable) before acting.
   - Read-only; never reports a change.
 author:
   - virt.hostdev developers (@virt-hostdev)
@@ -153,8 +156,10 @@ ansible_facts:
               C(parent), C(path), C(driver), C(children), C(iommu_group) (own, or inherited
               from the nearest PCI ancestor; null without groups), C(assigned_to) (sorted
               names of domains whose definition or live state references it),
-              C(passthrough) (C(eligible) and C(reasons)), and C(host_use) (what the host itself
-              runs on it, such as C(mounted at /), C(swap) or C(default route)).
+              C(passthrough) (C(eligible) and C(reasons)), C(host_use) (what the host itself
+              runs on it, such as C(mounted at /), C(swap) or C(default route)), C(assignable)
+              (bool) and C(blockers) (sorted codes among C(not_eligible), C(iommu_off),
+              C(iommu_group_unknown), C(group_not_viable), C(assigned_elsewhere), C(host_in_use)).
             - Per type, C(pci) (address, domain, bus, slot, function, class, vendor_id,
               product_id, vendor, product, subsystem_vendor_id, subsystem_id, iommu_group,
               numa_node, boot_vga, reset_method, sriov, mdev_types), C(usb) (bus, device,
@@ -171,7 +176,12 @@ ansible_facts:
           returned: always
           sample: [{number: 1, devices: [pci_0000_00_01_0, pci_0000_01_00_0, pci_0000_01_00_1]}]
         eligible:
-          description: Sorted names of every device eligible for passthrough.
+          description: Sorted names of every device eligible for passthrough by its class and type.
+          type: list
+          elements: str
+          returned: always
+        assignable:
+          description: Sorted names of the devices that can be taken now, alone, for a new domain (no blockers).
           type: list
           elements: str
           returned: always

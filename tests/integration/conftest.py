@@ -5,15 +5,7 @@ import uuid
 import libvirt
 import pytest
 
-# A diskless q35 TCG domain. Scratch domains are never started: their hostdevs name
-# devices of the sample host (or of this machine), which must never leave the host.
-DOMAIN_XML = """<domain type='qemu'>
-  <name>{name}</name>
-  <memory unit='MiB'>64</memory>
-  <vcpu>1</vcpu>
-  <os><type arch='x86_64' machine='q35'>hvm</type></os>
-  <devices>{devices}</devices>{extra}
-</domain>"""
+from support.domains import domain_xml
 
 
 @pytest.fixture()
@@ -36,7 +28,7 @@ def scratch(conn):
 
     def define(devices='', extra='', prefix='hd'):
         name = '%s-%s' % (prefix, uuid.uuid4().hex[:8])
-        dom = conn.defineXML(DOMAIN_XML.format(name=name, devices=devices, extra=extra))
+        dom = conn.defineXML(domain_xml(name, devices, extra))
         defined.append(name)
         return dom
 

@@ -23,18 +23,11 @@ from ansible_collections.virt.hostdev.plugins.module_utils.domain_xml import hos
 from ansible_collections.virt.hostdev.plugins.module_utils.host_lock import host_lock
 from ansible_collections.virt.hostdev.plugins.module_utils.libvirt_errors import DeadlineExceeded
 from support import PrivateLibvirtd
+from support.domains import domain_xml
 
 TIMEOUT = 5
 # Generous: the machine may be several times slower than a developer's.
 BOUND = 60
-
-DOMAIN_XML = """<domain type='qemu'>
-  <name>{name}</name>
-  <memory unit='MiB'>64</memory>
-  <vcpu>1</vcpu>
-  <os><type arch='x86_64' machine='q35'>hvm</type></os>
-  <devices/>
-</domain>"""
 
 FACTS_PLAYBOOK = """---
 - name: Gather facts from a frozen libvirtd
@@ -117,7 +110,7 @@ def test_assign_on_a_frozen_daemon_fails_within_the_timeout_and_frees_the_lock(
     name = 'no-hangs-%s' % uuid.uuid4().hex[:8]
     conn = libvirt.open(daemon.uri)
     try:
-        dom = conn.defineXML(DOMAIN_XML.format(name=name))
+        dom = conn.defineXML(domain_xml(name))
         lock = str(tmp_path / 'hostdev.lock')
         uri = frozen()
         start = time.monotonic()

@@ -1,0 +1,138 @@
+# Copyright: virt.hostdev contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Against a real libvirtd: two runs that bypass the host lock never both keep one device, and a
+run whose libvirtd dies between two edits is seen, and completed or undone, by the next run."""
+
+import os
+import threading
+import uuid
+
+import libvirt
+import pytest
+
+from ansible_collections.virt.hostdev.plugins.module_utils import domain_editor
+from ansible_collections.virt.hostdev.plugins.module_utils.assignment import AssignmentRequest
+from ansible_collections.virt.hostdev.plugins.module_utils.domain_editor import EditFailed, assign
+from ansible_collections.virt.hostdev.plugins.module_utils.domain_xml import hostdev_elements
+from ansible_collections.virt.hostdev.plugins.module_utils.errors import HostdevError
+from support import PrivateLibvirtd
+from support.domains import domain_xml
+
+IGPU = '0000:00:02.0'  # alone in its IOMMU group on the sample host, on i915: assignable
+RACES = 20
+
+
+def held(dom):
+    return [source for _element, source in hostdev_elements(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))]
+
+
+def test_runs_that_bypass_the_lock_never_both_keep_a_device(libvirtd, scratch, sample_sysfs, tmp_path, monkeypatch):
+    """Each race: two runs with separate lock directories (two controllers, containers with their
+    own /run) plan the same free device for two domains, both before either edits (a barrier
+    holds them), then both edit. libvirt accepts the device in both definitions; the re-read
+    after the edits must leave it in one domain at most."""
+    real_apply = domain_editor.apply_edits
+    barrier = threading.Barrier(2, timeout=120)
+
+    def apply_after_both_planned(dom, edits, domain=None):
+        barrier.wait()
+        return real_apply(dom, edits, domain)
+
+    monkeypatch.setattr(domain_editor, 'apply_edits', apply_after_both_planned)
+    doubles, detected, kept = 0, 0, 0
+    for race in range(RACES):
+        domains = [scratch(prefix='race'), scratch(prefix='race')]
+        outcomes = [None, None]
+
+        def run(index):
+            try:
+                assign(AssignmentRequest(domains[index].name(), [IGPU]), libvirtd, source='sysfs',
+                       sysfs_root=sample_sysfs, lock_path=str(tmp_path / ('lock-%d-%d' % (race, index)) / 'lock'))
+                outcomes[index] = 'kept'
+            except HostdevError as error:
+                outcomes[index] = error.message
+
+        threads = [threading.Thread(target=run, args=(index,)) for index in (0, 1)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(300)
+        barrier.reset()
+        holders = [dom.name() for dom in domains if held(dom)]
+        doubles += len(holders) > 1
+        kept += outcomes.count('kept')
+        assert outcomes.count('kept') == len(holders), (outcomes, holders)
+        for outcome in outcomes:
+            if outcome != 'kept':
+                assert 'another run assigned them at the same time' in outcome, outcome
+                assert 'rollback succeeded' in outcome, outcome
+                detected += 1
+        for dom in domains:  # the next race starts with the device free
+            dom.undefine()
+    assert doubles == 0
+    # Every race really raced: both runs edited, so at least one of each pair saw the other.
+    assert detected >= RACES and kept + detected == 2 * RACES
+
+
+@pytest.fixture()
+def daemon():
+    """A private libvirtd of this test's own: the test kills it."""
+    started = PrivateLibvirtd()
+    started.start()
+    try:
+        yield started
+    finally:
+        started.stop()
+
+
+@pytest.mark.parametrize('then', ['present', 'absent'])
+def test_a_run_whose_libvirtd_dies_between_edits_is_completed_or_undone_by_the_next(
+        daemon, sample_sysfs, tmp_path, monkeypatch, then):
+    name = 'crash-%s' % uuid.uuid4().hex[:8]
+    conn = libvirt.open(daemon.uri)
+    conn.defineXML(domain_xml(name))
+    conn.close()
+    devices = [IGPU, '046d:c31c', 'scsi_0_0_0_0']
+    lock_path = str(tmp_path / 'lock' / 'lock')
+    options = dict(source='sysfs', sysfs_root=sample_sysfs, lock_path=lock_path)
+
+    real_attach = libvirt.virDomain.attachDeviceFlags
+    attached = []
+
+    def attach_then_crash(dom, xml, flags=0):
+        result = real_attach(dom, xml, flags)
+        attached.append(xml)
+        if len(attached) == 1:
+            daemon.crash()  # libvirtd dies after the first of three edits
+        return result
+
+    monkeypatch.setattr(libvirt.virDomain, 'attachDeviceFlags', attach_then_crash)
+    with pytest.raises(EditFailed) as caught:
+        assign(AssignmentRequest(name, devices), daemon.uri, **options)
+    monkeypatch.undo()
+    failure = caught.value
+    assert failure.rolled_back is False and len(attached) == 1
+    assert 'ROLLBACK FAILED' in failure.message and 'run the same task again' in failure.message
+    journals = [entry for entry in os.listdir(os.path.dirname(lock_path)) if entry.startswith('journal-')]
+    assert len(journals) == 1
+
+    daemon.start()  # the same root: the domain and the one edit that stayed
+    conn = libvirt.open(daemon.uri)
+    try:
+        dom = conn.lookupByName(name)
+        assert held(dom) == [{'type': 'pci', 'address': '0000:00:02.0'}]
+        plan, _used, warnings = assign(AssignmentRequest(name, devices, state=then), daemon.uri, **options)
+        assert any('stopped before it finished or undid its edits' in warning for warning in warnings), warnings
+        if then == 'present':
+            assert plan.added == ['scsi_0_0_0_0', 'usb_1_3']
+            assert len(held(dom)) == 3
+        else:
+            assert plan.removed == ['pci_0000_00_02_0']
+            assert held(dom) == []
+        assert [entry for entry in os.listdir(os.path.dirname(lock_path)) if entry.startswith('journal-')] == []
+        # and the run after that has nothing to report
+        _plan, _used, warnings = assign(AssignmentRequest(name, devices, state=then), daemon.uri, **options)
+        assert not any('stopped before' in warning for warning in warnings)
+    finally:
+        conn.lookupByName(name).undefine()
+        conn.close()
