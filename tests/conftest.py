@@ -18,7 +18,7 @@ import os
 import pytest
 
 from fixtures.sample_host import TEST_URI, build_tree
-from support import PrivateLibvirtd, ensure_collection_link
+from support import ensure_collection_link, running_libvirtd
 from support import run_playbook as _run_playbook
 
 # tests/pytest.ini puts tests/ and .build/collections on sys.path; the link in .build is
@@ -52,14 +52,8 @@ def sample_sysfs(tmp_path_factory):
 @pytest.fixture(scope="session")
 def libvirtd():
     """URI (``qemu:///system?socket=...``) of a private libvirtd, stopped after the session."""
-    if os.environ.get("VIRT_HOSTDEV_SKIP_LIBVIRTD") == "1" and os.environ.get("CI", "").lower() != "true":
-        pytest.skip("VIRT_HOSTDEV_SKIP_LIBVIRTD=1 (never honoured in CI)")
-    daemon = PrivateLibvirtd()
-    daemon.start()
-    try:
+    with running_libvirtd() as daemon:
         yield daemon.uri
-    finally:
-        daemon.stop()
 
 
 @pytest.fixture

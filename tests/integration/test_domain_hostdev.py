@@ -26,6 +26,7 @@ from ansible_collections.virt.hostdev.plugins.module_utils.domain_editor import 
     lookup_domain,
 )
 from ansible_collections.virt.hostdev.plugins.module_utils.domain_xml import hostdev_elements
+from ansible_collections.virt.hostdev.plugins.module_utils.errors import HostdevError
 from ansible_collections.virt.hostdev.plugins.module_utils.host_lock import HostLockTimeout, host_lock
 from ansible_collections.virt.hostdev.plugins.module_utils.host_reader import read_host
 from fixtures.sample_host import build_tree
@@ -464,3 +465,14 @@ def test_absent_removes_a_device_the_host_no_longer_has(libvirtd, host, scratch)
     plan, _used, warnings = run_assign(libvirtd, host, dom.name(), ['0000:0a:00.0'], state='absent')
     assert plan.removed == ['0000:0a:00.0'] and stored_hostdevs(dom) == []
     assert any('is not on this host' in warning for warning in warnings)
+
+
+@pytest.mark.parametrize('source', ['sysfs', 'libvirt'])
+def test_a_wrong_sysfs_root_fails_naming_it_and_changes_nothing(libvirtd, scratch, tmp_path, source):
+    """The host-use guard and the groups read sysfs: a wrong root must not pass as an empty host."""
+    dom = scratch()
+    before = config(dom)
+    with pytest.raises(HostdevError, match='^sysfs_root %s is not a sysfs tree' % tmp_path):
+        assign(AssignmentRequest(dom.name(), ['0000:00:02.0']), libvirtd, source=source, sysfs_root=str(tmp_path),
+               lock_path=str(tmp_path / 'lock' / 'lock'))
+    assert config(dom) == before

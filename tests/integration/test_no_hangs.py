@@ -22,7 +22,7 @@ from ansible_collections.virt.hostdev.plugins.module_utils.domain_editor import 
 from ansible_collections.virt.hostdev.plugins.module_utils.domain_xml import hostdev_elements
 from ansible_collections.virt.hostdev.plugins.module_utils.host_lock import host_lock
 from ansible_collections.virt.hostdev.plugins.module_utils.libvirt_errors import DeadlineExceeded
-from support import PrivateLibvirtd
+from support import running_libvirtd
 from support.domains import domain_xml
 
 TIMEOUT = 5
@@ -57,14 +57,8 @@ def expected_message(uri):
 @pytest.fixture(scope='module')
 def daemon():
     """A private libvirtd of these tests only."""
-    if os.environ.get('VIRT_HOSTDEV_SKIP_LIBVIRTD') == '1' and os.environ.get('CI', '').lower() != 'true':
-        pytest.skip('VIRT_HOSTDEV_SKIP_LIBVIRTD=1 (never honoured in CI)')
-    private = PrivateLibvirtd()
-    private.start()
-    try:
+    with running_libvirtd() as private:
         yield private
-    finally:
-        private.stop()
 
 
 @pytest.fixture()

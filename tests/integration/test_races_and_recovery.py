@@ -15,7 +15,7 @@ from ansible_collections.virt.hostdev.plugins.module_utils.assignment import Ass
 from ansible_collections.virt.hostdev.plugins.module_utils.domain_editor import EditFailed, assign
 from ansible_collections.virt.hostdev.plugins.module_utils.domain_xml import hostdev_elements
 from ansible_collections.virt.hostdev.plugins.module_utils.errors import HostdevError
-from support import PrivateLibvirtd
+from support import running_libvirtd
 from support.domains import domain_xml
 
 IGPU = '0000:00:02.0'  # alone in its IOMMU group on the sample host, on i915: assignable
@@ -77,12 +77,8 @@ def test_runs_that_bypass_the_lock_never_both_keep_a_device(libvirtd, scratch, s
 @pytest.fixture()
 def daemon():
     """A private libvirtd of this test's own: the test kills it."""
-    started = PrivateLibvirtd()
-    started.start()
-    try:
+    with running_libvirtd() as started:
         yield started
-    finally:
-        started.stop()
 
 
 @pytest.mark.parametrize('then', ['present', 'absent'])

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ctypes
 import grp
+import contextlib
 import os
 import pwd
 import shutil
@@ -263,3 +264,21 @@ class PrivateLibvirtd:
             os.killpg(pgid, sig)
         except (ProcessLookupError, PermissionError):
             pass
+
+
+@contextlib.contextmanager
+def running_libvirtd():
+    """A started PrivateLibvirtd, stopped afterwards, for a fixture to yield.
+
+    Nothing is skipped for lack of libvirtd: if it cannot start, the tests using it
+    fail. Only a developer outside CI may opt out with VIRT_HOSTDEV_SKIP_LIBVIRTD=1.
+    """
+    if os.environ.get("VIRT_HOSTDEV_SKIP_LIBVIRTD") == "1" and os.environ.get("CI", "").lower() != "true":
+        import pytest  # pylint: disable=import-outside-toplevel
+        pytest.skip("VIRT_HOSTDEV_SKIP_LIBVIRTD=1 (never honoured in CI)")
+    daemon = PrivateLibvirtd()
+    daemon.start()
+    try:
+        yield daemon
+    finally:
+        daemon.stop()
