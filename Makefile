@@ -39,7 +39,7 @@ setup: ## install system packages, .venv and the collection symlink (idempotent)
 demo: setup ## gather the bundled sample host's facts and print a summary
 	@rm -rf $(BUILD)/sample-host
 	@$(PYTHON) tests/fixtures/sample_host/sysfs.py $(BUILD)/sample-host >/dev/null
-	ANSIBLE_CALLBACK_RESULT_FORMAT=yaml ANSIBLE_LOCALHOST_WARNING=0 \
+	ANSIBLE_LOCALHOST_WARNING=0 \
 	  $(BIN)/ansible-playbook -i localhost, -c local -e ansible_python_interpreter=$(PYTHON) \
 	  playbooks/demo.yml $(DEMO_ARGS)
 
