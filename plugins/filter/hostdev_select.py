@@ -56,7 +56,7 @@ _value:
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_native
 
-from ansible_collections.virt.hostdev.plugins.module_utils.device_model import HostModel, is_pci_bridge
+from ansible_collections.virt.hostdev.plugins.plugin_utils.facts_query import device_list, facts_model, plain
 
 try:
     import jmespath
@@ -71,14 +71,13 @@ def with_groups(devices):
     the kernel's members of the device's own or inherited group (its iommu_group
     key), group_endpoints those of them that are not bridges.
     """
-    model = HostModel(devices)
+    model = facts_model(devices)
     result = []
     for device in devices:
-        group = device.get('iommu_group')
-        members = model.group_devices(group) if group is not None else []
+        group = model.iommu_group(device['name'])
         copy = dict(device)
-        copy['group_devices'] = members
-        copy['group_endpoints'] = [name for name in members if not is_pci_bridge(model.device(name))]
+        copy['group_devices'] = model.group_devices(group) if group is not None else []
+        copy['group_endpoints'] = model.group_endpoints_in(group)
         result.append(copy)
     return result
 
@@ -104,13 +103,11 @@ def hostdev_select(devices, expression):
     if jmespath is None:
         raise AnsibleFilterError('hostdev_select needs the jmespath Python library on the controller '
                                  '(pip install jmespath)')
-    if not isinstance(devices, list):
-        raise AnsibleFilterError('hostdev_select expects the list ansible_facts.hostdev.devices, not %s'
-                                 % type(devices).__name__)
+    device_list(devices, 'hostdev_select')
     if not isinstance(expression, str) or not expression.strip():
         raise AnsibleFilterError('hostdev_select needs a JMESPath expression (a non-empty string)')
     try:
-        found = jmespath.search(expression, with_groups(devices))
+        found = jmespath.search(expression, with_groups(plain(devices)))
     except jmespath.exceptions.JMESPathError as error:
         raise AnsibleFilterError('hostdev_select: invalid JMESPath expression %r: %s'
                                  % (expression, to_native(error)))

@@ -58,6 +58,10 @@ class DeviceReferenceError(HostdevModelError):
     pass
 
 
+class UnknownKindError(HostdevModelError):
+    pass
+
+
 # PCI base classes (the top byte of the class code) that the device rules name.
 PCI_CLASS_DISPLAY = 0x03
 PCI_CLASS_MEMORY = 0x05
@@ -76,6 +80,113 @@ def parse_pci_class(pci_class: Optional[str]) -> Optional[Tuple[int, int]]:
     if value is None:
         return None
     return value >> 16, (value >> 8) & 0xff
+
+
+# Names of the PCI base classes, as pci.ids gives them (lower case): for messages and reports.
+PCI_CLASS_NAMES: Dict[int, str] = {
+    0x00: 'unclassified device',
+    0x01: 'mass storage controller',
+    0x02: 'network controller',
+    0x03: 'display controller',
+    0x04: 'multimedia controller',
+    0x05: 'memory controller',
+    0x06: 'bridge',
+    0x07: 'communication controller',
+    0x08: 'generic system peripheral',
+    0x09: 'input device controller',
+    0x0a: 'docking station',
+    0x0b: 'processor',
+    0x0c: 'serial bus controller',
+    0x0d: 'wireless controller',
+    0x0e: 'intelligent controller',
+    0x0f: 'satellite communications controller',
+    0x10: 'encryption controller',
+    0x11: 'signal processing controller',
+    0x12: 'processing accelerator',
+    0x13: 'non-essential instrumentation',
+    0x40: 'coprocessor',
+}
+
+# Names of the common subclasses, keyed by (base class, subclass) or, where the programming
+# interface tells more, (base class, subclass, programming interface).
+PCI_SUBCLASS_NAMES: Dict[Tuple[int, ...], str] = {
+    (0x01, 0x00): 'SCSI controller',
+    (0x01, 0x01): 'IDE controller',
+    (0x01, 0x04): 'RAID controller',
+    (0x01, 0x06): 'SATA controller',
+    (0x01, 0x07): 'SAS controller',
+    (0x01, 0x08): 'non-volatile memory controller',
+    (0x01, 0x08, 0x02): 'NVMe controller',
+    (0x02, 0x00): 'Ethernet controller',
+    (0x02, 0x07): 'InfiniBand controller',
+    (0x03, 0x00): 'VGA controller',
+    (0x03, 0x01): 'XGA controller',
+    (0x03, 0x02): '3D controller',
+    (0x04, 0x01): 'audio controller',
+    (0x04, 0x03): 'audio device',
+    (0x06, 0x00): 'host bridge',
+    (0x06, 0x01): 'ISA bridge',
+    (0x06, 0x04): 'PCI bridge',
+    (0x0c, 0x03): 'USB controller',
+    (0x0c, 0x04): 'Fibre Channel controller',
+    (0x0c, 0x05): 'SMBus controller',
+}
+
+# Device kinds a playbook asks for by name, each as the PCI class prefixes that make it:
+# (base class,), (base class, subclass) or (base class, subclass, programming interface).
+PCI_KINDS: Dict[str, Tuple[Tuple[int, ...], ...]] = {
+    'accelerator': ((0x12,),),
+    'audio': ((0x04, 0x01), (0x04, 0x03)),
+    'gpu': ((PCI_CLASS_DISPLAY,),),
+    'nic': ((0x02,),),
+    'nvme': ((0x01, 0x08, 0x02),),
+    'raid': ((0x01, 0x04),),
+    'sas': ((0x01, 0x07),),
+    'sata': ((0x01, 0x06),),
+    'usb_controller': ((PCI_CLASS_SERIAL_BUS, 0x03),),
+}
+
+_PCI_CLASS_PREFIX_RE = re.compile(r'^0x(?:[0-9a-f]{2}){1,3}$')
+
+
+def _pci_class_bytes(pci_class: Optional[str]) -> Optional[Tuple[int, int, int]]:
+    """(base class, subclass, programming interface) of a readable PCI class code, else None."""
+    value = pci_class_code(pci_class)
+    if value is None:
+        return None
+    return value >> 16, (value >> 8) & 0xff, value & 0xff
+
+
+def pci_class_name(pci_class: Optional[str]) -> Optional[str]:
+    """The name of the base class of a PCI class code: '0x030200' -> 'display controller'.
+
+    None when the class is absent, unreadable or of a base class without a name here.
+    """
+    parsed = _pci_class_bytes(pci_class)
+    return PCI_CLASS_NAMES.get(parsed[0]) if parsed else None
+
+
+def pci_subclass_name(pci_class: Optional[str]) -> Optional[str]:
+    """The most specific common name of a PCI class code: '0x030200' -> '3D controller',
+    '0x010802' -> 'NVMe controller'. None when the subclass is not one of PCI_SUBCLASS_NAMES."""
+    parsed = _pci_class_bytes(pci_class)
+    if parsed is None:
+        return None
+    return PCI_SUBCLASS_NAMES.get(parsed) or PCI_SUBCLASS_NAMES.get(parsed[:2])
+
+
+def pci_kind_prefixes(kind: str) -> Tuple[Tuple[int, ...], ...]:
+    """The PCI class prefixes of a device kind: a name of PCI_KINDS, or a class prefix of
+    one to three bytes in hexadecimal ('0x03', '0x0c03', '0x010802')."""
+    text = str(kind).strip().lower()
+    if text in PCI_KINDS:
+        return PCI_KINDS[text]
+    if _PCI_CLASS_PREFIX_RE.match(text):
+        digits = text[2:]
+        return (tuple(int(digits[start:start + 2], 16) for start in range(0, len(digits), 2)),)
+    raise UnknownKindError(
+        'unknown device kind %r: the kinds are %s, or a PCI class prefix of one to three bytes '
+        'such as 0x03, 0x0c03 or 0x010802' % (shown(kind), ', '.join(sorted(PCI_KINDS))))
 
 
 def pci_class_reason(pci_class: Optional[str]) -> Optional[str]:
@@ -123,6 +234,30 @@ def is_pci_endpoint(record: Record) -> bool:
 def is_display(record: Record) -> bool:
     """A PCI display controller (base class 0x03: VGA, 3D, ...)."""
     return _pci_base_class(record) == PCI_CLASS_DISPLAY
+
+
+def is_pci_kind(record: Record, kind: str) -> bool:
+    """A PCI device of a kind (see pci_kind_prefixes): is_pci_kind(record, 'gpu'), (record, '0x0c03').
+
+    False for other types and for an absent or unreadable class; an unknown kind raises UnknownKindError.
+    """
+    prefixes = pci_kind_prefixes(kind)
+    if record.get('type') != 'pci':
+        return False
+    parsed = _pci_class_bytes((record.get('pci') or {}).get('class'))
+    return parsed is not None and any(parsed[:len(prefix)] == prefix for prefix in prefixes)
+
+
+def pci_slot(record: Record) -> Optional[Tuple[int, int, int]]:
+    """(domain, bus, slot) of a PCI device, from pci.address: the functions of one card share it.
+
+    None for other types and for an absent or unreadable address.
+    """
+    if record.get('type') != 'pci':
+        return None
+    address = (record.get('pci') or {}).get('address')
+    parsed = parse_pci_address(address) if isinstance(address, str) else None
+    return parsed[:3] if parsed else None
 
 
 def usb_has_ids(record: Record) -> bool:
@@ -312,9 +447,13 @@ class HostModel:
         group = self._groups[name]
         if group is None or record.get('type') != 'pci':
             return [name]
-        members = [member for member in self._taken_with_group.get(group, ())
-                   if is_pci_endpoint(self._devices[member])]
-        return sorted(set(members) | set([name]))
+        return sorted(set(self.group_endpoints_in(group)) | set([name]))
+
+    def group_endpoints_in(self, group: Optional[int]) -> List[str]:
+        """Sorted names of the PCI endpoints (not bridges) in IOMMU group group; [] for None."""
+        if group is None:
+            return []
+        return [member for member in self.group_devices(group) if is_pci_endpoint(self._devices[member])]
 
     def group_bridges(self, group: Optional[int]) -> List[str]:
         """Sorted names of the PCI bridges in IOMMU group group; they never need assigning."""

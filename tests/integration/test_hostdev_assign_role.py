@@ -27,14 +27,17 @@ def domain(scratch):
 
 @pytest.fixture()
 def role(run_playbook, libvirtd, host, tmp_path):
-    """role(check=False, **hostdev_assign_vars) -> (outcome dict, PlaybookResult)."""
+    """role(check=False, play_vars=None, **hostdev_assign_vars) -> (outcome dict, PlaybookResult).
+
+    play_vars: more extra vars, as named (an inventory's hostdev_mappings, say)."""
     counter = [0]
 
-    def run(check=False, **variables):
+    def run(check=False, play_vars=None, **variables):
         counter[0] += 1
         out = tmp_path / ('role-%d.json' % counter[0])
         extra = {'hostdev_assign_uri': libvirtd, 'hostdev_assign_source': 'sysfs',
                  'hostdev_assign_sysfs_root': host, 'assign_out': str(out)}
+        extra.update(play_vars or {})
         extra.update(('hostdev_assign_%s' % key, value) for key, value in variables.items())
         completed = run_playbook(PLAYBOOK, extra_vars=extra, check=check)
         assert completed.returncode == 0, completed.stdout + completed.stderr
@@ -138,3 +141,56 @@ def test_the_root_disk_is_refused_by_the_role(role, domain):
     assert outcome['failed'] is True
     assert 'is in use by the host: mounted at /, mounted at /boot/efi, swap' in outcome['result']['msg']
     assert sources(domain) == []
+
+
+# The sample host's GPU and keyboard as an inventory maps them; the play runs on localhost.
+MAPPINGS = {
+    'gpu-a4000': {'description': 'RTX A4000', 'vendor_id': '10de', 'product_id': '24B0',
+                  'hosts': {'localhost': {'address': '0000:01:00.0', 'subsystem_vendor_id': '0x10DE',
+                                          'subsystem_id': '14ad', 'iommu_group': 1, 'driver': 'nvidia'},
+                            'hv2': {'address': '0000:41:00.0', 'iommu_group': 12}}},
+    'keyboard': {'hosts': {'localhost': {'address': '046d:c31c'}}},
+}
+REFUSED_TASK = 'Resolve the mappings, refusing drift and hosts they do not map'
+
+
+def test_a_mapping_assigns_the_mapped_devices(role, domain):
+    # hostdev_assign_mappings defaults to the inventory's hostdev_mappings
+    outcome, _completed = role(domain=domain.name(), mapping=['gpu-a4000', 'keyboard'], include_group=True,
+                               play_vars={'hostdev_mappings': MAPPINGS})
+    assert outcome['failed'] is False, outcome
+    assert outcome['result']['changed'] is True
+    assert outcome['result']['added'] == ['pci_0000_01_00_0', 'pci_0000_01_00_1', 'usb_1_3']
+    assert sorted(str(s.get('address') or s.get('vendor_id')) for s in sources(domain)) == \
+        ['0000:01:00.0', '0000:01:00.1', '0x046d']
+    outcome, _completed = role(domain=domain.name(), mapping='gpu-a4000', include_group=True, mappings=MAPPINGS)
+    assert outcome['failed'] is False and outcome['result']['changed'] is False, outcome
+
+
+def test_a_drifted_mapping_is_refused_naming_the_drift(role, domain):
+    before = domain.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)
+    drifted = {'gpu-a4000': dict(MAPPINGS['gpu-a4000'], hosts={
+        'localhost': {'address': '0000:01:00.0', 'iommu_group': 12, 'driver': 'vfio-pci'}})}
+    outcome, _completed = role(domain=domain.name(), mapping='gpu-a4000', include_group=True, mappings=drifted)
+    assert outcome['failed'] is True and outcome['task'] == REFUSED_TASK, outcome
+    assert ('refusing device mappings on localhost: '
+            'mapping gpu-a4000 on localhost: iommu_group expected 12, found 1; '
+            'mapping gpu-a4000 on localhost: driver expected vfio-pci, found nvidia') in outcome['result']['msg']
+    assert domain.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE) == before
+
+
+def test_a_mapping_without_this_host_is_refused(role, domain):
+    elsewhere = {'gpu-a4000': dict(MAPPINGS['gpu-a4000'], hosts={'hv2': {'address': '0000:41:00.0'}})}
+    outcome, _completed = role(domain=domain.name(), mapping='gpu-a4000', play_vars={'hostdev_mappings': elsewhere})
+    assert outcome['failed'] is True and outcome['task'] == REFUSED_TASK, outcome
+    assert 'host localhost is not in mapping gpu-a4000 (mapped hosts: hv2)' in outcome['result']['msg']
+    assert sources(domain) == []
+
+
+@pytest.mark.parametrize('variables', [{'mapping': 'keyboard', 'devices': ['1.3']},
+                                       {'mapping': ['keyboard'], 'select': '[]'}])
+def test_a_mapping_excludes_devices_and_select(role, domain, variables):
+    outcome, _completed = role(domain=domain.name(), mappings=MAPPINGS, **variables)
+    assert outcome['failed'] is True
+    assert 'exactly one of hostdev_assign_devices' in outcome['result']['msg']
+    assert 'hostdev_assign_mapping' in outcome['result']['msg']

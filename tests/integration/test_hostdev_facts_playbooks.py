@@ -171,8 +171,26 @@ def test_howto_conditions_example_on_the_sample_host(run_playbook, sample_sysfs,
         'iommu_conditions_sysfs_root': sample_sysfs, 'iommu_conditions_out': str(out)})
     assert completed.returncode == 0, completed.stdout + completed.stderr
     answers = json.loads(out.read_text())
-    assert answers['lonely_gpus'] == ['pci_0000_00_02_0']
-    assert answers['free_nics'] == ['pci_0000_04_00_0', 'pci_0000_04_01_0']
-    assert sorted(answers['siblings']) == ['pci_0000_00_01_0', 'pci_0000_01_00_1']
-    assert answers['siblings_on_host_drivers'] == ['pci_0000_01_00_1']
-    assert answers['mixed_groups'] == [9]
+    # tests/fixtures/sample_host/host.xml: group 1 = root port 00:01.0 + RTX A4000 01:00.0 (nvidia) + its
+    # audio 01:00.1 (snd_hda_intel); group 2 = the integrated 3D controller 00:02.0 alone; group 8 = a
+    # PCIe-to-PCI bridge + two e1000 NICs in slots 04:00 and 04:01; group 9 = ISA bridge + PCH audio + SMBus
+    # (slot 00:1f); the I225-V 02:00.0 is held by the domain ci-runner; the root disk hangs below the SATA.
+    assert answers == {
+        'lonely_gpus': ['pci_0000_00_02_0'],
+        'gpus_within_slot': ['pci_0000_00_02_0', 'pci_0000_01_00_0'],
+        'device_within_slot': True,
+        'device_alone': False,
+        'siblings': ['pci_0000_01_00_1'],                  # the root port is a bridge
+        'siblings_on_host_drivers': ['pci_0000_01_00_1'],  # on snd_hda_intel
+        'device_driver': 'nvidia',
+        'group_1_endpoints': ['pci_0000_01_00_0', 'pci_0000_01_00_1'],
+        'assignable_gpus': ['pci_0000_00_02_0'],           # the A4000's audio function is on a host driver
+        'assignable_nics': [],                             # ci-runner holds the I225-V; the e1000s share group 8
+        'assignable_usb_controllers': ['pci_0000_00_14_0'],
+        'free_nics': ['pci_0000_04_00_0', 'pci_0000_04_01_0'],
+        'mixed_groups': [9],                               # the PCH audio with the SMBus controller
+        'eligible_pci': ['pci_0000_00_02_0', 'pci_0000_00_14_0', 'pci_0000_00_17_0', 'pci_0000_00_1f_3',
+                         'pci_0000_01_00_0', 'pci_0000_01_00_1', 'pci_0000_02_00_0', 'pci_0000_04_00_0',
+                         'pci_0000_04_01_0'],
+        'affected': ['pci_0000_00_01_0', 'pci_0000_01_00_1'],
+    }

@@ -84,3 +84,12 @@ def test_an_unreadable_pci_class_is_no_bridge_and_no_failure(devices):
               else device for device in devices]
     assert hostdev_select(broken, "[?name=='pci_0000_01_00_0'].group_endpoints[]") == \
         ['pci_0000_00_01_0', 'pci_0000_01_00_0', 'pci_0000_01_00_1']
+
+
+class _AnsibleLazyTemplateList(list):
+    """What ansible-core 2.19 hands a filter for a list of the facts."""
+
+
+def test_ansible_s_own_list_types_work_in_jmespath_functions(devices):
+    wrapped = [dict(device, assigned_to=_AnsibleLazyTemplateList(device['assigned_to'])) for device in devices]
+    assert hostdev_select(wrapped, "[?type=='pci' && length(assigned_to) > `0`]") == ['pci_0000_02_00_0']

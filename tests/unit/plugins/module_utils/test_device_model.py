@@ -3,16 +3,24 @@
 import pytest
 
 from ansible_collections.virt.hostdev.plugins.module_utils.device_model import (
+    PCI_CLASS_NAMES,
+    PCI_KINDS,
     DeviceReferenceError,
     HostModel,
     UnknownDeviceError,
+    UnknownKindError,
     eligibility,
     iommu_hint,
     is_assignable_type,
     is_display,
     is_pci_bridge,
     is_pci_endpoint,
+    is_pci_kind,
     parse_pci_class,
+    pci_class_name,
+    pci_kind_prefixes,
+    pci_slot,
+    pci_subclass_name,
     parse_pci_address,
     pci_name,
 )
@@ -411,3 +419,89 @@ def test_usb_devices_with_ids():
     model = HostModel(workstation() + [usb('usb_1_4', 'usb_usb1', 1, 4)])
     assert model.usb_devices_with_ids('0x046d', '0xc31c') == ['usb_1_3', 'usb_1_4']
     assert model.usb_devices_with_ids('0x046d', '0xffff') == []
+
+
+def test_group_endpoints_in_a_group_by_number():
+    model = HostModel(workstation())
+    assert model.group_endpoints_in(1) == ['pci_0000_01_00_0', 'pci_0000_01_00_1']
+    assert model.group_endpoints_in(8) == ['pci_0000_04_00_0', 'pci_0000_04_01_0']
+    assert model.group_endpoints_in(7) == []  # a root port alone
+    assert model.group_endpoints_in(None) == []
+    assert model.group_endpoints_in(99) == []
+    assert HostModel(workstation(groups=False)).group_endpoints_in(1) == []
+
+
+# -- PCI class names and device kinds -------------------------------------------
+
+@pytest.mark.parametrize('pci_class, base, subclass', [
+    ('0x030000', 'display controller', 'VGA controller'),
+    ('0x030200', 'display controller', '3D controller'),
+    ('0x038000', 'display controller', None),
+    ('0x020000', 'network controller', 'Ethernet controller'),
+    ('0x010802', 'mass storage controller', 'NVMe controller'),
+    ('0x010801', 'mass storage controller', 'non-volatile memory controller'),
+    ('0x010601', 'mass storage controller', 'SATA controller'),
+    ('0x0c0330', 'serial bus controller', 'USB controller'),
+    ('0x0c0500', 'serial bus controller', 'SMBus controller'),
+    ('0x040300', 'multimedia controller', 'audio device'),
+    ('0x040380', 'multimedia controller', 'audio device'),
+    ('0x060400', 'bridge', 'PCI bridge'),
+    ('0x0b4000', 'processor', None),
+    ('060100', 'bridge', 'ISA bridge'),
+    ('0x140000', None, None),
+    ('bogus', None, None),
+    (None, None, None),
+])
+def test_pci_class_names(pci_class, base, subclass):
+    assert (pci_class_name(pci_class), pci_subclass_name(pci_class)) == (base, subclass)
+
+
+def test_every_base_class_up_to_0x13_has_a_name():
+    assert sorted(PCI_CLASS_NAMES) == list(range(0x14)) + [0x40]
+
+
+@pytest.mark.parametrize('kind, yes, no', [
+    ('gpu', ['0x030000', '0x030200', '0x038000'], ['0x040300', '0x020000']),
+    ('nic', ['0x020000', '0x028000', '0x020700'], ['0x030000', '0x0c0330']),
+    ('usb_controller', ['0x0c0330', '0x0c0320'], ['0x0c0500', '0x0c0400']),
+    ('nvme', ['0x010802'], ['0x010801', '0x010601']),
+    ('sata', ['0x010601'], ['0x010802']),
+    ('audio', ['0x040300', '0x040100', '0x040380'], ['0x040000', '0x030000']),
+    ('accelerator', ['0x120000'], ['0x0b4000']),
+    ('0x0c05', ['0x0c0500'], ['0x0c0330']),
+    ('0x010802', ['0x010802'], ['0x010801']),
+    (' GPU ', ['0x030000'], ['0x020000']),
+])
+def test_pci_kinds(kind, yes, no):
+    for pci_class in yes:
+        assert is_pci_kind(pci('0000:01:00.0', pci_class), kind), pci_class
+    for pci_class in no:
+        assert not is_pci_kind(pci('0000:01:00.0', pci_class), kind), pci_class
+
+
+def test_a_kind_needs_a_pci_device_with_a_readable_class():
+    assert not is_pci_kind(pci('0000:01:00.0', None), 'gpu')
+    assert not is_pci_kind(pci('0000:01:00.0', 'bogus'), 'gpu')
+    assert not is_pci_kind(dict(usb('usb_1_3', 'usb_usb1', 1, 3), pci={'class': '0x030000'}), 'gpu')
+    assert not is_pci_kind({'name': 'pci_0000_01_00_0', 'type': 'pci'}, 'gpu')  # no pci sub-dict
+
+
+@pytest.mark.parametrize('kind', ['gpux', '', '0x3', '0x0c033000', 'c03', '0xzz', 'GPU s'])
+def test_an_unknown_kind_lists_the_known_ones(kind):
+    with pytest.raises(UnknownKindError) as caught:
+        pci_kind_prefixes(kind)
+    message = str(caught.value)
+    assert repr(kind) in message
+    assert all(name in message for name in PCI_KINDS)
+    assert '0x0c03' in message
+    with pytest.raises(UnknownKindError):
+        is_pci_kind(plain('computer', 'system', None), kind)  # whatever the device
+
+
+def test_pci_slot_is_domain_bus_slot_of_the_address():
+    assert pci_slot(pci('0000:01:00.1', '0x040300')) == (0, 1, 0)
+    assert pci_slot(pci('0001:0a:1f.7', '0x040300')) == (1, 10, 31)
+    assert pci_slot(dict(pci('0000:01:00.1', '0x040300'), pci={'address': None})) is None
+    assert pci_slot(dict(pci('0000:01:00.1', '0x040300'), pci={'address': 'junk'})) is None
+    assert pci_slot({'name': 'pci_0000_01_00_1', 'type': 'pci'}) is None
+    assert pci_slot(usb('usb_1_3', 'usb_usb1', 1, 3)) is None

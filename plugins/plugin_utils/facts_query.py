@@ -1,0 +1,236 @@
+# -*- coding: utf-8 -*-
+# Copyright: virt.hostdev contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The questions the query filters and tests answer on ansible_facts.hostdev (controller side).
+
+The facts' devices are device records (HostModel.device_facts made them), so a HostModel
+built from them answers group questions exactly as hostdev_facts and domain_hostdev do.
+
+Keys read, of each device: name, type, parent, iommu_group, pci.class, pci.address,
+passthrough.reasons, driver, assigned_to, assignable. Only name is required (and
+assignable by FactsQuery.assignable). Compact facts may leave out the pci sub-dict of the
+devices that are no passthrough candidates: a PCI device's group is then its top-level
+iommu_group, its address comes from its name, and it is a bridge when passthrough.reasons
+says pci_bridge; of no kind, and an endpoint, when nothing tells its class.
+"""
+
+import re
+from collections.abc import Mapping
+from typing import Any, Dict, List, Optional
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.virt.hostdev.plugins.module_utils.assignment import FREE_DRIVERS
+from ansible_collections.virt.hostdev.plugins.module_utils.device_model import (
+    PCI_CLASS_BRIDGE,
+    HostdevModelError,
+    HostModel,
+    is_pci_endpoint,
+    is_pci_kind,
+    pci_kind_prefixes,
+    pci_slot,
+)
+from ansible_collections.virt.hostdev.plugins.module_utils.errors import shown
+from ansible_collections.virt.hostdev.plugins.module_utils.records import CAPABILITY_KEYS, pci_address
+
+
+def _kind_of(value: Any) -> str:
+    return 'null' if value is None else type(value).__name__
+
+
+def device_list(devices: Any, plugin: str, where: str = 'ansible_facts.hostdev.devices') -> List[Mapping]:
+    """devices, checked: a list of dicts that each have a string name."""
+    if not isinstance(devices, list):
+        raise AnsibleFilterError('%s expects the list %s, not %s' % (plugin, where, _kind_of(devices)))
+    for index, device in enumerate(devices):
+        if not isinstance(device, Mapping) or not isinstance(device.get('name'), str):
+            raise AnsibleFilterError('%s: item %d of %s is not a device (a dict with a name): %s'
+                                     % (plugin, index, where, shown(device)))
+    return devices
+
+
+def plain(value: Any) -> Any:
+    """value with every dict, list, string and number as the plain Python type.
+
+    ansible-core 2.19 hands plugins its own subclasses (lazy lists and dicts, tagged strings),
+    and jmespath checks the arguments of its functions by exact type name: length() of such
+    a list fails with "invalid type for value".
+    """
+    if isinstance(value, Mapping):
+        return dict((plain(key), plain(item)) for key, item in value.items())
+    if isinstance(value, (list, tuple)):
+        return [plain(item) for item in value]
+    if isinstance(value, bool) or value is None:
+        return value
+    for kind in (str, int, float):
+        if isinstance(value, kind):
+            return kind(value)
+    return value
+
+
+def device_record(device: Mapping) -> Dict[str, Any]:
+    """The device record of one facts device, for HostModel.
+
+    Facts devices are device records (the facts are not changed: this is a copy). A PCI
+    device whose pci sub-dict is missing or incomplete (compact facts) takes its top-level
+    iommu_group (for a PCI device always its own group), the address its node device name
+    gives, and a bridge class when passthrough.reasons says pci_bridge, so the model still
+    counts it in its group and keeps bridges aside. Values of the wrong type (junk) are
+    dropped rather than failing deep in the model.
+    """
+    record = dict(device)
+    if not isinstance(record.get('parent'), str):
+        record['parent'] = None
+    for key in CAPABILITY_KEYS:
+        if not isinstance(record.get(key), Mapping):
+            record.pop(key, None)
+    if record.get('type') == 'pci':
+        pci = dict(record.get('pci') or {})
+        if pci.get('iommu_group') is None and isinstance(record.get('iommu_group'), int):
+            pci['iommu_group'] = record['iommu_group']
+        if pci.get('address') is None:
+            pci['address'] = _address_of_name(record['name'])
+        if pci.get('class') is None and 'pci_bridge' in _reasons(record):
+            pci['class'] = BRIDGE_CLASS  # a bridge whose class was left out: it stays a bridge
+        record['pci'] = pci
+    return record
+
+
+# libvirt's name of a PCI node device, pci_DDDD_BB_SS_F (records.pci_name makes it).
+_PCI_NAME_RE = re.compile(r'^pci_([0-9a-f]{4})_([0-9a-f]{2})_([0-9a-f]{2})_([0-7])$')
+BRIDGE_CLASS = '0x%02x0000' % PCI_CLASS_BRIDGE
+
+
+def _reasons(record: Mapping) -> List[Any]:
+    passthrough = record.get('passthrough')
+    reasons = passthrough.get('reasons') if isinstance(passthrough, Mapping) else None
+    return list(reasons) if isinstance(reasons, list) else []
+
+
+def _address_of_name(name: str) -> Optional[str]:
+    match = _PCI_NAME_RE.match(name)
+    return pci_address(*(int(part, 16) for part in match.groups())) if match else None
+
+
+def facts_model(devices: List[Mapping], iommu: Any = None) -> HostModel:
+    """The HostModel of checked facts devices (device_list)."""
+    return HostModel([device_record(device) for device in devices],
+                     iommu=dict(iommu) if isinstance(iommu, Mapping) else None)
+
+
+class FactsQuery:
+    """One host's facts (ansible_facts.hostdev), its model, and the plugins' answers.
+
+    plugin: the name of the filter or test asking, which every error message starts with.
+    """
+
+    def __init__(self, facts: Any, plugin: str) -> None:
+        self.plugin = plugin
+        if not isinstance(facts, Mapping) or not isinstance(facts.get('devices'), list):
+            raise AnsibleFilterError('%s expects ansible_facts.hostdev, the dict virt.hostdev.hostdev_facts sets, '
+                                     'not %s' % (plugin, self._described(facts)))
+        devices = device_list(facts['devices'], plugin)
+        self.devices: Dict[str, Mapping] = {}
+        for device in devices:
+            self.devices.setdefault(device['name'], device)  # the first report wins, as in HostModel
+        self.model = facts_model(devices, facts.get('iommu'))
+
+    @staticmethod
+    def _described(facts: Any) -> str:
+        if isinstance(facts, list):
+            return 'a list (hostdev_select is the filter that takes ansible_facts.hostdev.devices)'
+        if isinstance(facts, Mapping):
+            if isinstance(facts.get('hostdev'), Mapping):
+                return 'ansible_facts itself (pass ansible_facts.hostdev)'
+            return 'a dict without a devices list (keys: %s)' % shown(', '.join(sorted(str(key) for key in facts)))
+        return _kind_of(facts)
+
+    def error(self, message: str) -> AnsibleFilterError:
+        """The error to raise: message, prefixed with the plugin name."""
+        return AnsibleFilterError('%s: %s' % (self.plugin, message))
+
+    # -- devices and groups -------------------------------------------------
+
+    def name(self, reference: Any) -> str:
+        """The node device name of a device name, a device dict, or a reference the role takes
+        (PCI address, USB vendor:product or bus.device)."""
+        if isinstance(reference, Mapping):
+            reference = reference.get('name')
+        if not isinstance(reference, str):
+            raise self.error('needs a device name such as pci_0000_01_00_0 (or a device dict), not %s'
+                             % _kind_of(reference))
+        try:
+            return self.model.resolve_reference(reference)
+        except HostdevModelError as error:
+            raise self.error(str(error))
+
+    def device(self, reference: Any) -> Mapping:
+        return self.devices[self.name(reference)]
+
+    def group(self, number: Any) -> Dict[str, Any]:
+        """{number, devices, endpoints, bridges} of IOMMU group number: sorted PCI device names."""
+        if isinstance(number, str) and number.strip().isdigit():
+            number = int(number)
+        if isinstance(number, bool) or not isinstance(number, int):
+            raise self.error('needs an IOMMU group number, not %s' % _kind_of(number))
+        devices = self.model.group_devices(number)
+        if not devices:
+            groups = sorted(self.model.iommu_groups())
+            known = ('it has %d, numbered %s to %s' % (len(groups), groups[0], groups[-1]) if groups
+                     else 'it has no IOMMU groups (is the IOMMU on?)')
+            raise self.error('IOMMU group %d does not exist on this host: %s' % (number, known))
+        return {'number': number, 'devices': devices, 'endpoints': self.model.group_endpoints_in(number),
+                'bridges': self.model.group_bridges(number)}
+
+    def group_endpoints(self, reference: Any) -> List[str]:
+        """Sorted PCI endpoints of the device's own or inherited IOMMU group; [] without one."""
+        return self.model.group_endpoints_in(self.model.iommu_group(self.name(reference)))
+
+    def _endpoint_group(self, name: str) -> List[str]:
+        """The endpoints of name's group when name is a PCI endpoint with a group, else []."""
+        if not is_pci_endpoint(self.model.device(name)):
+            return []
+        return self.model.group_endpoints_in(self.model.iommu_group(name))
+
+    def alone_in_group(self, reference: Any) -> bool:
+        name = self.name(reference)
+        return self._endpoint_group(name) == [name]
+
+    def group_within_slot(self, reference: Any) -> bool:
+        name = self.name(reference)
+        slot = pci_slot(self.model.device(name))
+        members = self._endpoint_group(name)
+        return slot is not None and bool(members) and all(
+            pci_slot(self.model.device(member)) == slot for member in members)
+
+    def held_siblings(self, reference: Any) -> List[str]:
+        """The other endpoints of the device's group that a host driver or a domain holds."""
+        name = self.name(reference)
+        return [member for member in self._endpoint_group(name) if member != name and self._held(member)]
+
+    def _held(self, name: str) -> bool:
+        # The rule of group_not_viable (assignment._groups_not_viable), for a new domain.
+        device = self.devices[name]
+        return device.get('driver') not in (None,) + FREE_DRIVERS or bool(device.get('assigned_to'))
+
+    # -- kinds ------------------------------------------------------------------
+
+    def of_kind(self, kind: Any) -> List[str]:
+        """Sorted names of the PCI devices of a kind (device_model.PCI_KINDS or a class prefix)."""
+        if not isinstance(kind, str):
+            raise self.error('needs a device kind such as gpu, nic, usb_controller or nvme, not %s' % _kind_of(kind))
+        try:
+            pci_kind_prefixes(kind)
+        except HostdevModelError as error:
+            raise self.error(str(error))
+        return [name for name in self.model.names() if is_pci_kind(self.model.device(name), kind)]
+
+    def assignable(self, kind: Optional[str] = None) -> List[str]:
+        """Sorted names of the devices (of a kind) that can be taken now: their assignable key."""
+        names = self.model.names() if kind is None else self.of_kind(kind)
+        unknown = [name for name in names if not isinstance(self.devices[name].get('assignable'), bool)]
+        if unknown:
+            listed = ', '.join(unknown[:5]) + (', ...' if len(unknown) > 5 else '')
+            raise self.error('%s %s no assignable key: gather the facts again with virt.hostdev.hostdev_facts '
+                             '0.1.0 or later' % (listed, 'has' if len(unknown) == 1 else 'have'))
+        return [name for name in names if self.devices[name]['assignable']]

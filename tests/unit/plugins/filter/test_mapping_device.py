@@ -1,0 +1,63 @@
+# Copyright: virt.hostdev contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The mapping_device filter over the sample workstation's facts."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.virt.hostdev.plugins.filter import mapping_device as plugin
+from ansible_collections.virt.hostdev.plugins.filter.mapping_device import mapping_device
+from ansible_collections.virt.hostdev.plugins.module_utils.host_reader import read_host
+
+# As an inventory writes it (group_vars/all.yml), ids in several spellings.
+MAPPINGS = yaml.safe_load('''
+gpu-a4000:
+  description: RTX A4000 of the CI runners
+  vendor_id: '10de'
+  product_id: '0x24B0'
+  hosts:
+    ws1: {address: '0000:01:00.0', subsystem_vendor_id: '10DE', subsystem_id: '14ad', iommu_group: 1}
+    hv2: {address: '0000:41:00.0', iommu_group: 12}
+keyboard:
+  hosts:
+    ws1: {address: '046d:c31c'}
+''')
+
+
+@pytest.fixture(scope='module')
+def facts(sample_sysfs):
+    model, _used, _warnings = read_host('sysfs', 'qemu:///system', sample_sysfs)
+    return model.facts('sysfs')
+
+
+def test_registered_and_documented():
+    assert plugin.FilterModule().filters() == {'mapping_device': mapping_device}
+    doc = yaml.safe_load(plugin.DOCUMENTATION)
+    assert doc['name'] == 'mapping_device'
+    assert yaml.safe_load(plugin.EXAMPLES) and yaml.safe_load(plugin.RETURN)['_value']
+
+
+def test_device_of_one_mapping_is_a_name_of_several_a_list(facts):
+    assert mapping_device(facts, MAPPINGS, 'gpu-a4000', 'ws1') == 'pci_0000_01_00_0'
+    assert mapping_device(facts, MAPPINGS, ['keyboard', 'gpu-a4000'], 'ws1') == ['pci_0000_01_00_0', 'usb_1_3']
+
+
+def test_device_refuses_drift_naming_it(facts):
+    drifted = {'gpu-a4000': dict(MAPPINGS['gpu-a4000'], driver='vfio-pci')}
+    with pytest.raises(AnsibleFilterError) as caught:
+        mapping_device(facts, drifted, 'gpu-a4000', 'ws1')
+    assert str(caught.value) == ('mapping_device: refusing device mappings on ws1: '
+                                 'mapping gpu-a4000 on ws1: driver expected vfio-pci, found nvidia')
+
+
+def test_device_refuses_a_host_not_mapped(facts):
+    with pytest.raises(AnsibleFilterError, match=r'host hv3 is not in mapping keyboard \(mapped hosts: ws1\)'):
+        mapping_device(facts, MAPPINGS, 'keyboard', 'hv3')
+
+
+def test_device_refuses_an_unknown_mapping(facts):
+    with pytest.raises(AnsibleFilterError, match=r'no device mapping named gpu-l40s \(mappings: gpu-a4000, keyboard\)'):
+        mapping_device(facts, MAPPINGS, 'gpu-l40s', 'ws1')

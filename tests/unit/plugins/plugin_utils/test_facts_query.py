@@ -1,0 +1,74 @@
+# Copyright: virt.hostdev contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The facts of hostdev_facts are device records: a model built from them answers as the host's own."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.virt.hostdev.plugins.module_utils.assignment import assignability
+from ansible_collections.virt.hostdev.plugins.module_utils.host_reader import read_host
+from ansible_collections.virt.hostdev.plugins.plugin_utils.facts_query import device_record, facts_model, plain
+
+
+@pytest.fixture(scope='module')
+def host(sample_sysfs):
+    model, used, _warnings = read_host('sysfs', 'qemu:///system', sample_sysfs)
+    return model, model.facts(used, assignability(model))
+
+
+def test_the_model_of_the_facts_is_the_hosts(host):
+    model, facts = host
+    rebuilt = facts_model(facts['devices'], facts['iommu'])
+    assert rebuilt.names() == model.names()
+    assert rebuilt.iommu_groups() == model.iommu_groups()
+    assert rebuilt.warnings == []
+    for name in model.names():
+        assert rebuilt.iommu_group(name) == model.iommu_group(name), name
+        assert rebuilt.group_endpoints(name) == model.group_endpoints(name), name
+        assert rebuilt.affected_by(name) == model.affected_by(name), name
+        assert rebuilt.eligibility(name) == model.eligibility(name), name
+
+
+def test_a_pci_device_without_its_pci_dict_keeps_group_address_and_bridgehood():
+    bridge = {'name': 'pci_0000_00_01_0', 'type': 'pci', 'iommu_group': 1,
+              'passthrough': {'eligible': False, 'reasons': ['pci_bridge']}}
+    record = device_record(bridge)
+    assert record['pci'] == {'iommu_group': 1, 'address': '0000:00:01.0', 'class': '0x060000'}
+    assert 'pci' not in bridge  # the facts are not changed
+    smbus = {'name': 'pci_0000_00_1f_4', 'type': 'pci', 'iommu_group': 9,
+             'passthrough': {'eligible': False, 'reasons': ['pci_smbus']}}
+    assert device_record(smbus)['pci'] == {'iommu_group': 9, 'address': '0000:00:1f.4'}
+    # what the pci dict says wins
+    full = {'name': 'pci_0000_00_01_0', 'type': 'pci', 'iommu_group': 1,
+            'pci': {'iommu_group': 1, 'address': '0000:00:01.0', 'class': '0x060400'}}
+    assert device_record(full)['pci'] == full['pci']
+
+
+def test_junk_values_are_dropped():
+    record = device_record({'name': 'odd', 'type': 'pci', 'parent': ['x'], 'iommu_group': 'one', 'pci': 'x',
+                            'usb': 3, 'passthrough': 'no'})
+    assert record['parent'] is None and 'usb' not in record
+    assert record['pci'] == {'address': None}
+
+
+class _AnsibleLazyTemplateList(list):
+    pass
+
+
+class _AnsibleTaggedStr(str):
+    pass
+
+
+class _AnsibleTaggedInt(int):
+    pass
+
+
+def test_plain_gives_plain_types():
+    tagged = {_AnsibleTaggedStr('a'): _AnsibleLazyTemplateList([_AnsibleTaggedStr('x'), _AnsibleTaggedInt(3),
+                                                                 True, None, 1.5, ('t',)])}
+    result = plain(tagged)
+    assert result == {'a': ['x', 3, True, None, 1.5, ['t']]}
+    key = next(iter(result))
+    assert type(key) is str and type(result['a']) is list
+    assert [type(item) for item in result['a']] == [str, int, bool, type(None), float, list]

@@ -1,0 +1,132 @@
+# Copyright: virt.hostdev contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The IOMMU group tests over the sample workstation's facts, a host without IOMMU, compact
+facts and junk; and their documentation."""
+
+from __future__ import annotations
+
+import copy
+import os
+
+import pytest
+import yaml
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.virt.hostdev.plugins.module_utils.assignment import assignability
+from ansible_collections.virt.hostdev.plugins.module_utils.host_reader import read_host
+from ansible_collections.virt.hostdev.plugins.test import hostdev_group
+from ansible_collections.virt.hostdev.plugins.test.hostdev_group import hostdev_alone_in_group, hostdev_group_within_slot
+
+TEST_DIR = os.path.dirname(hostdev_group.__file__)
+
+
+@pytest.fixture(scope='module')
+def facts(sample_sysfs):
+    """ansible_facts.hostdev of the sample workstation, as hostdev_facts sets it."""
+    model, used, _warnings = read_host('sysfs', 'qemu:///system', sample_sysfs)
+    return model.facts(used, assignability(model))
+
+
+def test_registered_under_their_names():
+    assert hostdev_group.TestModule().tests() == {'hostdev_alone_in_group': hostdev_alone_in_group,
+                                    'hostdev_group_within_slot': hostdev_group_within_slot}
+
+
+# name: (alone in its group, group within its slot), for every device of the sample host.
+# Groups: 1 = root port + GPU 01:00.0 + audio 01:00.1; 8 = PCIe-to-PCI bridge + e1000 04:00.0 + 04:01.0;
+# 9 = ISA bridge 00:1f.0 + audio 00:1f.3 + SMBus 00:1f.4 (all of slot 00:1f); the others one device each.
+EXPECTED = {
+    'pci_0000_00_00_0': (False, False),   # host bridge
+    'pci_0000_00_01_0': (False, False),   # root port
+    'pci_0000_00_02_0': (True, True),     # integrated 3D controller, alone in group 2
+    'pci_0000_00_14_0': (True, True),     # xHCI
+    'pci_0000_00_17_0': (True, True),     # SATA
+    'pci_0000_00_1c_0': (False, False),   # root port
+    'pci_0000_00_1c_4': (False, False),   # root port
+    'pci_0000_00_1f_0': (False, False),   # ISA bridge
+    'pci_0000_00_1f_3': (False, True),    # with the SMBus controller, a function of the same slot
+    'pci_0000_00_1f_4': (False, True),
+    'pci_0000_01_00_0': (False, True),    # the GPU with its audio function
+    'pci_0000_01_00_1': (False, True),
+    'pci_0000_02_00_0': (True, True),     # I225-V behind its own root port
+    'pci_0000_03_00_0': (False, False),   # PCIe-to-PCI bridge
+    'pci_0000_04_00_0': (False, False),   # slots 04:00 and 04:01 share group 8
+    'pci_0000_04_01_0': (False, False),
+}
+
+
+def test_every_device_of_the_sample_host(facts):
+    for device in facts['devices']:
+        name = device['name']
+        expected = EXPECTED.get(name, (False, False))  # not PCI: USB, SCSI, net, storage, the computer
+        assert (hostdev_alone_in_group(name, facts), hostdev_group_within_slot(name, facts)) == expected, name
+
+
+def test_a_device_dict_or_an_address_works_as_well(facts):
+    gpu = next(device for device in facts['devices'] if device['name'] == 'pci_0000_00_02_0')
+    assert hostdev_alone_in_group(gpu, facts) and hostdev_alone_in_group('00:02.0', facts)
+    assert hostdev_group_within_slot('0000:01:00.1', facts)
+
+
+def test_nothing_is_alone_without_iommu(facts):
+    off = copy.deepcopy(facts)
+    for device in off['devices']:
+        device['iommu_group'] = None
+        if device.get('pci'):
+            device['pci']['iommu_group'] = None
+    for device in off['devices']:
+        assert not hostdev_alone_in_group(device['name'], off), device['name']
+        assert not hostdev_group_within_slot(device['name'], off), device['name']
+
+
+def test_a_device_whose_group_is_unknown_is_not_alone(facts):
+    changed = copy.deepcopy(facts)
+    gpu = next(device for device in changed['devices'] if device['name'] == 'pci_0000_00_02_0')
+    gpu['iommu_group'] = gpu['pci']['iommu_group'] = None
+    assert not hostdev_alone_in_group('pci_0000_00_02_0', changed)
+    assert not hostdev_group_within_slot('pci_0000_00_02_0', changed)
+
+
+def test_a_sibling_in_another_slot_breaks_within_slot(facts):
+    changed = copy.deepcopy(facts)
+    audio = next(device for device in changed['devices'] if device['name'] == 'pci_0000_01_00_1')
+    audio['pci']['address'] = '0000:01:01.1'
+    assert not hostdev_group_within_slot('pci_0000_01_00_0', changed)
+    audio['pci']['address'] = '0001:01:00.1'  # another PCI domain
+    assert not hostdev_group_within_slot('pci_0000_01_00_0', changed)
+
+
+def test_compact_facts_give_the_same_answers(facts):
+    small = copy.deepcopy(facts)
+    for device in small['devices']:
+        if not device['passthrough']['eligible']:
+            device.pop('pci', None)   # bridges and the SMBus controller lose class and address
+    for device in small['devices']:
+        name = device['name']
+        assert (hostdev_alone_in_group(name, small), hostdev_group_within_slot(name, small)) == \
+            EXPECTED.get(name, (False, False)), name
+
+
+def test_an_unknown_device_fails_naming_it(facts):
+    with pytest.raises(AnsibleFilterError, match=r"^hostdev_alone_in_group: device reference 'pci_0000_09_00_0' "
+                                                 r"is not a node device name"):
+        hostdev_alone_in_group('pci_0000_09_00_0', facts)
+    with pytest.raises(AnsibleFilterError, match=r'^hostdev_group_within_slot: no PCI device at address 0000:09:00.0'):
+        hostdev_group_within_slot('09:00.0', facts)
+
+
+@pytest.mark.parametrize('junk', [None, [], {'hostdev': {}}, 'facts'])
+def test_the_argument_must_be_the_facts_dict(junk):
+    with pytest.raises(AnsibleFilterError, match='^hostdev_group_within_slot expects ansible_facts.hostdev'):
+        hostdev_group_within_slot('pci_0000_01_00_0', junk)
+
+
+@pytest.mark.parametrize('name', sorted(hostdev_group.TestModule().tests()))
+def test_every_test_has_its_documentation(name):
+    with open(os.path.join(TEST_DIR, name + '.yml')) as handle:
+        doc = yaml.safe_load(handle)
+    assert doc['DOCUMENTATION']['name'] == name
+    assert doc['DOCUMENTATION']['version_added'] == '0.1.0'
+    assert doc['DOCUMENTATION']['extends_documentation_fragment'] == ['virt.hostdev.hostdev_query.test']
+    assert doc['RETURN']['_value']['type'] == 'bool'
+    assert 'virt.hostdev.%s' % name in doc['EXAMPLES']
