@@ -71,9 +71,10 @@ sanity: setup ## ansible-test sanity on a copy of the tracked + untracked files
 	@git -C $(SANITY_DIR) init -q
 	cd $(SANITY_DIR) && $(BIN)/ansible-test sanity --python $$($(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])') --requirements $(SANITY_ARGS)
 
-types: setup ## mypy on module_utils and the filter, for the managed host's Python 3.9
+types: setup ## mypy on module_utils and the controller plugins, for the managed host's Python 3.9
 	cd $(BUILD)/collections && $(BIN)/mypy --python-version 3.9 --ignore-missing-imports --no-error-summary \
-	  -p ansible_collections.virt.hostdev.plugins.module_utils -p ansible_collections.virt.hostdev.plugins.filter
+	  -p ansible_collections.virt.hostdev.plugins.module_utils -p ansible_collections.virt.hostdev.plugins.filter \
+	  -p ansible_collections.virt.hostdev.plugins.test -p ansible_collections.virt.hostdev.plugins.plugin_utils
 
 lint: setup ## ansible-lint the role, the demo and the example playbooks
 	$(BIN)/ansible-lint --offline roles/ playbooks/ docs/examples/

@@ -1,0 +1,122 @@
+"""The hostdev_report role through ansible-playbook: facts gathered in the play or from the fact
+cache, idempotence, check mode and diff, and a controller without Graphviz."""
+
+import csv
+import json
+import os
+import sys
+
+import pytest
+
+from support.report_hosts import FLEET_DRIFT, HOSTILE_PRODUCT, build_fleet
+
+PLAYBOOK = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'playbooks', 'report_fleet.yml')
+FILES = ['hostdev-report.csv', 'hostdev-report.html', 'hostdev-report.md']
+
+
+@pytest.fixture(scope='module')
+def fleet(tmp_path_factory):
+    return build_fleet(str(tmp_path_factory.mktemp('fleet')))
+
+
+@pytest.fixture()
+def report(run_playbook, fleet, tmp_path):
+    """report(dest=tmp/report, check=False, env=None, **extra_vars) -> (returncode, output, result)."""
+    def run(dest=None, check=False, env=None, **extra):
+        dest = str(dest or tmp_path / 'report')
+        extra_vars = dict({'report_hosts': fleet, 'report_dest': dest}, **extra)
+        record = dest + '.result.json'
+        if os.path.exists(record):
+            os.unlink(record)
+        completed = run_playbook(PLAYBOOK, extra_vars=extra_vars, check=check, env=env, timeout=300)
+        output = completed.stdout + completed.stderr
+        result = json.load(open(record)) if os.path.exists(record) else None
+        return completed.returncode, output, result
+    return run
+
+
+def csv_rows(path):
+    with open(path, newline='') as handle:
+        return list(csv.DictReader(handle))
+
+
+def snapshot(directory):
+    return dict((name, (os.stat(os.path.join(directory, name)).st_mtime_ns,
+                        open(os.path.join(directory, name), 'rb').read()))
+                for name in sorted(os.listdir(directory)))
+
+
+def test_writes_the_report_once_then_changes_nothing(report, tmp_path):
+    returncode, output, result = report(hostdev_report_drift=FLEET_DRIFT)
+    assert returncode == 0, output
+    dest = tmp_path / 'report'
+    assert sorted(os.listdir(str(dest))) == FILES
+    assert result['changed'] is True and [entry['changed'] for entry in result['files']] == [True] * 3
+    summary = result['summary']
+    assert summary['without_facts'] == ['ws-c'] and summary['iommu_off'] == ['ws-b']
+    assert (summary['free_gpus'], summary['gpus'], summary['drift']) == (1, 4, 2)
+    rows = csv_rows(str(dest / 'hostdev-report.csv'))
+    assert [row['host'] for row in rows] == ['ws-a'] * 9 + ['ws-b'] * 9 + ['ws-c']
+    igpus = [row['product'] for row in rows if row['device'] == 'pci_0000_00_02_0']
+    assert igpus == [HOSTILE_PRODUCT, 'AlderLake-S GT1']
+    assert rows[-1]['state'] == 'no hostdev facts'
+    before = snapshot(str(dest))
+
+    returncode, output, result = report(hostdev_report_drift=FLEET_DRIFT)
+    assert returncode == 0, output
+    assert result['changed'] is False and not any(entry['changed'] for entry in result['files'])
+    assert snapshot(str(dest)) == before
+
+
+def test_check_mode_and_diff_tell_what_would_change(report, tmp_path):
+    assert report()[0] == 0
+    dest = str(tmp_path / 'report')
+    before = snapshot(dest)
+    returncode, output, result = report(check=True, env={'ANSIBLE_DIFF_ALWAYS': '1'}, hostdev_report_drift=FLEET_DRIFT)
+    assert returncode == 0, output
+    assert snapshot(dest) == before
+    assert result['changed'] is True
+    # the drift is in the page and the Markdown; the CSV lists devices only
+    assert [(os.path.basename(entry['path']), entry['changed']) for entry in result['files']] == [
+        ('hostdev-report.csv', False), ('hostdev-report.html', True), ('hostdev-report.md', True)]
+    assert '+| ws-a | gpu-a4000 | iommu\\_group | 3 | 1 |' in output
+    assert '-No mappings checked.' in output
+
+
+def test_facts_from_the_fact_cache(report, tmp_path):
+    cache = {'ANSIBLE_CACHE_PLUGIN': 'jsonfile', 'ANSIBLE_CACHE_PLUGIN_CONNECTION': str(tmp_path / 'cache')}
+    assert report(dest=tmp_path / 'gathered', env=cache)[0] == 0
+    returncode, output, result = report(dest=tmp_path / 'cached', env=cache, report_gather=False)
+    assert returncode == 0, output
+    gathering = output.split("TASK [Gather the host's devices]")[1].split('TASK [')[0]
+    assert 'ok: [' not in gathering and 'skipping: [ws-a]' in gathering
+    assert result['summary']['with_facts'] == ['ws-a', 'ws-b']
+    assert csv_rows(str(tmp_path / 'cached' / 'hostdev-report.csv')) == \
+        csv_rows(str(tmp_path / 'gathered' / 'hostdev-report.csv'))
+    # without the cache, the same run has no facts at all; a name not in the inventory neither
+    returncode, output, result = report(dest=tmp_path / 'nothing', report_gather=False,
+                                        hostdev_report_hosts=['ws-a', 'ws-b', 'ws-c', 'not-in-inventory'])
+    assert returncode == 0, output
+    assert result['summary']['without_facts'] == ['not-in-inventory', 'ws-a', 'ws-b', 'ws-c']
+
+
+def path_without_dot(bindir):
+    """A PATH with every command of this one but Graphviz's dot."""
+    os.makedirs(bindir)
+    for directory in os.environ.get('PATH', '').split(os.pathsep):
+        for name in os.listdir(directory) if os.path.isdir(directory) else ():
+            link = os.path.join(bindir, name)
+            if name != 'dot' and not os.path.lexists(link):
+                os.symlink(os.path.join(directory, name), link)
+    return os.pathsep.join([os.path.dirname(sys.executable), bindir])
+
+
+def test_without_graphviz_the_message_names_the_package(report, tmp_path):
+    no_dot = {'PATH': path_without_dot(str(tmp_path / 'bin'))}
+    returncode, output, _result = report(env=no_dot)
+    assert returncode != 0
+    assert "dot command is not on the controller's PATH: install the graphviz package" in output
+    assert not os.path.exists(str(tmp_path / 'report'))
+    returncode, output, result = report(env=no_dot, hostdev_report_topology=False)
+    assert returncode == 0, output
+    assert '<svg' not in open(str(tmp_path / 'report' / 'hostdev-report.html')).read()
