@@ -137,12 +137,15 @@ PCI_SUBCLASS_NAMES: Dict[Tuple[int, ...], str] = {
 PCI_KINDS: Dict[str, Tuple[Tuple[int, ...], ...]] = {
     'accelerator': ((0x12,),),
     'audio': ((0x04, 0x01), (0x04, 0x03)),
+    'fibre_channel': ((PCI_CLASS_SERIAL_BUS, 0x04),),
     'gpu': ((PCI_CLASS_DISPLAY,),),
+    'multimedia': ((0x04,),),
     'nic': ((0x02,),),
     'nvme': ((0x01, 0x08, 0x02),),
     'raid': ((0x01, 0x04),),
     'sas': ((0x01, 0x07),),
     'sata': ((0x01, 0x06),),
+    'storage': ((0x01,),),
     'usb_controller': ((PCI_CLASS_SERIAL_BUS, 0x03),),
 }
 
@@ -236,7 +239,7 @@ def is_display(record: Record) -> bool:
     return _pci_base_class(record) == PCI_CLASS_DISPLAY
 
 
-def is_pci_kind(record: Record, kind: str) -> bool:
+def is_pci_kind(record: Mapping[str, Any], kind: str) -> bool:
     """A PCI device of a kind (see pci_kind_prefixes): is_pci_kind(record, 'gpu'), (record, '0x0c03').
 
     False for other types and for an absent or unreadable class; an unknown kind raises UnknownKindError.

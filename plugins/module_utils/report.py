@@ -23,8 +23,9 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ansible_collections.virt.hostdev.plugins.module_utils.device_model import (
     is_display,
-    is_pci_bridge,
-    parse_pci_class,
+    is_pci_kind,
+    pci_class_name,
+    pci_subclass_name,
 )
 from ansible_collections.virt.hostdev.plugins.module_utils.errors import HostdevError
 
@@ -33,16 +34,16 @@ EXTENSIONS = {'html': 'html', 'csv': 'csv', 'markdown': 'md'}
 DEFAULT_TITLE = 'Host device report'
 
 # The PCI devices the report lists, by (base class, subclass or None for any): first match wins.
-LISTED_CLASSES = (
-    (0x03, None, 'GPU'),
-    (0x02, None, 'NIC'),
-    (0x01, 0x08, 'NVMe controller'),
-    (0x01, None, 'storage controller'),
-    (0x0c, 0x03, 'USB controller'),
-    (0x0c, 0x04, 'Fibre Channel HBA'),
-    (0x04, 0x03, 'audio controller'),
-    (0x04, None, 'multimedia controller'),
-    (0x12, None, 'accelerator'),
+LISTED_KINDS = (
+    ('gpu', 'GPU'),
+    ('nic', 'NIC'),
+    ('nvme', 'NVMe controller'),
+    ('storage', 'storage controller'),
+    ('usb_controller', 'USB controller'),
+    ('fibre_channel', 'Fibre Channel HBA'),
+    ('audio', 'audio controller'),
+    ('multimedia', 'multimedia controller'),
+    ('accelerator', 'accelerator'),
 )
 
 # A device's state, most telling first; the picture, the tables and the legend use these.
@@ -135,15 +136,9 @@ def _hex_id(value: Any) -> str:
 
 def device_kind(device: Mapping[str, Any]) -> Optional[str]:
     """What the report calls a listed PCI device (GPU, NIC, ...); None for the others."""
-    if device.get('type') != 'pci':
-        return None
-    parsed = parse_pci_class((device.get('pci') or {}).get('class'))
-    if parsed is None:
-        return None
-    base, subclass = parsed
-    for listed_base, listed_subclass, kind in LISTED_CLASSES:
-        if base == listed_base and listed_subclass in (None, subclass):
-            return kind
+    for kind, label in LISTED_KINDS:
+        if is_pci_kind(device, kind):
+            return label
     return None
 
 
@@ -378,7 +373,8 @@ class FleetReport:
         pci = device.get('pci') or {}
         state = device_state(device)
         fill, border, style = STATE_STYLES[state]
-        kind = device_kind(device) or ('bridge' if is_pci_bridge(device) else 'class %s' % text(pci.get('class')))
+        kind = device_kind(device) or pci_subclass_name(pci.get('class')) or pci_class_name(pci.get('class')) \
+            or 'class %s' % text(pci.get('class'))
         parts = [_short_address(device) + '  ' + kind, _shortened(text(pci.get('product')) or model_ids(device)),
                  'driver: %s' % (text(device.get('driver')) or 'none')]
         if state != 'not_eligible':

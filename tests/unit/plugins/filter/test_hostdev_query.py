@@ -210,8 +210,8 @@ def test_every_assignable_device_without_a_kind(facts):
 
 
 @pytest.mark.parametrize('kind, message', [
-    ('gpus', "unknown device kind 'gpus': the kinds are accelerator, audio, gpu, nic, nvme, raid, sas, sata, "
-             "usb_controller, or a PCI class prefix"),
+    ('gpus', "unknown device kind 'gpus': the kinds are accelerator, audio, fibre_channel, gpu, multimedia, nic, "
+             "nvme, raid, sas, sata, storage, usb_controller, or a PCI class prefix"),
     (3, 'needs a device kind such as gpu, nic, usb_controller or nvme, not int'),
 ])
 def test_an_unknown_kind_fails_listing_the_kinds(facts, kind, message):
