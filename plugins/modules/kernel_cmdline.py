@@ -1,0 +1,217 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: virt.hostdev contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+DOCUMENTATION = r'''
+---
+module: kernel_cmdline
+short_description: Turn the IOMMU on or off in the kernel command line a host boots with
+version_added: 0.2.0
+description:
+  - Ensures the IOMMU arguments of the kernel command line through the host's own boot mechanism,
+    changing only those arguments.
+  - With O(state=present), adds the CPU vendor's C(intel_iommu=on) or C(amd_iommu=on) (and C(iommu=pt)
+    with O(passthrough_mode)), and removes what turns the IOMMU off (C(intel_iommu=off),
+    C(amd_iommu=off), C(iommu=off); the C(off) option of a combined value such as
+    C(intel_iommu=off,igfx_off)). With O(state=absent), removes what O(state=present) adds (the C(on)
+    option of C(intel_iommu=) and C(amd_iommu=), and C(iommu=pt)); the kernel's default applies again.
+  - C(grub) edits the C(GRUB_CMDLINE_LINUX) and C(GRUB_CMDLINE_LINUX_DEFAULT) assignments of
+    C(/etc/default/grub) and C(/etc/default/grub.d/*.cfg) (every other byte stays as it was; what is
+    missing is added to the C(GRUB_CMDLINE_LINUX_DEFAULT) assignment that takes effect), then runs
+    C(update-grub), or C(grub2-mkconfig)/C(grub-mkconfig) with C(-o) the existing C(grub.cfg). It
+    regenerates only when a file changed, or when the first entry of the generated C(grub.cfg) lacks
+    the arguments (a run that stopped between the edit and the regeneration).
+  - C(grubby) runs C(grubby --update-kernel=ALL) with C(--args) and C(--remove-args), only when an
+    entry needs it, then reads every entry again and fails naming an entry that still differs.
+  - C(kernel_install) edits C(/etc/kernel/cmdline) (created from the running command line when it does
+    not exist) and runs C(kernel-install add) for every installed kernel.
+  - The running kernel keeps its command line until the next boot; RV(reboot_required) says whether
+    C(/proc/cmdline) differs from what was asked.
+author:
+  - virt.hostdev developers (@virt-hostdev)
+attributes:
+  check_mode:
+    support: full
+    description:
+      - Plans exactly like a real run and returns the same RV(diff), RV(commands) and RV(reboot_required).
+      - Nothing is written, and nothing is run but C(grubby --info=ALL).
+  diff_mode:
+    support: full
+    description: RV(diff) holds each changed file (for grubby, each boot entry's arguments) before and after.
+extends_documentation_fragment:
+  - virt.hostdev.host_files
+options:
+  state:
+    description:
+      - V(present) turns the IOMMU on at the next boot; V(absent) removes the arguments V(present) adds.
+    type: str
+    choices: [present, absent]
+    default: present
+  vendor:
+    description:
+      - Whose IOMMU argument to add. V(auto) reads the C(vendor_id) of C(/proc/cpuinfo) (C(GenuineIntel),
+        C(AuthenticAMD) or C(HygonGenuine)); on another CPU it adds none and warns (the ARM SMMU needs no
+        argument). V(none) adds no vendor argument but still removes the ones that turn the IOMMU off.
+    type: str
+    choices: [auto, intel, amd, none]
+    default: auto
+  passthrough_mode:
+    description:
+      - Also add C(iommu=pt) (and remove C(iommu=nopt)) with O(state=present), so the host's own devices
+        skip DMA translation while devices given to guests keep it. O(state=absent) removes C(iommu=pt)
+        whatever this option says.
+    type: bool
+    default: false
+  bootloader:
+    description:
+      - How the host boots. V(auto) picks V(grubby) when C(grubby) is installed and C(/boot/loader/entries)
+        has entries (RHEL, Fedora), else V(grub) when C(/etc/default/grub) exists (Debian, Ubuntu), else
+        V(kernel_install) when C(/etc/kernel/cmdline) exists (systemd-boot), and fails otherwise.
+    type: str
+    choices: [auto, grub, grubby, kernel_install]
+    default: auto
+  command_timeout:
+    description: The longest each command (C(update-grub), C(grubby), C(kernel-install)) may run, in seconds.
+    type: int
+    default: 300
+notes:
+  - O(state=absent) does not put back an C(intel_iommu=off) that O(state=present) removed.
+  - The kernel ignores C(amd_iommu=on) on kernels where it is not an option; the AMD IOMMU is on whenever
+    the firmware enables it and nothing turns it off.
+seealso:
+  - module: virt.hostdev.vfio_reserve
+  - module: virt.hostdev.hostdev_facts
+  - name: The kernel's parameters
+    description: intel_iommu, amd_iommu and iommu.
+    link: https://docs.kernel.org/admin-guide/kernel-parameters.html
+'''
+
+EXAMPLES = r'''
+- name: Turn the IOMMU on at the next boot, in passthrough mode
+  virt.hostdev.kernel_cmdline:
+    passthrough_mode: true
+  register: cmdline
+
+- name: Reboot when the running kernel does not have it yet
+  ansible.builtin.reboot:
+  when: cmdline.reboot_required
+
+- name: Preview the change on a RHEL host
+  virt.hostdev.kernel_cmdline:
+    bootloader: grubby
+  check_mode: true
+  diff: true
+
+- name: Remove the arguments again
+  virt.hostdev.kernel_cmdline:
+    state: absent
+'''
+
+RETURN = r'''
+bootloader:
+  description: The boot mechanism used, V(grub), V(grubby) or V(kernel_install).
+  returned: always
+  type: str
+  sample: grub
+vendor:
+  description: The vendor whose argument is added, V(intel) or V(amd); null when none is.
+  returned: always
+  type: str
+  sample: intel
+added:
+  description: The arguments added to the configured command line (to the first boot entry with grubby).
+  returned: always
+  type: list
+  elements: str
+  sample: [intel_iommu=on, iommu=pt]
+removed:
+  description: The arguments removed from it.
+  returned: always
+  type: list
+  elements: str
+  sample: [intel_iommu=off]
+cmdline:
+  description:
+    - The configured command line after the change (predicted in check mode). For C(grub), the arguments
+      of the normal menu entries (C(GRUB_CMDLINE_LINUX) then C(GRUB_CMDLINE_LINUX_DEFAULT)); for C(grubby),
+      those of the first boot entry; for C(kernel_install), C(/etc/kernel/cmdline).
+  returned: always
+  type: str
+  sample: quiet intel_iommu=on iommu=pt
+running_cmdline:
+  description: C(/proc/cmdline) of the running kernel; null when it cannot be read.
+  returned: always
+  type: str
+  sample: BOOT_IMAGE=/vmlinuz-6.1.0-28-amd64 root=/dev/sda2 ro quiet intel_iommu=off
+reboot_required:
+  description: The running kernel's command line is not what was asked, so the change takes effect at the next boot.
+  returned: always
+  type: bool
+  sample: true
+commands:
+  description: The commands run (to be run, in check mode) to regenerate the boot configuration; empty when nothing changed.
+  returned: always
+  type: list
+  elements: list
+  sample: [[/usr/sbin/update-grub]]
+diff:
+  description: Per changed file (for grubby, the boot entries), C(before), C(after) and their headers.
+  returned: always
+  type: list
+  elements: dict
+'''
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.virt.hostdev.plugins.module_utils.boot_cmdline import (
+    BOOTLOADERS,
+    DEFAULT_COMMAND_TIMEOUT,
+    ensure_cmdline,
+)
+from ansible_collections.virt.hostdev.plugins.module_utils.cmdline_args import (
+    STATES,
+    VENDORS,
+    CmdlineSpec,
+    vendor_from_cpuinfo,
+)
+from ansible_collections.virt.hostdev.plugins.module_utils.errors import reported_to
+from ansible_collections.virt.hostdev.plugins.module_utils.host_files import (
+    Commands,
+    HostFiles,
+    host_files_argument_spec,
+)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            host_files_argument_spec(DEFAULT_COMMAND_TIMEOUT),
+            state=dict(type='str', default='present', choices=list(STATES)),
+            vendor=dict(type='str', default='auto', choices=['auto'] + list(VENDORS) + ['none']),
+            passthrough_mode=dict(type='bool', default=False),
+            bootloader=dict(type='str', default='auto', choices=list(BOOTLOADERS)),
+        ),
+        supports_check_mode=True,
+    )
+    params = module.params
+    with reported_to(module):
+        files = HostFiles(params['root'])
+        vendor = params['vendor']
+        if vendor == 'auto':
+            vendor = vendor_from_cpuinfo(files.read('/proc/cpuinfo'))
+            if vendor is None and params['state'] == 'present':
+                module.warn('the CPU vendor in /proc/cpuinfo is neither Intel nor AMD: no vendor IOMMU '
+                            'argument is added (set vendor to add one)')
+        elif vendor == 'none':
+            vendor = None
+        spec = CmdlineSpec(params['state'], vendor, params['passthrough_mode'])
+        outcome = ensure_cmdline(files, Commands.of(module), spec, params['bootloader'],
+                                 check_mode=module.check_mode, timeout=params['command_timeout'])
+    for warning in outcome.warnings:
+        module.warn(warning)
+    module.exit_json(changed=outcome.changed, vendor=vendor, **outcome.result())
+
+
+if __name__ == '__main__':
+    main()

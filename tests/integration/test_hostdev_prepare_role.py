@@ -1,0 +1,137 @@
+"""The hostdev_prepare role end to end with ansible-playbook, on the sample workstation laid out as a
+Debian host (GRUB, initramfs-tools) under a private root, with fake boot tools: the reboot is not
+allowed, so the role reports reboot_required; a reboot is then simulated by changing the fake
+/proc/cmdline and drivers, and the role verifies."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from fixtures.sample_host import build_tree
+from support.fake_host import DEBIAN_GRUB, FakeTools, debian_root, read, write
+
+PLAYBOOK = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'playbooks', 'prepare_role.yml')
+GPU = ['0000:01:00.0']
+RESERVATION = '/etc/virt-hostdev/vfio-pci.conf'
+
+
+@pytest.fixture()
+def host(tmp_path):
+    root = str(tmp_path / 'root')
+    build_tree(root)
+    debian_root(root)
+    return root, FakeTools(tmp_path, root)
+
+
+@pytest.fixture()
+def role(run_playbook, host, tmp_path):
+    """role(check=False, **hostdev_prepare_vars) -> (outcome dict, PlaybookResult)."""
+    root, tools = host
+    counter = [0]
+
+    def run(check=False, **variables):
+        counter[0] += 1
+        out = tmp_path / ('prepare-%d.json' % counter[0])
+        extra = {'hostdev_prepare_root': root, 'hostdev_prepare_source': 'sysfs',
+                 'hostdev_prepare_sysfs_root': root + '/sys', 'prepare_out': str(out)}
+        extra.update(('hostdev_prepare_%s' % key, value) for key, value in variables.items())
+        # the fake tools first; the local connection's shell commands need the rest of PATH
+        env = tools.env(PATH=tools.bin + os.pathsep + '/usr/bin:/bin')
+        completed = run_playbook(PLAYBOOK, extra_vars=extra, check=check, env=env)
+        assert completed.returncode == 0, completed.stdout + completed.stderr
+        return json.loads(out.read_text()), completed
+    return run
+
+
+def tool_names(tools):
+    return [call[0] for call in tools.calls()]
+
+
+def reboot(root, outcome):
+    """What the reboot does to the fake host: the configured command line, the devices on vfio-pci."""
+    write(root, '/proc/cmdline', 'BOOT_IMAGE=/boot/vmlinuz-6.1.0-28-amd64 %s\n' % outcome['result']['cmdline'])
+    for address in outcome['result']['addresses']:
+        link = os.path.join(root, 'sys', 'bus', 'pci', 'devices', address, 'driver')
+        os.unlink(link)
+        os.symlink('../../../../bus/pci/drivers/vfio-pci', link)
+
+
+def test_check_mode_changes_nothing(role, host):
+    root, tools = host
+    outcome, completed = role(check=True, devices=GPU, include_group=True, iommu_pt=True)
+    assert outcome['failed'] is False, outcome
+    assert outcome['reboot_required'] is True and outcome['result']['rebooted'] is False
+    assert outcome['result']['addresses'] == ['0000:01:00.0', '0000:01:00.1']
+    assert outcome['result']['cmdline'].endswith('quiet intel_iommu=on iommu=pt')
+    assert 'needs a reboot' in completed.stdout
+    assert tools.calls() == [] and read(root, '/etc/default/grub') == DEBIAN_GRUB
+    assert not os.path.exists(root + RESERVATION)
+
+
+def test_prepare_without_reboot_then_verify_after_it(role, host):
+    root, tools = host
+    outcome, completed = role(devices=GPU, include_group=True, iommu_pt=True)
+    assert outcome['failed'] is False, outcome
+    result = outcome['result']
+    assert result['changed'] is True and outcome['reboot_required'] is True and result['rebooted'] is False
+    assert result['pending'] == ['pci_0000_01_00_0', 'pci_0000_01_00_1']
+    assert result['bootloader'] == 'grub' and result['initramfs'] == 'initramfs-tools'
+    assert tool_names(tools) == ['update-initramfs', 'modprobe', 'update-grub']
+    assert 'needs a reboot' in completed.stdout and 'Verify' not in completed.stdout.split('needs a reboot')[1]
+    assert 'intel_iommu=on iommu=pt' in read(root, '/etc/default/grub')
+    assert read(root, RESERVATION).count('# pci_0000_01_00_') == 2
+
+    tools.clear()
+    again, _completed = role(devices=GPU, include_group=True, iommu_pt=True)
+    assert again['result']['changed'] is False and tools.calls() == []  # nothing regenerated
+    assert again['reboot_required'] is True
+
+    reboot(root, outcome)
+    verified, completed = role(devices=GPU, include_group=True, iommu_pt=True)
+    assert verified['failed'] is False, verified
+    assert verified['reboot_required'] is False and verified['result']['changed'] is False
+    assert 'Gather the host\'s IOMMU state and drivers' in completed.stdout and tools.calls() == []
+
+
+def test_verification_names_what_the_host_lacks(role, host):
+    root, _tools = host
+    outcome, _completed = role(devices=GPU, include_group=True, iommu_pt=True)
+    reboot(root, outcome)
+    write(root, '/proc/interrupts', '           CPU0\n  0:         22  IO-APIC    2-edge      timer\n')
+    failed, _completed = role(devices=GPU, include_group=True, iommu_pt=True)
+    assert failed['failed'] is True and failed['task'] == 'Fail naming what the host lacks'
+    assert 'interrupt remapping is off' in failed['result']['msg']
+    passed, _completed = role(devices=GPU, include_group=True, iommu_pt=True, require_interrupt_remapping=False)
+    assert passed['failed'] is False
+
+
+def test_a_refused_reservation_changes_nothing(role, host):
+    root, tools = host
+    outcome, _completed = role(devices=['00:17.0', '01:00.0'])
+    assert outcome['failed'] is True and outcome['task'] == 'Reserve the devices for vfio-pci at boot and load the VFIO modules'
+    assert sorted(item['code'] for item in outcome['result']['problems']) == ['group_not_viable', 'host_in_use']
+    assert tools.calls() == [] and read(root, '/etc/default/grub') == DEBIAN_GRUB
+    assert not os.path.exists(root + RESERVATION)
+
+
+def test_absent_undoes_it_all(role, host):
+    root, tools = host
+    role(select="[?name=='pci_0000_02_00_0']")
+    assert read(root, RESERVATION).count('0000:02:00.0') == 1
+    tools.clear()
+    outcome, _completed = role(state='absent')
+    assert outcome['failed'] is False, outcome
+    assert outcome['result']['released'] == ['0000:02:00.0'] and outcome['reboot_required'] is False
+    assert tool_names(tools) == ['update-initramfs', 'update-grub']
+    assert read(root, '/etc/default/grub') == DEBIAN_GRUB.replace('"quiet  intel_iommu=off"', '"quiet"')
+    for path in (RESERVATION, '/etc/modules-load.d/virt-hostdev-vfio.conf',
+                 '/etc/udev/rules.d/60-virt-hostdev-vfio.rules', '/etc/initramfs-tools/hooks/virt-hostdev-vfio'):
+        assert not os.path.exists(root + path), path
+
+
+def test_devices_with_state_absent_are_refused(role):
+    outcome, _completed = role(state='absent', devices=GPU)
+    assert outcome['failed'] is True and 'neither with hostdev_prepare_state absent' in outcome['result']['msg']

@@ -1,0 +1,61 @@
+"""kernel_cmdline in-process on a fake Debian host: check mode, diff, idempotence, options."""
+
+import pytest
+
+from ansible_collections.virt.hostdev.plugins.modules import kernel_cmdline
+
+from support.fake_host import DEBIAN_GRUB, FakeTools, debian_root, read
+from support.module_run import module_runner
+
+
+@pytest.fixture()
+def host(tmp_path, monkeypatch):
+    root = debian_root(tmp_path / 'root')
+    tools = FakeTools(tmp_path, root)
+    for name, value in tools.env().items():
+        monkeypatch.setenv(name, value)
+    return root, tools
+
+
+@pytest.fixture()
+def run(monkeypatch):
+    return module_runner(monkeypatch, kernel_cmdline.main)
+
+
+def test_check_mode_then_apply_then_no_change(host, run):
+    root, tools = host
+    planned = run(root=root, passthrough_mode=True, _ansible_check_mode=True, _ansible_diff=True)
+    assert planned['failed'] is False and planned['changed'] is True and planned['reboot_required'] is True
+    assert planned['vendor'] == 'intel' and planned['bootloader'] == 'grub'
+    assert planned['added'] == ['intel_iommu=on', 'iommu=pt'] and planned['removed'] == ['intel_iommu=off']
+    assert planned['diff'][0]['before'] == DEBIAN_GRUB and tools.calls() == []
+    assert read(root, '/etc/default/grub') == DEBIAN_GRUB
+
+    applied = run(root=root, passthrough_mode=True)
+    assert applied['changed'] is True and [call[0] for call in tools.calls()] == ['update-grub']
+    assert applied['diff'] == planned['diff'] and applied['cmdline'] == planned['cmdline']
+    assert applied['running_cmdline'].endswith('quiet intel_iommu=off')
+
+    again = run(root=root, passthrough_mode=True)
+    assert again['changed'] is False and again['commands'] == [] and len(tools.calls()) == 1
+
+    removed = run(root=root, state='absent')
+    assert removed['changed'] is True and removed['removed'] == ['intel_iommu=on', 'iommu=pt']
+    assert removed['reboot_required'] is False
+
+
+def test_unknown_cpu_vendor_adds_no_vendor_argument(host, run):
+    root, _tools = host
+    with open(root + '/proc/cpuinfo', 'w') as handle:
+        handle.write('processor\t: 0\nCPU implementer\t: 0x41\n')
+    result = run(root=root, passthrough_mode=True, _ansible_check_mode=True)
+    assert result['vendor'] is None and result['added'] == ['iommu=pt'] and result['removed'] == ['intel_iommu=off']
+    assert 'neither Intel nor AMD' in result['warnings'][0]
+    assert run(root=root, vendor='amd', _ansible_check_mode=True)['added'] == ['amd_iommu=on']
+
+
+def test_bad_options_and_hosts(host, run, tmp_path):
+    root, _tools = host
+    assert 'bootloader' in run(root=root, bootloader='lilo')['msg']
+    result = run(root=str(tmp_path / 'empty'))
+    assert result['failed'] is True and result['msg'].startswith('cannot tell how this host boots')

@@ -1,0 +1,53 @@
+"""vfio_reserve in-process on the sample workstation laid out as a Debian host: refusals with their
+codes, check mode, the reservation, absent."""
+
+import os
+
+import pytest
+
+from ansible_collections.virt.hostdev.plugins.modules import vfio_reserve
+
+from fixtures.sample_host import build_tree
+from support.fake_host import FakeTools, debian_root
+from support.module_run import module_runner
+
+
+@pytest.fixture()
+def host(tmp_path, monkeypatch):
+    root = str(tmp_path / 'root')
+    build_tree(root)
+    debian_root(root)
+    tools = FakeTools(tmp_path, root)
+    for name, value in tools.env().items():
+        monkeypatch.setenv(name, value)
+    return root, tools
+
+
+@pytest.fixture()
+def run(monkeypatch):
+    return module_runner(monkeypatch, vfio_reserve.main)
+
+
+def test_refusals_carry_their_codes_and_change_nothing(host, run):
+    root, tools = host
+    result = run(root=root, source='sysfs', devices=['00:17.0', '0000:01:00.0'])
+    assert result['failed'] is True and result['msg'].startswith('2 problems, nothing was changed: (1) ')
+    assert sorted(item['code'] for item in result['problems']) == ['group_not_viable', 'host_in_use']
+    assert tools.calls() == [] and not os.path.exists(root + '/etc/virt-hostdev')
+
+
+def test_check_mode_then_reserve_then_release(host, run):
+    root, tools = host
+    planned = run(root=root, source='sysfs', devices=['01:00.0'], include_group=True, _ansible_check_mode=True)
+    assert planned['failed'] is False and planned['changed'] is True and planned['source'] == 'sysfs'
+    assert planned['addresses'] == ['0000:01:00.0', '0000:01:00.1'] and planned['reboot_required'] is True
+    assert tools.calls() == [] and not os.path.exists(root + '/etc/virt-hostdev')
+
+    reserved = run(root=root, source='sysfs', devices=['01:00.0'], include_group=True)
+    assert reserved['changed'] is True and reserved['regenerated'] is True and reserved['diff'] == planned['diff']
+    assert os.path.exists(root + '/etc/virt-hostdev/vfio-pci.conf')
+    assert run(root=root, source='sysfs', devices=['01:00.0'], include_group=True)['changed'] is False
+
+    released = run(root=root, source='sysfs', state='absent')
+    assert released['changed'] is True and released['released'] == ['0000:01:00.0', '0000:01:00.1']
+    assert not os.path.exists(root + '/etc/virt-hostdev/vfio-pci.conf')
