@@ -177,8 +177,8 @@ def test_a_host_without_facts_is_listed_as_such(loaded):
 def test_hostile_product_name_is_text_and_runs_nothing(loaded):
     assert loaded.execute_script('return typeof window.hostdevPwned') == 'undefined'
     assert loaded.execute_script('return document.scripts.length') == 0
-    cells = [row[2] for row in visible_rows(host_section(loaded, 'ws-a').find_element(By.CSS_SELECTOR,
-                                                                                       'table.devices'))]
+    table = host_section(loaded, 'ws-a').find_element(By.CSS_SELECTOR, 'table.devices')
+    cells = [row[2] for row in visible_rows(table)]
     assert HOSTILE_PRODUCT in cells
     svg_texts = loaded.execute_script(
         'return Array.from(document.querySelectorAll("svg text"), t => t.textContent)'

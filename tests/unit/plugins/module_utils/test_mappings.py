@@ -191,8 +191,8 @@ def test_resolving_several_mappings_of_one_device_gives_it_once(model):
     (dict(GPU, vendor='NVIDIA'), "mapping gpu, host ws1: unknown property vendor (known: address, vendor_id, "),
     (dict(GPU, address='pci_0000_01_00_0'), 'address pci_0000_01_00_0 is not a PCI address'),
     (dict((key, value) for key, value in GPU.items() if key != 'address'), 'address None is not a PCI address'),
-    (dict((key, value) for key, value in GPU.items() if key != 'product_id'), 'mapping gpu, host ws1: product_id is '
-                                                                               'required'),
+    (dict((key, value) for key, value in GPU.items() if key != 'product_id'),
+     'mapping gpu, host ws1: product_id is required'),
     (dict(GPU, vendor_id=8086), 'vendor_id is the number 8086, not an id: quote it'),
     (dict(GPU, vendor_id='10dex'), 'vendor_id 10dex is not a 16-bit hexadecimal id'),
     (dict(GPU, subsystem_id='0x123456'), 'subsystem_id 0x123456 is not a 16-bit hexadecimal id'),

@@ -28,8 +28,8 @@ def facts(sample_sysfs):
 
 
 def test_registered_under_their_names():
-    assert hostdev_group.TestModule().tests() == {'hostdev_alone_in_group': hostdev_alone_in_group,
-                                    'hostdev_group_within_slot': hostdev_group_within_slot}
+    assert hostdev_group.TestModule().tests() == {
+        'hostdev_alone_in_group': hostdev_alone_in_group, 'hostdev_group_within_slot': hostdev_group_within_slot}
 
 
 # name: (alone in its group, group within its slot), for every device of the sample host.
