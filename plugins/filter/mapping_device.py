@@ -30,6 +30,13 @@ options:
     description: A mapping name, or a list of them.
     type: raw
     required: true
+  ignore:
+    description:
+      - Properties not to compare, for example V([driver]) before a reboot that moves the devices to
+        vfio-pci (the role virt.hostdev.hostdev_prepare does so).
+    type: list
+    elements: str
+    default: []
 '''
 
 EXAMPLES = r'''
@@ -65,9 +72,9 @@ from ansible_collections.virt.hostdev.plugins.module_utils.errors import Hostdev
 from ansible_collections.virt.hostdev.plugins.module_utils.mappings import facts_model, resolve_mappings
 
 
-def mapping_device(facts, mappings, name, host):
+def mapping_device(facts, mappings, name, host, ignore=()):
     try:
-        devices = resolve_mappings(facts_model(facts), mappings, name, str(host))
+        devices = resolve_mappings(facts_model(facts), mappings, name, str(host), ignore=tuple(ignore or ()))
     except HostdevError as error:
         raise AnsibleFilterError('mapping_device: %s' % error.message)
     return devices[0] if isinstance(name, str) else devices

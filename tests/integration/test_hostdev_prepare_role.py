@@ -134,4 +134,33 @@ def test_absent_undoes_it_all(role, host):
 
 def test_devices_with_state_absent_are_refused(role):
     outcome, _completed = role(state='absent', devices=GPU)
-    assert outcome['failed'] is True and 'neither with hostdev_prepare_state absent' in outcome['result']['msg']
+    assert outcome['failed'] is True and 'none with hostdev_prepare_state absent' in outcome['result']['msg']
+
+
+# The GPU and its audio function by a fleet-wide name; the driver stays unchecked before the reboot.
+MAPPINGS = {
+    'gpu-a4000': {'vendor_id': '10de', 'product_id': '24b0', 'driver': 'vfio-pci',
+                  'hosts': {'localhost': {'address': '0000:01:00.0', 'iommu_group': 1}}},
+    'gpu-a4000-audio': {'vendor_id': '10de', 'product_id': '228b',
+                        'hosts': {'localhost': {'address': '0000:01:00.1', 'iommu_group': 1}}},
+}
+
+
+def test_devices_by_mapping_name(role, host):
+    root, _tools = host
+    outcome, _completed = role(mapping=['gpu-a4000', 'gpu-a4000-audio'], mappings=MAPPINGS)
+    assert outcome['failed'] is False, outcome
+    assert outcome['result']['addresses'] == ['0000:01:00.0', '0000:01:00.1']
+    assert [line.split()[0] for line in read(root, RESERVATION).splitlines() if line and not line.startswith('#')] == [
+        '0000:01:00.0', '0000:01:00.1']
+
+
+def test_a_drifted_mapping_is_refused_before_anything_changes(role, host):
+    root, tools = host
+    moved = dict(MAPPINGS, **{'gpu-a4000': dict(MAPPINGS['gpu-a4000'],
+                                                hosts={'localhost': {'address': '0000:01:00.0', 'iommu_group': 7}})})
+    outcome, _completed = role(mapping=['gpu-a4000', 'gpu-a4000-audio'], mappings=moved)
+    assert outcome['failed'] is True
+    assert 'mapping gpu-a4000 on localhost: iommu_group expected 7, found 1' in outcome['result']['msg']
+    assert tools.calls() == [] and read(root, '/etc/default/grub') == DEBIAN_GRUB
+    assert not os.path.exists(root + RESERVATION)

@@ -1,6 +1,6 @@
 # Copyright: virt.hostdev contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The mapping_device filter over the sample workstation's facts."""
+"""The mapping_device filter over the sample workstation's facts, full and compact."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.virt.hostdev.plugins.filter import mapping_device as plugin
 from ansible_collections.virt.hostdev.plugins.filter.mapping_device import mapping_device
-from ansible_collections.virt.hostdev.plugins.module_utils.host_reader import read_host
+from ansible_collections.virt.hostdev.plugins.module_utils.device_model import FACTS_MODES
 
 # As an inventory writes it (group_vars/all.yml), ids in several spellings.
 MAPPINGS = yaml.safe_load('''
@@ -27,10 +27,10 @@ keyboard:
 ''')
 
 
-@pytest.fixture(scope='module')
-def facts(sample_sysfs):
-    model, _used, _warnings = read_host('sysfs', 'qemu:///system', sample_sysfs)
-    return model.facts('sysfs')
+@pytest.fixture(scope='module', params=FACTS_MODES)
+def facts(request, sample_facts):
+    """The sample workstation's facts, full and compact: every test runs on both."""
+    return sample_facts(request.param)
 
 
 def test_registered_and_documented():
@@ -51,6 +51,15 @@ def test_device_refuses_drift_naming_it(facts):
         mapping_device(facts, drifted, 'gpu-a4000', 'ws1')
     assert str(caught.value) == ('mapping_device: refusing device mappings on ws1: '
                                  'mapping gpu-a4000 on ws1: driver expected vfio-pci, found nvidia')
+
+
+def test_ignored_properties_are_not_compared(facts):
+    """hostdev_prepare resolves a mapping whose driver becomes vfio-pci only after its reboot."""
+    drifted = {'gpu-a4000': dict(MAPPINGS['gpu-a4000'], driver='vfio-pci')}
+    assert mapping_device(facts, drifted, 'gpu-a4000', 'ws1', ['driver']) == 'pci_0000_01_00_0'
+    moved = {'gpu-a4000': dict(drifted['gpu-a4000'], hosts={'ws1': {'address': '0000:01:00.0', 'iommu_group': 2}})}
+    with pytest.raises(AnsibleFilterError, match='iommu_group expected 2, found 1'):
+        mapping_device(facts, moved, 'gpu-a4000', 'ws1', ['driver'])
 
 
 def test_device_refuses_a_host_not_mapped(facts):
