@@ -456,9 +456,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     ap.add_argument("--venv", default=os.environ.get("LAB_VENV") or os.path.join(REPO, ".venv"))
     ap.add_argument("--out", default=os.environ.get("LAB_OUT") or os.path.join(REPO, ".build", "lab"))
-    # About 300 s on an idle 2-core machine: the limit leaves room for one three times slower.
-    ap.add_argument("--timeout", type=int, default=int(os.environ.get("LAB_TIMEOUT", "1000")),
-                    help="hard limit for the guest run in seconds (default 1000)")
+    # About 300 s on an idle 2-core machine: the limit leaves room for one three or four times slower.
+    ap.add_argument("--timeout", type=int, default=int(os.environ.get("LAB_TIMEOUT", "1500")),
+                    help="hard limit for the guest run in seconds (default 1500)")
     ap.add_argument("--memory", type=int, default=2048, help="guest RAM in MiB")
     ap.add_argument("--rebuild", action="store_true", help="rebuild the initramfs")
     ap.add_argument("--prepare-only", action="store_true",

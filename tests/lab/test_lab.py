@@ -70,7 +70,7 @@ def lab(tmp_path_factory):
         argv += ["--venv", venv]
     try:
         proc = subprocess.run(argv, check=False, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              text=True, timeout=1300)
+                              text=True, timeout=1800)
         rc, output = proc.returncode, proc.stdout
     except subprocess.TimeoutExpired as e:
         rc, output = None, (e.stdout or b"").decode(errors="replace") + "\nTIMEOUT"

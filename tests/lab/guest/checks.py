@@ -358,7 +358,8 @@ def vfio_full_group_assign():
 
 # ---------------------------------------------------------------- hooks
 
-def run_logged(name, argv, env=None, timeout=600):
+# About 200 s for the role playbook on an idle 2-core machine: room for one three times slower.
+def run_logged(name, argv, env=None, timeout=1200):
     logfile = os.path.join(RESULTS, name.replace(":", "-").replace("/", "_") + ".log")
     t = time.monotonic()
     with open(logfile, "w") as out:
