@@ -1,50 +1,14 @@
 """hostdev_facts in-process: argument rules, result shape and error paths."""
 
-import json
-
 import pytest
-from ansible.module_utils import basic
 
 from ansible_collections.virt.hostdev.plugins.modules import hostdev_facts
-
-try:
-    from ansible.module_utils.testing import patch_module_args
-except ImportError:  # ansible-core < 2.19
-    import contextlib
-
-    @contextlib.contextmanager
-    def patch_module_args(args):
-        saved = basic._ANSIBLE_ARGS
-        basic._ANSIBLE_ARGS = json.dumps({'ANSIBLE_MODULE_ARGS': args}).encode()
-        try:
-            yield
-        finally:
-            basic._ANSIBLE_ARGS = saved
-
-
-class Exited(Exception):
-    def __init__(self, result):
-        super(Exited, self).__init__(result)
-        self.result = result
+from support.module_run import module_runner
 
 
 @pytest.fixture()
 def run_module(monkeypatch):
-    def exit_json(_module, **result):
-        raise Exited(dict(result, failed=False))
-
-    def fail_json(_module, msg, **result):
-        raise Exited(dict(result, failed=True, msg=msg))
-
-    monkeypatch.setattr(basic.AnsibleModule, 'exit_json', exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, 'fail_json', fail_json)
-
-    def run(**args):
-        with patch_module_args(args):
-            with pytest.raises(Exited) as exited:
-                hostdev_facts.main()
-        return exited.value.result
-    return run
+    return module_runner(monkeypatch, hostdev_facts.main)
 
 
 def test_facts_of_the_sample_host(run_module, sample_uri, sample_sysfs):
