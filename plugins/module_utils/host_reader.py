@@ -8,6 +8,7 @@ from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 from ansible_collections.virt.hostdev.plugins.module_utils.device_model import HostModel
 from ansible_collections.virt.hostdev.plugins.module_utils.domain_files import read_domain_files
+from ansible_collections.virt.hostdev.plugins.module_utils.id_names import fill_names
 from ansible_collections.virt.hostdev.plugins.module_utils.host_usage import attach_host_usage
 from ansible_collections.virt.hostdev.plugins.module_utils.iommu_state import read_iommu_state
 from ansible_collections.virt.hostdev.plugins.module_utils.errors import HostdevError
@@ -54,7 +55,8 @@ def enrich_from_sysfs(records: Iterable[Record], reader: SysfsReader) -> None:
     """Fill what libvirt does not report (boot_vga, reset_method, driver, ...) from sysfs.
 
     libvirt's values win; sysfs only fills the gaps of the declared record keys,
-    for devices whose path exists under the reader's root.
+    for devices whose path exists under the reader's root. Names are filled afterwards,
+    for every record at once (id_names.fill_names).
     """
     for record in records:
         path = reader.tree.real_path(record.get('path'))
@@ -75,6 +77,7 @@ def read_via_libvirt(uri: str, sysfs_root: Optional[str], conn: Any = None) -> H
         records = read_devices(active, warnings)
         domains = read_domains(active, warnings)
     iommu = _iommu_from_groups(records)
+    tree = None
     if sysfs_root:
         tree = SysfsTree(sysfs_root)
         tree.require_sysfs()
@@ -82,6 +85,8 @@ def read_via_libvirt(uri: str, sysfs_root: Optional[str], conn: Any = None) -> H
         attach_host_usage(records, tree)
         iommu = read_iommu_state(tree)
         warnings.extend(tree.warnings)
+    # The names libvirt left empty (class_name always), from the host's files when they can be read.
+    fill_names(records, tree)
     return records, domains, iommu, warnings
 
 

@@ -43,6 +43,19 @@ def pci_address(domain: int, bus: int, slot: int, function: int) -> str:
     return '%04x:%02x:%02x.%x' % (domain, bus, slot, function)
 
 
+# libvirt's name of a PCI node device, pci_DDDD_BB_SS_F (pci_name makes it).
+PCI_NAME_RE = re.compile(r'^pci_([0-9a-f]{4})_([0-9a-f]{2})_([0-9a-f]{2})_([0-7])$')
+
+
+def pci_address_of_name(name: Any) -> Optional[str]:
+    """The PCI address a node device name gives: pci_0000_01_00_0 -> 0000:01:00.0; None for other names."""
+    match = PCI_NAME_RE.match(name) if isinstance(name, str) else None
+    if match is None:
+        return None
+    domain, bus, slot, function = (int(part, 16) for part in match.groups())
+    return pci_address(domain, bus, slot, function)
+
+
 def parse_pci_address(text: str) -> Optional[PciAddress]:
     """Parse 'DDDD:BB:SS.F' or 'BB:SS.F' into (domain, bus, slot, function) or None."""
     match = PCI_ADDRESS_RE.match(text.strip())
@@ -104,7 +117,7 @@ DEVICE_KEYS = ('name', 'type', 'parent', 'path', 'driver', 'capabilities')
 # libvirt capability type -> (the record's key for its sub-dict, the sub-dict's keys).
 CAPABILITIES = {
     'pci': ('pci', (
-        'address', 'domain', 'bus', 'slot', 'function', 'class', 'vendor_id', 'product_id',
+        'address', 'domain', 'bus', 'slot', 'function', 'class', 'class_name', 'vendor_id', 'product_id',
         'vendor', 'product', 'subsystem_vendor_id', 'subsystem_id', 'iommu_group', 'numa_node',
         'boot_vga', 'reset_method', 'sriov', 'mdev_types')),
     'usb_device': ('usb', ('bus', 'device', 'vendor_id', 'product_id', 'vendor', 'product', 'class')),

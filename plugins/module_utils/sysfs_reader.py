@@ -13,7 +13,7 @@ import os
 import re
 from typing import Any, Dict, List, Optional, Tuple, Union
 
-from ansible_collections.virt.hostdev.plugins.module_utils.id_names import IdNames
+from ansible_collections.virt.hostdev.plugins.module_utils.id_names import fill_names
 from ansible_collections.virt.hostdev.plugins.module_utils.records import (
     device_record,
     normalize_hex_id,
@@ -50,7 +50,6 @@ class SysfsReader:
 
     def __init__(self, tree: Union[SysfsTree, str] = '/sys') -> None:
         self.tree = tree if isinstance(tree, SysfsTree) else SysfsTree(tree)
-        self.id_names = IdNames(self.tree)
 
     @property
     def warnings(self) -> List[str]:
@@ -65,13 +64,16 @@ class SysfsReader:
     # -- capabilities, from one device directory -----------------------------
 
     def pci_details(self, path: str, name: str) -> Optional[Dict[str, Any]]:
-        """The values of a PCI record (see records.CAPABILITIES) from its sysfs directory."""
+        """The values of a PCI record (see records.CAPABILITIES) from its sysfs directory.
+
+        The names (vendor, product, class_name) are left empty: read_devices fills them
+        for every device at once (id_names.fill_names), as host_reader does after enrichment.
+        """
         address = parse_pci_address(os.path.basename(path)) or parse_pci_address(_address_text(name))
         if address is None:
             return None
         vendor_id = normalize_hex_id(self._attr(path, 'vendor'))
         product_id = normalize_hex_id(self._attr(path, 'device'))
-        vendor, product = self.id_names.names('pci', vendor_id, product_id)
         group = self._iommu_group(path, name)
         boot_vga = self._attr(path, 'boot_vga')
         reset_method = self._attr(path, 'reset_method')
@@ -79,8 +81,6 @@ class SysfsReader:
             'class': self._attr(path, 'class'),
             'vendor_id': vendor_id,
             'product_id': product_id,
-            'vendor': vendor,
-            'product': product,
             'subsystem_vendor_id': normalize_hex_id(self._attr(path, 'subsystem_vendor')),
             'subsystem_id': normalize_hex_id(self._attr(path, 'subsystem_device')),
             'iommu_group': group,
@@ -133,17 +133,12 @@ class SysfsReader:
                 for type_id in self.tree.listdir(types_dir)]
 
     def usb_details(self, path: str) -> Dict[str, Any]:
-        """The values of a usb_device record from its sysfs directory."""
-        vendor_id = normalize_hex_id(self._attr(path, 'idVendor'))
-        product_id = normalize_hex_id(self._attr(path, 'idProduct'))
-        vendor, product = self.id_names.names('usb', vendor_id, product_id)
+        """The values of a usb_device record from its sysfs directory (names: see read_devices)."""
         return {
             'bus': self._attr_int(path, 'busnum'),
             'device': self._attr_int(path, 'devnum'),
-            'vendor_id': vendor_id,
-            'product_id': product_id,
-            'vendor': vendor or self._attr(path, 'manufacturer'),
-            'product': product or self._attr(path, 'product'),
+            'vendor_id': normalize_hex_id(self._attr(path, 'idVendor')),
+            'product_id': normalize_hex_id(self._attr(path, 'idProduct')),
             'class': normalize_hex_id(self._attr(path, 'bDeviceClass'), 2),
         }
 
@@ -223,7 +218,7 @@ class SysfsReader:
         listed = []
         seen = set()
         for link, name, kind, details in found:
-            real = os.path.realpath(link)
+            real = tree.resolved(link)
             if not os.path.isdir(real):
                 tree.warnings.append('device %s vanished while it was read; skipped' % name)
                 continue
@@ -244,7 +239,8 @@ class SysfsReader:
         return None
 
     def read_devices(self) -> List[Dict[str, Any]]:
-        """Device records of every device, with libvirt-style names and parents."""
+        """Device records of every device, with libvirt-style names, parents and vendor, product
+        and class names."""
         listed = self._listed()
         by_real_path = dict((real, record['name']) for real, record in listed)
         records = [device_record('computer', 'system')]
@@ -253,6 +249,7 @@ class SysfsReader:
             if record['type'] == 'scsi_host' and os.path.isdir(os.path.join(real, 'fc_host')):
                 record['capabilities'] = ['fc_host']
             records.append(record)
+        fill_names(records, self.tree)
         return records
 
     def _parent_name(self, real, by_real_path):

@@ -36,6 +36,18 @@ def test_enrichment_fills_what_libvirt_does_not_report(sample_uri, sample_sysfs)
     assert model.device('usb_usb1')['usb']['class'] == '0x09'
 
 
+def test_class_names_libvirt_lacks_come_from_the_hosts_pci_ids_then_the_static_table(sample_uri, sample_sysfs):
+    """libvirt reports no class names: pci.ids' subclass names fill them (the sample host lists 0x03's), and
+    the static table the rest; without the host's files (the test driver alone) only the static table."""
+    enriched = host_reader.read_host('libvirt', sample_uri, sample_sysfs)[0]
+    alone = host_reader.read_host('libvirt', sample_uri)[0]
+    names = dict((name, (enriched.device(name)['pci']['class_name'], alone.device(name)['pci']['class_name']))
+                 for name in ('pci_0000_01_00_0', 'pci_0000_00_02_0', 'pci_0000_02_00_0'))
+    assert names == {'pci_0000_01_00_0': ('VGA compatible controller', 'VGA controller'),
+                     'pci_0000_00_02_0': ('3D controller', '3D controller'),
+                     'pci_0000_02_00_0': ('Ethernet controller', 'Ethernet controller')}
+
+
 def test_test_driver_is_not_enriched_from_this_machine(sample_uri):
     model, used, warnings = host_reader.read_host('libvirt', sample_uri)
     assert used == 'libvirt'

@@ -79,7 +79,7 @@ def test_pci_device_with_sriov_and_mdev_types():
 
 def test_virtual_function_without_class_names_or_numa():
     pci = parse_nodedev_xml(SRIOV_VF)['pci']
-    assert pci['class'] is None
+    assert pci['class'] is None and pci['class_name'] is None
     assert pci['vendor'] is None and pci['product'] is None
     assert pci['numa_node'] is None
     assert pci['iommu_group'] is None

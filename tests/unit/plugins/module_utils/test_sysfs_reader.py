@@ -49,7 +49,8 @@ def test_pci_attributes(sample_sysfs):
     assert pci['boot_vga'] is False
     assert pci['reset_method'] == ['bus']
     assert (pci['subsystem_vendor_id'], pci['subsystem_id']) == ('0x10de', '0x14ad')
-    assert (pci['vendor'], pci['product']) == ('NVIDIA Corporation', 'GA104GL [RTX A4000]')
+    assert (pci['vendor'], pci['product'], pci['class_name']) == \
+        ('NVIDIA Corporation', 'GA104GL [RTX A4000]', 'VGA compatible controller')
     assert pci['numa_node'] == 0
     assert pci['sriov'] is None and pci['mdev_types'] is None
 
