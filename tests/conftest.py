@@ -50,6 +50,23 @@ def sample_sysfs(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def sample_facts(sample_sysfs):
+    """sample_facts(mode='full') -> ansible_facts.hostdev of the sample workstation read from its sysfs
+    tree, as hostdev_facts sets it with facts=mode (full or compact). Built once per mode; do not modify."""
+    from ansible_collections.virt.hostdev.plugins.module_utils.assignment import assignability
+    from ansible_collections.virt.hostdev.plugins.module_utils.host_reader import read_host
+
+    made = {}
+
+    def facts(mode="full"):
+        if mode not in made:
+            model, used, _warnings = read_host("sysfs", "qemu:///system", sample_sysfs)
+            made[mode] = model.facts(used, assignability(model, model.facts_names(mode)), mode)
+        return made[mode]
+    return facts
+
+
+@pytest.fixture(scope="session")
 def libvirtd():
     """URI (``qemu:///system?socket=...``) of a private libvirtd, stopped after the session."""
     with running_libvirtd() as daemon:

@@ -10,8 +10,9 @@ class ModuleDocFragment:
 options:
   _input:
     description:
-      - The host's facts, C(ansible_facts.hostdev) as M(virt.hostdev.hostdev_facts) sets them (or their
-        C(devices) list), from this play, C(hostvars[host]) or the fact cache.
+      - The host's facts, C(ansible_facts.hostdev) as M(virt.hostdev.hostdev_facts) sets them, full or compact
+        (or their C(devices) list), from this play, C(hostvars[host]) or the fact cache. Compact facts keep every
+        property a mapping compares.
     type: raw
     required: true
   mappings:

@@ -21,11 +21,14 @@ notes:
   - The answers come from the same device model as M(virt.hostdev.hostdev_facts) and
     M(virt.hostdev.domain_hostdev), built from the facts; nothing on the host is read again.
   - "Keys read, of each device: C(name), C(type), C(parent), C(iommu_group), C(pci.class), C(pci.address),
-    C(passthrough.reasons), C(driver), C(assigned_to) and C(assignable). Only C(name) is required (and
-    C(assignable) for P(virt.hostdev.hostdev_assignable#filter)); the others may be left out, as compact
-    facts may leave out the C(pci) sub-dict of devices that are no passthrough candidates. A PCI device
-    without C(pci) is then in the group of its C(iommu_group), at the address its name gives, and a bridge
-    when C(passthrough.reasons) has C(pci_bridge); without a class, it is of no kind and an endpoint."
+    C(passthrough.reasons), C(driver), C(assigned_to) and C(assignable); and C(iommu_groups). Only C(name) is
+    required (and C(assignable) for P(virt.hostdev.hostdev_assignable#filter)); the others may be left out.
+    A PCI device without C(pci.address) is at the address its name gives, in the group of its C(iommu_group),
+    and a bridge when C(passthrough.reasons) has C(pci_bridge); without a class, it is of no kind and an
+    endpoint."
+  - "Compact facts (M(virt.hostdev.hostdev_facts) with O(virt.hostdev.hostdev_facts#module:facts=compact))
+    give the same answers for the devices they list: a PCI device that C(iommu_groups) names and the devices
+    leave out is one of the bridges compact facts leave out."
   - Input that is not the facts dict, and a device, group or kind that does not exist, fail with a message
     that names the filter and what was wrong.
   - C(docs/howto-iommu-conditions.md) in the collection writes the common conditions on IOMMU groups with
@@ -52,10 +55,12 @@ notes:
   - The answers come from the same device model as M(virt.hostdev.hostdev_facts) and
     M(virt.hostdev.domain_hostdev), built from the facts; nothing on the host is read again.
   - "Keys read, of each device: C(name), C(type), C(parent), C(iommu_group), C(pci.class), C(pci.address)
-    and C(passthrough.reasons). Only C(name) is required; the others may be left out, as compact facts may
-    leave out the C(pci) sub-dict of devices that are no passthrough candidates. A PCI device without C(pci)
-    is then in the group of its C(iommu_group), at the address its name gives, and a bridge when
-    C(passthrough.reasons) has C(pci_bridge); without a class, it is an endpoint."
+    and C(passthrough.reasons); and C(iommu_groups). Only C(name) is required; the others may be left out. A
+    PCI device without C(pci.address) is at the address its name gives, in the group of its C(iommu_group),
+    and a bridge when C(passthrough.reasons) has C(pci_bridge); without a class, it is an endpoint."
+  - "Compact facts (M(virt.hostdev.hostdev_facts) with O(virt.hostdev.hostdev_facts#module:facts=compact))
+    give the same answers: a PCI device that C(iommu_groups) names and the devices leave out is one of the
+    bridges compact facts leave out."
   - The test is false for a device that is not a PCI endpoint (a bridge, a USB or SCSI device, a network
     interface) and for a device without an IOMMU group (on a host with the IOMMU off, every device).
   - C(docs/howto-iommu-conditions.md) in the collection writes the common conditions on IOMMU groups with

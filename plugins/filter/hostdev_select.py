@@ -17,6 +17,10 @@ description:
     are empty for a device without a group.
   - The expression may yield device dicts (their C(name) is used), names, a single device or name, or
     nothing. Anything else fails, as does an invalid expression (with jmespath's message).
+  - The devices of compact facts (O(virt.hostdev.hostdev_facts#module:facts=compact)) have fewer keys and no
+    bridges, so there C(group_devices) name no bridges and an expression on a key they lack (such as
+    C(passthrough.eligible)) selects nothing. C(!contains(blockers, 'not_eligible')) and C(assignable) select
+    on both forms.
 requirements:
   - jmespath (on the controller)
 options:

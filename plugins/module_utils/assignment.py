@@ -441,9 +441,9 @@ def blockers(model: HostModel, name: str) -> List[str]:
     return sorted(set(str(item['code']) for item in problems))
 
 
-def assignability(model: HostModel) -> Dict[str, List[str]]:
-    """{name: blockers} of every device: what facts report as assignable and blockers."""
-    return dict((name, blockers(model, name)) for name in model.names())
+def assignability(model: HostModel, names: Optional[List[str]] = None) -> Dict[str, List[str]]:
+    """{name: blockers} of every device (or of names): what facts report as assignable and blockers."""
+    return dict((name, blockers(model, name)) for name in (model.names() if names is None else names))
 
 
 def _not_eligible(model: HostModel, names: List[str]) -> List[Problem]:

@@ -23,6 +23,7 @@ from ansible_collections.virt.hostdev.plugins.module_utils.records import (
     normalize_hex_id,
     parse_pci_address,
     pci_address,
+    pci_address_of_name,
     pci_class_code,
     pci_name,
 )
@@ -76,10 +77,8 @@ def parse_pci_class(pci_class: Optional[str]) -> Optional[Tuple[int, int]]:
 
     None when the class is absent or unreadable (not hexadecimal, wider than 24 bits).
     """
-    value = pci_class_code(pci_class)
-    if value is None:
-        return None
-    return value >> 16, (value >> 8) & 0xff
+    parsed = _pci_class_bytes(pci_class)
+    return None if parsed is None else parsed[:2]
 
 
 # Names of the PCI base classes, as pci.ids gives them (lower case): for messages and reports.
@@ -153,11 +152,22 @@ _PCI_CLASS_PREFIX_RE = re.compile(r'^0x(?:[0-9a-f]{2}){1,3}$')
 
 
 def _pci_class_bytes(pci_class: Optional[str]) -> Optional[Tuple[int, int, int]]:
-    """(base class, subclass, programming interface) of a readable PCI class code, else None."""
+    """(base class, subclass, programming interface) of a readable PCI class code, else None.
+
+    Remembered per class code: a host has thousands of devices and a few dozen classes.
+    """
+    if isinstance(pci_class, str) and pci_class in _CLASS_BYTES:
+        return _CLASS_BYTES[pci_class]
     value = pci_class_code(pci_class)
-    if value is None:
-        return None
-    return value >> 16, (value >> 8) & 0xff, value & 0xff
+    parsed = None if value is None else (value >> 16, (value >> 8) & 0xff, value & 0xff)
+    if isinstance(pci_class, str):
+        if len(_CLASS_BYTES) >= 4096:
+            _CLASS_BYTES.clear()
+        _CLASS_BYTES[pci_class] = parsed
+    return parsed
+
+
+_CLASS_BYTES: Dict[str, Optional[Tuple[int, int, int]]] = {}
 
 
 def pci_class_name(pci_class: Optional[str]) -> Optional[str]:
@@ -355,6 +365,7 @@ class HostModel:
         self._indexes = self._build_reference_indexes()
         self.domains = sorted(domains, key=lambda dom: dom['name'])
         self._assigned = self._compute_assignments()
+        self._eligibility: Dict[str, Tuple[bool, List[str]]] = {}
 
     # -- tree and groups -------------------------------------------------
 
@@ -365,7 +376,10 @@ class HostModel:
         the IOMMU is on, so a PCI device without one has an unknown group (None),
         never its bridge's. Any other device takes the group of its nearest PCI
         ancestor. Each device is resolved once (memoised), so the pass is linear;
-        a parent cycle in broken input ends the walk instead of looping.
+        a parent cycle in broken input ends the walk instead of looping. A device
+        whose ancestors end before a PCI device keeps the group its record states
+        (a facts device's iommu_group: compact facts list USB and SCSI devices
+        without their parents), else it has none.
         """
         groups = {}
         for name in self._names:
@@ -373,6 +387,7 @@ class HostModel:
             seen = set()
             current = name
             group = None
+            found = False
             while current is not None and current in self._devices and current not in groups:
                 if current in seen:
                     self.warnings.append('parent cycle through device %s ignored' % current)
@@ -381,13 +396,15 @@ class HostModel:
                 chain.append(current)
                 if self._devices[current].get('type') == 'pci':
                     group = (self._devices[current].get('pci') or {}).get('iommu_group')
+                    found = True
                     break
                 current = self._devices[current].get('parent')
             else:
                 if current in groups:
                     group = groups[current]
+                    found = True
             for member in chain:
-                groups[member] = group
+                groups[member] = group if found else _stated_group(self._devices[member])
         return groups
 
     def names(self) -> List[str]:
@@ -470,10 +487,14 @@ class HostModel:
     # -- eligibility and filters -----------------------------------------
 
     def eligibility(self, name: str) -> Tuple[bool, List[str]]:
-        return eligibility(self.device(name))
+        """eligibility() of the device, worked out once per model (a copy of the reasons)."""
+        known = self._eligibility.get(name)
+        if known is None:
+            known = self._eligibility[name] = eligibility(self.device(name))
+        return known[0], list(known[1])
 
     def eligible_names(self) -> List[str]:
-        return [name for name in self._names if eligibility(self._devices[name])[0]]
+        return [name for name in self._names if self.eligibility(name)[0]]
 
     def filter_names(self, cap: Optional[str] = None, passthrough: Optional[bool] = None) -> List[str]:
         """Kimchi's listing: names by capability, optionally only eligible ones."""
@@ -481,7 +502,7 @@ class HostModel:
         if cap is not None:
             names = [name for name in names if self._has_capability(name, cap)]
         if passthrough:
-            names = [name for name in names if eligibility(self._devices[name])[0]]
+            names = [name for name in names if self.eligibility(name)[0]]
         return list(names)
 
     def _has_capability(self, name, cap):
@@ -623,33 +644,64 @@ class HostModel:
 
     # -- facts ------------------------------------------------------------
 
-    def device_facts(self, name: str, blockers: Optional[Mapping[str, List[str]]] = None) -> Dict[str, Any]:
-        """The facts of one device; with blockers (name: codes), also assignable and blockers."""
+    def device_facts(self, name: str, blockers: Optional[Mapping[str, List[str]]] = None,
+                     mode: str = 'full') -> Dict[str, Any]:
+        """The facts of one device; with blockers (name: codes), also assignable and blockers.
+
+        mode: 'full' (every key) or 'compact' (COMPACT_DEVICE_KEYS and COMPACT_CAPABILITY_KEYS).
+        """
         record = self.device(name)
-        eligible, reasons = eligibility(record)
-        facts = {
-            'name': name,
-            'type': record.get('type'),
-            'parent': record.get('parent'),
-            'path': record.get('path'),
-            'driver': record.get('driver'),
-            'iommu_group': self._groups[name],
-            'assigned_to': self.assigned_to(name),
-            'passthrough': {'eligible': eligible, 'reasons': reasons},
-            'host_use': self.host_use(name),
-            'children': self.children(name),
-        }
+        if _facts_mode(mode) == 'compact':
+            facts = {
+                'name': name,
+                'type': record.get('type'),
+                'driver': record.get('driver'),
+                'iommu_group': self._groups[name],
+                'assigned_to': self.assigned_to(name),
+            }
+        else:
+            eligible, reasons = self.eligibility(name)
+            facts = {
+                'name': name,
+                'type': record.get('type'),
+                'parent': record.get('parent'),
+                'path': record.get('path'),
+                'driver': record.get('driver'),
+                'iommu_group': self._groups[name],
+                'assigned_to': self.assigned_to(name),
+                'passthrough': {'eligible': eligible, 'reasons': reasons},
+                'host_use': self.host_use(name),
+                'children': self.children(name),
+            }
         if blockers is not None:
             facts['assignable'] = not blockers[name]
             facts['blockers'] = list(blockers[name])
         for key in CAPABILITY_KEYS:
-            if record.get(key) is not None:
-                facts[key] = dict(record[key])
+            values = record.get(key)
+            if values is None:
+                continue
+            if mode == 'full':
+                facts[key] = dict(values)
+            elif key in COMPACT_CAPABILITY_KEYS:
+                facts[key] = dict((field, values.get(field)) for field in COMPACT_CAPABILITY_KEYS[key])
         return facts
 
-    def facts(self, source: str, blockers: Optional[Mapping[str, List[str]]] = None) -> Dict[str, Any]:
+    def facts_names(self, mode: str = 'full') -> List[str]:
+        """Sorted names of the devices the facts list: every one, or in compact mode in_compact_facts()."""
+        if _facts_mode(mode) == 'full':
+            return list(self._names)
+        return [name for name in self._names if in_compact_facts(self._devices[name], self.eligibility(name)[0])]
+
+    def facts(self, source: str, blockers: Optional[Mapping[str, List[str]]] = None,
+              mode: str = 'full') -> Dict[str, Any]:
         """ansible_facts.hostdev. blockers: {name: problem codes} from assignment.assignability(),
-        which adds assignable and blockers to each device and the top-level assignable list."""
+        which adds assignable and blockers to each device and the top-level assignable list
+        (in compact mode, blockers of the listed devices are enough).
+
+        mode: 'full', every device with every key; or 'compact', the devices of facts_names('compact')
+        with the keys of device_facts(mode='compact'), and no eligible list (the devices say it: see
+        facts_eligible). The other keys are the same in both.
+        """
         groups = self.iommu_groups()
         iommu = dict(self.iommu)
         iommu.setdefault('enabled', bool(groups))
@@ -657,19 +709,131 @@ class HostModel:
         iommu.setdefault('kernel_args', {})
         iommu.setdefault('interrupt_remapping', None)
         iommu['hint'] = iommu_hint(iommu)
+        listed = self.facts_names(mode)
         return {
             'source': source,
             'iommu': iommu,
-            'devices': [self.device_facts(name, blockers) for name in self._names],
+            'devices': [self.device_facts(name, blockers, mode) for name in listed],
             'iommu_groups': [{'number': number, 'devices': groups[number]} for number in sorted(groups)],
-            'eligible': self.eligible_names(),
-            **({'assignable': [name for name in self._names if not blockers[name]]} if blockers is not None else {}),
+            **({'eligible': self.eligible_names()} if mode == 'full' else {}),
+            **({'assignable': [name for name in listed if not blockers[name]]} if blockers is not None else {}),
             'domains': [
                 {'name': dom['name'], 'active': bool(dom.get('active')),
                  'hostdevs': sorted(set(name for source_ in dom.get('hostdevs', ())
                                         for name in self.match_source(source_)))}
                 for dom in self.domains],
         }
+
+    # -- a model of facts ---------------------------------------------------
+
+    @classmethod
+    def of_facts(cls, devices: Iterable[Mapping[str, Any]], iommu: Optional[Mapping[str, Any]] = None,
+                 iommu_groups: Any = None) -> 'HostModel':
+        """The model of a host's facts (ansible_facts.hostdev, full or compact): its devices
+        (facts_record of each) and, for compact facts, the bridges iommu_groups names.
+
+        The facts are not changed. A PCI device that iommu_groups names and devices leave out
+        is a bridge (compact facts leave bridges out: see in_compact_facts), in its group.
+        """
+        records = [facts_record(device) for device in devices]
+        listed = set(record.get('name') for record in records)
+        for group in iommu_groups if isinstance(iommu_groups, list) else ():
+            number = group.get('number') if isinstance(group, Mapping) else None
+            members = group.get('devices') if isinstance(group, Mapping) else None
+            if not _is_int(number) or not isinstance(members, list):
+                continue
+            for member in members:
+                address = pci_address_of_name(member)
+                if address is not None and member not in listed:
+                    listed.add(member)
+                    records.append({'name': member, 'type': 'pci', 'parent': None,
+                                    'pci': {'address': address, 'class': BRIDGE_CLASS, 'iommu_group': number}})
+        return cls(records, iommu=dict(iommu) if isinstance(iommu, Mapping) else None)
+
+
+# -- facts ---------------------------------------------------------------------
+
+# What the facts give: every device with every key, or a summary of the passthrough candidates.
+FACTS_MODES = ('full', 'compact')
+
+# Compact facts: the keys of each device, and of its capability sub-dict. Each passthrough
+# candidate with its IOMMU group, driver, holders (assigned_to), blockers and the ids that name
+# it; eligibility is that blockers lack not_eligible. The other keys are in the full facts only.
+COMPACT_DEVICE_KEYS = ('name', 'type', 'driver', 'iommu_group', 'assigned_to', 'assignable', 'blockers')
+COMPACT_CAPABILITY_KEYS = {
+    'pci': ('class', 'vendor_id', 'product_id', 'subsystem_vendor_id', 'subsystem_id'),
+    'usb': ('bus', 'device', 'vendor_id', 'product_id'),
+    'scsi': ('host', 'bus', 'target', 'lun', 'type'),
+}
+
+# The class compact facts give a bridge they leave out (HostModel.of_facts).
+BRIDGE_CLASS = '0x%02x0000' % PCI_CLASS_BRIDGE
+
+
+def _facts_mode(mode: str) -> str:
+    if mode not in FACTS_MODES:
+        raise ValueError('facts mode must be one of %s, not %r' % (', '.join(FACTS_MODES), mode))
+    return mode
+
+
+def in_compact_facts(record: Record, eligible: Optional[bool] = None) -> bool:
+    """Whether compact facts list a device: eligible for passthrough (a candidate), or a PCI
+    endpoint (a group member that keeps its group viable or not). Bridges and the rest are left out.
+
+    eligible: the device's eligibility when it is known already (HostModel remembers it).
+    """
+    if eligible is None:
+        eligible = eligibility(record)[0]
+    return eligible or is_pci_endpoint(record)
+
+
+def facts_eligible(device: Mapping[str, Any]) -> bool:
+    """Whether a device of the facts is eligible for passthrough: its passthrough.eligible, or in
+    compact facts (no passthrough key) its blockers lacking not_eligible."""
+    passthrough = device.get('passthrough')
+    if isinstance(passthrough, Mapping):
+        return bool(passthrough.get('eligible'))
+    blockers = device.get('blockers')
+    return isinstance(blockers, list) and 'not_eligible' not in blockers
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _stated_group(record: Record) -> Optional[int]:
+    """The iommu_group a record states itself (facts devices do; readers' records do not)."""
+    group = record.get('iommu_group')
+    return group if _is_int(group) else None
+
+
+def facts_record(device: Mapping[str, Any]) -> Record:
+    """The device record of one device of the facts, for HostModel (a copy: the facts are not changed).
+
+    Facts devices are device records (HostModel.device_facts made them). A PCI device whose pci
+    sub-dict is missing or incomplete (compact facts) takes its top-level iommu_group (for a PCI
+    device always its own group), the address its node device name gives, and a bridge class when
+    passthrough.reasons says pci_bridge, so the model still counts it in its group and keeps bridges
+    aside. Values of the wrong type (junk) are dropped rather than failing deep in the model.
+    """
+    record = dict(device)
+    if not isinstance(record.get('parent'), str):
+        record['parent'] = None
+    for key in CAPABILITY_KEYS:
+        if not isinstance(record.get(key), Mapping):
+            record.pop(key, None)
+    if record.get('type') == 'pci':
+        pci = dict(record.get('pci') or {})
+        if pci.get('iommu_group') is None and _stated_group(record) is not None:
+            pci['iommu_group'] = record['iommu_group']
+        if pci.get('address') is None:
+            pci['address'] = pci_address_of_name(record.get('name'))
+        passthrough = record.get('passthrough')
+        reasons = passthrough.get('reasons') if isinstance(passthrough, Mapping) else None
+        if pci.get('class') is None and isinstance(reasons, list) and 'pci_bridge' in reasons:
+            pci['class'] = BRIDGE_CLASS  # a bridge whose class was left out: it stays a bridge
+        record['pci'] = pci
+    return record
 
 
 IOMMU_OFF_HINT = (

@@ -320,9 +320,9 @@ def resolve_mappings(model: HostModel, mappings: Any, names: Names, host: str,
 
 
 def facts_model(facts: Any) -> HostModel:
-    """The HostModel of a host's facts: ansible_facts.hostdev or its device list."""
+    """The HostModel of a host's facts, full or compact: ansible_facts.hostdev or its device list."""
     devices = facts.get('devices') if isinstance(facts, Mapping) else facts
     if not isinstance(devices, list) or not all(isinstance(device, Mapping) and 'name' in device for device in devices):
         raise MappingError('expected the facts of virt.hostdev.hostdev_facts (ansible_facts.hostdev '
                            'or its devices), not %s' % type(facts).__name__)
-    return HostModel(devices)
+    return HostModel.of_facts(devices, iommu_groups=facts.get('iommu_groups') if isinstance(facts, Mapping) else None)

@@ -3,7 +3,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """PRIVATE: the fleet report. Hosts' facts in; HTML, CSV, Markdown and Graphviz DOT text out. No I/O.
 
-``FleetReport`` takes ``{inventory_hostname: ansible_facts.hostdev, or None}`` once and
+``FleetReport`` takes ``{inventory_hostname: ansible_facts.hostdev, or None}`` once (full or
+compact facts: compact ones have no vendor and product names, so the ids stand in) and
 answers from it: the fleet summary, the listed devices per host, one DOT graph per host
 (IOMMU groups as clusters, the PCI tree as edges) and the three documents. The pictures
 are drawn at the edge (``report_files.render_svg``); ``html()`` embeds the SVG text it
@@ -22,12 +23,14 @@ import re
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ansible_collections.virt.hostdev.plugins.module_utils.device_model import (
+    facts_eligible,
     is_display,
     is_pci_kind,
     pci_class_name,
     pci_subclass_name,
 )
 from ansible_collections.virt.hostdev.plugins.module_utils.errors import HostdevError
+from ansible_collections.virt.hostdev.plugins.module_utils.records import pci_address_of_name
 
 FORMATS = ('html', 'csv', 'markdown')
 EXTENSIONS = {'html': 'html', 'csv': 'csv', 'markdown': 'md'}
@@ -148,7 +151,7 @@ def device_state(device: Mapping[str, Any]) -> str:
         return 'held'
     if device.get('assignable'):
         return 'assignable'
-    if not (device.get('passthrough') or {}).get('eligible'):
+    if not facts_eligible(device):
         return 'not_eligible'
     return 'blocked'
 
@@ -168,8 +171,13 @@ def model_name(device: Mapping[str, Any]) -> str:
     return ' '.join(names) or model_ids(device) or text(device.get('name'))
 
 
+def device_address(device: Mapping[str, Any]) -> Optional[str]:
+    """A PCI device's address: pci.address, or the one its name gives (compact facts have no address)."""
+    return (device.get('pci') or {}).get('address') or pci_address_of_name(device.get('name'))
+
+
 def _short_address(device: Mapping[str, Any]) -> str:
-    address = text((device.get('pci') or {}).get('address')) or text(device.get('name'))
+    address = text(device_address(device)) or text(device.get('name'))
     return address[5:] if address.startswith('0000:') else address
 
 
@@ -312,7 +320,7 @@ class FleetReport:
             'host': host,
             'iommu': 'on' if self.iommu(host).get('enabled') else 'off',
             'device': device.get('name'),
-            'address': pci.get('address'),
+            'address': device_address(device),
             'kind': device_kind(device),
             'class': pci.get('class'),
             'vendor': pci.get('vendor'),

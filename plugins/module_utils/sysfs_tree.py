@@ -13,12 +13,35 @@ unreadable file means the same everywhere: None, or an empty listing.
 """
 
 import os
-from typing import List, Optional
+from typing import Dict, List, Optional
 
 from ansible_collections.virt.hostdev.plugins.module_utils.errors import HostdevError
 
 # Directories every sysfs has; a root without them describes no host at all.
 SYSFS_LANDMARKS = ('devices', 'bus', 'class')
+
+# Bytes asked of each os.read: a sysfs attribute is at most a page.
+_READ_SIZE = 65536
+
+# Links followed in a row before SysfsTree.resolved leaves a path to os.path.realpath (a loop).
+_MAX_LINKS = 40
+
+
+class _LinkLoop(Exception):
+    """Too many links in a row: SysfsTree.resolved asks os.path.realpath instead."""
+
+
+def _joined(directory: str, target: str) -> str:
+    """A link's target joined to the resolved directory of the link; the '..' it starts with go
+    up from that directory (which has no links left), the rest is resolved component by component."""
+    base = '/' if target.startswith('/') else directory
+    parts = target.split('/')
+    start = 0
+    while start < len(parts) and parts[start] in ('', '.', '..'):
+        if parts[start] == '..':
+            base = os.path.dirname(base)
+        start += 1
+    return os.path.join(base, *parts[start:])
 
 
 class SysfsTree:
@@ -28,6 +51,7 @@ class SysfsTree:
         self.root = os.path.abspath(root)
         self.host_root = os.path.dirname(self.root)
         self.warnings: List[str] = []
+        self._resolved: Dict[str, str] = {}
 
     def require_sysfs(self) -> None:
         """Fail, naming the root, unless it is a sysfs tree: a wrong root must not read as an empty host."""
@@ -49,12 +73,34 @@ class SysfsTree:
         return os.path.join(self.host_root, relative)
 
     def read(self, path: str) -> Optional[str]:
-        """A file's stripped text; None when it cannot be read."""
+        """A file's stripped text (UTF-8); None when it cannot be read.
+
+        Read with os.read, without Python's buffered text layers: a sysfs attribute is read in
+        one call, and a read of thousands of them is I/O, not bookkeeping.
+        """
         try:
-            with open(path) as handle:
-                return handle.read().strip()
-        except (IOError, OSError, UnicodeDecodeError):
+            descriptor = os.open(path, os.O_RDONLY)
+        except OSError:
             return None
+        chunks = []
+        try:
+            while True:
+                chunk = os.read(descriptor, _READ_SIZE)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+        except OSError:
+            return None
+        finally:
+            os.close(descriptor)
+        data = b''.join(chunks)
+        try:
+            text = data.decode('utf-8')
+        except UnicodeDecodeError:
+            return None
+        if '\r' in text:  # as a text-mode open() reads it
+            text = text.replace('\r\n', '\n').replace('\r', '\n')
+        return text.strip()
 
     def read_int(self, path: str, base: int = 10) -> Optional[int]:
         text = self.read(path)
@@ -78,8 +124,49 @@ class SysfsTree:
         except OSError:
             return []
 
+    def resolved(self, path: str) -> str:
+        """os.path.realpath(path), remembering each path it resolved for the rest of the read.
+
+        Listing thousands of devices resolves thousands of links into the same few directory
+        trees: realpath looks at every component of every path again (one lstat each), this
+        looks at each new component once (one readlink). Components are resolved left to right
+        as realpath does ('..' after a link goes up from where the link leads). Links that loop,
+        or nest too deep, are left to os.path.realpath.
+        """
+        absolute = path if os.path.isabs(path) else os.path.join(os.getcwd(), path)
+        try:
+            return self._resolve(absolute, 0)
+        except _LinkLoop:
+            return os.path.realpath(path)
+
+    def _resolve(self, path: str, links: int) -> str:
+        known = self._resolved.get(path)
+        if known is not None:
+            return known
+        parent, name = os.path.split(path)
+        if parent == path:  # the root directory
+            return path
+        directory = self._resolve(parent, links)
+        if name in ('', '.'):
+            return directory
+        if name == '..':
+            return os.path.dirname(directory)
+        candidate = os.path.join(directory, name)
+        try:
+            target = os.readlink(candidate)
+        except OSError:  # not a link (or not there): as realpath, the path as it is
+            result = candidate
+        else:
+            if links >= _MAX_LINKS:
+                raise _LinkLoop()
+            result = self._resolve(_joined(directory, target), links + 1)
+        self._resolved[path] = result
+        return result
+
     def libvirt_path(self, real_path: str) -> str:
         """The /sys/... path libvirt reports for a device directory under the root."""
+        if real_path.startswith(self.root + os.sep):
+            return '/sys/' + real_path[len(self.root) + 1:]
         relative = os.path.relpath(real_path, self.root)
         return '/sys' if relative == '.' else '/sys/' + relative
 

@@ -71,12 +71,40 @@ options:
         IOMMU groups do not apply to them.
       - An unknown name fails, naming it.
     type: str
+  facts:
+    description:
+      - What C(ansible_facts.hostdev) holds. O(cap), O(passthrough) and O(affected_by) only choose
+        RV(devices); the facts are the same whatever they say.
+      - V(full) lists every device with every key.
+      - V(compact) is a summary of the passthrough candidates, for fleets and fact caches (about a
+        quarter of the full facts or less). It lists the devices eligible for passthrough and the other
+        PCI endpoints (the members that make an IOMMU group viable or not), but no bridges, each with
+        C(name), C(type), C(driver), C(iommu_group), C(assigned_to) (its holders), C(assignable),
+        C(blockers), and the ids that name it in C(pci) (C(class), C(vendor_id), C(product_id),
+        C(subsystem_vendor_id), C(subsystem_id)), C(usb) (C(bus), C(device), C(vendor_id),
+        C(product_id)) or C(scsi). A listed device is eligible unless its C(blockers) have
+        C(not_eligible). The top-level keys are those of the full facts but C(eligible).
+      - The query filters and tests, the mapping filters, the report and the roles work on both.
+    type: str
+    choices: [full, compact]
+    default: full
 notes:
   - Without a udev daemon, libvirt lists no C(usb_device) and no C(storage) devices; the sysfs
     reader lists them anyway.
   - One libvirt connection serves the whole run and is closed afterwards. Work is linear in
     the number of devices.
+  - A facts module. List it in the C(facts_modules) setting (C(ANSIBLE_FACTS_MODULES), or the
+    C(ansible_facts_modules) variable) beside C(ansible.builtin.setup), and a play's C(gather_facts)
+    gathers both in one step (in parallel). Run that way, the module gets no options but those of
+    C(module_defaults) for C(virt.hostdev.hostdev_facts) or C(group/virt.hostdev.hostdev), and only its
+    C(ansible_facts) are kept. Give C(setup)'s options (C(gather_subset)) through C(module_defaults)
+    for C(ansible.builtin.setup), not as play keywords, which C(gather_facts) would not pass on.
+  - With Ansible's fact cache (such as C(ansible.builtin.jsonfile)), later plays and the
+    C(ansible.builtin.constructed) inventory plugin read the facts without gathering again. Inventory
+    expressions see them as C(hostdev), not C(ansible_facts.hostdev).
 seealso:
+  - ref: ansible_collections.virt.hostdev.docsite.hostdev_facts
+    description: The facts reference, on this collection's docsite; every key, the reason codes, the affected-device rules and how each reader works.
   - name: libvirt node device XML
     description: The node devices as libvirt describes them, which O(source=libvirt) reads.
     link: https://libvirt.org/formatnode.html
@@ -113,6 +141,29 @@ EXAMPLES = r'''
 - name: Read sysfs directly, without libvirt
   virt.hostdev.hostdev_facts:
     source: sysfs
+
+- name: A summary of the passthrough candidates only, for a fleet or a fact cache
+  virt.hostdev.hostdev_facts:
+    facts: compact
+
+# As a facts module: setup's and hostdev's facts in one gathering step, for a whole fleet.
+# (ansible.cfg can say the same: [defaults] facts_modules = ansible.builtin.setup, virt.hostdev.hostdev_facts)
+- name: Gather the hypervisors' facts
+  hosts: hypervisors
+  gather_facts: true
+  vars:
+    ansible_facts_modules:
+      - ansible.builtin.setup
+      - virt.hostdev.hostdev_facts
+  module_defaults:
+    ansible.builtin.setup:
+      gather_subset: min
+    virt.hostdev.hostdev_facts:
+      facts: compact
+  tasks:
+    - name: Show the GPUs each host can give a guest now
+      ansible.builtin.debug:
+        msg: "{{ ansible_distribution }}: {{ ansible_facts.hostdev | virt.hostdev.hostdev_assignable('gpu') }}"
 '''
 
 RETURN = r'''
@@ -120,6 +171,7 @@ devices:
   description:
     - Sorted names of the devices that match O(cap), O(passthrough) or O(affected_by); all
       device names when no filter is given.
+    - Run inside C(gather_facts), the module gets no filter, and C(gather_facts) keeps only the facts.
   returned: always
   type: list
   elements: str
@@ -130,7 +182,9 @@ ansible_facts:
   type: complex
   contains:
     hostdev:
-      description: Everything under one key. docs/hostdev_facts.md in the collection has a full reference.
+      description:
+        - Everything under one key, full or compact (O(facts)). docs/hostdev_facts.md in the collection
+          has a full reference.
       type: complex
       returned: always
       contains:
@@ -152,25 +206,162 @@ ansible_facts:
                    interrupt_remapping: true, unsafe_interrupts: false, acs_override: false, hint: null}
         devices:
           description:
-            - Every device, sorted by name. Each has C(name), C(type) (libvirt capability),
-              C(parent), C(path), C(driver), C(children), C(iommu_group) (own, or inherited
-              from the nearest PCI ancestor; null without groups), C(assigned_to) (sorted
-              names of domains whose definition or live state references it),
-              C(passthrough) (C(eligible) and C(reasons)), C(host_use) (what the host itself
-              runs on it, such as C(mounted at /), C(swap) or C(default route)), C(assignable)
-              (bool) and C(blockers) (sorted codes among C(not_eligible), C(iommu_off),
-              C(iommu_group_unknown), C(group_not_viable), C(assigned_elsewhere), C(host_in_use)).
-            - Per type, C(pci) (address, domain, bus, slot, function, class, vendor_id,
-              product_id, vendor, product, subsystem_vendor_id, subsystem_id, iommu_group,
-              numa_node, boot_vga, reset_method, sriov, mdev_types), C(usb) (bus, device,
-              vendor_id, product_id, vendor, product, class), C(usb_interface), C(scsi)
-              (host, bus, target, lun, type), C(scsi_host), C(scsi_target), C(net),
-              C(storage).
+            - The devices, sorted by name. In full facts every device with every key below. In compact
+              facts the devices eligible for passthrough and the other PCI endpoints (no bridges), with
+              the keys returned in compact facts.
+            - A value that could not be read is null.
           type: list
           elements: dict
           returned: always
+          contains:
+            name: {description: "libvirt's node device name (V(pci_0000_01_00_0), V(usb_1_3), V(scsi_0_0_0_0), ...).",
+                type: str, returned: always, sample: pci_0000_01_00_0}
+            type: {description: "libvirt capability (V(pci), V(usb_device), V(usb), V(scsi), V(scsi_host), V(net), ...).",
+                type: str, returned: always, sample: pci}
+            parent: {description: "The parent device's name (null for the root, V(computer)).",
+                type: str, returned: in full facts, sample: pci_0000_00_01_0}
+            path: {description: "The sysfs path as libvirt reports it.",
+                type: str, returned: in full facts, sample: "/sys/devices/pci0000:00/0000:00:01.0/0000:01:00.0"}
+            driver: {description: "The bound kernel driver, or null.", type: str, returned: always, sample: nvidia}
+            children: {description: Names of the devices whose parent this is., type: list, elements: str, returned: in full facts, sample: []}
+            iommu_group:
+              description:
+                - A PCI device's own IOMMU group; any other device's is its nearest PCI ancestor's.
+                  Null without one (the IOMMU off, or a PCI device whose group is unknown).
+              type: int
+              returned: always
+              sample: 1
+            assigned_to: {description: "Sorted names of the domains (defined or running) that reference the device, its holders.",
+                type: list, elements: str, returned: always, sample: ["ci-runner"]}
+            passthrough:
+              description: What the device's class and type allow, from the device alone.
+              type: dict
+              returned: in full facts
+              contains:
+                eligible: {description: Whether a device of this class and type can be passed through., type: bool, returned: always, sample: true}
+                reasons: {description: "Sorted reason codes when not eligible (V(pci_bridge), V(boot_vga), V(usb_hub), ...).",
+                    type: list, elements: str, returned: always, sample: []}
+            assignable: {description: "Whether the device can be taken now, alone, for a new domain (no blockers).",
+                type: bool, returned: always, sample: false}
+            blockers:
+              description:
+                - Sorted codes that refuse the device now, as M(virt.hostdev.domain_hostdev) would, among
+                  V(not_eligible), V(iommu_off), V(iommu_group_unknown), V(group_not_viable),
+                  V(assigned_elsewhere) and V(host_in_use).
+              type: list
+              elements: str
+              returned: always
+              sample: [group_not_viable]
+            host_use: {description: "What the host itself runs on the device (V(mounted at /), V(swap), V(default route)).",
+                type: list, elements: str, returned: in full facts, sample: []}
+            pci:
+              description: A PCI device's details.
+              type: dict
+              returned: for PCI devices
+              contains:
+                address: {description: The PCI address., type: str, returned: in full facts, sample: "0000:01:00.0"}
+                domain: {description: The PCI domain., type: int, returned: in full facts, sample: 0}
+                bus: {description: The bus number., type: int, returned: in full facts, sample: 1}
+                slot: {description: The slot number., type: int, returned: in full facts, sample: 0}
+                function: {description: The function number., type: int, returned: in full facts, sample: 0}
+                class: {description: The 24-bit PCI class code., type: str, returned: always, sample: "0x030000"}
+                class_name: {description: "The name of the class, from C(pci.ids) (null when the host has no name for it).",
+                    type: str, returned: in full facts, sample: VGA compatible controller}
+                vendor_id: {description: The vendor id., type: str, returned: always, sample: "0x10de"}
+                product_id: {description: The product id., type: str, returned: always, sample: "0x24b0"}
+                vendor: {description: "The vendor's name.", type: str, returned: in full facts, sample: NVIDIA Corporation}
+                product: {description: "The product's name.", type: str, returned: in full facts, sample: "GA104GL [RTX A4000]"}
+                subsystem_vendor_id: {description: The subsystem vendor id., type: str, returned: always, sample: "0x10de"}
+                subsystem_id: {description: The subsystem id., type: str, returned: always, sample: "0x14ad"}
+                iommu_group: {description: "The device's own IOMMU group.", type: int, returned: in full facts, sample: 1}
+                numa_node: {description: The NUMA node., type: int, returned: in full facts, sample: 0}
+                boot_vga: {description: Whether this is the boot VGA device., type: bool, returned: in full facts, sample: false}
+                reset_method: {description: "The reset methods the kernel may use.",
+                    type: list, elements: str, returned: in full facts, sample: ["flr", "bus"]}
+                sriov:
+                  description: SR-IOV, or null for a device without it.
+                  type: dict
+                  returned: in full facts
+                  contains:
+                    totalvfs: {description: How many virtual functions a physical function can have., type: int, returned: always, sample: 64}
+                    numvfs: {description: How many virtual functions are listed., type: int, returned: always, sample: 8}
+                    virtual_functions: {description: "The virtual functions' names.",
+                        type: list, elements: str, returned: always, sample: ["pci_0000_41_00_1"]}
+                    physical_function: {description: "A virtual function's physical function.", type: str, returned: always, sample: pci_0000_41_00_0}
+                mdev_types:
+                  description: The mediated device types, or null.
+                  type: list
+                  elements: dict
+                  returned: in full facts
+                  contains:
+                    type: {description: The type id., type: str, returned: always, sample: nvidia-35}
+                    name: {description: "The type's name.", type: str, returned: always, sample: GRID M10-1B}
+                    device_api: {description: The device API., type: str, returned: always, sample: vfio-pci}
+                    available_instances: {description: How many more devices of the type can be made., type: int, returned: always, sample: 4}
+            usb:
+              description: A USB device's details.
+              type: dict
+              returned: for usb_device devices
+              contains:
+                bus: {description: The bus number., type: int, returned: always, sample: 1}
+                device: {description: The device number., type: int, returned: always, sample: 3}
+                vendor_id: {description: The vendor id., type: str, returned: always, sample: "0x046d"}
+                product_id: {description: The product id., type: str, returned: always, sample: "0xc31c"}
+                vendor: {description: "The vendor's name.", type: str, returned: in full facts, sample: "Logitech, Inc."}
+                product: {description: "The product's name.", type: str, returned: in full facts, sample: Keyboard K120}
+                class: {description: The USB device class (V(0x09) for hubs)., type: str, returned: in full facts, sample: "0x00"}
+            usb_interface:
+              description: A USB interface's numbers.
+              type: dict
+              returned: for usb devices (interfaces), in full facts
+              contains:
+                number: {description: The interface number., type: int, returned: always, sample: 0}
+                class: {description: The interface class., type: int, returned: always, sample: 3}
+                subclass: {description: The interface subclass., type: int, returned: always, sample: 1}
+                protocol: {description: The interface protocol., type: int, returned: always, sample: 1}
+            scsi:
+              description: A SCSI device's address and type.
+              type: dict
+              returned: for scsi devices
+              contains:
+                host: {description: The SCSI host number., type: int, returned: always, sample: 0}
+                bus: {description: The channel on the SCSI host., type: int, returned: always, sample: 0}
+                target: {description: The target number., type: int, returned: always, sample: 0}
+                lun: {description: The logical unit number., type: int, returned: always, sample: 0}
+                type: {description: "The SCSI device type (V(disk), V(cdrom), ...).", type: str, returned: always, sample: disk}
+            scsi_host:
+              description: A SCSI host's numbers.
+              type: dict
+              returned: for scsi_host devices, in full facts
+              contains:
+                host: {description: The number N of C(hostN) in sysfs., type: int, returned: always, sample: 2}
+                unique_id: {description: "The host's unique id.", type: int, returned: always, sample: 1}
+            scsi_target:
+              description: A SCSI target's name.
+              type: dict
+              returned: for scsi_target devices, in full facts
+              contains:
+                target: {description: "The target (V(target0:0:0)).", type: str, returned: always, sample: "target0:0:0"}
+            net:
+              description: A network interface.
+              type: dict
+              returned: for net devices, in full facts
+              contains:
+                interface: {description: The interface name., type: str, returned: always, sample: enp2s0}
+                address: {description: The MAC address., type: str, returned: always, sample: "a8:a1:59:00:00:01"}
+            storage:
+              description: A block device.
+              type: dict
+              returned: for storage devices, in full facts
+              contains:
+                block: {description: The device node., type: str, returned: always, sample: /dev/sda}
+                model: {description: The model., type: str, returned: always, sample: Samsung SSD 870}
+                vendor: {description: The vendor., type: str, returned: always, sample: ATA}
+                serial: {description: "The serial, from udev.", type: str, returned: always, sample: Samsung_SSD_870_EVO_1TB_S6PTNS0T123456A}
         iommu_groups:
-          description: The IOMMU groups sorted by number, each with the sorted names of the PCI devices in it.
+          description:
+            - The IOMMU groups sorted by number, each with the sorted names of the PCI devices in it
+              (bridges too, in compact facts as well).
           type: list
           elements: dict
           returned: always
@@ -179,7 +370,7 @@ ansible_facts:
           description: Sorted names of every device eligible for passthrough by its class and type.
           type: list
           elements: str
-          returned: always
+          returned: in full facts
         assignable:
           description: Sorted names of the devices that can be taken now, alone, for a new domain (no blockers).
           type: list
@@ -196,6 +387,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.virt.hostdev.plugins.module_utils.argspec import host_source_argument_spec
 from ansible_collections.virt.hostdev.plugins.module_utils.assignment import assignability
+from ansible_collections.virt.hostdev.plugins.module_utils.device_model import FACTS_MODES
 from ansible_collections.virt.hostdev.plugins.module_utils.errors import reported_to
 from ansible_collections.virt.hostdev.plugins.module_utils.host_reader import read_host
 from ansible_collections.virt.hostdev.plugins.module_utils.records import NODEDEV_CAPABILITIES
@@ -208,6 +400,7 @@ def main():
             cap=dict(type='str', choices=list(NODEDEV_CAPABILITIES)),
             passthrough=dict(type='bool'),
             affected_by=dict(type='str'),
+            facts=dict(type='str', choices=list(FACTS_MODES), default='full'),
         ),
         mutually_exclusive=[('affected_by', 'cap'), ('affected_by', 'passthrough')],
         supports_check_mode=True,
@@ -220,9 +413,11 @@ def main():
             names = model.affected_by(params['affected_by'])
         else:
             names = model.filter_names(cap=params['cap'], passthrough=params['passthrough'])
+        mode = params['facts']
+        facts = model.facts(used, assignability(model, model.facts_names(mode)), mode)
     for warning in warnings:
         module.warn(warning)
-    module.exit_json(changed=False, devices=names, ansible_facts={'hostdev': model.facts(used, assignability(model))})
+    module.exit_json(changed=False, devices=names, ansible_facts={'hostdev': facts})
 
 
 if __name__ == '__main__':

@@ -7,14 +7,14 @@ The facts' devices are device records (HostModel.device_facts made them), so a H
 built from them answers group questions exactly as hostdev_facts and domain_hostdev do.
 
 Keys read, of each device: name, type, parent, iommu_group, pci.class, pci.address,
-passthrough.reasons, driver, assigned_to, assignable. Only name is required (and
-assignable by FactsQuery.assignable). Compact facts may leave out the pci sub-dict of the
-devices that are no passthrough candidates: a PCI device's group is then its top-level
-iommu_group, its address comes from its name, and it is a bridge when passthrough.reasons
-says pci_bridge; of no kind, and an endpoint, when nothing tells its class.
+passthrough.reasons, driver, assigned_to, assignable; and iommu_groups. Only name is required
+(and assignable by FactsQuery.assignable). Compact facts (hostdev_facts with facts=compact) leave
+out the bridges and most keys (device_model.COMPACT_DEVICE_KEYS): HostModel.of_facts makes up for
+them, so the answers on compact facts are those on full facts. A PCI device's group is then its
+top-level iommu_group and its address comes from its name; a PCI device that iommu_groups names and
+the devices leave out is a bridge; a device without a class is of no kind, and an endpoint.
 """
 
-import re
 from collections.abc import Mapping
 from typing import Any, Dict, List, Optional
 
@@ -22,16 +22,15 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.virt.hostdev.plugins.module_utils.assignment import FREE_DRIVERS
 from ansible_collections.virt.hostdev.plugins.module_utils.device_model import (
-    PCI_CLASS_BRIDGE,
     HostdevModelError,
     HostModel,
+    facts_record,
     is_pci_endpoint,
     is_pci_kind,
     pci_kind_prefixes,
     pci_slot,
 )
 from ansible_collections.virt.hostdev.plugins.module_utils.errors import shown
-from ansible_collections.virt.hostdev.plugins.module_utils.records import CAPABILITY_KEYS, pci_address
 
 
 def _kind_of(value: Any) -> str:
@@ -69,53 +68,15 @@ def plain(value: Any) -> Any:
 
 
 def device_record(device: Mapping) -> Dict[str, Any]:
-    """The device record of one facts device, for HostModel.
-
-    Facts devices are device records (the facts are not changed: this is a copy). A PCI
-    device whose pci sub-dict is missing or incomplete (compact facts) takes its top-level
-    iommu_group (for a PCI device always its own group), the address its node device name
-    gives, and a bridge class when passthrough.reasons says pci_bridge, so the model still
-    counts it in its group and keeps bridges aside. Values of the wrong type (junk) are
-    dropped rather than failing deep in the model.
-    """
-    record = dict(device)
-    if not isinstance(record.get('parent'), str):
-        record['parent'] = None
-    for key in CAPABILITY_KEYS:
-        if not isinstance(record.get(key), Mapping):
-            record.pop(key, None)
-    if record.get('type') == 'pci':
-        pci = dict(record.get('pci') or {})
-        if pci.get('iommu_group') is None and isinstance(record.get('iommu_group'), int):
-            pci['iommu_group'] = record['iommu_group']
-        if pci.get('address') is None:
-            pci['address'] = _address_of_name(record['name'])
-        if pci.get('class') is None and 'pci_bridge' in _reasons(record):
-            pci['class'] = BRIDGE_CLASS  # a bridge whose class was left out: it stays a bridge
-        record['pci'] = pci
-    return record
+    """The device record of one facts device, for HostModel (device_model.facts_record)."""
+    return facts_record(device)
 
 
-# libvirt's name of a PCI node device, pci_DDDD_BB_SS_F (records.pci_name makes it).
-_PCI_NAME_RE = re.compile(r'^pci_([0-9a-f]{4})_([0-9a-f]{2})_([0-9a-f]{2})_([0-7])$')
-BRIDGE_CLASS = '0x%02x0000' % PCI_CLASS_BRIDGE
-
-
-def _reasons(record: Mapping) -> List[Any]:
-    passthrough = record.get('passthrough')
-    reasons = passthrough.get('reasons') if isinstance(passthrough, Mapping) else None
-    return list(reasons) if isinstance(reasons, list) else []
-
-
-def _address_of_name(name: str) -> Optional[str]:
-    match = _PCI_NAME_RE.match(name)
-    return pci_address(*(int(part, 16) for part in match.groups())) if match else None
-
-
-def facts_model(devices: List[Mapping], iommu: Any = None) -> HostModel:
-    """The HostModel of checked facts devices (device_list)."""
-    return HostModel([device_record(device) for device in devices],
-                     iommu=dict(iommu) if isinstance(iommu, Mapping) else None)
+def facts_model(devices: List[Mapping], iommu: Any = None, iommu_groups: Any = None) -> HostModel:
+    """The HostModel of checked facts devices (device_list); with iommu_groups, also the bridges
+    compact facts leave out (HostModel.of_facts)."""
+    return HostModel.of_facts(devices, iommu=iommu if isinstance(iommu, Mapping) else None,
+                              iommu_groups=iommu_groups)
 
 
 class FactsQuery:
@@ -133,7 +94,7 @@ class FactsQuery:
         self.devices: Dict[str, Mapping] = {}
         for device in devices:
             self.devices.setdefault(device['name'], device)  # the first report wins, as in HostModel
-        self.model = facts_model(devices, facts.get('iommu'))
+        self.model = facts_model(devices, facts.get('iommu'), facts.get('iommu_groups'))
 
     @staticmethod
     def _described(facts: Any) -> str:
@@ -165,7 +126,11 @@ class FactsQuery:
             raise self.error(str(error))
 
     def device(self, reference: Any) -> Mapping:
-        return self.devices[self.name(reference)]
+        name = self.name(reference)
+        if name not in self.devices:
+            raise self.error('%s is a PCI bridge, which compact facts leave out (only iommu_groups names it): '
+                             'gather with virt.hostdev.hostdev_facts and facts=full to see it' % name)
+        return self.devices[name]
 
     def group(self, number: Any) -> Dict[str, Any]:
         """{number, devices, endpoints, bridges} of IOMMU group number: sorted PCI device names."""
@@ -227,7 +192,8 @@ class FactsQuery:
 
     def assignable(self, kind: Optional[str] = None) -> List[str]:
         """Sorted names of the devices (of a kind) that can be taken now: their assignable key."""
-        names = self.model.names() if kind is None else self.of_kind(kind)
+        # Bridges compact facts leave out are not in self.devices: they are never assignable.
+        names = [name for name in (self.model.names() if kind is None else self.of_kind(kind)) if name in self.devices]
         unknown = [name for name in names if not isinstance(self.devices[name].get('assignable'), bool)]
         if unknown:
             listed = ', '.join(unknown[:5]) + (', ...' if len(unknown) > 5 else '')

@@ -26,6 +26,7 @@ from ansible_collections.virt.hostdev.plugins.module_utils.assignment import ass
 from ansible_collections.virt.hostdev.plugins.module_utils.device_model import HostModel  # noqa: E402
 from ansible_collections.virt.hostdev.plugins.module_utils.libvirt_reader import read_devices  # noqa: E402
 from ansible_collections.virt.hostdev.plugins.module_utils.sysfs_reader import SysfsReader  # noqa: E402
+from fixtures.synthetic_host import synthetic_sysfs  # noqa: E402
 
 
 def synthetic_xml(endpoints):
@@ -76,27 +77,6 @@ class CountingConnection:
     def listAllDevices(self, _flags):
         CountingConnection.calls += 1
         return self.devices
-
-
-def synthetic_sysfs(dest, endpoints):
-    """A sysfs tree with endpoints/4 root ports, 4 endpoints behind each, each with a net child."""
-    sys_root = os.path.join(dest, 'sys')
-    os.makedirs(os.path.join(sys_root, 'bus', 'pci', 'devices'))
-    os.makedirs(os.path.join(sys_root, 'class', 'net'))
-    for bus in range(1, endpoints // 4 + 1):
-        port = '0000:00:%02x.%x' % (bus // 8 % 32, bus % 8)
-        port_dir = os.path.join(sys_root, 'devices', 'pci%04x:00' % bus, port.replace('0000', '%04x' % bus, 1))
-        for slot in range(4):
-            address = '%04x:%02x:%02x.0' % (bus, bus % 256, slot)
-            device_dir = os.path.join(port_dir, address)
-            os.makedirs(os.path.join(device_dir, 'net', 'eth%d_%d' % (bus, slot)))
-            for key, value in (('class', '0x020000'), ('vendor', '0x8086'), ('device', '0x10d3')):
-                with open(os.path.join(device_dir, key), 'w') as handle:
-                    handle.write(value)
-            os.symlink(device_dir, os.path.join(sys_root, 'bus', 'pci', 'devices', address))
-            os.symlink(os.path.join(device_dir, 'net', 'eth%d_%d' % (bus, slot)),
-                       os.path.join(sys_root, 'class', 'net', 'eth%d_%d' % (bus, slot)))
-    return sys_root
 
 
 def timed(func):

@@ -1,6 +1,7 @@
 # Copyright: virt.hostdev contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The hostdev_assign role end to end: ansible-playbook, a real libvirtd, the sample host's sysfs."""
+"""The hostdev_assign role end to end: ansible-playbook, a real libvirtd, the sample host's sysfs; its
+selections and mappings on full and on compact facts."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import os
 import libvirt
 import pytest
 
+from ansible_collections.virt.hostdev.plugins.module_utils.device_model import FACTS_MODES
 from ansible_collections.virt.hostdev.plugins.module_utils.domain_xml import hostdev_elements
 
 PLAYBOOK = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'playbooks', 'assign_role.yml')
@@ -27,16 +29,17 @@ def domain(scratch):
 
 @pytest.fixture()
 def role(run_playbook, libvirtd, host, tmp_path):
-    """role(check=False, play_vars=None, **hostdev_assign_vars) -> (outcome dict, PlaybookResult).
+    """role(check=False, play_vars=None, facts='full', **hostdev_assign_vars) -> (outcome dict, PlaybookResult).
 
-    play_vars: more extra vars, as named (an inventory's hostdev_mappings, say)."""
+    play_vars: more extra vars, as named (an inventory's hostdev_mappings, say). facts: the facts the
+    role gathers for a selection or a mapping (hostdev_facts' facts option, through module_defaults)."""
     counter = [0]
 
-    def run(check=False, play_vars=None, **variables):
+    def run(check=False, play_vars=None, facts='full', **variables):
         counter[0] += 1
         out = tmp_path / ('role-%d.json' % counter[0])
         extra = {'hostdev_assign_uri': libvirtd, 'hostdev_assign_source': 'sysfs',
-                 'hostdev_assign_sysfs_root': host, 'assign_out': str(out)}
+                 'hostdev_assign_sysfs_root': host, 'assign_out': str(out), 'assign_facts': facts}
         extra.update(play_vars or {})
         extra.update(('hostdev_assign_%s' % key, value) for key, value in variables.items())
         completed = run_playbook(PLAYBOOK, extra_vars=extra, check=check)
@@ -71,9 +74,19 @@ def test_gpu_with_its_audio_plan_apply_idempotent_remove(role, domain):
     assert outcome['result']['changed'] is True and sources(domain) == []
 
 
-def test_select_with_jmespath(role, domain):
-    outcome, _completed = role(domain=domain.name(), select=IGPU_ALONE)
+# The same selection in the keys compact facts have too (compact facts have no passthrough key).
+IGPU_ALONE_EITHER = ("[?type=='pci' && !contains(blockers, 'not_eligible') && starts_with(pci.class, '0x0302') "
+                     "&& length(group_endpoints) == `1`]")
+# Devices the role's facts list on the sample host: all of them, or the compact summary.
+FACTS_DEVICES = {'full': 33, 'compact': 13}
+
+
+@pytest.mark.parametrize('facts, select', [('full', IGPU_ALONE), ('full', IGPU_ALONE_EITHER),
+                                           ('compact', IGPU_ALONE_EITHER)])
+def test_select_with_jmespath(role, domain, facts, select):
+    outcome, _completed = role(domain=domain.name(), select=select, facts=facts)
     assert outcome['failed'] is False, outcome
+    assert outcome['facts_devices'] == FACTS_DEVICES[facts]
     assert outcome['result']['devices'] == ['pci_0000_00_02_0']
     assert [s['address'] for s in sources(domain)] == ['0000:00:02.0']
 
@@ -154,11 +167,13 @@ MAPPINGS = {
 REFUSED_TASK = 'Resolve the mappings, refusing drift and hosts they do not map'
 
 
-def test_a_mapping_assigns_the_mapped_devices(role, domain):
+@pytest.mark.parametrize('facts', FACTS_MODES)
+def test_a_mapping_assigns_the_mapped_devices(role, domain, facts):
     # hostdev_assign_mappings defaults to the inventory's hostdev_mappings
     outcome, _completed = role(domain=domain.name(), mapping=['gpu-a4000', 'keyboard'], include_group=True,
-                               play_vars={'hostdev_mappings': MAPPINGS})
+                               play_vars={'hostdev_mappings': MAPPINGS}, facts=facts)
     assert outcome['failed'] is False, outcome
+    assert outcome['facts_devices'] == FACTS_DEVICES[facts]
     assert outcome['result']['changed'] is True
     assert outcome['result']['added'] == ['pci_0000_01_00_0', 'pci_0000_01_00_1', 'usb_1_3']
     assert sorted(str(s.get('address') or s.get('vendor_id')) for s in sources(domain)) == \
@@ -167,11 +182,13 @@ def test_a_mapping_assigns_the_mapped_devices(role, domain):
     assert outcome['failed'] is False and outcome['result']['changed'] is False, outcome
 
 
-def test_a_drifted_mapping_is_refused_naming_the_drift(role, domain):
+@pytest.mark.parametrize('facts', FACTS_MODES)
+def test_a_drifted_mapping_is_refused_naming_the_drift(role, domain, facts):
     before = domain.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)
     drifted = {'gpu-a4000': dict(MAPPINGS['gpu-a4000'], hosts={
         'localhost': {'address': '0000:01:00.0', 'iommu_group': 12, 'driver': 'vfio-pci'}})}
-    outcome, _completed = role(domain=domain.name(), mapping='gpu-a4000', include_group=True, mappings=drifted)
+    outcome, _completed = role(domain=domain.name(), mapping='gpu-a4000', include_group=True, mappings=drifted,
+                               facts=facts)
     assert outcome['failed'] is True and outcome['task'] == REFUSED_TASK, outcome
     assert ('refusing device mappings on localhost: '
             'mapping gpu-a4000 on localhost: iommu_group expected 12, found 1; '

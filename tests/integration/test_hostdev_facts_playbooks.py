@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -194,3 +195,41 @@ def test_howto_conditions_example_on_the_sample_host(run_playbook, sample_sysfs,
                          'pci_0000_04_01_0'],
         'affected': ['pci_0000_00_01_0', 'pci_0000_01_00_1'],
     }
+
+
+# -- a facts module: inside gather_facts ----------------------------------------------------
+
+GATHER = os.path.join(PLAYBOOKS, 'facts_gather.yml')
+FACTS_MODULES = ['ansible.builtin.setup', 'virt.hostdev.hostdev_facts']
+
+
+@pytest.mark.parametrize('form', ['full', 'compact'])
+@pytest.mark.parametrize('enabled_by', ['variable', 'environment'])
+def test_gather_facts_runs_setup_and_hostdev_facts_in_one_step(run_playbook, sample_sysfs, sample_facts, tmp_path,
+                                                               form, enabled_by):
+    out = tmp_path / 'facts.json'
+    extra = {'out': str(out), 'facts_source': 'sysfs', 'facts_sysfs_root': sample_sysfs, 'facts_form': form}
+    env = {}
+    if enabled_by == 'variable':
+        extra['ansible_facts_modules'] = FACTS_MODULES
+    else:
+        env['ANSIBLE_FACTS_MODULES'] = ','.join(FACTS_MODULES)
+    completed = run_playbook(GATHER, extra_vars=extra, env=env)
+    output = completed.stdout + completed.stderr
+    assert completed.returncode == 0, output
+    assert re.findall(r'^TASK \[(.*)\]', completed.stdout, re.M) == ['Gathering Facts', 'Record the facts']
+    assert 'Not passing' not in output and 'WARNING' not in output
+    facts = json.loads(out.read_text())
+    assert facts['gather_subset'] == ['min'] and facts['distribution'] and facts['python_version']  # setup's
+    assert 'devices' not in facts  # hostdev_facts' result beside its facts stays out of them
+    assert facts['hostdev'] == sample_facts(form)
+
+
+def test_gather_facts_without_options_reads_this_machine(run_playbook, tmp_path):
+    """No option at all, as gather_facts calls a facts module without module_defaults: /sys here."""
+    out = tmp_path / 'facts.json'
+    completed = run_playbook(GATHER, extra_vars={'out': str(out), 'ansible_facts_modules': ['virt.hostdev.hostdev_facts']})
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    facts = json.loads(out.read_text())
+    assert facts['hostdev']['source'] in ('libvirt', 'sysfs') and 'eligible' in facts['hostdev']
+    assert 'gather_subset' not in facts  # setup did not run

@@ -1,7 +1,8 @@
 """The hostdev_prepare role end to end with ansible-playbook, on the sample workstation laid out as a
 Debian host (GRUB, initramfs-tools) under a private root, with fake boot tools: the reboot is not
 allowed, so the role reports reboot_required; a reboot is then simulated by changing the fake
-/proc/cmdline and drivers, and the role verifies."""
+/proc/cmdline and drivers, and the role verifies. The role's steps that read the facts (a selection,
+mappings, the verification) run on full and on compact facts."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import os
 
 import pytest
 
+from ansible_collections.virt.hostdev.plugins.module_utils.device_model import FACTS_MODES
 from fixtures.sample_host import build_tree
 from support.fake_host import DEBIAN_GRUB, FakeTools, debian_root, read, write
 
@@ -28,15 +30,17 @@ def host(tmp_path):
 
 @pytest.fixture()
 def role(run_playbook, host, tmp_path):
-    """role(check=False, **hostdev_prepare_vars) -> (outcome dict, PlaybookResult)."""
+    """role(check=False, facts='full', **hostdev_prepare_vars) -> (outcome dict, PlaybookResult).
+
+    facts: the facts the role gathers (hostdev_facts' facts option, through module_defaults)."""
     root, tools = host
     counter = [0]
 
-    def run(check=False, **variables):
+    def run(check=False, facts='full', **variables):
         counter[0] += 1
         out = tmp_path / ('prepare-%d.json' % counter[0])
         extra = {'hostdev_prepare_root': root, 'hostdev_prepare_source': 'sysfs',
-                 'hostdev_prepare_sysfs_root': root + '/sys', 'prepare_out': str(out)}
+                 'hostdev_prepare_sysfs_root': root + '/sys', 'prepare_out': str(out), 'prepare_facts': facts}
         extra.update(('hostdev_prepare_%s' % key, value) for key, value in variables.items())
         # the fake tools first; the local connection's shell commands need the rest of PATH
         env = tools.env(PATH=tools.bin + os.pathsep + '/usr/bin:/bin')
@@ -71,9 +75,14 @@ def test_check_mode_changes_nothing(role, host):
     assert not os.path.exists(root + RESERVATION)
 
 
-def test_prepare_without_reboot_then_verify_after_it(role, host):
+# Devices the role's facts list on the sample host: all of them, or the compact summary.
+FACTS_DEVICES = {'full': 33, 'compact': 13}
+
+
+@pytest.mark.parametrize('facts', FACTS_MODES)
+def test_prepare_without_reboot_then_verify_after_it(role, host, facts):
     root, tools = host
-    outcome, completed = role(devices=GPU, include_group=True, iommu_pt=True)
+    outcome, completed = role(devices=GPU, include_group=True, iommu_pt=True, facts=facts)
     assert outcome['failed'] is False, outcome
     result = outcome['result']
     assert result['changed'] is True and outcome['reboot_required'] is True and result['rebooted'] is False
@@ -90,22 +99,25 @@ def test_prepare_without_reboot_then_verify_after_it(role, host):
     assert again['reboot_required'] is True
 
     reboot(root, outcome)
-    verified, completed = role(devices=GPU, include_group=True, iommu_pt=True)
+    verified, completed = role(devices=GPU, include_group=True, iommu_pt=True, facts=facts)
     assert verified['failed'] is False, verified
+    assert verified['facts_devices'] == FACTS_DEVICES[facts]  # the verification read these facts
     assert verified['reboot_required'] is False and verified['result']['changed'] is False
     assert 'Gather the host\'s IOMMU state and drivers' in completed.stdout and tools.calls() == []
 
 
-def test_verification_names_what_the_host_lacks(role, host):
+@pytest.mark.parametrize('facts', FACTS_MODES)
+def test_verification_names_what_the_host_lacks(role, host, facts):
     root, _tools = host
     outcome, _completed = role(devices=GPU, include_group=True, iommu_pt=True)
     reboot(root, outcome)
     write(root, '/proc/interrupts', '           CPU0\n  0:         22  IO-APIC    2-edge      timer\n')
-    failed, _completed = role(devices=GPU, include_group=True, iommu_pt=True)
+    failed, _completed = role(devices=GPU, include_group=True, iommu_pt=True, facts=facts)
     assert failed['failed'] is True and failed['task'] == 'Fail naming what the host lacks'
     assert 'interrupt remapping is off' in failed['result']['msg']
-    passed, _completed = role(devices=GPU, include_group=True, iommu_pt=True, require_interrupt_remapping=False)
-    assert passed['failed'] is False
+    passed, _completed = role(devices=GPU, include_group=True, iommu_pt=True, require_interrupt_remapping=False,
+                              facts=facts)
+    assert passed['failed'] is False and passed['facts_devices'] == FACTS_DEVICES[facts]
 
 
 def test_a_refused_reservation_changes_nothing(role, host):
@@ -117,9 +129,11 @@ def test_a_refused_reservation_changes_nothing(role, host):
     assert not os.path.exists(root + RESERVATION)
 
 
-def test_absent_undoes_it_all(role, host):
+@pytest.mark.parametrize('facts', FACTS_MODES)
+def test_absent_undoes_it_all(role, host, facts):
     root, tools = host
-    role(select="[?name=='pci_0000_02_00_0']")
+    selected, _completed = role(select="[?name=='pci_0000_02_00_0']", facts=facts)
+    assert selected['facts_devices'] == FACTS_DEVICES[facts]
     assert read(root, RESERVATION).count('0000:02:00.0') == 1
     tools.clear()
     outcome, _completed = role(state='absent')
@@ -146,20 +160,23 @@ MAPPINGS = {
 }
 
 
-def test_devices_by_mapping_name(role, host):
+@pytest.mark.parametrize('facts', FACTS_MODES)
+def test_devices_by_mapping_name(role, host, facts):
     root, _tools = host
-    outcome, _completed = role(mapping=['gpu-a4000', 'gpu-a4000-audio'], mappings=MAPPINGS)
+    outcome, _completed = role(mapping=['gpu-a4000', 'gpu-a4000-audio'], mappings=MAPPINGS, facts=facts)
     assert outcome['failed'] is False, outcome
+    assert outcome['facts_devices'] == FACTS_DEVICES[facts]
     assert outcome['result']['addresses'] == ['0000:01:00.0', '0000:01:00.1']
     assert [line.split()[0] for line in read(root, RESERVATION).splitlines() if line and not line.startswith('#')] == [
         '0000:01:00.0', '0000:01:00.1']
 
 
-def test_a_drifted_mapping_is_refused_before_anything_changes(role, host):
+@pytest.mark.parametrize('facts', FACTS_MODES)
+def test_a_drifted_mapping_is_refused_before_anything_changes(role, host, facts):
     root, tools = host
     moved = dict(MAPPINGS, **{'gpu-a4000': dict(MAPPINGS['gpu-a4000'],
                                                 hosts={'localhost': {'address': '0000:01:00.0', 'iommu_group': 7}})})
-    outcome, _completed = role(mapping=['gpu-a4000', 'gpu-a4000-audio'], mappings=moved)
+    outcome, _completed = role(mapping=['gpu-a4000', 'gpu-a4000-audio'], mappings=moved, facts=facts)
     assert outcome['failed'] is True
     assert 'mapping gpu-a4000 on localhost: iommu_group expected 7, found 1' in outcome['result']['msg']
     assert tools.calls() == [] and read(root, '/etc/default/grub') == DEBIAN_GRUB

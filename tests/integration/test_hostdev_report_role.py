@@ -1,5 +1,5 @@
-"""The hostdev_report role through ansible-playbook: facts gathered in the play or from the fact
-cache, idempotence, check mode and diff, and a controller without Graphviz."""
+"""The hostdev_report role through ansible-playbook: facts gathered in the play (full or compact) or
+from the fact cache, idempotence, check mode and diff, and a controller without Graphviz."""
 
 import csv
 import json
@@ -98,6 +98,19 @@ def test_facts_from_the_fact_cache(report, tmp_path):
                                         hostdev_report_hosts=['ws-a', 'ws-b', 'ws-c', 'not-in-inventory'])
     assert returncode == 0, output
     assert result['summary']['without_facts'] == ['not-in-inventory', 'ws-a', 'ws-b', 'ws-c']
+
+
+def test_the_report_from_compact_facts(report, tmp_path):
+    """Compact facts give the same rows, states and summary; the ids stand in for the names they lack."""
+    assert report(dest=tmp_path / 'full')[0] == 0
+    returncode, output, result = report(dest=tmp_path / 'compact', report_facts='compact')
+    assert returncode == 0, output
+    full = csv_rows(str(tmp_path / 'full' / 'hostdev-report.csv'))
+    compact = csv_rows(str(tmp_path / 'compact' / 'hostdev-report.csv'))
+    assert [dict(row, vendor='', product='') for row in full] == compact
+    assert result['summary']['free_gpus'] == 1 and result['summary']['gpus'] == 4
+    assert result['summary']['iommu_off'] == ['ws-b'] and result['summary']['without_facts'] == ['ws-c']
+    assert '<svg' in open(str(tmp_path / 'compact' / 'hostdev-report.html')).read()
 
 
 def path_without_dot(bindir):

@@ -1,7 +1,7 @@
 # Copyright: virt.hostdev contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The query filters over the sample workstation's facts, a host without IOMMU, compact
-facts and junk; and their documentation."""
+"""The query filters over the sample workstation's facts, full and compact (every test on both), a
+host without IOMMU and junk; and their documentation."""
 
 from __future__ import annotations
 
@@ -24,18 +24,19 @@ from ansible_collections.virt.hostdev.plugins.filter.hostdev_query import (
 )
 from ansible_collections.virt.hostdev.plugins.filter import hostdev_query
 from ansible_collections.virt.hostdev.plugins.filter.hostdev_select import hostdev_select
-from ansible_collections.virt.hostdev.plugins.module_utils.assignment import assignability
-from ansible_collections.virt.hostdev.plugins.module_utils.device_model import PCI_KINDS
-from ansible_collections.virt.hostdev.plugins.module_utils.host_reader import read_host
+from ansible_collections.virt.hostdev.plugins.module_utils.device_model import FACTS_MODES, PCI_KINDS
 
 FILTER_DIR = os.path.dirname(hostdev_query.__file__)
 
 
-@pytest.fixture(scope='module')
-def facts(sample_sysfs):
-    """ansible_facts.hostdev of the sample workstation, as hostdev_facts sets it."""
-    model, used, _warnings = read_host('sysfs', 'qemu:///system', sample_sysfs)
-    return model.facts(used, assignability(model))
+@pytest.fixture(scope='module', params=FACTS_MODES)
+def facts(request, sample_facts):
+    """ansible_facts.hostdev of the sample workstation, as hostdev_facts sets it, full and compact."""
+    return sample_facts(request.param)
+
+
+def listed(facts, name):
+    return any(device['name'] == name for device in facts['devices'])
 
 
 def without_iommu(facts):
@@ -47,15 +48,6 @@ def without_iommu(facts):
             device['pci']['iommu_group'] = None
     changed['iommu_groups'] = []
     changed['iommu'].update(enabled=False, groups=0)
-    return changed
-
-
-def compact(facts):
-    """The facts as a compact mode may give them: no pci sub-dict for the devices that are not eligible."""
-    changed = copy.deepcopy(facts)
-    for device in changed['devices']:
-        if not device['passthrough']['eligible']:
-            device.pop('pci', None)
     return changed
 
 
@@ -137,6 +129,10 @@ def test_no_group_without_iommu(facts):
     ('computer', []),                                                  # no group
 ])
 def test_group_endpoints(facts, device, endpoints):
+    if not listed(facts, device) and not device.startswith('pci_'):  # compact facts list no interface
+        with pytest.raises(AnsibleFilterError, match='is not a node device name'):
+            hostdev_group_endpoints(facts, device)
+        return
     assert hostdev_group_endpoints(facts, device) == endpoints
 
 
@@ -170,7 +166,7 @@ def test_held_siblings(facts, device, held):
 def test_held_siblings_are_what_group_not_viable_is_about(facts):
     """For every PCI endpoint, blockers has group_not_viable exactly when a sibling is held."""
     for device in facts['devices']:
-        if device['type'] == 'pci' and device['passthrough']['reasons'] != ['pci_bridge']:
+        if device['type'] == 'pci' and device.get('passthrough', {}).get('reasons') != ['pci_bridge']:
             held = hostdev_held_siblings(facts, device['name'])
             assert ('group_not_viable' in device['blockers']) == bool(held), device['name']
 
@@ -236,21 +232,27 @@ def test_facts_without_assignable_fail_naming_the_devices(facts):
     assert hostdev_of_kind(old, 'gpu') == ['pci_0000_00_02_0', 'pci_0000_01_00_0']  # it needs no assignable
 
 
-# -- compact facts: devices without their pci sub-dict -----------------------------------
+# -- compact facts: the same answers as full facts ------------------------------------------
 
-def test_compact_facts_give_the_same_group_answers(facts):
-    small = compact(facts)
-    assert not any('pci' in device for device in small['devices'] if device['name'] == 'pci_0000_00_01_0')
-    for device in facts['devices']:
+def test_compact_facts_give_the_answers_of_full_facts(sample_facts):
+    full, compact = sample_facts('full'), sample_facts('compact')
+    assert len(compact['devices']) < len(full['devices'])
+    for device in compact['devices']:
         name = device['name']
-        assert hostdev_group_endpoints(small, name) == hostdev_group_endpoints(facts, name), name
-        assert hostdev_held_siblings(small, name) == hostdev_held_siblings(facts, name), name
-    for group in facts['iommu_groups']:
-        assert hostdev_group(small, group['number']) == hostdev_group(facts, group['number'])
-    # candidates keep their class, so the kinds of candidates stay
-    assert hostdev_assignable(small, 'gpu') == ['pci_0000_00_02_0']
-    assert hostdev_of_kind(small, 'audio') == ['pci_0000_00_1f_3', 'pci_0000_01_00_1']
-    assert hostdev_of_kind(small, '0x0c05') == []  # the SMBus controller's class is left out
+        assert hostdev_group_endpoints(compact, name) == hostdev_group_endpoints(full, name), name
+        assert hostdev_held_siblings(compact, name) == hostdev_held_siblings(full, name), name
+        assert hostdev_device(compact, name) == device
+    for group in full['iommu_groups']:
+        assert hostdev_group(compact, group['number']) == hostdev_group(full, group['number'])
+    for kind in sorted(PCI_KINDS) + ['0x06', '0x0c05', '0x0c03', '0x0403']:
+        assert hostdev_of_kind(compact, kind) == hostdev_of_kind(full, kind), kind
+        assert hostdev_assignable(compact, kind) == hostdev_assignable(full, kind), kind
+    assert hostdev_assignable(compact) == hostdev_assignable(full) == compact['assignable']
+    # a bridge is known by its group (compact facts name it in iommu_groups only), not as a device
+    assert hostdev_group_endpoints(compact, 'pci_0000_00_01_0') == ['pci_0000_01_00_0', 'pci_0000_01_00_1']
+    with pytest.raises(AnsibleFilterError, match=r'^hostdev_device: pci_0000_00_01_0 is a PCI bridge, which '
+                                                 r'compact facts leave out'):
+        hostdev_device(compact, 'pci_0000_00_01_0')
 
 
 def test_devices_with_nothing_but_a_name():

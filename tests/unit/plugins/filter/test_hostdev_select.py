@@ -93,3 +93,32 @@ class _AnsibleLazyTemplateList(list):
 def test_ansible_s_own_list_types_work_in_jmespath_functions(devices):
     wrapped = [dict(device, assigned_to=_AnsibleLazyTemplateList(device['assigned_to'])) for device in devices]
     assert hostdev_select(wrapped, "[?type=='pci' && length(assigned_to) > `0`]") == ['pci_0000_02_00_0']
+
+
+# -- compact facts ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize('expression', [
+    "[?type=='pci' && !contains(blockers, 'not_eligible') && starts_with(pci.class, '0x0302') "
+    "&& length(group_endpoints) == `1`]",
+    "[?assignable]",
+    "[?type=='usb_device' && usb.vendor_id=='0x046d']",
+    "[?length(assigned_to) > `0`]",
+    "[?contains(blockers, 'group_not_viable')].group_endpoints[]",
+    "[?type=='pci' && pci.vendor_id=='0x10de' && driver=='nvidia']",
+    "[?iommu_group==`9` && !contains(blockers, 'not_eligible')]",
+])
+def test_expressions_on_the_compact_keys_select_alike_on_both_forms(sample_facts, expression):
+    full, compact = sample_facts('full')['devices'], sample_facts('compact')['devices']
+    selected = hostdev_select(compact, expression)
+    assert selected and selected == hostdev_select(full, expression)
+
+
+def test_group_devices_of_compact_facts_lack_the_bridges(sample_facts):
+    """The devices alone do not name the bridges compact facts leave out; group_endpoints are whole."""
+    compact = sample_facts('compact')['devices']
+    assert hostdev_select(compact, "[?name=='pci_0000_01_00_0'].group_devices[]") == \
+        hostdev_select(compact, "[?name=='pci_0000_01_00_0'].group_endpoints[]") == \
+        ['pci_0000_01_00_0', 'pci_0000_01_00_1']
+    assert hostdev_select(compact, "[?name=='usb_1_3'].group_devices[]") == ['pci_0000_00_14_0']
+    # the keys only full facts have select nothing here
+    assert hostdev_select(compact, "[?passthrough.eligible]") == []

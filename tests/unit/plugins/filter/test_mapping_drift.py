@@ -1,6 +1,6 @@
 # Copyright: virt.hostdev contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The mapping_drift filter over the sample workstation's facts."""
+"""The mapping_drift filter over the sample workstation's facts, full and compact."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.virt.hostdev.plugins.filter import mapping_drift as plugin
 from ansible_collections.virt.hostdev.plugins.filter.mapping_drift import mapping_drift
-from ansible_collections.virt.hostdev.plugins.module_utils.host_reader import read_host
+from ansible_collections.virt.hostdev.plugins.module_utils.device_model import FACTS_MODES
 
 # As an inventory writes it (group_vars/all.yml), ids in several spellings.
 MAPPINGS = yaml.safe_load('''
@@ -27,10 +27,10 @@ keyboard:
 ''')
 
 
-@pytest.fixture(scope='module')
-def facts(sample_sysfs):
-    model, _used, _warnings = read_host('sysfs', 'qemu:///system', sample_sysfs)
-    return model.facts('sysfs')
+@pytest.fixture(scope='module', params=FACTS_MODES)
+def facts(request, sample_facts):
+    """The sample workstation's facts, full and compact: every test runs on both."""
+    return sample_facts(request.param)
 
 
 def test_registered_and_documented():

@@ -1,8 +1,15 @@
-"""The pure device model on hand-built records: Kimchi's semantics and ours."""
+"""The pure device model on hand-built records: Kimchi's semantics and ours; its facts, full and
+compact, on hand-built records, the sample workstation and a synthetic 5,000-device host."""
+
+import json
 
 import pytest
 
+from ansible_collections.virt.hostdev.plugins.module_utils.assignment import assignability
 from ansible_collections.virt.hostdev.plugins.module_utils.device_model import (
+    COMPACT_CAPABILITY_KEYS,
+    COMPACT_DEVICE_KEYS,
+    FACTS_MODES,
     PCI_CLASS_NAMES,
     PCI_KINDS,
     DeviceReferenceError,
@@ -10,6 +17,9 @@ from ansible_collections.virt.hostdev.plugins.module_utils.device_model import (
     UnknownDeviceError,
     UnknownKindError,
     eligibility,
+    facts_eligible,
+    facts_record,
+    in_compact_facts,
     iommu_hint,
     is_assignable_type,
     is_display,
@@ -24,6 +34,8 @@ from ansible_collections.virt.hostdev.plugins.module_utils.device_model import (
     parse_pci_address,
     pci_name,
 )
+from ansible_collections.virt.hostdev.plugins.module_utils.host_reader import read_host
+from fixtures.synthetic_host import synthetic_sysfs
 
 
 def pci(address, pci_class, group=None, parent='computer', driver=None, boot_vga=None, vendor='0x8086'):
@@ -364,6 +376,178 @@ def test_facts_carry_groups_eligibility_and_assignments():
     assert by_name['pci_0000_03_00_0']['children'] == ['pci_0000_04_00_0', 'pci_0000_04_01_0']
     assert facts['domains'] == [{'name': 'web', 'active': True, 'hostdevs': ['pci_0000_04_01_0']}]
     assert facts['iommu']['hint'] is None
+
+
+# -- compact facts ------------------------------------------------------------------
+
+def blockers_of(model):
+    return assignability(model)
+
+
+def test_compact_facts_list_the_candidates_and_the_pci_endpoints():
+    model = HostModel(workstation())
+    compact = model.facts('libvirt', blockers_of(model), 'compact')
+    names = [device['name'] for device in compact['devices']]
+    assert names == model.facts_names('compact') == [
+        'pci_0000_00_14_0', 'pci_0000_00_17_0', 'pci_0000_01_00_0', 'pci_0000_01_00_1',
+        'pci_0000_04_00_0', 'pci_0000_04_01_0', 'scsi_0_0_0_0', 'usb_1_3']
+    # no bridges, no root hub, no interfaces, disks, hosts, targets or the computer
+    assert model.facts_names('full') == model.names()
+    assert [in_compact_facts(model.device(name)) for name in ('pci_0000_00_01_0', 'usb_usb1', 'computer')] == \
+        [False, False, False]
+
+
+def test_a_pci_endpoint_that_is_not_eligible_is_listed_for_its_group():
+    smbus = pci('0000:00:1f.4', '0x0c0500', 9, driver='i801_smbus')
+    assert not eligibility(smbus)[0] and in_compact_facts(smbus)
+    boot_gpu = pci('0000:00:02.0', '0x030000', 2, boot_vga=True)
+    assert not eligibility(boot_gpu)[0] and in_compact_facts(boot_gpu)
+
+
+def test_compact_devices_are_full_devices_cut_down():
+    domains = [{'name': 'web', 'active': True, 'hostdevs': [{'type': 'pci', 'address': '0000:04:01.0'}]}]
+    model = HostModel(workstation(), domains=domains, iommu={'enabled': True})
+    blockers = blockers_of(model)
+    full = dict((device['name'], device) for device in model.facts('libvirt', blockers)['devices'])
+    for device in model.facts('libvirt', blockers, 'compact')['devices']:
+        capability = [key for key in device if key in COMPACT_CAPABILITY_KEYS]
+        assert tuple(key for key in device if key not in capability) == COMPACT_DEVICE_KEYS
+        assert len(capability) == 1, device['name']
+        whole = full[device['name']]
+        for key in COMPACT_DEVICE_KEYS:
+            assert device[key] == whole[key], (device['name'], key)
+        key = capability[0]
+        assert tuple(device[key]) == COMPACT_CAPABILITY_KEYS[key]
+        assert device[key] == dict((field, whole[key].get(field)) for field in COMPACT_CAPABILITY_KEYS[key])
+    assert full['pci_0000_04_01_0']['assigned_to'] == ['web']
+
+
+def test_compact_top_level_is_the_full_one_but_eligible():
+    model = HostModel(workstation(), iommu={'enabled': True})
+    blockers = blockers_of(model)
+    full = model.facts('sysfs', blockers)
+    compact = model.facts('sysfs', blockers, 'compact')
+    assert list(compact) == [key for key in full if key != 'eligible']
+    for key in compact:
+        if key != 'devices':
+            assert compact[key] == full[key], key
+    # eligibility is what the blockers say: a listed device is eligible unless not_eligible blocks it
+    by_name = dict((device['name'], device) for device in compact['devices'])
+    assert sorted(name for name, device in by_name.items() if facts_eligible(device)) == full['eligible']
+
+
+def test_compact_facts_of_a_model_without_blockers_have_no_assignable():
+    compact = HostModel(workstation()).facts('sysfs', mode='compact')
+    assert 'assignable' not in compact and all('blockers' not in device for device in compact['devices'])
+
+
+@pytest.mark.parametrize('mode', ['summary', 'Full', '', None])
+def test_an_unknown_facts_mode_is_refused(mode):
+    model = HostModel(workstation())
+    with pytest.raises(ValueError, match='facts mode must be one of full, compact'):
+        model.facts('sysfs', mode=mode)
+    with pytest.raises(ValueError):
+        model.device_facts('usb_1_3', mode=mode)
+    assert FACTS_MODES == ('full', 'compact')
+
+
+def test_facts_eligible_reads_passthrough_or_blockers():
+    assert facts_eligible({'passthrough': {'eligible': True}, 'blockers': ['not_eligible']}) is True
+    assert facts_eligible({'passthrough': {'eligible': False, 'reasons': ['pci_bridge']}}) is False
+    assert facts_eligible({'blockers': ['group_not_viable']}) is True
+    assert facts_eligible({'blockers': ['not_eligible', 'iommu_off']}) is False
+    assert facts_eligible({'name': 'old'}) is False
+
+
+# -- a model of the facts, full or compact ------------------------------------------------
+
+@pytest.mark.parametrize('mode', ['full', 'compact'])
+def test_the_model_of_the_facts_answers_as_the_hosts(mode):
+    model = HostModel(workstation(), iommu={'enabled': True})
+    facts = model.facts('sysfs', blockers_of(model), mode)
+    rebuilt = HostModel.of_facts(facts['devices'], facts['iommu'], facts['iommu_groups'])
+    assert rebuilt.iommu_groups() == model.iommu_groups()
+    assert rebuilt.warnings == []
+    for device in facts['devices']:
+        name = device['name']
+        assert rebuilt.iommu_group(name) == model.iommu_group(name), name
+        assert rebuilt.group_endpoints(name) == model.group_endpoints(name), name
+        assert is_pci_bridge(rebuilt.device(name)) == is_pci_bridge(model.device(name)), name
+    for group in model.iommu_groups():
+        assert rebuilt.group_bridges(group) == model.group_bridges(group), group
+
+
+def test_bridges_compact_facts_leave_out_come_back_from_the_groups():
+    model = HostModel(workstation())
+    compact = model.facts('sysfs', blockers_of(model), 'compact')
+    rebuilt = HostModel.of_facts(compact['devices'], iommu_groups=compact['iommu_groups'])
+    assert sorted(set(rebuilt.names()) - set(model.facts_names('compact'))) == [
+        'pci_0000_00_01_0', 'pci_0000_00_1c_4', 'pci_0000_03_00_0']
+    assert rebuilt.device('pci_0000_00_01_0')['pci'] == {'address': '0000:00:01.0', 'class': '0x060000',
+                                                         'iommu_group': 1}
+    # without the groups, nothing is made up
+    assert HostModel.of_facts(compact['devices']).names() == model.facts_names('compact')
+    # junk groups are skipped
+    junk = [None, {'number': 'one', 'devices': ['pci_0000_00_01_0']}, {'number': 2, 'devices': 'x'},
+            {'number': 3, 'devices': ['computer', 7]}, {'number': True, 'devices': ['pci_0000_00_05_0']}]
+    assert HostModel.of_facts(compact['devices'], iommu_groups=junk).names() == model.facts_names('compact')
+
+
+def test_a_device_without_parents_keeps_the_group_it_states():
+    keyboard = {'name': 'usb_1_3', 'type': 'usb_device', 'iommu_group': 3,
+                'usb': {'bus': 1, 'device': 3, 'vendor_id': '0x046d', 'product_id': '0xc31c'}}
+    xhci = {'name': 'pci_0000_00_14_0', 'type': 'pci', 'iommu_group': 3, 'pci': {'class': '0x0c0330'}}
+    model = HostModel.of_facts([keyboard, xhci])
+    assert model.iommu_group('usb_1_3') == 3 and model.taken_with_group(3) == ['pci_0000_00_14_0', 'usb_1_3']
+    assert model.group_endpoints_in(model.iommu_group('usb_1_3')) == ['pci_0000_00_14_0']
+    # a reader's record states no group: without a PCI ancestor it has none
+    assert HostModel([plain('usb_1_3', 'usb_device', None)]).iommu_group('usb_1_3') is None
+    # a PCI device never takes a stated group over its own (unknown) one
+    assert HostModel([dict(pci('0000:00:14.0', '0x0c0330', None), iommu_group=3)]).iommu_group(
+        'pci_0000_00_14_0') is None
+    # with its parents listed, the parent's group wins over a stale stated one
+    assert HostModel(workstation()).iommu_group('usb_1_3') == 3
+    assert HostModel([dict(record, iommu_group=99) if record['name'] == 'usb_1_3' else record
+                      for record in workstation()]).iommu_group('usb_1_3') == 3
+
+
+def test_a_facts_record_is_a_copy_with_the_gaps_filled():
+    device = {'name': 'pci_0000_04_00_0', 'type': 'pci', 'iommu_group': 8, 'pci': {'class': '0x020000'}}
+    record = facts_record(device)
+    assert record['pci'] == {'class': '0x020000', 'address': '0000:04:00.0', 'iommu_group': 8}
+    assert record['parent'] is None and device['pci'] == {'class': '0x020000'}
+
+
+# -- the sample workstation and a synthetic large host: how big the facts are ---------------
+
+def size(facts):
+    """Bytes of the facts as JSON, as Ansible writes a module's result."""
+    return len(json.dumps(facts))
+
+
+def test_the_sample_hosts_compact_facts_stay_under_5_kb(sample_facts):
+    full, compact = sample_facts('full'), sample_facts('compact')
+    assert size(compact) < 5000, size(compact)
+    assert len(json.dumps(compact, separators=(',', ':'))) < 5000
+    assert size(full) > 4 * size(compact)  # the full facts stay whole (about 21 KB)
+    assert len(compact['devices']) == 13 and len(full['devices']) == 33
+
+
+@pytest.fixture(scope='module')
+def synthetic_host(tmp_path_factory):
+    root = synthetic_sysfs(str(tmp_path_factory.mktemp('synthetic')), 2500)
+    model, used, _warnings = read_host('sysfs', 'qemu:///system', root)
+    return model, used
+
+
+def test_a_synthetic_5000_device_hosts_compact_facts_are_under_a_quarter_of_its_full_facts(synthetic_host):
+    model, used = synthetic_host
+    assert len(model.names()) == 5001
+    full = model.facts(used, assignability(model))
+    compact = model.facts(used, assignability(model, model.facts_names('compact')), 'compact')
+    assert len(compact['devices']) == 2500
+    assert size(compact) * 4 < size(full), (size(compact), size(full))
+    assert len(json.dumps(compact, separators=(',', ':'))) * 4 < len(json.dumps(full, separators=(',', ':')))
 
 
 def test_iommu_hint_says_how_to_turn_it_on():

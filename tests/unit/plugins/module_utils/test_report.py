@@ -1,6 +1,7 @@
 # Copyright: virt.hostdev contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The fleet report on the sample workstation: as it is, booted without an IOMMU, and never gathered."""
+"""The fleet report on the sample workstation: as it is, booted without an IOMMU, and never gathered;
+from full facts and from compact facts."""
 
 from __future__ import annotations
 
@@ -30,9 +31,9 @@ IGPU = 'pci_0000_00_02_0'
 HELD_NIC = 'pci_0000_02_00_0'
 
 
-def facts_of(sysfs_root):
+def facts_of(sysfs_root, mode='full'):
     model, used, _warnings = read_host('sysfs', 'qemu:///system', sysfs_root)
-    return model.facts(used, assignability(model))
+    return model.facts(used, assignability(model, model.facts_names(mode)), mode)
 
 
 @pytest.fixture(scope='module')
@@ -41,8 +42,13 @@ def sample(sample_sysfs):
 
 
 @pytest.fixture(scope='module')
-def iommu_off(tmp_path_factory):
-    return facts_of(build_iommu_off(str(tmp_path_factory.mktemp('iommu-off'))))
+def iommu_off_root(tmp_path_factory):
+    return build_iommu_off(str(tmp_path_factory.mktemp('iommu-off')))
+
+
+@pytest.fixture(scope='module')
+def iommu_off(iommu_off_root):
+    return facts_of(iommu_off_root)
 
 
 @pytest.fixture(scope='module')
@@ -308,3 +314,39 @@ def test_a_basename_is_a_plain_file_name(report, basename):
 def test_unknown_format_is_refused(report):
     with pytest.raises(ReportError, match='unknown report formats pdf'):
         report.documents(['pdf'], 'fleet')
+
+
+# -- compact facts ---------------------------------------------------------------------------
+
+@pytest.fixture(scope='module')
+def compact_report(sample_sysfs, iommu_off_root):
+    return FleetReport({'ws-a': facts_of(sample_sysfs, 'compact'), 'ws-b': facts_of(iommu_off_root, 'compact'),
+                        'ws-c': None})
+
+
+def test_compact_facts_give_the_same_rows_but_names(report, compact_report):
+    for host in ('ws-a', 'ws-b'):
+        full = [report.device_row(host, device) for device in report.listed[host]]
+        compact = [compact_report.device_row(host, device) for device in compact_report.listed[host]]
+        assert len(compact) == len(full) == 9
+        for whole, small in zip(full, compact):
+            assert small == dict(whole, vendor=None, product=None), whole['device']
+    summary = compact_report.summary
+    assert dict(compact_report.summary_rows()) == dict(report.summary_rows())
+    # without names, a GPU model is shown by its ids
+    assert [(model['model'], model['ids'], model['free'], model['total']) for model in summary['gpu_models']] == [
+        ('8086:4680', '8086:4680', 1, 2), ('10de:24b0', '10de:24b0', 0, 2)]
+
+
+def test_compact_facts_draw_the_groups_without_the_bridges(compact_report, sample):
+    dot = compact_report.dot('ws-a', 'h1')
+    clusters = re.findall(r'subgraph "cluster_group_(\d+)" \{', dot)
+    # group 0 (the host bridge), 5 and 7 (root ports) hold bridges only
+    assert sorted(int(number) for number in clusters) == [1, 2, 3, 4, 6, 8, 9]
+    nodes = dict(re.findall(r'^ +"(pci_[0-9a-f_]+)" \[(.*)\];$', dot, re.M))
+    assert sorted(nodes) == sorted(device['name'] for device in sample['devices']
+                                   if device['type'] == 'pci' and 'pci_bridge' not in device['passthrough']['reasons'])
+    assert 'blocked: group_not_viable' in nodes[GPU] and 'held by ci-runner' in nodes[HELD_NIC]
+    assert 'fillcolor="#f1f3f5"' in nodes['pci_0000_00_1f_4']  # the SMBus controller: not eligible
+    page = compact_report.html()
+    assert page.count('<tr class="state-') == 18 and '10de:24b0' in page

@@ -73,3 +73,65 @@ def test_facts_say_what_can_be_taken_now(run_module, sample_uri, sample_sysfs):
     assert devices['pci_0000_00_17_0']['blockers'] == ['host_in_use']
     assert devices['pci_0000_02_00_0']['blockers'] == ['assigned_elsewhere']  # held by ci-runner
     assert hostdev['assignable'] == ['pci_0000_00_02_0', 'pci_0000_00_14_0', 'scsi_0_0_0_0', 'usb_1_3']
+
+
+# -- facts: full or compact ------------------------------------------------------------
+
+def test_compact_facts_are_the_summary_and_devices_stay_the_filters(run_module, sample_uri, sample_sysfs):
+    full = run_module(uri=sample_uri, source='libvirt', sysfs_root=sample_sysfs)
+    compact = run_module(uri=sample_uri, source='libvirt', sysfs_root=sample_sysfs, facts='compact')
+    assert run_module(uri=sample_uri, source='libvirt', sysfs_root=sample_sysfs, facts='full') == full
+    assert compact['devices'] == full['devices']  # all names: the filters choose them, not the facts
+    hostdev = compact['ansible_facts']['hostdev']
+    assert [device['name'] for device in hostdev['devices']] == [
+        'pci_0000_00_02_0', 'pci_0000_00_14_0', 'pci_0000_00_17_0', 'pci_0000_00_1f_3', 'pci_0000_00_1f_4',
+        'pci_0000_01_00_0', 'pci_0000_01_00_1', 'pci_0000_02_00_0', 'pci_0000_04_00_0', 'pci_0000_04_01_0',
+        'scsi_0_0_0_0', 'scsi_1_0_0_0', 'usb_1_3']
+    assert hostdev['assignable'] == full['ansible_facts']['hostdev']['assignable']
+    assert 'eligible' not in hostdev and 'passthrough' not in hostdev['devices'][0]
+    filtered = run_module(uri=sample_uri, source='libvirt', sysfs_root=sample_sysfs, facts='compact', cap='usb_device')
+    assert filtered['devices'] == ['usb_1_3', 'usb_usb1', 'usb_usb2']
+    assert filtered['ansible_facts']['hostdev'] == hostdev
+
+
+def test_an_unknown_facts_form_is_rejected(run_module, sample_uri):
+    result = run_module(uri=sample_uri, facts='small')
+    assert result['failed'] is True
+    assert 'facts' in result['msg'] and 'full, compact' in result['msg']
+
+
+def returned(doc):
+    """{key: its RETURN entry} of a contains block."""
+    return doc['contains']
+
+
+def test_return_documents_every_device_key_with_its_type_and_form():
+    """RETURN says what the model gives: every key of a device (contains, typed), and which of
+    them compact facts keep (returned: always; the others say in full facts)."""
+    import yaml
+
+    from ansible_collections.virt.hostdev.plugins.module_utils.device_model import (
+        COMPACT_CAPABILITY_KEYS, COMPACT_DEVICE_KEYS)
+    from ansible_collections.virt.hostdev.plugins.module_utils.records import CAPABILITIES
+
+    doc = yaml.safe_load(hostdev_facts.RETURN)
+    hostdev = returned(returned(doc['ansible_facts'])['hostdev'])
+    devices = returned(hostdev['devices'])
+    capability_keys = dict(CAPABILITIES.values())
+    assert sorted(devices) == sorted(
+        ['name', 'type', 'parent', 'path', 'driver', 'children', 'iommu_group', 'assigned_to', 'passthrough',
+         'assignable', 'blockers', 'host_use'] + list(capability_keys))
+    for key, entry in devices.items():
+        assert entry['type'] in ('str', 'int', 'bool', 'list', 'dict'), key
+        assert entry['description'] and entry['returned'], key
+    assert sorted(key for key, entry in devices.items() if entry['returned'] == 'always') == \
+        sorted(COMPACT_DEVICE_KEYS)
+    for key, fields in capability_keys.items():
+        contains = returned(devices[key])
+        assert list(contains) == list(fields), key
+        kept = [field for field, entry in contains.items() if entry['returned'] == 'always']
+        assert kept == list(COMPACT_CAPABILITY_KEYS.get(key, ())) or devices[key]['returned'].endswith(
+            'in full facts') and key not in COMPACT_CAPABILITY_KEYS, key
+        for field, entry in contains.items():
+            assert entry['type'] in ('str', 'int', 'bool', 'list', 'dict'), (key, field)
+    assert hostdev['eligible']['returned'] == 'in full facts'

@@ -1,7 +1,7 @@
 # Copyright: virt.hostdev contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The IOMMU group tests over the sample workstation's facts, a host without IOMMU, compact
-facts and junk; and their documentation."""
+"""The IOMMU group tests over the sample workstation's facts, full and compact (every test on both),
+a host without IOMMU and junk; and their documentation."""
 
 from __future__ import annotations
 
@@ -12,19 +12,17 @@ import pytest
 import yaml
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.virt.hostdev.plugins.module_utils.assignment import assignability
-from ansible_collections.virt.hostdev.plugins.module_utils.host_reader import read_host
+from ansible_collections.virt.hostdev.plugins.module_utils.device_model import FACTS_MODES
 from ansible_collections.virt.hostdev.plugins.test import hostdev_group
 from ansible_collections.virt.hostdev.plugins.test.hostdev_group import hostdev_alone_in_group, hostdev_group_within_slot
 
 TEST_DIR = os.path.dirname(hostdev_group.__file__)
 
 
-@pytest.fixture(scope='module')
-def facts(sample_sysfs):
-    """ansible_facts.hostdev of the sample workstation, as hostdev_facts sets it."""
-    model, used, _warnings = read_host('sysfs', 'qemu:///system', sample_sysfs)
-    return model.facts(used, assignability(model))
+@pytest.fixture(scope='module', params=FACTS_MODES)
+def facts(request, sample_facts):
+    """ansible_facts.hostdev of the sample workstation, as hostdev_facts sets it, full and compact."""
+    return sample_facts(request.param)
 
 
 def test_registered_under_their_names():
@@ -96,15 +94,13 @@ def test_a_sibling_in_another_slot_breaks_within_slot(facts):
     assert not hostdev_group_within_slot('pci_0000_01_00_0', changed)
 
 
-def test_compact_facts_give_the_same_answers(facts):
-    small = copy.deepcopy(facts)
-    for device in small['devices']:
-        if not device['passthrough']['eligible']:
-            device.pop('pci', None)   # bridges and the SMBus controller lose class and address
-    for device in small['devices']:
-        name = device['name']
-        assert (hostdev_alone_in_group(name, small), hostdev_group_within_slot(name, small)) == \
-            EXPECTED.get(name, (False, False)), name
+def test_compact_facts_give_the_answers_of_full_facts(sample_facts):
+    full, compact = sample_facts('full'), sample_facts('compact')
+    # every PCI device, the bridges compact facts leave out too (they are known by their groups)
+    for name in EXPECTED:
+        assert (hostdev_alone_in_group(name, compact), hostdev_group_within_slot(name, compact)) == \
+            (hostdev_alone_in_group(name, full), hostdev_group_within_slot(name, full)) == EXPECTED[name], name
+    assert not any(device['name'] == 'pci_0000_00_01_0' for device in compact['devices'])
 
 
 def test_an_unknown_device_fails_naming_it(facts):

@@ -1,0 +1,429 @@
+#!/usr/bin/env python
+"""make bench-fleet: hostdev facts at fleet scale, measured side by side in one run.
+
+(a) A fleet of inventory hosts (1,000 by default, local connection, forks 20), each reading one of
+    a few fake hosts through ``source: sysfs`` and ``sysfs_root``: the sample workstation, the same
+    booted without an IOMMU, one whose free GPU a domain holds, and (every 20th host) a synthetic
+    host of 5,001 devices. Plays of one task each: ``ansible.builtin.setup`` with
+    ``gather_subset: min``, and ``virt.hostdev.hostdev_facts`` with ``facts: compact`` and
+    ``facts: full``, after a no-op play (the baseline of memory). Per play: wall seconds, CPU seconds
+    and the controller's peak memory (the largest ru_maxrss of ansible-playbook and the workers it
+    forked, from wait4). The cost of a play's facts is its peak minus the no-op play's.
+(b) The sysfs path (SysfsReader, the model, the blockers and the full facts: what hostdev_facts runs
+    with ``source: sysfs``) against a bare Python walk of the same files (list the device links,
+    os.path.realpath each, open and read each attribute the reader reads, readlink each link it
+    reads), on synthetic hosts of about 2,500, 5,000 and 10,000 devices; also against a lean walk
+    (no path resolution, raw reads: the I/O alone).
+(c) Bytes of facts per host (JSON as a module returns them), full and compact.
+
+Variants are interleaved: each round of (b) alternates which of walk and path goes first, and the
+plays of (a) run in the order given, then reversed for further rounds. Prints a short table and
+writes every figure to .build/bench/fleet.json. Not a test: nothing here fails on a slow machine.
+
+Environment: BENCH_FLEET_HOSTS (1000), BENCH_FLEET_FORKS (20), BENCH_FLEET_LARGE_EVERY (20),
+BENCH_FLEET_PLAY_ROUNDS (1), BENCH_FLEET_SYSFS_ROUNDS (5), BENCH_FLEET_SIZES (2500,5000,10000),
+BENCH_FLEET_PARTS (abc), BENCH_FLEET_OUT (.build/bench).
+"""
+
+import json
+import os
+import platform
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TESTS = os.path.dirname(HERE)
+REPO = os.path.dirname(TESTS)
+sys.path.insert(0, TESTS)
+from support import ensure_collection_link  # noqa: E402
+
+COLLECTIONS = ensure_collection_link()
+sys.path.insert(0, COLLECTIONS)
+
+from ansible_collections.virt.hostdev.plugins.module_utils.assignment import assignability  # noqa: E402
+from ansible_collections.virt.hostdev.plugins.module_utils.host_reader import read_host  # noqa: E402
+from fixtures.synthetic_host import synthetic_sysfs  # noqa: E402
+from support.fleet_hosts import build_fleet_hosts  # noqa: E402
+
+
+def setting(name, default):
+    return type(default)(os.environ.get('BENCH_FLEET_' + name, default))
+
+
+HOSTS = setting('HOSTS', 1000)
+FORKS = setting('FORKS', 20)
+LARGE_EVERY = setting('LARGE_EVERY', 20)
+PLAY_ROUNDS = setting('PLAY_ROUNDS', 1)
+SYSFS_ROUNDS = setting('SYSFS_ROUNDS', 5)
+SIZES = [int(size) for size in setting('SIZES', '2500,5000,10000').split(',')]
+PARTS = setting('PARTS', 'abc')
+OUT = setting('OUT', os.path.join(REPO, '.build', 'bench'))
+LARGE_ENDPOINTS = 2500  # the synthetic large host: 5,001 devices
+
+KINDS = ('sample', 'iommu_off', 'gpu_held')
+KIND_LABELS = {'sample': 'sample workstation', 'iommu_off': 'sample, IOMMU off',
+               'gpu_held': 'sample, GPU held', 'large': 'synthetic (SR-IOV-like)'}
+
+
+# -- the facts of one host, as the module makes them ---------------------------------------------
+
+def facts_of(root, mode):
+    model, used, _warnings = read_host('sysfs', 'qemu:///system', root)
+    return model.facts(used, assignability(model, model.facts_names(mode)), mode)
+
+
+def json_bytes(value):
+    """Bytes of a value as JSON, as a module writes its result."""
+    return len(json.dumps(value))
+
+
+# -- (b) the sysfs path against a bare walk ----------------------------------------------------
+
+# What SysfsReader reads of each device (sysfs_reader.py), and udev's data for the names of a PCI
+# device when the host has no pci.ids (id_names.py): the synthetic hosts have none.
+PCI_ATTRIBUTES = ('vendor', 'device', 'boot_vga', 'reset_method', 'class', 'subsystem_vendor',
+                  'subsystem_device', 'numa_node', 'sriov_totalvfs')
+PCI_LINKS = ('iommu_group', 'physfn', 'driver')
+USB_ATTRIBUTES = ('busnum', 'devnum', 'idVendor', 'idProduct', 'bDeviceClass', 'bInterfaceNumber',
+                  'bInterfaceClass', 'bInterfaceSubClass', 'bInterfaceProtocol')
+SCSI_ATTRIBUTES = ('type',)
+
+
+def _read(path):
+    try:
+        with open(path) as handle:
+            return handle.read().strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _link(path):
+    try:
+        return os.readlink(path)
+    except OSError:
+        return None
+
+
+def bare_walk(sys_root):
+    """The floor: every device link listed and resolved (os.path.realpath), every attribute file the
+    reader reads opened and read, every link it reads read; no records, no model, no facts."""
+    values = []
+    host = os.path.dirname(sys_root)
+    pci_root = os.path.join(sys_root, 'bus', 'pci', 'devices')
+    for entry in sorted(os.listdir(pci_root)):
+        base = os.path.realpath(os.path.join(pci_root, entry))
+        values.append([_read(os.path.join(base, name)) for name in PCI_ATTRIBUTES]
+                      + [_link(os.path.join(base, name)) for name in PCI_LINKS]
+                      + [os.path.isdir(os.path.join(base, 'mdev_supported_types')),
+                         _read(os.path.join(host, 'run', 'udev', 'data', '+pci:' + entry))])
+    for parts, attributes in ((('bus', 'usb', 'devices'), USB_ATTRIBUTES),
+                              (('bus', 'scsi', 'devices'), SCSI_ATTRIBUTES),
+                              (('class', 'net'), ('address',)),
+                              (('class', 'block'), ('dev',))):
+        listing = os.path.join(sys_root, *parts)
+        for entry in sorted(os.listdir(listing)) if os.path.isdir(listing) else ():
+            base = os.path.realpath(os.path.join(listing, entry))
+            values.append([_read(os.path.join(base, name)) for name in attributes]
+                          + [_link(os.path.join(base, 'driver'))])
+    return values
+
+
+def _raw(path):
+    try:
+        descriptor = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        return os.read(descriptor, 65536)
+    except OSError:
+        return None
+    finally:
+        os.close(descriptor)
+
+
+def lean_walk(sys_root):
+    """The I/O alone: the same files, read raw through the links, nothing resolved."""
+    values = []
+    host = os.path.dirname(sys_root)
+    pci_root = sys_root + '/bus/pci/devices/'
+    for entry in os.listdir(pci_root):
+        base = pci_root + entry + '/'
+        values.append([_raw(base + name) for name in PCI_ATTRIBUTES] + [_link(base + name) for name in PCI_LINKS]
+                      + [os.path.isdir(base + 'mdev_supported_types'), _raw(host + '/run/udev/data/+pci:' + entry)])
+    net_root = sys_root + '/class/net/'
+    for entry in os.listdir(net_root):
+        values.append([_raw(net_root + entry + '/address'), _link(net_root + entry + '/driver')])
+    return values
+
+
+def sysfs_path(sys_root):
+    """What hostdev_facts runs with source: sysfs: read, model, blockers, full facts."""
+    return facts_of(sys_root, 'full')
+
+
+def timed(func, *args):
+    start = time.perf_counter()
+    func(*args)
+    return time.perf_counter() - start
+
+
+def bench_sysfs(work):
+    trees = {}
+    for size in SIZES:
+        root = synthetic_sysfs(os.path.join(work, 'synthetic-%d' % size), max(4, size // 2 // 4 * 4))
+        devices = len(read_host('sysfs', 'qemu:///system', root)[0].names())
+        trees[size] = (root, devices)
+    times = dict((size, {'walk': [], 'path': [], 'lean': []}) for size in SIZES)
+    for round_ in range(SYSFS_ROUNDS):
+        for size in SIZES if round_ % 2 == 0 else list(reversed(SIZES)):
+            root = trees[size][0]
+            order = ('walk', 'path', 'lean') if round_ % 2 == 0 else ('path', 'walk', 'lean')
+            for variant in order:
+                func = {'walk': bare_walk, 'path': sysfs_path, 'lean': lean_walk}[variant]
+                times[size][variant].append(timed(func, root))
+    rows = []
+    for size in SIZES:
+        walk, path, lean = (statistics.median(times[size][key]) for key in ('walk', 'path', 'lean'))
+        rows.append({'devices': trees[size][1], 'walk_seconds': walk, 'path_seconds': path,
+                     'lean_walk_seconds': lean, 'ratio': path / walk, 'ratio_to_lean': path / lean,
+                     'path_us_per_device': path / trees[size][1] * 1e6, 'samples': times[size]})
+    growth = [rows[index + 1]['path_seconds'] / rows[index]['path_seconds'] for index in range(len(rows) - 1)]
+    return {'rounds': SYSFS_ROUNDS, 'rows': rows, 'path_growth_per_step': growth,
+            'goal_ratio': 1.10, 'goal_held': all(row['ratio'] <= 1.10 for row in rows)}
+
+
+# -- (c) bytes of facts per host ---------------------------------------------------------------
+
+def bench_bytes(roots, mix):
+    rows = []
+    for kind, root in roots.items():
+        full, compact = facts_of(root, 'full'), facts_of(root, 'compact')
+        rows.append({'host': kind, 'devices': len(full['devices']), 'compact_devices': len(compact['devices']),
+                     'full_bytes': json_bytes(full), 'compact_bytes': json_bytes(compact),
+                     'ratio': json_bytes(compact) / float(json_bytes(full))})
+    by_kind = dict((row['host'], row) for row in rows)
+    fleet = dict((key, sum(by_kind[kind][key] * count for kind, count in mix.items()))
+                 for key in ('full_bytes', 'compact_bytes'))
+    return {'rows': rows, 'fleet': fleet, 'mix': mix}
+
+
+# -- (a) the fleet -------------------------------------------------------------------------------
+
+PLAYS = {
+    'noop': ('no-op (baseline)', '''- name: Nothing
+  hosts: fleet
+  gather_facts: false
+  tasks:
+    - name: Nothing
+      ansible.builtin.meta: noop
+'''),
+    'setup': ('setup gather_subset=min', '''- name: setup min
+  hosts: fleet
+  gather_facts: false
+  tasks:
+    - name: Gather setup's minimal facts
+      ansible.builtin.setup:
+        gather_subset: min
+'''),
+    'compact': ('hostdev_facts compact', '''- name: hostdev compact
+  hosts: fleet
+  gather_facts: false
+  tasks:
+    - name: Gather hostdev's compact facts
+      virt.hostdev.hostdev_facts:
+        source: sysfs
+        sysfs_root: "{{ hostdev_sysfs_root }}"
+        facts: compact
+'''),
+    'full': ('hostdev_facts full', '''- name: hostdev full
+  hosts: fleet
+  gather_facts: false
+  tasks:
+    - name: Gather hostdev's full facts
+      virt.hostdev.hostdev_facts:
+        source: sysfs
+        sysfs_root: "{{ hostdev_sysfs_root }}"
+'''),
+}
+ORDER = ('setup', 'compact', 'full')
+
+
+def fleet_mix():
+    """{kind: hosts} of the fleet, and each host's kind in inventory order."""
+    kinds = []
+    for index in range(HOSTS):
+        kinds.append('large' if LARGE_EVERY and index % LARGE_EVERY == LARGE_EVERY - 1 else KINDS[index % len(KINDS)])
+    return dict((kind, kinds.count(kind)) for kind in KINDS + ('large',)), kinds
+
+
+def write_fleet(work, roots, kinds):
+    inventory = os.path.join(work, 'fleet.ini')
+    with open(inventory, 'w') as handle:
+        handle.write('[fleet]\n')
+        for index, kind in enumerate(kinds):
+            handle.write('host%04d hostdev_sysfs_root=%s\n' % (index, roots[kind]))
+        handle.write('[fleet:vars]\nansible_connection=local\nansible_python_interpreter=%s\n' % sys.executable)
+    for name, (_label, text) in PLAYS.items():
+        with open(os.path.join(work, 'play-%s.yml' % name), 'w') as handle:
+            handle.write('---\n' + text)
+    return inventory
+
+
+def run_play(work, inventory, name):
+    """(wall seconds, CPU seconds, peak KB of the largest process) of one ansible-playbook run."""
+    bindir = os.path.dirname(sys.executable)
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS, ANSIBLE_FORKS=str(FORKS),
+               ANSIBLE_PIPELINING='1', ANSIBLE_NOCOLOR='1', ANSIBLE_HOST_KEY_CHECKING='0',
+               ANSIBLE_RETRY_FILES_ENABLED='0', ANSIBLE_LOCALHOST_WARNING='0',
+               PATH=bindir + os.pathsep + os.environ.get('PATH', ''))
+    log = open(os.path.join(work, 'play-%s.log' % name), 'w')
+    start = time.perf_counter()
+    process = subprocess.Popen([os.path.join(bindir, 'ansible-playbook'), '-i', inventory,
+                                os.path.join(work, 'play-%s.yml' % name)],
+                               stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
+    _pid, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - start
+    log.close()
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        raise SystemExit('ansible-playbook %s failed (%d): see %s' % (name, process.returncode, log.name))
+    with open(log.name) as handle:
+        ok = sum(1 for line in handle if line.startswith('ok: ['))
+    return {'seconds': wall, 'cpu_seconds': usage.ru_utime + usage.ru_stime, 'peak_kb': usage.ru_maxrss, 'ok': ok}
+
+
+def bench_fleet(work, roots):
+    mix, kinds = fleet_mix()
+    inventory = write_fleet(work, roots, kinds)
+    runs = dict((name, []) for name in PLAYS)
+    runs['noop'].append(run_play(work, inventory, 'noop'))
+    for round_ in range(PLAY_ROUNDS):
+        for name in ORDER if round_ % 2 == 0 else tuple(reversed(ORDER)):
+            runs[name].append(run_play(work, inventory, name))
+    summary = {}
+    for name in PLAYS:
+        summary[name] = dict((key, statistics.median(run[key] for run in runs[name]))
+                             for key in ('seconds', 'cpu_seconds', 'peak_kb'))
+    base = summary['noop']['peak_kb']
+    for name in PLAYS:
+        summary[name]['added_kb'] = summary[name]['peak_kb'] - base
+    setup = summary['setup']
+    for name in ('setup', 'compact', 'full'):
+        summary[name]['time_vs_setup'] = summary[name]['seconds'] / setup['seconds']
+        # None when setup added nothing measurable (a fleet too small for its facts to show)
+        summary[name]['memory_vs_setup'] = (summary[name]['added_kb'] / float(setup['added_kb'])
+                                            if setup['added_kb'] > 0 else None)
+    memory = summary['compact']['memory_vs_setup']
+    return {'hosts': HOSTS, 'forks': FORKS, 'mix': mix, 'rounds': PLAY_ROUNDS, 'runs': runs, 'summary': summary,
+            'goals': {'compact_no_slower_than_setup': summary['compact']['seconds'] <= setup['seconds'],
+                      'full_no_slower_than_setup': summary['full']['seconds'] <= setup['seconds'],
+                      'compact_memory_under_half_of_setup': memory is not None and memory < 0.5}}
+
+
+# -- the report ----------------------------------------------------------------------------------
+
+def machine():
+    model = ''
+    try:
+        with open('/proc/cpuinfo') as handle:
+            model = next((line.split(':', 1)[1].strip() for line in handle if line.startswith('model name')), '')
+    except OSError:
+        pass
+    return {'cpus': os.cpu_count(), 'cpu': model, 'python': platform.python_version(),
+            'system': platform.platform(), 'load': os.getloadavg()}
+
+
+def table(results):
+    lines = ['virt.hostdev fleet benchmark: %s CPUs (%s), Python %s, load %.1f at start, %.1f at end' % (
+        results['machine']['cpus'], results['machine']['cpu'] or 'unknown CPU', results['machine']['python'],
+        results['machine']['load'][0], results['load_at_end'][0])]
+    fleet = results.get('fleet')
+    if fleet:
+        mix = fleet['mix']
+        lines += ['', '(a) %d hosts, forks %d, %d round(s): %s' % (
+            fleet['hosts'], fleet['forks'], fleet['rounds'],
+            ', '.join('%d %s' % (count, KIND_LABELS[kind]) for kind, count in mix.items() if count)),
+            '%-26s %9s %9s %10s %10s %10s %10s' % ('play', 'seconds', 'vs setup', 'CPU s', 'peak MB',
+                                                   'added MB', 'vs setup')]
+        summary = fleet['summary']
+        for name in ('noop', 'setup', 'compact', 'full'):
+            row = summary[name]
+            lines.append('%-26s %9.1f %9s %10.1f %10.1f %10.1f %10s' % (
+                PLAYS[name][0], row['seconds'], ratio(row.get('time_vs_setup')), row['cpu_seconds'],
+                row['peak_kb'] / 1024.0, row['added_kb'] / 1024.0, ratio(row.get('memory_vs_setup'))))
+        goals = fleet['goals']
+        lines.append('goal: no slower than setup min: compact %s (%s), full %s (%s)' % (
+            held(goals['compact_no_slower_than_setup']), ratio(summary['compact']['time_vs_setup']),
+            held(goals['full_no_slower_than_setup']), ratio(summary['full']['time_vs_setup'])))
+        lines.append('goal: compact facts add < 0.5 x what setup min adds to peak memory: %s (%s)' % (
+            held(goals['compact_memory_under_half_of_setup']), ratio(summary['compact']['memory_vs_setup'])))
+    sysfs = results.get('sysfs')
+    if sysfs:
+        lines += ['', '(b) sysfs path (reader + model + blockers + facts) against a bare walk of the same files, '
+                      'median of %d interleaved rounds' % sysfs['rounds'],
+                  '%8s %9s %9s %7s %11s %11s %9s' % ('devices', 'walk s', 'path s', 'ratio', 'us/device',
+                                                     'lean walk s', 'vs lean')]
+        for row in sysfs['rows']:
+            lines.append('%8d %9.3f %9.3f %7.2f %11.1f %11.3f %9.2f' % (
+                row['devices'], row['walk_seconds'], row['path_seconds'], row['ratio'], row['path_us_per_device'],
+                row['lean_walk_seconds'], row['ratio_to_lean']))
+        lines.append('goal: 1.10 x the walk or better at every size: %s; path time x%s per doubling' % (
+            held(sysfs['goal_held']), ', x'.join('%.2f' % step for step in sysfs['path_growth_per_step'])))
+    facts = results.get('bytes')
+    if facts:
+        lines += ['', '(c) bytes of facts per host (JSON)',
+                  '%-26s %8s %11s %11s %8s' % ('host', 'devices', 'full', 'compact', 'ratio')]
+        for row in facts['rows']:
+            lines.append('%-26s %8d %11d %11d %8.3f' % (
+                KIND_LABELS[row['host']], row['devices'], row['full_bytes'], row['compact_bytes'], row['ratio']))
+        fleet_bytes = facts['fleet']
+        lines.append('%-26s %8s %11d %11d %8.3f' % ('the fleet of (a), in all', '', fleet_bytes['full_bytes'],
+                                                    fleet_bytes['compact_bytes'],
+                                                    fleet_bytes['compact_bytes'] / float(fleet_bytes['full_bytes'])))
+    return '\n'.join(lines)
+
+
+def held(value):
+    return 'holds' if value else 'DOES NOT HOLD'
+
+
+def ratio(value):
+    return 'n/a' if value is None else '%.2f' % value
+
+
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    work = tempfile.mkdtemp(prefix='fleet-', dir=OUT)
+    results = {'machine': machine(), 'settings': {
+        'hosts': HOSTS, 'forks': FORKS, 'large_every': LARGE_EVERY, 'play_rounds': PLAY_ROUNDS,
+        'sysfs_rounds': SYSFS_ROUNDS, 'sizes': SIZES, 'parts': PARTS}}
+    started = time.time()
+    try:
+        roots = build_fleet_hosts(os.path.join(work, 'hosts'))
+        roots['large'] = synthetic_sysfs(os.path.join(work, 'hosts', 'large'), LARGE_ENDPOINTS)
+        mix, _kinds = fleet_mix()
+        if 'c' in PARTS:
+            results['bytes'] = bench_bytes(roots, mix)
+        if 'b' in PARTS:
+            results['sysfs'] = bench_sysfs(work)
+        if 'a' in PARTS:
+            results['fleet'] = bench_fleet(work, roots)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    results['seconds'] = time.time() - started
+    results['load_at_end'] = os.getloadavg()
+    results['self_peak_kb'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    path = os.path.join(OUT, 'fleet.json')
+    with open(path, 'w') as handle:
+        json.dump(results, handle, indent=2, sort_keys=True)
+    print(table(results))
+    print('\nfigures: %s (%.0f s in all)' % (os.path.relpath(path, REPO), results['seconds']))
+
+
+if __name__ == '__main__':
+    main()
