@@ -12,7 +12,6 @@ BIN := $(VENV)/bin
 PYTHON := $(BIN)/python
 PYTEST := $(BIN)/pytest
 BUILD := $(CURDIR)/.build
-SANITY_DIR := $(BUILD)/sanity/ansible_collections/virt/hostdev
 
 export ANSIBLE_COLLECTIONS_PATH := $(BUILD)/collections
 # venv tools first (ansible-test finds python3.11 and the ansible-* commands on PATH)
@@ -28,7 +27,7 @@ if [ $$rc -eq 5 ] && [ -z "$$(find $(1) -name 'test_*.py' -o -name '*_test.py' 2
 exit $$rc
 endef
 
-.PHONY: help setup demo test unit integration sanity types lint lab bench build clean
+.PHONY: help setup demo test unit integration sanity compat types lint docs lab lab-host bench bench-fleet build clean
 
 help: ## show this help
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{ printf "  %-12s %s\n", $$1, $$2 }'
@@ -36,15 +35,16 @@ help: ## show this help
 setup: ## install system packages, .venv and the collection symlink (idempotent)
 	@bash scripts/bootstrap.sh
 
-demo: setup ## gather the bundled sample host's facts and print a summary
+demo: ## gather the bundled sample host's facts and print a summary (installs only what it needs)
+	@bash scripts/bootstrap.sh --demo
 	@rm -rf $(BUILD)/sample-host
 	@$(PYTHON) tests/fixtures/sample_host/sysfs.py $(BUILD)/sample-host >/dev/null
 	ANSIBLE_LOCALHOST_WARNING=0 \
 	  $(BIN)/ansible-playbook -i localhost, -c local -e ansible_python_interpreter=$(PYTHON) \
 	  playbooks/demo.yml $(DEMO_ARGS)
 
-TEST_PHASES := unit integration sanity types lint lab
-test: setup ## unit, integration, sanity, types, lint, lab in order; stops at the first failure
+TEST_PHASES := unit integration sanity compat types lint docs lab lab-host
+test: setup ## unit, integration, sanity, compat, types, lint, docs, lab, lab-host in order; stops at the first failure
 	@for phase in $(TEST_PHASES); do \
 	  start=$$SECONDS; echo "==== make test: $$phase"; \
 	  if ! $(MAKE) --no-print-directory $$phase; then \
@@ -59,34 +59,50 @@ integration: setup ## pytest tests/integration (starts a private libvirtd)
 	@$(call run_pytest,tests/integration)
 
 sanity: setup ## ansible-test sanity on a copy of the tracked + untracked files
-	@rm -rf $(BUILD)/sanity && mkdir -p $(SANITY_DIR)
-	@if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then \
-	  git ls-files -z -co --exclude-standard; \
-	else \
-	  find . \( -path ./.git -o -path ./.venv -o -path ./.build \) -prune -o \( -type f -o -type l \) -printf '%P\0'; \
-	fi | while IFS= read -r -d '' f; do [ -e "$$f" ] || [ -L "$$f" ] && printf '%s\0' "$$f"; done \
-	  | tar --null -T - -cf - | tar -xf - -C $(SANITY_DIR)
-	@# ansible-test lists files with git from the nearest .git upwards; without a repo of its
-	@# own the copy would be seen as ignored files of this checkout (.build/) and skipped.
-	@git -C $(SANITY_DIR) init -q
-	cd $(SANITY_DIR) && $(BIN)/ansible-test sanity --python $$($(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])') --requirements $(SANITY_ARGS)
+	bash scripts/sanity.sh $(VENV) $(BUILD)/sanity $(SANITY_ARGS)
+
+compat: setup ## unit tests and sanity on the oldest and newest ansible-core claimed (venvs in .build/compat)
+	bash scripts/compat.sh $(COMPAT_LINES)
 
 types: setup ## mypy on module_utils and the controller plugins, for the managed host's Python 3.9
 	cd $(BUILD)/collections && $(BIN)/mypy --python-version 3.9 --ignore-missing-imports --no-error-summary \
 	  -p ansible_collections.virt.hostdev.plugins.module_utils -p ansible_collections.virt.hostdev.plugins.filter \
 	  -p ansible_collections.virt.hostdev.plugins.test -p ansible_collections.virt.hostdev.plugins.plugin_utils
 
-lint: setup ## ansible-lint the role, the demo and the example playbooks
-	$(BIN)/ansible-lint --offline roles/ playbooks/ docs/examples/
+lint: setup ## ansible-lint (profile production) the roles, the demo and the example playbooks
+	$(BIN)/ansible-lint --offline --profile production roles/ playbooks/ docs/examples/
+
+DOCS := $(BUILD)/docs
+docs: setup ## the docsite in .build/docs: pages from docs/*.md, antsibull-docs lint, Sphinx without warnings
+	$(PYTHON) scripts/docsite.py
+	cd $(BUILD)/collections/ansible_collections/virt/hostdev && $(BIN)/antsibull-docs lint-collection-docs --plugin-docs .
+	rm -rf $(DOCS) && mkdir -p $(DOCS) && chmod 755 $(DOCS)
+	$(BIN)/antsibull-docs sphinx-init --use-current --squash-hierarchy --fail-on-error --title virt.hostdev \
+	  --dest-dir $(DOCS) virt.hostdev >/dev/null
+	@# No network: the labels of Ansible's docsite come from a local inventory; links still go there.
+	$(PYTHON) scripts/docsite.py --inventory $(DOCS)/ansible_devel.inv
+	echo "intersphinx_mapping = {'ansible_devel': ('https://docs.ansible.com/projects/ansible/devel/', '$(DOCS)/ansible_devel.inv')}" \
+	  >>$(DOCS)/conf.py
+	cd $(DOCS) && ./build.sh >build.log 2>&1 || { tail -n 40 build.log; exit 1; }
+	@echo "docsite: $(DOCS)/build/html/index.html"
 
 lab: setup ## boot the virtual-IOMMU guest, run the checks in it, assert on its JSON report
 	@rc=0; $(PYTEST) -p no:cacheprovider $(PYTEST_ARGS) tests/lab || rc=$$?; \
 	echo "lab report: $(BUILD)/lab/report.json (guest console: $(BUILD)/lab/serial.log)"; exit $$rc
 
-bench: setup ## python tests/bench/bench_model.py
-	$(PYTHON) tests/bench/bench_model.py
+lab-host: setup ## build (or reuse) the Debian 12 lab host, prepare it over SSH with its real GRUB, reboot and VFIO
+	@rc=0; $(PYTEST) -p no:cacheprovider $(PYTEST_ARGS) tests/lab_host || rc=$$?; \
+	echo "lab-host report: $(BUILD)/lab_host/report.json (guest console: $(BUILD)/lab_host/serial.log)"; exit $$rc
 
-build: setup ## build the collection tarball into .build/dist
+bench: setup ## python tests/bench/bench_model.py, then bench_names.py (what device names cost)
+	$(PYTHON) tests/bench/bench_model.py
+	$(PYTHON) tests/bench/bench_names.py
+
+bench-fleet: setup ## 1,000 hosts: hostdev facts vs setup min; sysfs path vs a bare walk; bytes (.build/bench/fleet.json)
+	$(PYTHON) tests/bench/bench_fleet.py
+
+build: setup ## build the collection tarball into .build/dist (with the docsite's pages)
+	$(PYTHON) scripts/docsite.py
 	$(BIN)/ansible-galaxy collection build --force --output-path $(BUILD)/dist
 
 clean: ## remove .venv, .build and caches

@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
 # Idempotent development/CI setup for the virt.hostdev collection.
 #
-#  1. System packages from bindep.txt ([platform:dpkg] lines): installed with apt-get
-#     when running as root and one of them is missing (fast path: dpkg-query only).
-#  2. .venv (python3 from PATH) with requirements.txt + tests/requirements.txt; pip is
-#     skipped while .venv/.bootstrap-stamp is newer than both requirement files.
+#   scripts/bootstrap.sh          everything: make setup, make test, CI
+#   scripts/bootstrap.sh --demo   only what make demo needs (no QEMU, no libvirt daemon,
+#                                 no browser, no test tools)
+#
+#  1. System packages: the [platform:dpkg] lines of bindep.txt (what the collection needs at
+#     run time) and tests/bindep.txt (development and tests) that apply with the profiles
+#     compile + test (compile + demo with --demo), selected as bindep does; installed with
+#     apt-get when running as root and one of them is missing (fast path: dpkg-query only).
+#  2. .venv (python3 from PATH) with requirements.txt + tests/requirements.txt (--demo:
+#     requirements.txt); pip is skipped while the stamp is newer than the requirement files.
 #  3. .build/collections/ansible_collections/virt/hostdev -> repo root, so Ansible
 #     (ANSIBLE_COLLECTIONS_PATH=.build/collections) and pytest find the collection.
 #
@@ -17,7 +23,6 @@ cd "$ROOT"
 LOG_DIR=.build/logs
 mkdir -p "$LOG_DIR"
 VENV=.venv
-STAMP=$VENV/.bootstrap-stamp
 
 say() { printf 'bootstrap: %s\n' "$*"; }
 
@@ -33,10 +38,55 @@ run() {
     fi
 }
 
+MODE=full
+PROFILES=(compile test)
+REQUIREMENTS=(requirements.txt tests/requirements.txt)
+STAMP=$VENV/.bootstrap-stamp
+if [ "${1:-}" = --demo ]; then
+    MODE=demo
+    PROFILES=(compile demo)
+    REQUIREMENTS=(requirements.txt)
+    STAMP=$VENV/.bootstrap-stamp-demo
+elif [ $# -gt 0 ]; then
+    say "usage: $0 [--demo]"
+    exit 2
+fi
+
 # ---------------------------------------------------------------- system packages
-dpkg_packages() {
-    # first word of every non-comment line tagged platform:dpkg
-    sed -e 's/#.*//' bindep.txt | awk '/platform:dpkg/ { print $1 }'
+# bindep_packages FILE PROFILE...: the packages of FILE for this Debian machine with these
+# profiles, as bindep selects them: a negative selector that matches excludes the line; a line
+# with positive platform (or profile) selectors needs one of them to match.
+bindep_packages() {
+    local file=$1
+    shift
+    awk -v profiles="$*" -v platforms="platform:dpkg platform:debian" '
+        BEGIN {
+            split(profiles, list, " "); for (i in list) profile[list[i]] = 1
+            split(platforms, list, " "); for (i in list) platform[list[i]] = 1
+        }
+        {
+            sub(/#.*/, "")
+            if ($0 ~ /^[[:space:]]*$/) next
+            selectors = ""
+            if (match($0, /\[[^]]*\]/)) selectors = substr($0, RSTART + 1, RLENGTH - 2)
+            n = split(selectors, words, /[[:space:]]+/)
+            excluded = 0; platform_wanted = 0; platform_hit = 0; profile_wanted = 0; profile_hit = 0
+            for (i = 1; i <= n; i++) {
+                word = words[i]
+                if (word == "") continue
+                negative = substr(word, 1, 1) == "!"
+                if (negative) word = substr(word, 2)
+                if (word ~ /^platform:/) {
+                    hit = word in platform
+                    if (negative) { if (hit) excluded = 1 } else { platform_wanted = 1; if (hit) platform_hit = 1 }
+                } else {
+                    hit = word in profile
+                    if (negative) { if (hit) excluded = 1 } else { profile_wanted = 1; if (hit) profile_hit = 1 }
+                }
+            }
+            if (excluded || (platform_wanted && !platform_hit) || (profile_wanted && !profile_hit)) next
+            print $1
+        }' "$file"
 }
 
 missing=()
@@ -45,7 +95,7 @@ if command -v dpkg-query >/dev/null 2>&1; then
         [ -n "$pkg" ] || continue
         status=$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null || true)
         [ "$status" = installed ] || missing+=("$pkg")
-    done < <(dpkg_packages)
+    done < <(bindep_packages bindep.txt "${PROFILES[@]}"; bindep_packages tests/bindep.txt "${PROFILES[@]}")
 fi
 
 if [ "${#missing[@]}" -gt 0 ]; then
@@ -71,46 +121,22 @@ if [ ! -x "$VENV/bin/python" ]; then
     run venv "$PY" -m venv "$VENV"
 fi
 
-if [ ! -e "$STAMP" ] || [ requirements.txt -nt "$STAMP" ] || [ tests/requirements.txt -nt "$STAMP" ]; then
-    say "installing Python requirements into $VENV"
-    run pip "$VENV/bin/python" -m pip install --disable-pip-version-check \
-        -r requirements.txt -r tests/requirements.txt
+# fresh STAMP FILE...: the stamp exists and is newer than every file
+fresh() {
+    local stamp=$1 file
+    shift
+    [ -e "$stamp" ] || return 1
+    for file; do
+        if [ "$file" -nt "$stamp" ]; then return 1; fi
+    done
+}
+
+# A full install also satisfies the demo.
+if ! fresh "$STAMP" "${REQUIREMENTS[@]}" \
+        && ! { [ "$MODE" = demo ] && fresh "$VENV/.bootstrap-stamp" requirements.txt tests/requirements.txt; }; then
+    say "installing Python requirements into $VENV (${REQUIREMENTS[*]})"
+    run pip "$VENV/bin/python" -m pip install --disable-pip-version-check "${REQUIREMENTS[@]/#/-r}"
     touch "$STAMP"
-fi
-
-# ---------------------------------------------------------------- ansible-test pip bootstrap
-# ansible-test creates every sanity-test virtualenv without pip and then runs a get-pip
-# script it downloads from its own CI file host, which this network does not reach. It
-# uses a cached copy when one exists; write a small stand-in there that installs pip with
-# ensurepip and then upgrades it to the requested version from PyPI.
-PIP_FOR_TEST=$("$VENV/bin/python" - <<'PY'
-import re
-try:
-    import ansible_test
-except ImportError:
-    raise SystemExit(0)
-path = ansible_test.__path__[0] + '/_internal/python_requirements.py'
-with open(path, encoding='utf-8') as handle:
-    match = re.search(r"pip='([0-9.]+)'", handle.read())
-print(match.group(1) if match else '')
-PY
-)
-if [ -n "$PIP_FOR_TEST" ]; then
-    GET_PIP_CACHE=$HOME/.ansible/test/cache/get_pip_${PIP_FOR_TEST//./_}.py
-    if [ ! -s "$GET_PIP_CACHE" ]; then
-        mkdir -p "$(dirname "$GET_PIP_CACHE")"
-        cat >"$GET_PIP_CACHE" <<'PY'
-"""Stand-in for ansible-test's get-pip bootstrap script (written by virt.hostdev's
-scripts/bootstrap.sh): ensurepip, then `pip install ARGS` (get-pip only flags dropped)."""
-import subprocess
-import sys
-
-ARGS = [arg for arg in sys.argv[1:] if arg not in ('--no-setuptools', '--no-wheel')]
-subprocess.check_call([sys.executable, '-m', 'ensurepip', '--default-pip'],
-                      stdout=subprocess.DEVNULL)
-sys.exit(subprocess.call([sys.executable, '-m', 'pip', 'install', '--quiet'] + ARGS))
-PY
-    fi
 fi
 
 # ---------------------------------------------------------------- collection path

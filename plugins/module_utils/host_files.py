@@ -11,8 +11,9 @@ atomically (a temporary file in the same directory, then a rename, which replace
 planted link instead of writing through it), keeping the mode and owner of the file
 it replaces. A symbolic link where a file is expected is refused, naming it.
 
-``Commands`` runs the host's tools (update-grub, grubby, update-initramfs, modprobe)
-through the module's run_command, as argument lists, under ``timeout(1)``.
+``Commands`` runs the host's tools (update-grub, grubby, update-initramfs, modprobe; on the
+controller, Graphviz's dot) through the module's run_command, as argument lists, under
+``timeout(1)``.
 """
 
 import errno
@@ -209,16 +210,24 @@ class Commands:
     def find(self, name: str) -> Optional[str]:
         return self._get_bin_path(name)
 
-    def run(self, argv: List[str], timeout: int) -> str:
-        """Run argv (argv[0] a name or a path) and return its output; fail on a non-zero exit."""
+    def outcome(self, argv: List[str], timeout: int, data: Optional[str] = None) -> Tuple[int, str, str, bool]:
+        """Run argv under timeout(1), data on its standard input: (exit code, output, errors, timed out)."""
         command = list(argv)
         limiter = self.find('timeout')
         if limiter:
             command = [limiter, '--kill-after=%d' % KILL_AFTER, str(timeout)] + command
         self.ran.append(list(argv))
-        rc, out, err = self._run_command(command)
+        if data is None:
+            rc, out, err = self._run_command(command)
+        else:
+            rc, out, err = self._run_command(command, data=data, binary_data=True)
+        return rc, out, err, bool(limiter) and rc == TIMED_OUT
+
+    def run(self, argv: List[str], timeout: int) -> str:
+        """Run argv (argv[0] a name or a path) and return its output; fail on a non-zero exit."""
+        rc, out, err, timed_out = self.outcome(argv, timeout)
         shown = ' '.join(argv)
-        if limiter and rc == TIMED_OUT:
+        if timed_out:
             raise HostdevError('%s did not finish within %d s and was stopped' % (shown, timeout))
         if rc != 0:
             detail = (err or out or '').strip().splitlines()

@@ -11,13 +11,12 @@ would never follow it, but whoever planted it should hear about it.
 
 import errno
 import os
-import shutil
 import stat
-import subprocess
 import tempfile
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from ansible_collections.virt.hostdev.plugins.module_utils.errors import shown
+from ansible_collections.virt.hostdev.plugins.module_utils.host_files import Commands
 from ansible_collections.virt.hostdev.plugins.module_utils.report import ReportError
 
 GRAPHVIZ_MISSING = (
@@ -25,23 +24,18 @@ GRAPHVIZ_MISSING = (
     "(apt-get install graphviz, dnf install graphviz), or set topology: false for a report without pictures")
 
 
-def render_svg(source: str, timeout: int, what: str = 'the picture') -> str:
-    """``dot -Tsvg`` of a DOT text, waiting at most ``timeout`` seconds."""
-    dot = shutil.which('dot')
+def render_svg(commands: Commands, source: str, timeout: int, what: str = 'the picture') -> str:
+    """``dot -Tsvg`` of a DOT text through the module's commands, waiting at most ``timeout`` seconds."""
+    dot = commands.find('dot')
     if dot is None:
         raise ReportError(GRAPHVIZ_MISSING)
-    try:
-        completed = subprocess.run([dot, '-Tsvg'], input=source.encode('utf-8'), stdout=subprocess.PIPE,
-                                   stderr=subprocess.PIPE, timeout=timeout, check=False)
-    except subprocess.TimeoutExpired:
-        raise ReportError('dot -Tsvg did not finish drawing %s within %d seconds (dot_timeout)'
-                          % (what, timeout)) from None
-    except OSError as error:
-        raise ReportError('dot -Tsvg could not run (%s): %s' % (dot, error.strerror or error)) from None
-    if completed.returncode != 0:
+    rc, out, err, timed_out = commands.outcome([dot, '-Tsvg'], timeout, data=source)
+    if timed_out:
+        raise ReportError('dot -Tsvg did not finish drawing %s within %d seconds (dot_timeout)' % (what, timeout))
+    if rc != 0:
         raise ReportError('dot -Tsvg failed drawing %s (exit code %d): %s' % (
-            what, completed.returncode, shown(completed.stderr.decode('utf-8', 'replace').strip(), 400)))
-    return completed.stdout.decode('utf-8', 'replace')
+            what, rc, shown((err or '').strip(), 400)))
+    return out
 
 
 def _current(path: str) -> Optional[Tuple[bytes, int]]:

@@ -201,6 +201,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.virt.hostdev.plugins.module_utils.errors import reported_to
 from ansible_collections.virt.hostdev.plugins.module_utils.report import DEFAULT_TITLE, FORMATS, FleetReport
+from ansible_collections.virt.hostdev.plugins.module_utils.host_files import Commands
 from ansible_collections.virt.hostdev.plugins.module_utils.report_files import render_svg, write_files
 
 
@@ -229,7 +230,8 @@ def main():
         report = FleetReport(params['hosts'], title=params['title'], drift=params['drift'])
         pictures = {}
         if params['topology'] and 'html' in params['formats']:
-            pictures = dict((host, render_svg(source, params['dot_timeout'], 'the topology of %s' % host))
+            commands = Commands.of(module)
+            pictures = dict((host, render_svg(commands, source, params['dot_timeout'], 'the topology of %s' % host))
                             for host, source in report.dot_sources().items())
         documents = report.documents(params['formats'], params['basename'], pictures)
         changed, files, diffs = write_files(params['dest'], documents, check_mode=module.check_mode,

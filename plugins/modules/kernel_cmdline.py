@@ -7,7 +7,7 @@ DOCUMENTATION = r'''
 ---
 module: kernel_cmdline
 short_description: Turn the IOMMU on or off in the kernel command line a host boots with
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Ensures the IOMMU arguments of the kernel command line through the host's own boot mechanism,
     changing only those arguments.

@@ -7,7 +7,7 @@ DOCUMENTATION = r'''
 ---
 module: vfio_reserve
 short_description: Reserve PCI devices for guests, bound to vfio-pci by address from the next boot
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Makes the host's reservation exactly O(devices) (O(state=present)), or removes it (O(state=absent)).
     The reserved PCI devices are bound to C(vfio-pci) at every boot, by address, so an identical card the

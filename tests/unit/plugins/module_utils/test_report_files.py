@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import stat
+import subprocess
 import time
 
 import pytest
 
 from ansible_collections.virt.hostdev.plugins.module_utils.assignment import assignability
+from ansible_collections.virt.hostdev.plugins.module_utils.host_files import Commands
 from ansible_collections.virt.hostdev.plugins.module_utils.host_reader import read_host
 from ansible_collections.virt.hostdev.plugins.module_utils.report import FleetReport
 from ansible_collections.virt.hostdev.plugins.module_utils.report_files import ReportError, render_svg, write_files
@@ -29,6 +32,17 @@ def hostile_report(tmp_path_factory):
     return FleetReport({'ws-a': model.facts(used, assignability(model))})
 
 
+def commands():
+    """A Commands as an AnsibleModule's: dot found on PATH, timeout(1) in /usr/bin, data on stdin."""
+    def run_command(argv, data=None, binary_data=False):
+        completed = subprocess.run(argv, input=data, capture_output=True, text=True, check=False)
+        return completed.returncode, completed.stdout, completed.stderr
+
+    def get_bin_path(name):
+        return shutil.which(name, path='/usr/bin:/bin') if name == 'timeout' else shutil.which(name)
+    return Commands(run_command, get_bin_path)
+
+
 def fake_dot(tmp_path, monkeypatch, script):
     bindir = tmp_path / 'bin'
     bindir.mkdir()
@@ -41,7 +55,7 @@ def fake_dot(tmp_path, monkeypatch, script):
 # -- dot -----------------------------------------------------------------------------------
 
 def test_dot_draws_a_cluster_per_group_and_escapes_text(hostile_report):
-    svg = render_svg(hostile_report.dot('ws-a', 'h1'), 60)
+    svg = render_svg(commands(), hostile_report.dot('ws-a', 'h1'), 60)
     assert len(re.findall(r'<g id="h1_group_\d+" class="cluster">', svg)) == 10
     assert len(re.findall(r'<g id="h1_pci_[0-9a-f_]+" class="node">', svg)) == 16
     assert '<script' not in svg and '&lt;script&gt;window.hostdevPwned' in svg
@@ -50,21 +64,21 @@ def test_dot_draws_a_cluster_per_group_and_escapes_text(hostile_report):
 def test_missing_dot_names_the_graphviz_package(tmp_path, monkeypatch):
     monkeypatch.setenv('PATH', str(tmp_path))
     with pytest.raises(ReportError, match=r"dot command is not on the controller's PATH: install the graphviz package"):
-        render_svg('digraph { a }', 10)
+        render_svg(commands(), 'digraph { a }', 10)
 
 
 def test_a_slow_dot_is_stopped(tmp_path, monkeypatch):
     fake_dot(tmp_path, monkeypatch, 'exec /bin/sleep 30')
     started = time.monotonic()
     with pytest.raises(ReportError, match='did not finish drawing the topology of ws-a within 1 seconds'):
-        render_svg('digraph { a }', 1, 'the topology of ws-a')
+        render_svg(commands(), 'digraph { a }', 1, 'the topology of ws-a')
     assert time.monotonic() - started < 10
 
 
 def test_a_failing_dot_says_why(tmp_path, monkeypatch):
     fake_dot(tmp_path, monkeypatch, 'echo "Error: syntax error in line 1" >&2; exit 1')
     with pytest.raises(ReportError, match='dot -Tsvg failed drawing the picture .exit code 1.: Error: syntax error'):
-        render_svg('digraph {', 10)
+        render_svg(commands(), 'digraph {', 10)
 
 
 # -- writing ---------------------------------------------------------------------------------
