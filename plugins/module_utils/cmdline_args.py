@@ -26,6 +26,9 @@ VENDORS = ('intel', 'amd')
 VENDOR_PARAMETERS = {'intel': 'intel_iommu', 'amd': 'amd_iommu'}
 # /proc/cpuinfo vendor_id -> vendor (Hygon's Dhyana CPUs carry AMD's IOMMU).
 CPU_VENDORS = {'GenuineIntel': 'intel', 'AuthenticAMD': 'amd', 'HygonGenuine': 'amd'}
+# The ACPI table the firmware describes each vendor's IOMMU with (/sys/firmware/acpi/tables):
+# the DMA remapping table of Intel VT-d, the I/O virtualization reporting structure of AMD-Vi.
+ACPI_IOMMU_TABLES = {'DMAR': 'intel', 'IVRS': 'amd'}
 PASSTHROUGH_TOKEN = 'iommu=pt'
 
 GRUB_VARIABLES = ('GRUB_CMDLINE_LINUX', 'GRUB_CMDLINE_LINUX_DEFAULT')
@@ -58,6 +61,17 @@ class CmdlineSpec:
             return []
         tokens = ['%s=on' % VENDOR_PARAMETERS[self.vendor]] if self.vendor else []
         return tokens + ([PASSTHROUGH_TOKEN] if self.passthrough else [])
+
+
+def vendor_from_acpi_tables(names: List[str]) -> Optional[str]:
+    """intel or amd from the names of the ACPI tables (/sys/firmware/acpi/tables) when they describe
+    exactly one vendor's IOMMU; None otherwise (no such table, or both).
+
+    The table says which IOMMU the platform has, whatever the CPU: a virtual machine with a
+    virtual Intel IOMMU may run on an AMD CPU (QEMU's default TCG CPU says AuthenticAMD).
+    """
+    found = set(ACPI_IOMMU_TABLES[name] for name in names if name in ACPI_IOMMU_TABLES)
+    return found.pop() if len(found) == 1 else None
 
 
 def vendor_from_cpuinfo(text: Optional[str]) -> Optional[str]:

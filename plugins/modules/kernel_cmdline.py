@@ -50,9 +50,12 @@ options:
     default: present
   vendor:
     description:
-      - Whose IOMMU argument to add. V(auto) reads the C(vendor_id) of C(/proc/cpuinfo) (C(GenuineIntel),
-        C(AuthenticAMD) or C(HygonGenuine)); on another CPU it adds none and warns (the ARM SMMU needs no
-        argument). V(none) adds no vendor argument but still removes the ones that turn the IOMMU off.
+      - Whose IOMMU argument to add. V(auto) takes the vendor of the IOMMU the firmware describes, from the
+        ACPI tables in C(/sys/firmware/acpi/tables) (C(DMAR) for Intel VT-d, C(IVRS) for AMD-Vi), and
+        without exactly one of them the C(vendor_id) of C(/proc/cpuinfo) (C(GenuineIntel), C(AuthenticAMD)
+        or C(HygonGenuine)); on another CPU it adds none and warns (the ARM SMMU needs no argument).
+        The table goes first because a virtual machine's virtual IOMMU need not match its CPU.
+      - V(none) adds no vendor argument but still removes the ones that turn the IOMMU off.
     type: str
     choices: [auto, intel, amd, none]
     default: auto
@@ -173,6 +176,7 @@ from ansible_collections.virt.hostdev.plugins.module_utils.cmdline_args import (
     STATES,
     VENDORS,
     CmdlineSpec,
+    vendor_from_acpi_tables,
     vendor_from_cpuinfo,
 )
 from ansible_collections.virt.hostdev.plugins.module_utils.errors import reported_to
@@ -181,6 +185,9 @@ from ansible_collections.virt.hostdev.plugins.module_utils.host_files import (
     HostFiles,
     host_files_argument_spec,
 )
+
+# Where the firmware's ACPI tables are listed (DMAR: Intel VT-d, IVRS: AMD-Vi).
+ACPI_TABLES = '/sys/firmware/acpi/tables'
 
 
 def main():
@@ -199,10 +206,12 @@ def main():
         files = HostFiles(params['root'])
         vendor = params['vendor']
         if vendor == 'auto':
-            vendor = vendor_from_cpuinfo(files.read('/proc/cpuinfo'))
+            # the IOMMU the firmware describes, else the CPU's vendor
+            vendor = vendor_from_acpi_tables(files.listdir(ACPI_TABLES)) or \
+                vendor_from_cpuinfo(files.read('/proc/cpuinfo'))
             if vendor is None and params['state'] == 'present':
-                module.warn('the CPU vendor in /proc/cpuinfo is neither Intel nor AMD: no vendor IOMMU '
-                            'argument is added (set vendor to add one)')
+                module.warn('no ACPI DMAR or IVRS table describes the IOMMU and the CPU vendor in /proc/cpuinfo '
+                            'is neither Intel nor AMD: no vendor IOMMU argument is added (set vendor to add one)')
         elif vendor == 'none':
             vendor = None
         spec = CmdlineSpec(params['state'], vendor, params['passthrough_mode'])

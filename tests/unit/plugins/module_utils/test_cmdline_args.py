@@ -12,6 +12,7 @@ from ansible_collections.virt.hostdev.plugins.module_utils.cmdline_args import (
     grubby_entries,
     satisfied,
     shell_assignments,
+    vendor_from_acpi_tables,
     vendor_from_cpuinfo,
 )
 
@@ -180,3 +181,14 @@ def test_grubby_entries_and_arguments():
     done = [(kernel, ' '.join(edited_tokens(args.split(), AMD))) for kernel, args in entries]
     assert grubby_arguments(done, AMD) == ([], [])
     assert grubby_arguments(done, ABSENT) == ([], ['amd_iommu=on'])
+
+
+@pytest.mark.parametrize('names, vendor', [
+    (['APIC', 'DMAR', 'FACP'], 'intel'),
+    (['APIC', 'IVRS'], 'amd'),
+    (['APIC', 'FACP', 'SSDT1'], None),
+    (['DMAR', 'IVRS'], None),
+    ([], None),
+])
+def test_vendor_from_acpi_tables(names, vendor):
+    assert vendor_from_acpi_tables(names) == vendor

@@ -4,7 +4,7 @@ import pytest
 
 from ansible_collections.virt.hostdev.plugins.modules import kernel_cmdline
 
-from support.fake_host import DEBIAN_GRUB, FakeTools, debian_root, read
+from support.fake_host import DEBIAN_GRUB, FakeTools, debian_root, read, write
 from support.module_run import module_runner
 
 
@@ -59,3 +59,22 @@ def test_bad_options_and_hosts(host, run, tmp_path):
     assert 'bootloader' in run(root=root, bootloader='lilo')['msg']
     result = run(root=str(tmp_path / 'empty'))
     assert result['failed'] is True and result['msg'].startswith('cannot tell how this host boots')
+
+
+@pytest.mark.parametrize('tables, cpu, vendor, added', [
+    # a virtual Intel IOMMU under QEMU TCG, whose default CPU says AuthenticAMD (the Debian lab host)
+    (['APIC', 'DMAR', 'FACP', 'MCFG'], 'AuthenticAMD', 'intel', 'intel_iommu=on'),
+    (['APIC', 'IVRS'], 'GenuineIntel', 'amd', 'amd_iommu=on'),
+    # no table names one vendor's IOMMU (none, or both): the CPU decides
+    (['APIC', 'FACP'], 'AuthenticAMD', 'amd', 'amd_iommu=on'),
+    (['DMAR', 'IVRS'], 'GenuineIntel', 'intel', 'intel_iommu=on'),
+])
+def test_vendor_from_the_firmware_iommu_table_before_the_cpu(host, run, tables, cpu, vendor, added):
+    root, _tools = host
+    with open(root + '/proc/cpuinfo', 'w') as handle:
+        handle.write('processor\t: 0\nvendor_id\t: %s\n' % cpu)
+    for name in tables:
+        write(root, '/sys/firmware/acpi/tables/' + name, 'table')
+    result = run(root=root, _ansible_check_mode=True)
+    assert result['vendor'] == vendor
+    assert result['added'] == [added] and result['removed'] == ['intel_iommu=off']
