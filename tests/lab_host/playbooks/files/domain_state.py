@@ -1,0 +1,97 @@
+# Copyright: virt.hostdev contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Runs on the lab host (Debian's python3 and python3-libvirt, fed on stdin by
+ansible.builtin.raw): does one thing to the test domain with virsh, then prints what
+libvirt and the kernel say about it and about one PCI device, as JSON. Stdlib and the
+libvirt binding only.
+
+    python3 - DOMAIN ADDRESS ACTION [XML]
+      ACTION: read | define (XML: the domain's definition) | start | destroy
+
+{action, output (virsh's), state, active, config_xml, live_xml, config_hostdevs,
+ live_hostdevs ([PCI addresses]), qemu_pid, qemu_vfio (the /dev/vfio files QEMU holds),
+ device: {driver, driver_override, iommu_group}}
+"""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from xml.etree import ElementTree
+
+import libvirt
+
+URI = 'qemu:///system'
+domain_name, address, action = sys.argv[1:4]
+
+
+def virsh(*args, **kw):
+    proc = subprocess.run(('virsh', '-q', '-c', URI) + args, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, universal_newlines=True, timeout=600, check=False, **kw)
+    if proc.returncode != 0:
+        sys.exit('virsh %s failed (%d): %s' % (' '.join(args), proc.returncode, proc.stdout))
+    return proc.stdout.strip()
+
+
+output = None
+if action == 'define':
+    with tempfile.NamedTemporaryFile('w', suffix='.xml', delete=False) as handle:
+        handle.write(sys.argv[4])
+    try:
+        output = virsh('define', handle.name)
+    finally:
+        os.unlink(handle.name)
+elif action in ('start', 'destroy'):
+    output = virsh(action, domain_name)
+elif action != 'read':
+    sys.exit('unknown action %s' % action)
+
+
+def hostdevs(xml):
+    found = []
+    for element in ElementTree.fromstring(xml).iter('hostdev'):
+        source = element.find('source/address')
+        if source is not None:
+            found.append('%04x:%02x:%02x.%x' % tuple(int(source.get(key), 16)
+                                                     for key in ('domain', 'bus', 'slot', 'function')))
+    return found
+
+
+def link(path):
+    return os.path.basename(os.readlink(path)) if os.path.islink(path) else None
+
+
+conn = libvirt.open(URI)
+dom = conn.lookupByName(domain_name)
+active = bool(dom.isActive())
+config_xml = dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)
+live_xml = dom.XMLDesc(0) if active else None
+pid = None
+vfio = []
+if active:
+    with open('/run/libvirt/qemu/%s.pid' % domain_name) as handle:
+        pid = int(handle.read().strip())
+    fd_dir = '/proc/%d/fd' % pid
+    vfio = sorted(set(target for target in (os.readlink(os.path.join(fd_dir, fd)) for fd in os.listdir(fd_dir))
+                      if target.startswith('/dev/vfio/')))
+device = '/sys/bus/pci/devices/' + address
+try:
+    with open(device + '/driver_override') as handle:
+        override = handle.read().strip()
+except OSError:
+    override = None
+print(json.dumps({
+    'action': action,
+    'output': output,
+    'state': dom.state()[0],
+    'active': active,
+    'config_xml': config_xml,
+    'live_xml': live_xml,
+    'config_hostdevs': hostdevs(config_xml),
+    'live_hostdevs': hostdevs(live_xml) if live_xml else [],
+    'qemu_pid': pid,
+    'qemu_vfio': vfio,
+    'device': {'driver': link(device + '/driver'), 'driver_override': override,
+               'iommu_group': int(link(device + '/iommu_group')) if link(device + '/iommu_group') else None},
+}))

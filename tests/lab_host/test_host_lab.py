@@ -1,0 +1,361 @@
+# Copyright: virt.hostdev contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Runs issue 9's real-host lab once (tests/lab_host/host.py passthrough) and checks its report.
+
+The lab host is a Debian 12 system on its own disk, booting through GRUB under QEMU TCG
+with a virtual Intel IOMMU, reached over SSH on a forwarded loopback port with a key made
+for the run; Ansible runs the collection's roles and modules there on Debian's python3 and
+python3-libvirt. One boot sequence, five plays (playbooks/, one per step):
+
+1. iommu_off: hostdev_facts with intel_iommu=off (IOMMU off, with a hint); the
+   hostdev_assign role refuses the NIC with iommu_off, the domain unchanged.
+2. prepare: the hostdev_prepare role reserves one of two identical e1000e NICs and
+   reboots; the IOMMU is on, the facts' groups equal /sys/kernel/iommu_groups, the NIC is
+   on vfio-pci and its twin on e1000e; a second run changes nothing.
+3. assign: hostdev_assign gives the NIC to a domain that starts with it (nested TCG) and
+   holds its VFIO group; destroyed, the role takes the NIC back, the definition as before.
+4. refusals: reserving the default route's NIC or the root disk's controller is refused
+   with host_in_use, and no file, initramfs or driver binding changes.
+5. release: hostdev_prepare state absent and a reboot: the NIC back on e1000e, the IOMMU
+   arguments and every file of the reservation gone.
+
+Every test here FAILS (never skips) when the lab cannot build, boot or report.
+Output: $LAB_HOST_OUT, default <repo>/.build/lab_host (report.json, serial.log, run/).
+"""
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.lab_host
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+HOST_PY = os.path.join(HERE, "host.py")
+OUT = os.environ.get("LAB_HOST_OUT") or os.path.join(REPO, ".build", "lab_host")
+# A hard bound for one run including an uncached image build (the harness bounds every
+# step itself; this only catches a harness that hangs).
+RUN_TIMEOUT = int(os.environ.get("LAB_HOST_RUN_TIMEOUT", "3600"))
+SCENARIO = "passthrough"
+STEPS = ["iommu_off", "prepare", "assign", "refusals", "release"]
+PLAYS = ["play:" + step for step in STEPS]
+TWIN = ("0x8086", "0x10d3")  # e1000e
+NIC, TWIN_NIC = "0000:01:00.0", "0000:02:00.0"  # reserved; kept by the host
+UPLINK, ROOT_DISK = "0000:00:02.0", "0000:00:01.0"  # virtio-net (default route), virtio-blk (/)
+NIC_NAME = "pci_0000_01_00_0"
+RESERVATION_FILES = [
+    "/etc/virt-hostdev/vfio-pci.conf",
+    "/etc/modules-load.d/virt-hostdev-vfio.conf",
+    "/etc/udev/rules.d/60-virt-hostdev-vfio.rules",
+    "/etc/initramfs-tools/hooks/virt-hostdev-vfio",
+    "/etc/initramfs-tools/scripts/init-top/00-virt-hostdev-vfio",
+    "/var/lib/virt-hostdev/vfio-initramfs.sha256",
+]
+
+
+class Lab:
+    def __init__(self, rc, output, report):
+        self.rc = rc
+        self.output = output
+        self.report = report
+
+    def fail(self, msg):
+        tail = "\n".join(self.output.splitlines()[-80:])
+        pytest.fail(f"{msg}\n--- tests/lab_host/host.py output (tail) ---\n{tail}", pytrace=False)
+
+    def check(self, name):
+        if self.report is None:
+            self.fail(f"the lab produced no report (exit code {self.rc})")
+        for check in self.report["checks"]:
+            if check["name"] == name:
+                return check
+        self.fail(f"check {name} missing from the report")
+
+    def recorded(self, name):
+        data = self.check(name)["details"].get("recorded")
+        if data is None:
+            self.fail(f"{name} recorded nothing (see {self.check(name)['details'].get('log')})")
+        return data
+
+
+def run_harness(argv, timeout):
+    """host.py's output and exit code. On a timeout or Ctrl-C, host.py gets SIGTERM and time
+    to power the lab host off and end its processes (subprocess.run would SIGKILL it)."""
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO)
+    try:
+        output = proc.communicate(timeout=timeout)[0]
+        return proc.returncode, output
+    except BaseException as error:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            output = proc.communicate(timeout=300)[0]
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            output = proc.communicate()[0]
+        if isinstance(error, subprocess.TimeoutExpired):
+            return None, (output or "") + f"\nTIMEOUT after {timeout}s"
+        raise
+
+
+@pytest.fixture(scope="module")
+def lab():
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(os.path.join(OUT, "report.json"))  # never read a previous run's
+    rc, output = run_harness([sys.executable, HOST_PY, SCENARIO, "--out", OUT], RUN_TIMEOUT)
+    report = None
+    path = os.path.join(OUT, "report.json")
+    if os.path.exists(path):
+        with open(path) as handle:
+            report = json.load(handle)
+    print(output)
+    return Lab(rc, output, report)
+
+
+def twins(pci):
+    return sorted(address for address, dev in pci.items() if (dev["vendor"], dev["device"]) == TWIN)
+
+
+def reserved(text):
+    """The addresses a reservation file lists."""
+    return [line.split()[0] for line in (text or "").splitlines() if line.strip() and not line.startswith("#")]
+
+
+def test_lab_host_run_passed(lab):
+    if lab.report is None:
+        lab.fail(f"the lab produced no report (exit code {lab.rc})")
+    if not lab.report.get("complete"):
+        lab.fail(f"the run did not finish: {lab.report['meta'].get('error')}")
+    if lab.rc != 0 or not lab.report.get("ok"):
+        lab.fail(f"tests/lab_host/host.py exited with {lab.rc}: {lab.report['meta'].get('error')}")
+
+
+@pytest.mark.parametrize("name", PLAYS)
+def test_play_passed(lab, name):
+    check = lab.check(name)
+    assert check["ok"], f"{name} failed, see {check['details']['log']}"
+    assert check["details"]["tasks"], "no per-task times (junit callback)"
+
+
+def test_modules_ran_over_ssh_on_debian_python(lab):
+    data = lab.recorded("play:iommu_off")
+    python = data["kernel"]["python"]
+    assert python["executable"] == "/usr/bin/python3"
+    assert python["libvirt"]["path"].startswith("/usr/lib/python3/dist-packages/")
+    assert data["facts"]["source"] == "libvirt"
+    # the roles' own facts (source auto) came from the host's libvirtd too
+    assert lab.recorded("play:prepare")["facts"]["source"] == "libvirt"
+    inventory = lab.report["meta"]["qemu"]
+    assert "hostfwd=tcp:127.0.0.1:%d-:22" % inventory["port"] in " ".join(inventory["argv"])
+
+
+# -- step 1: IOMMU off
+
+def test_iommu_off_with_a_hint(lab):
+    data = lab.recorded("play:iommu_off")
+    iommu = data["facts"]["iommu"]
+    assert "intel_iommu=off" in data["kernel"]["cmdline"].split()
+    assert "BOOT_IMAGE=" in data["kernel"]["cmdline"], "not booted through GRUB"
+    assert iommu["kernel_args"].get("intel_iommu") == "off"
+    assert iommu["enabled"] is False
+    assert iommu["groups"] == 0 and data["facts"]["iommu_groups"] == []
+    assert data["kernel"]["groups"] == []
+    assert iommu["hint"] and "intel_iommu=on" in iommu["hint"]
+    assert twins(data["kernel"]["pci"]) == [NIC, TWIN_NIC]
+    # the firmware describes the (virtual) Intel IOMMU even while it is off: kernel_cmdline's
+    # vendor comes from this table (QEMU's TCG CPU says AuthenticAMD)
+    assert "DMAR" in data["kernel"]["acpi_tables"] and "IVRS" not in data["kernel"]["acpi_tables"]
+
+
+def test_assign_refused_with_iommu_off_domain_unchanged(lab):
+    data = lab.recorded("play:iommu_off")
+    assign = data["assign"]
+    assert assign["refused"] is True
+    assert [(p["code"], p["device"]) for p in assign["problems"]] == [("iommu_off", NIC_NAME)]
+    assert assign["changed"] is False
+    before, after = data["domain_before"], data["domain_after"]
+    assert before["config_hostdevs"] == [] and after["config_hostdevs"] == []
+    assert "<hostdev" not in after["config_xml"]
+    assert after["config_xml"] == before["config_xml"]
+    assert after["active"] is False
+
+
+# -- step 2: hostdev_prepare reserves one NIC and reboots
+
+def test_prepare_reserved_one_nic_and_rebooted(lab):
+    data = lab.recorded("play:prepare")
+    first, vfio, cmdline = data["first"], data["first_vfio"], data["first_kernel_cmdline"]
+    assert first["changed"] is True and first["rebooted"] is True
+    assert first["reboot_required"] is False and first["pending"] == []
+    assert first["addresses"] == [NIC] and first["devices"] == [NIC_NAME]
+    assert (first["bootloader"], first["initramfs"]) == ("grub", "initramfs-tools")
+    assert vfio["changed"] is True and vfio["regenerated"] is True
+    assert vfio["pending"] == [NIC_NAME]  # before the reboot
+    assert [command[0].rsplit("/", 1)[-1] for command in vfio["commands"]] == ["update-initramfs", "modprobe"]
+    assert cmdline["vendor"] == "intel"
+    assert cmdline["added"] == ["intel_iommu=on"] and cmdline["removed"] == ["intel_iommu=off"]
+    assert [command[0].rsplit("/", 1)[-1] for command in cmdline["commands"]] == ["update-grub"]
+    assert data["reboot_elapsed"] > 0
+    kernel = data["kernel"]
+    assert data["boot_id_after_reboot"] != data["boot_ids"][0]
+    assert "BOOT_IMAGE=" in kernel["cmdline"]
+    tokens = kernel["cmdline"].split()
+    assert "intel_iommu=on" in tokens and "intel_iommu=off" not in tokens
+    grub = kernel["texts"]["/etc/default/grub"]
+    assert 'GRUB_CMDLINE_LINUX_DEFAULT="intel_iommu=on"' in grub.splitlines()
+    # the files of docs/hostdev_prepare.md, naming the reserved NIC only, by address
+    assert all(kernel["files"][path] for path in RESERVATION_FILES)
+    assert reserved(kernel["texts"]["/etc/virt-hostdev/vfio-pci.conf"]) == [NIC]
+    rules = kernel["texts"]["/etc/udev/rules.d/60-virt-hostdev-vfio.rules"]
+    assert f'KERNEL=="{NIC}"' in rules and TWIN_NIC not in rules
+    assert reserved(kernel["texts"]["/etc/modules-load.d/virt-hostdev-vfio.conf"]) == [
+        "vfio", "vfio_iommu_type1", "vfio_pci"]
+    assert kernel["modules"] == {"vfio": True, "vfio_iommu_type1": True, "vfio_pci": True}
+
+
+def test_iommu_on_and_facts_groups_equal_sysfs(lab):
+    data = lab.recorded("play:prepare")
+    facts, kernel = data["facts"], data["kernel"]
+    assert facts["iommu"]["enabled"] is True
+    assert facts["iommu"]["hint"] is None
+    assert len(kernel["groups"]) > 2
+    assert facts["iommu_groups"] == kernel["groups"]
+    assert data["facts_first"]["iommu_groups"] == kernel["groups"]
+    assert facts["iommu"]["groups"] == len(kernel["groups"])
+    assert kernel["interrupt_remapping"] is True
+    assert facts["iommu"]["interrupt_remapping"] is True
+
+
+def test_reserved_nic_on_vfio_pci_twin_on_e1000e(lab):
+    data = lab.recorded("play:prepare")
+    pci = data["kernel"]["pci"]
+    assert twins(pci) == [NIC, TWIN_NIC]
+    assert (pci[NIC]["driver"], pci[NIC]["driver_override"]) == ("vfio-pci", "vfio-pci")
+    assert (pci[TWIN_NIC]["driver"], pci[TWIN_NIC]["driver_override"]) == ("e1000e", "(null)")
+    groups = [pci[address]["iommu_group"] for address in (NIC, TWIN_NIC)]
+    assert None not in groups and groups[0] != groups[1]
+    assert str(groups[0]) in data["kernel"]["vfio_devices"]
+    by_name = {dev["name"]: dev for dev in data["facts"]["devices"]}
+    assert by_name[NIC_NAME]["driver"] == "vfio-pci"
+    assert by_name["pci_0000_02_00_0"]["driver"] == "e1000e"
+    assert [by_name[n]["iommu_group"] for n in (NIC_NAME, "pci_0000_02_00_0")] == groups
+
+
+def test_second_prepare_run_changes_nothing(lab):
+    data = lab.recorded("play:prepare")
+    second = data["second"]
+    assert second["changed"] is False and second["rebooted"] is False
+    assert second["reboot_required"] is False and second["pending"] == []
+    assert second["vfio"]["changed"] is False and second["vfio"]["commands"] == []
+    assert second["kernel_cmdline"]["changed"] is False and second["kernel_cmdline"]["commands"] == []
+    assert second["addresses"] == [NIC]
+    assert data["boot_ids"][1] == data["boot_id_after_reboot"]
+
+
+# -- step 3: the reserved NIC in a running domain
+
+def test_domain_starts_with_the_reserved_nic(lab):
+    data = lab.recorded("play:assign")
+    assert data["assigned"]["changed"] is True and data["assigned"]["added"] == [NIC_NAME]
+    assert data["before"]["active"] is False and data["before"]["config_hostdevs"] == []
+    running = data["running"]
+    assert running["active"] is True and running["state"] == 1  # VIR_DOMAIN_RUNNING
+    assert running["config_hostdevs"] == [NIC] and running["live_hostdevs"] == [NIC]
+    assert running["device"]["driver"] == "vfio-pci"
+    group = running["device"]["iommu_group"]
+    assert running["qemu_vfio"] == [f"/dev/vfio/{group}", "/dev/vfio/vfio"]
+
+
+def test_domain_stopped_and_nic_removed(lab):
+    data = lab.recorded("play:assign")
+    assert data["stopped"]["active"] is False and data["stopped"]["qemu_vfio"] == []
+    # libvirt (managed) found it on vfio-pci at start, so it leaves it there: still reserved
+    assert data["stopped"]["device"]["driver"] == "vfio-pci"
+    removed = data["removed"]
+    assert removed["changed"] is True and removed["removed"] == [NIC_NAME]
+    after = data["after"]
+    assert after["config_hostdevs"] == [] and "<hostdev" not in after["config_xml"]
+    assert after["config_xml"] == data["before"]["config_xml"]
+
+
+# -- step 4: what the host runs on is never reserved
+
+@pytest.mark.parametrize("which", ["uplink", "root_disk"])
+def test_reserving_what_the_host_runs_on_is_refused(lab, which):
+    refusal = lab.recorded("play:refusals")["refusals"][which]
+    assert refusal["refused"] is True and refusal["changed"] is False
+    codes = sorted(set(problem["code"] for problem in refusal["problems"]))
+    assert codes == ["host_in_use"], refusal["problems"]
+    # what the host runs on is the PCI device's child: the interface of the default route, the
+    # disk holding /
+    device, use = ("net_enp0s2_", "default route") if which == "uplink" else ("block_vda", "mounted at /")
+    assert [problem["device"].startswith(device) for problem in refusal["problems"]] == [True]
+    assert use in refusal["problems"][0]["message"], refusal["problems"]
+
+
+def test_refusals_changed_nothing(lab):
+    data = lab.recorded("play:refusals")
+    before, after = data["before"], data["after"]
+    assert after["files"] == before["files"]
+    assert before["files"]["/etc/virt-hostdev/vfio-pci.conf"], "the reservation of step 2 is gone"
+    assert after["initramfs"] == before["initramfs"] and before["initramfs"]
+    assert after["pci"] == before["pci"]
+    assert (after["pci"][UPLINK]["driver"], after["pci"][ROOT_DISK]["driver"]) == ("virtio-pci", "virtio-pci")
+    assert after["pci"][NIC]["driver"] == "vfio-pci"
+    assert after["boot_id"] == before["boot_id"] and after["cmdline"] == before["cmdline"]
+
+
+# -- step 5: state absent and a reboot
+
+def test_release_back_to_e1000e_and_files_gone(lab):
+    data = lab.recorded("play:release")
+    result, kernel = data["result"], data["kernel"]
+    assert result["changed"] is True and result["rebooted"] is True and result["reboot_required"] is False
+    assert result["released"] == [NIC] and result["pending"] == []
+    assert data["vfio"]["regenerated"] is True
+    assert data["reboot_elapsed"] > 0
+    assert kernel["boot_id"] != data["boot_id_before"]
+    assert kernel["pci"][NIC]["driver"] == "e1000e" and kernel["pci"][NIC]["driver_override"] == "(null)"
+    assert kernel["pci"][TWIN_NIC]["driver"] == "e1000e"
+    assert {path: kernel["files"][path] for path in RESERVATION_FILES} == dict.fromkeys(RESERVATION_FILES)
+
+
+def test_release_removed_the_iommu_arguments(lab):
+    data = lab.recorded("play:release")
+    kernel = data["kernel"]
+    assert data["kernel_cmdline"]["removed"] == ["intel_iommu=on"] and data["kernel_cmdline"]["added"] == []
+    tokens = kernel["cmdline"].split()
+    assert "BOOT_IMAGE=" in kernel["cmdline"]
+    assert not [token for token in tokens if token.startswith("intel_iommu=")]
+    grub = kernel["texts"]["/etc/default/grub"]
+    assert 'GRUB_CMDLINE_LINUX_DEFAULT=""' in grub.splitlines()
+    # documented: the intel_iommu=off of step 1 is not put back, so Debian 12's kernel default
+    # (CONFIG_INTEL_IOMMU_DEFAULT_ON) applies: the IOMMU stays on
+    assert "intel_iommu=off" not in grub
+    assert len(kernel["groups"]) > 2
+
+
+def test_phase_times_and_clean_stop(lab):
+    phases = lab.report["phases"]
+    for phase in ["image", "boot_to_ssh"] + PLAYS + ["reboot:prepare", "reboot:release", "shutdown", "total"]:
+        assert phase in phases, f"phase {phase} missing: {phases}"
+    stop = lab.report["meta"]["stop"]
+    assert stop["how"] == "poweroff"
+    assert stop["leftover_pids_killed"] == []
+
+
+def test_no_process_left(lab):
+    needle = os.path.join(OUT, "run").encode()
+    left = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as handle:
+                if needle in handle.read():
+                    left.append(pid)
+        except OSError:
+            continue
+    assert left == []
