@@ -95,10 +95,15 @@ notes:
     the number of devices.
   - A facts module. List it in the C(facts_modules) setting (C(ANSIBLE_FACTS_MODULES), or the
     C(ansible_facts_modules) variable) beside C(ansible.builtin.setup), and a play's C(gather_facts)
-    gathers both in one step (in parallel). Run that way, the module gets no options but those of
+    gathers both in one step. Run that way, the module gets no options but those of
     C(module_defaults) for C(virt.hostdev.hostdev_facts) or C(group/virt.hostdev.hostdev), and only its
     C(ansible_facts) are kept. Give C(setup)'s options (C(gather_subset)) through C(module_defaults)
     for C(ansible.builtin.setup), not as play keywords, which C(gather_facts) would not pass on.
+  - Set C(ansible_facts_parallel) to V(false) beside it, so that C(gather_facts) runs the two modules one
+    after the other. In parallel, ansible-core runs each as an async job, and gives C(setup) (and any module
+    when the play sets no C(gather_timeout)) an implicit limit of a few seconds (5 in ansible-core 2.19.14), after which it kills the
+    job with C(Timeout exceeded); a busy controller or a host with thousands of devices reaches it
+    (ansible/ansible pull request 87223).
   - With Ansible's fact cache (such as C(ansible.builtin.jsonfile)), later plays and the
     C(ansible.builtin.constructed) inventory plugin read the facts without gathering again. Inventory
     expressions see them as C(hostdev), not C(ansible_facts.hostdev).
@@ -155,6 +160,7 @@ EXAMPLES = r'''
     ansible_facts_modules:
       - ansible.builtin.setup
       - virt.hostdev.hostdev_facts
+    ansible_facts_parallel: false    # see the notes: in parallel, setup may be killed after 5 s
   module_defaults:
     ansible.builtin.setup:
       gather_subset: min

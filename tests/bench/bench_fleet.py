@@ -15,6 +15,10 @@
     reads), on synthetic hosts of about 2,500, 5,000 and 10,000 devices; also against a lean walk
     (no path resolution, raw reads: the I/O alone).
 (c) Bytes of facts per host (JSON as a module returns them), full and compact.
+(d) The same fleet as a fleet gathers: one ``gather_facts`` step with ``setup`` (``gather_subset:
+    min``) alone, and with ``setup`` and ``hostdev_facts`` (``facts: compact``) side by side, plus a
+    play of ``ansible.builtin.ping`` (a task result that holds almost nothing: what any task's result
+    costs the controller). What compact facts add beside setup is the difference of the two gathers.
 
 Variants are interleaved: each round of (b) alternates which of walk and path goes first, and the
 plays of (a) run in the order given, then reversed for further rounds. Prints a short table and
@@ -22,12 +26,13 @@ writes every figure to .build/bench/fleet.json. Not a test: nothing here fails o
 
 Environment: BENCH_FLEET_HOSTS (1000), BENCH_FLEET_FORKS (20), BENCH_FLEET_LARGE_EVERY (20),
 BENCH_FLEET_PLAY_ROUNDS (1), BENCH_FLEET_SYSFS_ROUNDS (5), BENCH_FLEET_SIZES (2500,5000,10000),
-BENCH_FLEET_PARTS (abc), BENCH_FLEET_OUT (.build/bench).
+BENCH_FLEET_PARTS (abcd), BENCH_FLEET_OUT (.build/bench).
 """
 
 import json
 import os
 import platform
+import re
 import resource
 import shutil
 import statistics
@@ -61,7 +66,7 @@ LARGE_EVERY = setting('LARGE_EVERY', 20)
 PLAY_ROUNDS = setting('PLAY_ROUNDS', 1)
 SYSFS_ROUNDS = setting('SYSFS_ROUNDS', 5)
 SIZES = [int(size) for size in setting('SIZES', '2500,5000,10000').split(',')]
-PARTS = setting('PARTS', 'abc')
+PARTS = setting('PARTS', 'abcd')
 OUT = setting('OUT', os.path.join(REPO, '.build', 'bench'))
 LARGE_ENDPOINTS = 2500  # the synthetic large host: 5,001 devices
 
@@ -252,6 +257,46 @@ PLAYS = {
 }
 ORDER = ('setup', 'compact', 'full')
 
+# -- (d) the fleet as it gathers ------------------------------------------------------------------
+
+GATHER_PLAYS = {
+    'ping': ('ping (any task result)', '''- name: ping
+  hosts: fleet
+  gather_facts: false
+  tasks:
+    - name: Ping
+      ansible.builtin.ping:
+'''),
+    'gather_setup': ('gather_facts: setup min', '''- name: gather setup
+  hosts: fleet
+  gather_facts: true
+  vars:
+    ansible_facts_modules: [ansible.builtin.setup]
+    ansible_facts_parallel: false
+  module_defaults:
+    ansible.builtin.setup:
+      gather_subset: min
+  tasks: []
+'''),
+    'gather_compact': ('gather_facts: setup + compact', '''- name: gather setup and hostdev compact
+  hosts: fleet
+  gather_facts: true
+  vars:
+    ansible_facts_modules: [ansible.builtin.setup, virt.hostdev.hostdev_facts]
+    # one after the other: in parallel, ansible-core kills setup after about 5 s (see hostdev_facts' notes)
+    ansible_facts_parallel: false
+  module_defaults:
+    ansible.builtin.setup:
+      gather_subset: min
+    virt.hostdev.hostdev_facts:
+      source: sysfs
+      sysfs_root: "{{ hostdev_sysfs_root }}"
+      facts: compact
+  tasks: []
+'''),
+}
+GATHER_ORDER = ('gather_setup', 'gather_compact', 'ping')
+
 
 def fleet_mix():
     """{kind: hosts} of the fleet, and each host's kind in inventory order."""
@@ -291,7 +336,13 @@ def run_play(work, inventory, name):
     log.close()
     process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode != 0:
-        raise SystemExit('ansible-playbook %s failed (%d): see %s' % (name, process.returncode, log.name))
+        with open(log.name) as handle:
+            output = handle.readlines()
+        # the first failures say why; the recap after them only counts
+        fatal = [line for line in output if line.startswith('fatal:')][:3]
+        tail = ''.join(line.split(' => ')[0] + ': ' + ' | '.join(re.findall(r'"msg": "([^"]{0,300})', line)) + '\n'
+                       for line in fatal) or ''.join(output[-15:])
+        raise SystemExit('ansible-playbook %s failed (%d); the end of its output:\n%s' % (name, process.returncode, tail))
     with open(log.name) as handle:
         ok = sum(1 for line in handle if line.startswith('ok: ['))
     return {'seconds': wall, 'cpu_seconds': usage.ru_utime + usage.ru_stime, 'peak_kb': usage.ru_maxrss, 'ok': ok}
@@ -323,6 +374,31 @@ def bench_fleet(work, roots):
             'goals': {'compact_no_slower_than_setup': summary['compact']['seconds'] <= setup['seconds'],
                       'full_no_slower_than_setup': summary['full']['seconds'] <= setup['seconds'],
                       'compact_memory_under_half_of_setup': memory is not None and memory < 0.5}}
+
+
+def bench_gather(work, inventory):
+    """(d): what compact facts add to a gather_facts step beside setup min, and the floor of any task."""
+    for name, (_label, text) in GATHER_PLAYS.items():
+        with open(os.path.join(work, 'play-%s.yml' % name), 'w') as handle:
+            handle.write('---\n' + text)
+    runs = dict((name, []) for name in ('noop',) + GATHER_ORDER)
+    runs['noop'].append(run_play(work, inventory, 'noop'))
+    for round_ in range(PLAY_ROUNDS):
+        for name in GATHER_ORDER if round_ % 2 == 0 else tuple(reversed(GATHER_ORDER)):
+            runs[name].append(run_play(work, inventory, name))
+    summary = dict((name, dict((key, statistics.median(run[key] for run in runs[name]))
+                               for key in ('seconds', 'cpu_seconds', 'peak_kb'))) for name in runs)
+    base = summary['noop']['peak_kb']
+    setup_added = summary['gather_setup']['peak_kb'] - base
+    compact_added = summary['gather_compact']['peak_kb'] - summary['gather_setup']['peak_kb']
+    ping_added = summary['ping']['peak_kb'] - base
+
+    def share(value):
+        return value / float(setup_added) if setup_added > 0 else None
+    return {'runs': runs, 'summary': summary, 'setup_added_kb': setup_added,
+            'compact_added_kb': compact_added, 'ping_added_kb': ping_added,
+            'compact_memory_vs_setup': share(compact_added), 'ping_memory_vs_setup': share(ping_added),
+            'time_vs_setup': summary['gather_compact']['seconds'] / summary['gather_setup']['seconds']}
 
 
 # -- the report ----------------------------------------------------------------------------------
@@ -362,6 +438,20 @@ def table(results):
             held(goals['full_no_slower_than_setup']), ratio(summary['full']['time_vs_setup'])))
         lines.append('goal: compact facts add < 0.5 x what setup min adds to peak memory: %s (%s)' % (
             held(goals['compact_memory_under_half_of_setup']), ratio(summary['compact']['memory_vs_setup'])))
+    gather = results.get('gather')
+    if gather:
+        summary = gather['summary']
+        lines += ['', '(d) the same fleet gathering: one gather_facts step, setup min alone or beside hostdev compact',
+                  '%-32s %9s %10s %10s' % ('play', 'seconds', 'CPU s', 'peak MB')]
+        for name in ('noop',) + GATHER_ORDER:
+            label = PLAYS['noop'][0] if name == 'noop' else GATHER_PLAYS[name][0]
+            lines.append('%-32s %9.1f %10.1f %10.1f' % (label, summary[name]['seconds'], summary[name]['cpu_seconds'],
+                                                        summary[name]['peak_kb'] / 1024.0))
+        lines.append('setup min adds %.1f MB; compact facts beside it add %.1f MB (%s x); any task result (ping) '
+                     'adds %.1f MB (%s x); the gather with compact takes %s x the time of setup alone' % (
+                         gather['setup_added_kb'] / 1024.0, gather['compact_added_kb'] / 1024.0,
+                         ratio(gather['compact_memory_vs_setup']), gather['ping_added_kb'] / 1024.0,
+                         ratio(gather['ping_memory_vs_setup']), ratio(gather['time_vs_setup'])))
     sysfs = results.get('sysfs')
     if sysfs:
         lines += ['', '(b) sysfs path (reader + model + blockers + facts) against a bare walk of the same files, '
@@ -413,6 +503,9 @@ def main():
             results['sysfs'] = bench_sysfs(work)
         if 'a' in PARTS:
             results['fleet'] = bench_fleet(work, roots)
+        if 'd' in PARTS:
+            _mix, kinds = fleet_mix()
+            results['gather'] = bench_gather(work, write_fleet(work, roots, kinds))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     results['seconds'] = time.time() - started
