@@ -348,18 +348,23 @@ def run_play(work, inventory, name):
     return {'seconds': wall, 'cpu_seconds': usage.ru_utime + usage.ru_stime, 'peak_kb': usage.ru_maxrss, 'ok': ok}
 
 
+def run_plays(work, inventory, order):
+    """The no-op play, then the plays of order for PLAY_ROUNDS rounds (every other round reversed):
+    (every run of each play, {play: medians of seconds, cpu_seconds and peak_kb})."""
+    runs = dict((name, []) for name in ('noop',) + tuple(order))
+    runs['noop'].append(run_play(work, inventory, 'noop'))
+    for round_ in range(PLAY_ROUNDS):
+        for name in order if round_ % 2 == 0 else tuple(reversed(order)):
+            runs[name].append(run_play(work, inventory, name))
+    summary = dict((name, dict((key, statistics.median(run[key] for run in runs[name]))
+                               for key in ('seconds', 'cpu_seconds', 'peak_kb'))) for name in runs)
+    return runs, summary
+
+
 def bench_fleet(work, roots):
     mix, kinds = fleet_mix()
     inventory = write_fleet(work, roots, kinds)
-    runs = dict((name, []) for name in PLAYS)
-    runs['noop'].append(run_play(work, inventory, 'noop'))
-    for round_ in range(PLAY_ROUNDS):
-        for name in ORDER if round_ % 2 == 0 else tuple(reversed(ORDER)):
-            runs[name].append(run_play(work, inventory, name))
-    summary = {}
-    for name in PLAYS:
-        summary[name] = dict((key, statistics.median(run[key] for run in runs[name]))
-                             for key in ('seconds', 'cpu_seconds', 'peak_kb'))
+    runs, summary = run_plays(work, inventory, ORDER)
     base = summary['noop']['peak_kb']
     for name in PLAYS:
         summary[name]['added_kb'] = summary[name]['peak_kb'] - base
@@ -381,13 +386,7 @@ def bench_gather(work, inventory):
     for name, (_label, text) in GATHER_PLAYS.items():
         with open(os.path.join(work, 'play-%s.yml' % name), 'w') as handle:
             handle.write('---\n' + text)
-    runs = dict((name, []) for name in ('noop',) + GATHER_ORDER)
-    runs['noop'].append(run_play(work, inventory, 'noop'))
-    for round_ in range(PLAY_ROUNDS):
-        for name in GATHER_ORDER if round_ % 2 == 0 else tuple(reversed(GATHER_ORDER)):
-            runs[name].append(run_play(work, inventory, name))
-    summary = dict((name, dict((key, statistics.median(run[key] for run in runs[name]))
-                               for key in ('seconds', 'cpu_seconds', 'peak_kb'))) for name in runs)
+    runs, summary = run_plays(work, inventory, GATHER_ORDER)
     base = summary['noop']['peak_kb']
     setup_added = summary['gather_setup']['peak_kb'] - base
     compact_added = summary['gather_compact']['peak_kb'] - summary['gather_setup']['peak_kb']
