@@ -57,6 +57,12 @@ TARGETS = ('config', 'live')
 # them (or to none) can stay in the host while a group sibling goes to a guest.
 FREE_DRIVERS = ('vfio-pci', 'pci-stub')
 
+
+def holds_its_group(driver: Optional[str], holders: List[str]) -> bool:
+    """Whether a group member outside a guest keeps its IOMMU group from being passed through:
+    bound to a host driver that is not free, or held by another domain (group_not_viable)."""
+    return (driver is not None and driver not in FREE_DRIVERS) or bool(holders)
+
 # {'code', 'device', 'message'}: one reason to refuse the request.
 Problem = Dict[str, Optional[str]]
 # {'action': 'attach' or 'detach', 'device', 'target': 'config' or 'live', 'xml'}.
@@ -485,7 +491,7 @@ def _groups_not_viable(model: HostModel, names: List[str], affected: List[str], 
         record = model.device(name)
         if not is_pci_endpoint(record) or name in in_guest:
             continue
-        if (record.get('driver') is None or record['driver'] in FREE_DRIVERS) and not others_of[name]:
+        if not holds_its_group(record.get('driver'), others_of[name]):
             continue
         blocking.setdefault(model.iommu_group(name), []).append(name)
     return [_group_not_viable(model, group, blocking[group], names, others_of)

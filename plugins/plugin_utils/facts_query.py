@@ -20,7 +20,7 @@ from typing import Any, Dict, List, Optional
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.virt.hostdev.plugins.module_utils.assignment import FREE_DRIVERS
+from ansible_collections.virt.hostdev.plugins.module_utils.assignment import holds_its_group
 from ansible_collections.virt.hostdev.plugins.module_utils.device_model import (
     HostdevModelError,
     HostModel,
@@ -171,12 +171,9 @@ class FactsQuery:
     def held_siblings(self, reference: Any) -> List[str]:
         """The other endpoints of the device's group that a host driver or a domain holds."""
         name = self.name(reference)
-        return [member for member in self._endpoint_group(name) if member != name and self._held(member)]
-
-    def _held(self, name: str) -> bool:
-        # The rule of group_not_viable (assignment._groups_not_viable), for a new domain.
-        device = self.devices[name]
-        return device.get('driver') not in (None,) + FREE_DRIVERS or bool(device.get('assigned_to'))
+        # For a new domain, every holder of a sibling counts.
+        return [member for member in self._endpoint_group(name) if member != name
+                and holds_its_group(self.devices[member].get('driver'), self.devices[member].get('assigned_to') or [])]
 
     # -- kinds ------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from ansible_collections.virt.hostdev.plugins.module_utils.assignment import (
     AssignmentRequest,
     assignability,
     blockers,
+    holds_its_group,
     plan_assignment,
     problems_message,
 )
@@ -164,6 +165,15 @@ def test_sibling_free_when_on_vfio_or_no_driver(sample, tmp_path):
     plan = plan_of_request(HostModel(records, domains=held, iommu=iommu), 'guest', [GPU], config_xml=EMPTY)
     assert codes(plan) == ['assigned_elsewhere', 'group_not_viable']
     assert 'held by domain other' in plan.problems[0]['message'] + plan.problems[1]['message']
+
+
+@pytest.mark.parametrize('driver, holders, holds', [
+    (None, [], False), ('vfio-pci', [], False), ('pci-stub', [], False),
+    ('snd_hda_intel', [], True), ('vfio-pci', ['other'], True), (None, ['other'], True),
+])
+def test_holds_its_group_by_host_driver_or_another_domain(driver, holders, holds):
+    # the one rule group_not_viable and the held_siblings filter share
+    assert holds_its_group(driver, holders) is holds
 
 
 def test_sibling_already_in_this_domain_counts_as_in_the_assignment(sample):
