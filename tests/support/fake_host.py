@@ -98,6 +98,13 @@ class FakeTools:
         env.update(extra)
         return env
 
+    def use_in(self, monkeypatch):
+        """Set env() in the test's environment (an in-process module run sees only the fake tools);
+        returns self."""
+        for name, value in self.env().items():
+            monkeypatch.setenv(name, value)
+        return self
+
     def commands(self, **extra):
         """A Commands that finds only the fake tools (and timeout) and runs them in this environment."""
         from ansible_collections.virt.hostdev.plugins.module_utils.host_files import Commands

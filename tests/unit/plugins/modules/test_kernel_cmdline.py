@@ -11,10 +11,7 @@ from support.module_run import module_runner
 @pytest.fixture()
 def host(tmp_path, monkeypatch):
     root = debian_root(tmp_path / 'root')
-    tools = FakeTools(tmp_path, root)
-    for name, value in tools.env().items():
-        monkeypatch.setenv(name, value)
-    return root, tools
+    return root, FakeTools(tmp_path, root).use_in(monkeypatch)
 
 
 @pytest.fixture()

@@ -17,10 +17,7 @@ def host(tmp_path, monkeypatch):
     root = str(tmp_path / 'root')
     build_tree(root)
     debian_root(root)
-    tools = FakeTools(tmp_path, root)
-    for name, value in tools.env().items():
-        monkeypatch.setenv(name, value)
-    return root, tools
+    return root, FakeTools(tmp_path, root).use_in(monkeypatch)
 
 
 @pytest.fixture()
