@@ -47,10 +47,10 @@ from ansible_collections.virt.hostdev.plugins.module_utils.libvirt_reader import
 
 
 class AssignmentRefused(HostdevError):
-    """Validation found problems; nothing was edited. plan.problems lists them."""
+    """Validation found problems; nothing was edited. plan.problems lists them; source: the reader used."""
 
-    def __init__(self, plan: Plan) -> None:
-        super().__init__(problems_message(plan.problems), problems=plan.problems, **plan.result())
+    def __init__(self, plan: Plan, source: str) -> None:
+        super().__init__(problems_message(plan.problems), problems=plan.problems, **plan.result(source))
         self.plan = plan
 
 
@@ -248,7 +248,7 @@ def assign(request: AssignmentRequest, uri: str, source: str = 'auto', sysfs_roo
             plan = plan_assignment(model, request, active=current['active'],
                                    config_xml=current['config_xml'], live_xml=current['live_xml'])
             if plan.problems:
-                raise AssignmentRefused(plan)
+                raise AssignmentRefused(plan, used)
             if check_mode:
                 return plan, used, warnings
             if plan.edits:
@@ -265,7 +265,7 @@ def assign(request: AssignmentRequest, uri: str, source: str = 'auto', sysfs_roo
                 except EditFailed as error:
                     if error.rolled_back:
                         journal.clear()
-                    error.result.update(plan.result())
+                    error.result.update(plan.result(used))
                     raise
                 plan.pending_unplug = pending_unplugs(dom, plan.edits)
             journal.clear()  # the domain is as asked (or was already)

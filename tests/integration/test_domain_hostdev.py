@@ -424,7 +424,7 @@ def test_check_apply_check_apply_then_remove(module_run, scratch):
 def test_refusal_through_the_module_lists_every_problem(module_run, scratch):
     dom = scratch()
     result = module_run(dom.name(), ['01:00.0', '00:1f.4'])
-    assert result['failed'] is True and result['changed'] is False
+    assert result['failed'] is True and result['changed'] is False and result['source'] == 'sysfs'
     assert result['msg'].startswith('3 problems, nothing was changed: (1) ')
     assert sorted(item['code'] for item in result['problems']) == \
         ['group_not_viable', 'group_not_viable', 'not_eligible']

@@ -107,7 +107,7 @@ def test_a_run_whose_libvirtd_dies_between_edits_is_completed_or_undone_by_the_n
         assign(AssignmentRequest(name, devices), daemon.uri, **options)
     monkeypatch.undo()
     failure = caught.value
-    assert failure.rolled_back is False and len(attached) == 1
+    assert failure.rolled_back is False and len(attached) == 1 and failure.result['source'] == 'sysfs'
     assert 'ROLLBACK FAILED' in failure.message and 'run the same task again' in failure.message
     journals = [entry for entry in os.listdir(os.path.dirname(lock_path)) if entry.startswith('journal-')]
     assert len(journals) == 1
