@@ -63,6 +63,7 @@ def holds_its_group(driver: Optional[str], holders: List[str]) -> bool:
     bound to a host driver that is not free, or held by another domain (group_not_viable)."""
     return (driver is not None and driver not in FREE_DRIVERS) or bool(holders)
 
+
 # {'code', 'device', 'message'}: one reason to refuse the request.
 Problem = Dict[str, Optional[str]]
 # {'action': 'attach' or 'detach', 'device', 'target': 'config' or 'live', 'xml'}.

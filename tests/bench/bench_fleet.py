@@ -14,7 +14,12 @@
     os.path.realpath each, open and read each attribute the reader reads, readlink each link it
     reads), on synthetic hosts of about 2,500, 5,000 and 10,000 devices; also against a lean walk
     (no path resolution, raw reads: the I/O alone).
-(c) Bytes of facts per host (JSON as a module returns them), full and compact.
+(c) Bytes of facts per host (JSON as a module returns them), full and compact, beside setup min's; and
+    what each costs once parsed into Python objects (tracemalloc of json.loads, as the controller holds
+    facts), with two floors of any facts that list the same devices: their names alone, and one record
+    of compact's keys per device with every value null. Also the seconds ansible-core's controller
+    spends walking one such result (transform_to_native_types, module_response_deepcopy and
+    strip_internal_keys, which every task result goes through).
 (d) The same fleet as a fleet gathers: one ``gather_facts`` step with ``setup`` (``gather_subset:
     min``) alone, and with ``setup`` and ``hostdev_facts`` (``facts: compact``) side by side, plus a
     play of ``ansible.builtin.ping`` (a task result that holds almost nothing: what any task's result
@@ -40,6 +45,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tracemalloc
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TESTS = os.path.dirname(HERE)
@@ -51,6 +57,7 @@ COLLECTIONS = ensure_collection_link()
 sys.path.insert(0, COLLECTIONS)
 
 from ansible_collections.virt.hostdev.plugins.module_utils.assignment import assignability  # noqa: E402
+from ansible_collections.virt.hostdev.plugins.module_utils.device_model import COMPACT_DEVICE_KEYS  # noqa: E402
 from ansible_collections.virt.hostdev.plugins.module_utils.host_reader import read_host  # noqa: E402
 from fixtures.synthetic_host import synthetic_sysfs  # noqa: E402
 from support.fleet_hosts import build_fleet_hosts  # noqa: E402
@@ -85,6 +92,45 @@ def facts_of(root, mode):
 def json_bytes(value):
     """Bytes of a value as JSON, as a module writes its result."""
     return len(json.dumps(value))
+
+
+def parsed_bytes(value):
+    """Bytes the value takes in Python once its JSON is parsed (what the controller holds per host)."""
+    text = json.dumps(value)
+    tracemalloc.start()
+    try:
+        parsed = json.loads(text)
+        held_bytes = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    del parsed
+    return held_bytes
+
+
+def controller_walk_seconds(facts):
+    """Seconds ansible-core's controller spends on the values of a result holding these facts: the
+    stdout callback's transform_to_native_types, then module_response_deepcopy and strip_internal_keys
+    (the same calls as ansible-core 2.19; None where they are not found)."""
+    try:
+        from ansible.utils.vars import transform_to_native_types
+        from ansible.vars.clean import module_response_deepcopy, strip_internal_keys
+    except ImportError:
+        return None
+    result = json.loads(json.dumps({'changed': False, 'ansible_facts': {'hostdev': facts}}))
+    start = time.perf_counter()
+    transform_to_native_types(result)
+    strip_internal_keys(module_response_deepcopy(result))
+    return time.perf_counter() - start
+
+
+def setup_min_facts():
+    """ansible.builtin.setup's facts with gather_subset min on this machine, run as a module."""
+    with tempfile.NamedTemporaryFile('w', suffix='.json') as args:
+        json.dump({'ANSIBLE_MODULE_ARGS': {'gather_subset': 'min'}}, args)
+        args.flush()
+        completed = subprocess.run([sys.executable, '-m', 'ansible.modules.setup', args.name],
+                                   capture_output=True, text=True, check=True, timeout=120)
+    return json.loads(completed.stdout)['ansible_facts']
 
 
 # -- (b) the sysfs path against a bare walk ----------------------------------------------------
@@ -204,17 +250,27 @@ def bench_sysfs(work):
 
 # -- (c) bytes of facts per host ---------------------------------------------------------------
 
+BYTES_KEYS = ('full_bytes', 'compact_bytes', 'full_parsed', 'compact_parsed', 'names_parsed', 'records_parsed')
+
+
 def bench_bytes(roots, mix):
     rows = []
     for kind, root in roots.items():
         full, compact = facts_of(root, 'full'), facts_of(root, 'compact')
         rows.append({'host': kind, 'devices': len(full['devices']), 'compact_devices': len(compact['devices']),
                      'full_bytes': json_bytes(full), 'compact_bytes': json_bytes(compact),
-                     'ratio': json_bytes(compact) / float(json_bytes(full))})
+                     'ratio': json_bytes(compact) / float(json_bytes(full)),
+                     'full_parsed': parsed_bytes(full), 'compact_parsed': parsed_bytes(compact),
+                     'names_parsed': parsed_bytes([device['name'] for device in compact['devices']]),
+                     'records_parsed': parsed_bytes([dict.fromkeys(COMPACT_DEVICE_KEYS) for _device in compact['devices']]),
+                     'full_walk_seconds': controller_walk_seconds(full),
+                     'compact_walk_seconds': controller_walk_seconds(compact)})
     by_kind = dict((row['host'], row) for row in rows)
-    fleet = dict((key, sum(by_kind[kind][key] * count for kind, count in mix.items()))
-                 for key in ('full_bytes', 'compact_bytes'))
-    return {'rows': rows, 'fleet': fleet, 'mix': mix}
+    fleet = dict((key, sum(by_kind[kind][key] * count for kind, count in mix.items())) for key in BYTES_KEYS)
+    setup = setup_min_facts()
+    return {'rows': rows, 'fleet': fleet, 'mix': mix,
+            'setup_min': {'bytes': json_bytes(setup), 'parsed': parsed_bytes(setup),
+                          'fleet_parsed': parsed_bytes(setup) * sum(mix.values())}}
 
 
 # -- (a) the fleet -------------------------------------------------------------------------------
@@ -465,20 +521,42 @@ def table(results):
             held(sysfs['goal_held']), ', x'.join('%.2f' % step for step in sysfs['path_growth_per_step'])))
     facts = results.get('bytes')
     if facts:
-        lines += ['', '(c) bytes of facts per host (JSON)',
-                  '%-26s %8s %11s %11s %8s' % ('host', 'devices', 'full', 'compact', 'ratio')]
+        lines += ['', '(c) bytes of facts per host: JSON, and parsed into Python (KB); of the devices compact facts '
+                      'list, their names alone and one all-null record each, parsed; the controller\'s walk of a result',
+                  '%-26s %7s %6s %10s %9s %6s %9s %10s %8s %10s %11s %14s' % (
+                      'host', 'devices', 'listed', 'full B', 'compact B', 'ratio', 'full KB', 'compact KB',
+                      'names KB', 'records KB', 'full walk s', 'compact walk s')]
         for row in facts['rows']:
-            lines.append('%-26s %8d %11d %11d %8.3f' % (
-                KIND_LABELS[row['host']], row['devices'], row['full_bytes'], row['compact_bytes'], row['ratio']))
+            lines.append('%-26s %7d %6d %10d %9d %6.3f %9.1f %10.1f %8.1f %10.1f %11s %14s' % (
+                KIND_LABELS[row['host']], row['devices'], row['compact_devices'], row['full_bytes'],
+                row['compact_bytes'], row['ratio'], row['full_parsed'] / 1024.0, row['compact_parsed'] / 1024.0,
+                row['names_parsed'] / 1024.0, row['records_parsed'] / 1024.0, seconds(row['full_walk_seconds']),
+                seconds(row['compact_walk_seconds'])))
         fleet_bytes = facts['fleet']
-        lines.append('%-26s %8s %11d %11d %8.3f' % ('the fleet of (a), in all', '', fleet_bytes['full_bytes'],
-                                                    fleet_bytes['compact_bytes'],
-                                                    fleet_bytes['compact_bytes'] / float(fleet_bytes['full_bytes'])))
+        lines.append('%-26s %7s %6s %10d %9d %6.3f %9.1f %10.1f %8.1f %10.1f' % (
+            'the fleet of (a), in all', '', '', fleet_bytes['full_bytes'], fleet_bytes['compact_bytes'],
+            fleet_bytes['compact_bytes'] / float(fleet_bytes['full_bytes']), fleet_bytes['full_parsed'] / 1024.0,
+            fleet_bytes['compact_parsed'] / 1024.0, fleet_bytes['names_parsed'] / 1024.0,
+            fleet_bytes['records_parsed'] / 1024.0))
+        setup = facts['setup_min']
+        lines.append('setup min\'s facts on this machine: %d B, %.1f KB parsed; %.1f MB for the fleet' % (
+            setup['bytes'], setup['parsed'] / 1024.0, setup['fleet_parsed'] / 1048576.0))
+        if fleet and gather:
+            room = fleet['summary']['setup']['added_kb'] / 2.0 - gather['ping_added_kb']
+            lines.append('room the memory goal leaves for facts: half of what setup min adds (a) less what any '
+                         'task result adds (ping, d): %.1f MB; compact facts parsed: %.1f MB; their names alone: '
+                         '%.1f MB; all-null records: %.1f MB' % (
+                             room / 1024.0, fleet_bytes['compact_parsed'] / 1048576.0,
+                             fleet_bytes['names_parsed'] / 1048576.0, fleet_bytes['records_parsed'] / 1048576.0))
     return '\n'.join(lines)
 
 
 def held(value):
     return 'holds' if value else 'DOES NOT HOLD'
+
+
+def seconds(value):
+    return 'n/a' if value is None else '%.3f' % value
 
 
 def ratio(value):
