@@ -12,7 +12,9 @@ change with the pure rewriters of cmdline_args, and, outside check mode, applies
   grub.cfg's first entry does not carry the arguments (a run that stopped between the
   edit and the regeneration).
 - ``grubby``: ``grubby --update-kernel=ALL --args ... --remove-args ...`` (RHEL, Fedora:
-  boot entries in /boot/loader/entries), then every entry is read again and checked.
+  boot entries in /boot/loader/entries), or one call per entry when entries need different
+  changes, then every entry is read again and checked. Since grubby replaces an argument of
+  the same key, an added one joins the options of one already there (grubby_tokens).
 - ``kernel_install``: /etc/kernel/cmdline (systemd-boot, kernel-install), then
   ``kernel-install add`` for each installed kernel.
 
@@ -27,10 +29,10 @@ from ansible_collections.virt.hostdev.plugins.module_utils.cmdline_args import (
     changes,
     edit_grub_files,
     edit_value,
-    edited_tokens,
     effective_grub_cmdline,
-    grubby_arguments,
     grubby_entries,
+    grubby_tokens,
+    grubby_updates,
     satisfied,
 )
 from ansible_collections.virt.hostdev.plugins.module_utils.errors import HostdevError
@@ -212,15 +214,16 @@ class _Grubby(_Mechanism):
 
     def plan(self) -> _Plan:
         self.current = self.entries()
-        add, remove = grubby_arguments(self.current, self.spec)
-        command = [self.tool('grubby'), '--update-kernel=ALL']
-        if add:
-            command.append('--args=%s' % ' '.join(add))
-        if remove:
-            command.append('--remove-args=%s' % ' '.join(remove))
+        commands = []
+        for target, add, remove in grubby_updates(self.current, self.spec):
+            command = [self.tool('grubby'), '--update-kernel=%s' % target]
+            if add:
+                command.append('--args=%s' % ' '.join(add))
+            if remove:
+                command.append('--remove-args=%s' % ' '.join(remove))
+            commands.append(command)
         first = self.current[0][1]
-        return _Plan([], first, ' '.join(edited_tokens(first.split(), self.spec)),
-                     [command] if add or remove else [])
+        return _Plan([], first, ' '.join(grubby_tokens(first.split(), self.spec)), commands)
 
     def apply(self, plan: _Plan) -> List[str]:
         super().apply(plan)
@@ -228,14 +231,14 @@ class _Grubby(_Mechanism):
                  if not satisfied(args.split(), self.spec)]
         if wrong:
             raise HostdevError('after %s, these boot entries still do not have what was asked: %s'
-                               % (' '.join(plan.commands[0]), '; '.join(wrong)))
+                               % ('; '.join(' '.join(command) for command in plan.commands), '; '.join(wrong)))
         return []
 
     def diff(self, plan: _Plan) -> List[Dict[str, str]]:
         if not plan.commands:
             return []
         before = ''.join('%s: %s\n' % (kernel, args) for kernel, args in self.current)
-        after = ''.join('%s: %s\n' % (kernel, ' '.join(edited_tokens(args.split(), self.spec)))
+        after = ''.join('%s: %s\n' % (kernel, ' '.join(grubby_tokens(args.split(), self.spec)))
                         for kernel, args in self.current)
         return [{'before_header': 'grubby --info=ALL (kernel: args)', 'after_header': 'grubby (predicted)',
                  'before': before, 'after': after}]

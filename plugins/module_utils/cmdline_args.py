@@ -289,13 +289,37 @@ def grubby_entries(info: str) -> List[Tuple[str, str]]:
     return entries
 
 
-def grubby_arguments(entries: List[Tuple[str, str]], spec: CmdlineSpec) -> Tuple[List[str], List[str]]:
-    """(--args, --remove-args) tokens that make every entry what the spec wants, or ([], [])."""
-    add: List[str] = []
-    remove: List[str] = []
-    for _kernel, args in entries:
-        before = args.split()
-        added, removed = changes(before, edited_tokens(before, spec))
-        add.extend(token for token in added if token not in add)
-        remove.extend(token for token in removed if token not in remove)
-    return add, remove
+def grubby_tokens(tokens: List[str], spec: CmdlineSpec) -> List[str]:
+    """edited_tokens as grubby can write them. grubby --args replaces the value of an argument of the
+    same key, so an added argument whose key another one of the line has would wipe that one
+    (intel_iommu=on added beside intel_iommu=igfx_off): such arguments become one, with every option,
+    in the place of the first (intel_iommu=igfx_off,on)."""
+    after = edited_tokens(tokens, spec)
+    added_keys = set(_options(token)[0] for token in after if token not in tokens and '=' in token)
+    merged: List[str] = []
+    first_of: Dict[str, int] = {}
+    for token in after:
+        key, options = _options(token)
+        if key not in added_keys or options is None:
+            merged.append(token)
+        elif key not in first_of:
+            first_of[key] = len(merged)
+            merged.append(token)
+        else:
+            _key, earlier = _options(merged[first_of[key]])
+            joined = (earlier or []) + [option for option in options if option not in (earlier or [])]
+            merged[first_of[key]] = '%s=%s' % (key, ','.join(joined))
+    return merged
+
+
+def grubby_updates(entries: List[Tuple[str, str]], spec: CmdlineSpec) -> List[Tuple[str, List[str], List[str]]]:
+    """(--update-kernel target, --args tokens, --remove-args tokens) of each grubby call that makes the
+    entries what the spec wants: one call for ALL when every entry needs the same change, else one per
+    entry that needs one (a change made for one entry could undo another's arguments); [] when none."""
+    changes_of = [(kernel, changes(args.split(), grubby_tokens(args.split(), spec))) for kernel, args in entries]
+    needed = [(kernel, added, removed) for kernel, (added, removed) in changes_of if added or removed]
+    if not needed:
+        return []
+    if len(needed) == len(entries) and all((added, removed) == needed[0][1:] for _kernel, added, removed in needed):
+        return [('ALL', needed[0][1], needed[0][2])]
+    return needed

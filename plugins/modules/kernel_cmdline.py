@@ -23,7 +23,10 @@ description:
     regenerates only when a file changed, or when the first entry of the generated C(grub.cfg) lacks
     the arguments (a run that stopped between the edit and the regeneration).
   - C(grubby) runs C(grubby --update-kernel=ALL) with C(--args) and C(--remove-args), only when an
-    entry needs it, then reads every entry again and fails naming an entry that still differs.
+    entry needs it (one call per entry when the entries need different changes), then reads every entry
+    again and fails naming an entry that still differs. grubby replaces an argument of the same key, so
+    an added argument joins the options of one already there (C(intel_iommu=igfx_off) becomes
+    C(intel_iommu=igfx_off,on)).
   - C(kernel_install) edits C(/etc/kernel/cmdline) (created from the running command line when it does
     not exist) and runs C(kernel-install add) for every installed kernel.
   - The running kernel keeps its command line until the next boot; RV(reboot_required) says whether

@@ -20,7 +20,9 @@ TOOLS = ('update-grub', 'grub-mkconfig', 'grub2-mkconfig', 'grubby', 'kernel-ins
          'update-initramfs', 'dracut', 'modprobe')
 
 # A tool: records its argv as one JSON line in $FAKE_LOG, then does what its name says
-# to the fake root in $FAKE_ROOT (grubby keeps its boot entries in $FAKE_ROOT/grubby.json).
+# to the fake root in $FAKE_ROOT (grubby keeps its boot entries in $FAKE_ROOT/grubby.json, updates
+# those --update-kernel names, ALL or by kernel path, and, as the real one, replaces an argument of
+# the same key).
 TOOL_SCRIPT = r'''#!%(python)s
 import json, os, sys
 name = os.path.basename(sys.argv[0])
@@ -45,7 +47,10 @@ elif name == 'grubby':
     options = dict(arg.split('=', 1) for arg in sys.argv[1:] if '=' in arg)
     if os.environ.get('FAKE_GRUBBY_IGNORES'):
         sys.exit(0)
+    target = options.get('--update-kernel')
     for entry in entries:
+        if target != 'ALL' and entry[0] != target:
+            continue
         tokens = entry[1].split()
         for gone in options.get('--remove-args', '').split():
             tokens = [token for token in tokens

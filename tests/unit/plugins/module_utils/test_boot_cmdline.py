@@ -120,22 +120,41 @@ def test_rhel_grubby_check_apply_idempotent(rhel):
     assert detect_bootloader(files, tools.commands()) == 'grubby'
     planned = ensure_cmdline(files, tools.commands(), AMD, check_mode=True)
     assert planned.bootloader == 'grubby' and planned.changed and tools.calls() == [['grubby', '--info=ALL']]
-    assert planned.commands == [[tools.bin + '/grubby', '--update-kernel=ALL', '--args=amd_iommu=on',
-                                 '--remove-args=iommu=off']]
+    # the older entry also has iommu=off to remove: one call per entry
+    assert planned.commands == [
+        [tools.bin + '/grubby', '--update-kernel=/boot/vmlinuz-5.14.0-427.el9.x86_64', '--args=amd_iommu=on'],
+        [tools.bin + '/grubby', '--update-kernel=/boot/vmlinuz-5.14.0-362.el9.x86_64', '--args=amd_iommu=on',
+         '--remove-args=iommu=off']]
     assert 'iommu=off' in planned.diff[0]['before'] and 'iommu=off' not in planned.diff[0]['after']
     assert grubby_state(files)[1][1].endswith('iommu=off')
     tools.clear()
     outcome = ensure_cmdline(files, tools.commands(), AMD)
-    assert names(tools) == ['grubby', 'grubby', 'grubby']  # info, update, info again (the check)
+    assert names(tools) == ['grubby'] * 4  # info, an update per entry, info again (the check)
     assert [args for _kernel, args in grubby_state(files)] == [
         'ro crashkernel=auto rhgb quiet amd_iommu=on', 'ro crashkernel=auto rhgb quiet amd_iommu=on']
     assert outcome.reboot_required
     tools.clear()
     again = ensure_cmdline(files, tools.commands(), AMD)
     assert not again.changed and tools.calls() == [['grubby', '--info=ALL']]
+    tools.clear()
     absent = ensure_cmdline(files, tools.commands(), ABSENT)
     assert absent.changed and absent.removed == ['amd_iommu=on']
+    assert tools.calls()[1] == ['grubby', '--update-kernel=ALL', '--remove-args=amd_iommu=on']  # the same change
     assert [args for _kernel, args in grubby_state(files)] == ['ro crashkernel=auto rhgb quiet'] * 2
+
+
+def test_rhel_grubby_keeps_the_options_of_an_argument_it_would_replace(tmp_path):
+    # grubby --args=intel_iommu=on replaces intel_iommu=igfx_off (the fake grubby does as the real one)
+    root = rhel_root(tmp_path / 'root', entries=(('/boot/vmlinuz-5.14.0-427.el9.x86_64', 'ro intel_iommu=igfx_off quiet'),
+                                                 ('/boot/vmlinuz-5.14.0-362.el9.x86_64', 'ro quiet')))
+    files, tools = HostFiles(root), FakeTools(tmp_path, root)
+    outcome = ensure_cmdline(files, tools.commands(), INTEL_PT)
+    assert outcome.changed
+    assert [args for _kernel, args in grubby_state(files)] == [
+        'ro quiet intel_iommu=igfx_off,on iommu=pt', 'ro quiet intel_iommu=on iommu=pt']
+    assert 'intel_iommu=igfx_off,on' in outcome.diff[0]['after']
+    tools.clear()
+    assert not ensure_cmdline(files, tools.commands(), INTEL_PT).changed and names(tools) == ['grubby']
 
 
 def test_rhel_grubby_that_changes_nothing_fails_naming_the_entries(rhel):
