@@ -17,6 +17,8 @@ import sys
 
 import pytest
 
+from support.lab_report import LabReport
+
 pytestmark = pytest.mark.lab
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -35,28 +37,6 @@ CHECKS = [
 E1000 = ("0x8086", "0x100e")
 E1000E = ("0x8086", "0x10d3")
 PCIE_PCI_BRIDGE = ("0x1b36", "0x000e")
-
-
-class Lab:
-    def __init__(self, rc, output, report):
-        self.rc = rc
-        self.output = output
-        self.report = report
-
-    def fail(self, msg):
-        tail = "\n".join(self.output.splitlines()[-80:])
-        pytest.fail(f"{msg}\n--- tests/lab/run output (tail) ---\n{tail}", pytrace=False)
-
-    def checks(self):
-        if self.report is None:
-            self.fail(f"the lab produced no report (exit code {self.rc})")
-        return {c["name"]: c for c in self.report["checks"]}
-
-    def details(self, name):
-        c = self.checks().get(name)
-        if c is None:
-            self.fail(f"check {name} missing from the report")
-        return c["details"]
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +59,7 @@ def lab(tmp_path_factory):
     if os.path.exists(path):
         with open(path) as f:
             report = json.load(f)
-    return Lab(rc, output, report)
+    return LabReport(rc, output, report, "tests/lab/run")
 
 
 def pci(lab):
@@ -101,9 +81,7 @@ def test_lab_run_passed(lab):
 
 @pytest.mark.parametrize("name", CHECKS)
 def test_check_ok(lab, name):
-    c = lab.checks().get(name)
-    if c is None:
-        lab.fail(f"check {name} missing from the report")
+    c = lab.check(name)
     assert c["ok"], json.dumps(c["details"], indent=1)[:4000]
 
 

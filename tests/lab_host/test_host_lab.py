@@ -32,6 +32,8 @@ import sys
 
 import pytest
 
+from support.lab_report import LabReport
+
 pytestmark = pytest.mark.lab_host
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -56,31 +58,6 @@ RESERVATION_FILES = [
     "/etc/initramfs-tools/scripts/init-top/00-virt-hostdev-vfio",
     "/var/lib/virt-hostdev/vfio-initramfs.sha256",
 ]
-
-
-class Lab:
-    def __init__(self, rc, output, report):
-        self.rc = rc
-        self.output = output
-        self.report = report
-
-    def fail(self, msg):
-        tail = "\n".join(self.output.splitlines()[-80:])
-        pytest.fail(f"{msg}\n--- tests/lab_host/host.py output (tail) ---\n{tail}", pytrace=False)
-
-    def check(self, name):
-        if self.report is None:
-            self.fail(f"the lab produced no report (exit code {self.rc})")
-        for check in self.report["checks"]:
-            if check["name"] == name:
-                return check
-        self.fail(f"check {name} missing from the report")
-
-    def recorded(self, name):
-        data = self.check(name)["details"].get("recorded")
-        if data is None:
-            self.fail(f"{name} recorded nothing (see {self.check(name)['details'].get('log')})")
-        return data
 
 
 def run_harness(argv, timeout):
@@ -113,7 +90,7 @@ def lab():
         with open(path) as handle:
             report = json.load(handle)
     print(output)
-    return Lab(rc, output, report)
+    return LabReport(rc, output, report, "tests/lab_host/host.py")
 
 
 def twins(pci):
