@@ -11,20 +11,7 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.virt.hostdev.plugins.filter import mapping_device as plugin
 from ansible_collections.virt.hostdev.plugins.filter.mapping_device import mapping_device
 from ansible_collections.virt.hostdev.plugins.module_utils.device_model import FACTS_MODES
-
-# As an inventory writes it (group_vars/all.yml), ids in several spellings.
-MAPPINGS = yaml.safe_load('''
-gpu-a4000:
-  description: RTX A4000 of the CI runners
-  vendor_id: '10de'
-  product_id: '0x24B0'
-  hosts:
-    ws1: {address: '0000:01:00.0', subsystem_vendor_id: '10DE', subsystem_id: '14ad', iommu_group: 1}
-    hv2: {address: '0000:41:00.0', iommu_group: 12}
-keyboard:
-  hosts:
-    ws1: {address: '046d:c31c'}
-''')
+from support.sample_mappings import MAPPINGS
 
 
 @pytest.fixture(scope='module', params=FACTS_MODES)
