@@ -54,7 +54,8 @@ options:
         the task fails naming O(uri), and a module that changes a domain releases the host lock
         without starting another edit. Must be above 0.
       - Independently, libvirt's keepalive closes a connection whose daemon leaves its pings
-        unanswered for about 30 seconds, where the driver supports keepalive.
+        unanswered for about 30 seconds, where the driver supports keepalive; the task then fails
+        with libvirt's words (C(connection closed due to keepalive timeout)) and what they mean.
     type: int
     default: 120
 '''

@@ -77,13 +77,14 @@ def is_not_found(error: BaseException) -> bool:
 
 
 def describe(error: Any, action: str) -> str:
-    """A one-line message: what we were doing, what libvirt said, and its code."""
+    """A one-line message: what we were doing, what libvirt said, and its code (and what a
+    connection closed by keepalive means)."""
     if is_libvirt_error(error):
         message = error.get_error_message() or str(error)
         code = error.get_error_code()
-        if code is None:
-            return '%s: %s' % (action, message)
-        return '%s: %s (libvirt error code %s)' % (action, message, code)
+        text = '%s: %s' % (action, message) if code is None else \
+            '%s: %s (libvirt error code %s)' % (action, message, code)
+        return text + ('; ' + KEEPALIVE_HINT if KEEPALIVE_CLOSED in message else '')
     return '%s: %s' % (action, error)
 
 
@@ -140,6 +141,10 @@ DEFAULT_TIMEOUT = 120
 # every KEEPALIVE_INTERVAL seconds, unanswered: about 30 s after it stopped answering.
 KEEPALIVE_INTERVAL = 5
 KEEPALIVE_COUNT = 5
+# What libvirt says when its keepalive gave up on a daemon (virnetclient.c), and what that means.
+KEEPALIVE_CLOSED = 'connection closed due to keepalive timeout'
+KEEPALIVE_HINT = ('libvirtd left libvirt\'s keepalive unanswered for about %d s, so libvirt closed the connection: '
+                  'is the daemon frozen or overloaded?' % (KEEPALIVE_INTERVAL * (KEEPALIVE_COUNT + 1)))
 
 DRIVERS = ('qemu', 'test')
 TRANSPORTS = ('unix', 'ssh', 'libssh', 'libssh2', 'tcp', 'tls', 'ext')

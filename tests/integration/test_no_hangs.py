@@ -21,7 +21,13 @@ from ansible_collections.virt.hostdev.plugins.module_utils.assignment import Ass
 from ansible_collections.virt.hostdev.plugins.module_utils.domain_editor import assign
 from ansible_collections.virt.hostdev.plugins.module_utils.domain_xml import hostdev_elements
 from ansible_collections.virt.hostdev.plugins.module_utils.host_lock import host_lock
-from ansible_collections.virt.hostdev.plugins.module_utils.libvirt_errors import DeadlineExceeded
+from ansible_collections.virt.hostdev.plugins.module_utils.errors import HostdevError
+from ansible_collections.virt.hostdev.plugins.module_utils.libvirt_errors import (
+    DeadlineExceeded,
+    connection,
+    translated,
+    within_deadline,
+)
 from support import running_libvirtd
 from support.domains import domain_xml
 
@@ -78,6 +84,23 @@ def frozen(daemon):
             os.kill(pid, signal.SIGCONT)
         except ProcessLookupError:
             pass
+
+
+def test_a_daemon_frozen_mid_call_is_dropped_by_keepalive_with_a_clear_error(frozen, daemon):
+    # Under a deadline longer than keepalive's ~30 s, libvirt itself gives up first.
+    def session():
+        with connection(daemon.uri) as conn:
+            frozen()
+            with translated('reading the devices from %s' % daemon.uri):
+                conn.listAllDevices()
+
+    started = time.monotonic()
+    with pytest.raises(HostdevError) as caught:
+        within_deadline(session, daemon.uri, timeout=10 * BOUND)
+    assert time.monotonic() - started < 5 * BOUND
+    assert 'connection closed due to keepalive timeout' in caught.value.message, caught.value.message
+    assert caught.value.message.endswith('is the daemon frozen or overloaded?')
+    assert not isinstance(caught.value, DeadlineExceeded)
 
 
 def sessions():

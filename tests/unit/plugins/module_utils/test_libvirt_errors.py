@@ -75,6 +75,16 @@ def test_translated_block(conn):
             conn.lookupByName('nope')
 
 
+def test_a_connection_keepalive_closed_says_what_it_means():
+    with pytest.raises(HostdevError) as caught:
+        with translated('reading the devices from qemu:///system'):
+            raise libvirt_errors.libvirt.libvirtError('internal error: connection closed due to keepalive timeout')
+    assert caught.value.message.startswith('reading the devices from qemu:///system: internal error: connection '
+                                           'closed due to keepalive timeout')
+    assert caught.value.message.endswith('; libvirtd left libvirt\'s keepalive unanswered for about 30 s, so libvirt '
+                                         'closed the connection: is the daemon frozen or overloaded?')
+
+
 def test_connection_to_a_typo_fails_naming_the_uri():
     with pytest.raises(HostdevError, match=r'^cannot connect to libvirt at test:///no/such/file.xml: '):
         with connection('test:///no/such/file.xml'):
