@@ -17,7 +17,8 @@
 (c) Bytes of facts per host (JSON as a module returns them), full and compact, beside setup min's; and
     what each costs once parsed into Python objects (tracemalloc of json.loads, as the controller holds
     facts), with two floors of any facts that list the same devices: their names alone, and one record
-    of compact's keys per device with every value null. Also the seconds ansible-core's controller
+    of compact's keys per device with every value null; and compact facts without their devices (the
+    IOMMU state and groups alone). Also the seconds ansible-core's controller
     spends walking one such result (transform_to_native_types, module_response_deepcopy and
     strip_internal_keys, which every task result goes through).
 (d) The same fleet as a fleet gathers: one ``gather_facts`` step with ``setup`` (``gather_subset:
@@ -250,7 +251,8 @@ def bench_sysfs(work):
 
 # -- (c) bytes of facts per host ---------------------------------------------------------------
 
-BYTES_KEYS = ('full_bytes', 'compact_bytes', 'full_parsed', 'compact_parsed', 'names_parsed', 'records_parsed')
+BYTES_KEYS = ('full_bytes', 'compact_bytes', 'full_parsed', 'compact_parsed', 'names_parsed', 'records_parsed',
+              'undeviced_parsed')
 
 
 def bench_bytes(roots, mix):
@@ -263,6 +265,8 @@ def bench_bytes(roots, mix):
                      'full_parsed': parsed_bytes(full), 'compact_parsed': parsed_bytes(compact),
                      'names_parsed': parsed_bytes([device['name'] for device in compact['devices']]),
                      'records_parsed': parsed_bytes([dict.fromkeys(COMPACT_DEVICE_KEYS) for _device in compact['devices']]),
+                     'undeviced_parsed': parsed_bytes(dict((key, value) for key, value in compact.items()
+                                                           if key != 'devices')),
                      'full_walk_seconds': controller_walk_seconds(full),
                      'compact_walk_seconds': controller_walk_seconds(compact)})
     by_kind = dict((row['host'], row) for row in rows)
@@ -522,22 +526,23 @@ def table(results):
     facts = results.get('bytes')
     if facts:
         lines += ['', '(c) bytes of facts per host: JSON, and parsed into Python (KB); of the devices compact facts '
-                      'list, their names alone and one all-null record each, parsed; the controller\'s walk of a result',
-                  '%-26s %7s %6s %10s %9s %6s %9s %10s %8s %10s %11s %14s' % (
+                      'list, their names alone and one all-null record each, and compact facts without their '
+                      'devices, parsed; the controller\'s walk of a result',
+                  '%-26s %7s %6s %10s %9s %6s %9s %10s %8s %10s %9s %11s %14s' % (
                       'host', 'devices', 'listed', 'full B', 'compact B', 'ratio', 'full KB', 'compact KB',
-                      'names KB', 'records KB', 'full walk s', 'compact walk s')]
+                      'names KB', 'records KB', 'no dev KB', 'full walk s', 'compact walk s')]
         for row in facts['rows']:
-            lines.append('%-26s %7d %6d %10d %9d %6.3f %9.1f %10.1f %8.1f %10.1f %11s %14s' % (
+            lines.append('%-26s %7d %6d %10d %9d %6.3f %9.1f %10.1f %8.1f %10.1f %9.1f %11s %14s' % (
                 KIND_LABELS[row['host']], row['devices'], row['compact_devices'], row['full_bytes'],
                 row['compact_bytes'], row['ratio'], row['full_parsed'] / 1024.0, row['compact_parsed'] / 1024.0,
-                row['names_parsed'] / 1024.0, row['records_parsed'] / 1024.0, seconds(row['full_walk_seconds']),
-                seconds(row['compact_walk_seconds'])))
+                row['names_parsed'] / 1024.0, row['records_parsed'] / 1024.0, row['undeviced_parsed'] / 1024.0,
+                seconds(row['full_walk_seconds']), seconds(row['compact_walk_seconds'])))
         fleet_bytes = facts['fleet']
-        lines.append('%-26s %7s %6s %10d %9d %6.3f %9.1f %10.1f %8.1f %10.1f' % (
+        lines.append('%-26s %7s %6s %10d %9d %6.3f %9.1f %10.1f %8.1f %10.1f %9.1f' % (
             'the fleet of (a), in all', '', '', fleet_bytes['full_bytes'], fleet_bytes['compact_bytes'],
             fleet_bytes['compact_bytes'] / float(fleet_bytes['full_bytes']), fleet_bytes['full_parsed'] / 1024.0,
             fleet_bytes['compact_parsed'] / 1024.0, fleet_bytes['names_parsed'] / 1024.0,
-            fleet_bytes['records_parsed'] / 1024.0))
+            fleet_bytes['records_parsed'] / 1024.0, fleet_bytes['undeviced_parsed'] / 1024.0))
         setup = facts['setup_min']
         lines.append('setup min\'s facts on this machine: %d B, %.1f KB parsed; %.1f MB for the fleet' % (
             setup['bytes'], setup['parsed'] / 1024.0, setup['fleet_parsed'] / 1048576.0))
@@ -545,9 +550,10 @@ def table(results):
             room = fleet['summary']['setup']['added_kb'] / 2.0 - gather['ping_added_kb']
             lines.append('room the memory goal leaves for facts: half of what setup min adds (a) less what any '
                          'task result adds (ping, d): %.1f MB; compact facts parsed: %.1f MB; their names alone: '
-                         '%.1f MB; all-null records: %.1f MB' % (
+                         '%.1f MB; all-null records: %.1f MB; compact facts without devices: %.1f MB' % (
                              room / 1024.0, fleet_bytes['compact_parsed'] / 1048576.0,
-                             fleet_bytes['names_parsed'] / 1048576.0, fleet_bytes['records_parsed'] / 1048576.0))
+                             fleet_bytes['names_parsed'] / 1048576.0, fleet_bytes['records_parsed'] / 1048576.0,
+                             fleet_bytes['undeviced_parsed'] / 1048576.0))
     return '\n'.join(lines)
 
 

@@ -21,6 +21,7 @@ def test_bytes_part_writes_coherent_figures_and_a_table(tmp_path):
         # parsed facts weigh more than their JSON; the floors weigh less than the facts they stand for
         assert row['full_parsed'] > row['full_bytes'] and row['compact_parsed'] > row['compact_bytes']
         assert 0 < row['names_parsed'] < row['records_parsed'] < row['compact_parsed']
+        assert 0 < row['undeviced_parsed'] < row['compact_parsed']
         assert row['compact_walk_seconds'] > 0 and row['full_walk_seconds'] > 0  # measured, not compared
     assert rows['large']['devices'] == 5001 and rows['large']['compact_devices'] == 2500
     fleet = figures['fleet']
