@@ -13,8 +13,10 @@ change with the pure rewriters of cmdline_args, and, outside check mode, applies
   edit and the regeneration).
 - ``grubby``: ``grubby --update-kernel=ALL --args ... --remove-args ...`` (RHEL, Fedora:
   boot entries in /boot/loader/entries), or one call per entry when entries need different
-  changes, then every entry is read again and checked. Since grubby replaces an argument of
-  the same key, an added one joins the options of one already there (grubby_tokens).
+  changes, then every entry is read again and checked (when one is not as asked, every entry
+  grubby changed gets its arguments of before back, and the run fails). Since grubby replaces
+  an argument of the same key, an added one joins the options of one already there
+  (grubby_tokens).
 - ``kernel_install``: /etc/kernel/cmdline (systemd-boot, kernel-install), then
   ``kernel-install add`` for each installed kernel.
 
@@ -212,27 +214,53 @@ class _Grubby(_Mechanism):
             raise HostdevError('grubby --info=ALL listed no boot entry with kernel arguments')
         return entries
 
+    def command(self, target: str, add: List[str], remove: List[str]) -> List[str]:
+        """grubby --update-kernel=target with --args add and --remove-args remove."""
+        command = [self.tool('grubby'), '--update-kernel=%s' % target]
+        if add:
+            command.append('--args=%s' % ' '.join(add))
+        if remove:
+            command.append('--remove-args=%s' % ' '.join(remove))
+        return command
+
     def plan(self) -> _Plan:
         self.current = self.entries()
-        commands = []
-        for target, add, remove in grubby_updates(self.current, self.spec):
-            command = [self.tool('grubby'), '--update-kernel=%s' % target]
-            if add:
-                command.append('--args=%s' % ' '.join(add))
-            if remove:
-                command.append('--remove-args=%s' % ' '.join(remove))
-            commands.append(command)
+        commands = [self.command(target, add, remove) for target, add, remove in grubby_updates(self.current, self.spec)]
         first = self.current[0][1]
         return _Plan([], first, ' '.join(grubby_tokens(first.split(), self.spec)), commands)
 
     def apply(self, plan: _Plan) -> List[str]:
         super().apply(plan)
-        wrong = ['%s: %s' % (kernel, args) for kernel, args in self.entries()
-                 if not satisfied(args.split(), self.spec)]
+        after = self.entries()
+        wrong = ['%s: %s' % (kernel, args) for kernel, args in after if not satisfied(args.split(), self.spec)]
         if wrong:
-            raise HostdevError('after %s, these boot entries still do not have what was asked: %s'
-                               % ('; '.join(' '.join(command) for command in plan.commands), '; '.join(wrong)))
+            raise HostdevError('after %s, these boot entries still do not have what was asked: %s; %s'
+                               % ('; '.join(' '.join(command) for command in plan.commands), '; '.join(wrong),
+                                  self.put_back(after)))
         return []
+
+    def put_back(self, after: List[Tuple[str, str]]) -> str:
+        """Give every entry grubby changed its arguments of before this run again (a grubby that edits
+        otherwise than asked must not leave the host booting with half an edit); what happened."""
+        before = dict(self.current)
+        changed = [(kernel, args) for kernel, args in after
+                   if kernel in before and sorted(args.split()) != sorted(before[kernel].split())]
+        if not changed:
+            return 'grubby changed none of them'
+        failures = []
+        for kernel, args in changed:
+            remove, add = changes(before[kernel].split(), args.split())
+            try:
+                self.commands.run(self.command(kernel, add, remove), self.timeout)
+            except HostdevError as error:
+                failures.append(error.message)
+        again = dict(self.entries())
+        left = ['%s (was: %s)' % (kernel, before[kernel]) for kernel, _args in changed
+                if sorted(again.get(kernel, '').split()) != sorted(before[kernel].split())]
+        if not left:
+            return 'the %d entries grubby changed were put back as they were' % len(changed)
+        return ('putting back the entries grubby changed failed too (%s), so set these back by hand: %s'
+                % ('; '.join(failures) or 'grubby edited them otherwise again', '; '.join(left)))
 
     def diff(self, plan: _Plan) -> List[Dict[str, str]]:
         if not plan.commands:

@@ -24,7 +24,8 @@ description:
     the arguments (a run that stopped between the edit and the regeneration).
   - C(grubby) runs C(grubby --update-kernel=ALL) with C(--args) and C(--remove-args), only when an
     entry needs it (one call per entry when the entries need different changes), then reads every entry
-    again and fails naming an entry that still differs. grubby replaces an argument of the same key, so
+    again. When an entry still differs, it puts back the arguments of every entry grubby changed, and
+    fails naming them and whether that worked. grubby replaces an argument of the same key, so
     an added argument joins the options of one already there (C(intel_iommu=igfx_off) becomes
     C(intel_iommu=igfx_off,on)).
   - C(kernel_install) edits C(/etc/kernel/cmdline) (created from the running command line when it does

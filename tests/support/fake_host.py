@@ -22,7 +22,8 @@ TOOLS = ('update-grub', 'grub-mkconfig', 'grub2-mkconfig', 'grubby', 'kernel-ins
 # A tool: records its argv as one JSON line in $FAKE_LOG, then does what its name says
 # to the fake root in $FAKE_ROOT (grubby keeps its boot entries in $FAKE_ROOT/grubby.json, updates
 # those --update-kernel names, ALL or by kernel path, and, as the real one, replaces an argument of
-# the same key).
+# the same key; FAKE_GRUBBY_SUBSTRING_KEYS matches keys as an early grubby-bls did, and
+# FAKE_GRUBBY_UPDATES_OK=N fails every update after the first N).
 TOOL_SCRIPT = r'''#!%(python)s
 import json, os, sys
 name = os.path.basename(sys.argv[0])
@@ -47,6 +48,12 @@ elif name == 'grubby':
     options = dict(arg.split('=', 1) for arg in sys.argv[1:] if '=' in arg)
     if os.environ.get('FAKE_GRUBBY_IGNORES'):
         sys.exit(0)
+    updates = os.path.join(root, 'grubby.updates')
+    done = len(open(updates).read()) if os.path.exists(updates) else 0
+    open(updates, 'a').write('.')
+    if done >= int(os.environ.get('FAKE_GRUBBY_UPDATES_OK', '1000')):
+        sys.stderr.write('grubby: simulated failure of update %%d\n' %% (done + 1))
+        sys.exit(3)
     target = options.get('--update-kernel')
     for entry in entries:
         if target != 'ALL' and entry[0] != target:
@@ -56,6 +63,18 @@ elif name == 'grubby':
             tokens = [token for token in tokens
                       if token != gone and ('=' in gone or token.split('=')[0] != gone)]
         for new in options.get('--args', '').split():
+            if os.environ.get('FAKE_GRUBBY_SUBSTRING_KEYS'):
+                # as rhboot's early grubby-bls: a key found anywhere in the line (iommu= in
+                # intel_iommu=on) has its first match replaced
+                import re
+                line = ' '.join(tokens)
+                key = new.split('=')[0]
+                if '=' in new and key + '=' in line:
+                    line = re.sub(re.escape(key) + '=[^ ]*', lambda match: new, line, count=1)
+                else:
+                    line += ' ' + new
+                tokens = line.split()
+                continue
             keys = [token.split('=')[0] for token in tokens]
             if new.split('=')[0] in keys:
                 tokens[keys.index(new.split('=')[0])] = new

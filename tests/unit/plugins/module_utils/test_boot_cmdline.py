@@ -159,8 +159,34 @@ def test_rhel_grubby_keeps_the_options_of_an_argument_it_would_replace(tmp_path)
 
 def test_rhel_grubby_that_changes_nothing_fails_naming_the_entries(rhel):
     files, tools = rhel
-    with pytest.raises(HostdevError, match='still do not have what was asked: /boot/vmlinuz-5.14.0-427'):
+    with pytest.raises(HostdevError, match='still do not have what was asked: /boot/vmlinuz-5.14.0-427.*'
+                                           '; grubby changed none of them$'):
         ensure_cmdline(files, tools.commands(FAKE_GRUBBY_IGNORES='1'), AMD)
+
+
+def test_rhel_grubby_that_edits_otherwise_than_asked_is_undone(rhel):
+    # An early grubby-bls matched iommu= inside intel_iommu=on: adding iommu=pt made it intel_iommu=pt.
+    files, tools = rhel
+    before = grubby_state(files)
+    with pytest.raises(HostdevError) as caught:
+        ensure_cmdline(files, tools.commands(FAKE_GRUBBY_SUBSTRING_KEYS='1'), INTEL_PT)
+    assert 'still do not have what was asked: /boot/vmlinuz-5.14.0-427.el9.x86_64: ro crashkernel=auto rhgb ' \
+           'quiet intel_iommu=pt' in caught.value.message
+    assert caught.value.message.endswith('; the 2 entries grubby changed were put back as they were')
+    assert [sorted(args.split()) for _kernel, args in grubby_state(files)] == \
+        [sorted(args.split()) for _kernel, args in before]
+
+
+def test_rhel_grubby_that_cannot_put_entries_back_says_which_and_what_they_were(tmp_path):
+    root = rhel_root(tmp_path / 'root', entries=(('/boot/vmlinuz-5.14.0-427.el9.x86_64', 'ro quiet'),))
+    files, tools = HostFiles(root), FakeTools(tmp_path, root)
+    with pytest.raises(HostdevError) as caught:
+        ensure_cmdline(files, tools.commands(FAKE_GRUBBY_SUBSTRING_KEYS='1', FAKE_GRUBBY_UPDATES_OK='1'), INTEL_PT)
+    assert 'putting back the entries grubby changed failed too (' in caught.value.message
+    assert 'simulated failure of update 2' in caught.value.message
+    assert caught.value.message.endswith(
+        'so set these back by hand: /boot/vmlinuz-5.14.0-427.el9.x86_64 (was: ro quiet)')
+    assert grubby_state(files) == [['/boot/vmlinuz-5.14.0-427.el9.x86_64', 'ro quiet intel_iommu=pt']]
 
 
 def test_systemd_boot_kernel_install(tmp_path):
