@@ -243,8 +243,11 @@ class _Grubby(_Mechanism):
         """Give every entry grubby changed its arguments of before this run again (a grubby that edits
         otherwise than asked must not leave the host booting with half an edit); what happened."""
         before = dict(self.current)
-        changed = [(kernel, args) for kernel, args in after
-                   if kernel in before and sorted(args.split()) != sorted(before[kernel].split())]
+
+        def same(args: str, kernel: str) -> bool:
+            # grubby appends what it adds: the order of an entry's arguments may change
+            return sorted(args.split()) == sorted(before[kernel].split())
+        changed = [(kernel, args) for kernel, args in after if kernel in before and not same(args, kernel)]
         if not changed:
             return 'grubby changed none of them'
         failures = []
@@ -256,7 +259,7 @@ class _Grubby(_Mechanism):
                 failures.append(error.message)
         again = dict(self.entries())
         left = ['%s (was: %s)' % (kernel, before[kernel]) for kernel, _args in changed
-                if sorted(again.get(kernel, '').split()) != sorted(before[kernel].split())]
+                if not same(again.get(kernel, ''), kernel)]
         if not left:
             return 'the %d entries grubby changed were put back as they were' % len(changed)
         return ('putting back the entries grubby changed failed too (%s), so set these back by hand: %s'

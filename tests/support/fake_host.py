@@ -25,7 +25,7 @@ TOOLS = ('update-grub', 'grub-mkconfig', 'grub2-mkconfig', 'grubby', 'kernel-ins
 # the same key; FAKE_GRUBBY_SUBSTRING_KEYS matches keys as an early grubby-bls did, and
 # FAKE_GRUBBY_UPDATES_OK=N fails every update after the first N).
 TOOL_SCRIPT = r'''#!%(python)s
-import json, os, sys
+import json, os, re, sys
 name = os.path.basename(sys.argv[0])
 with open(os.environ['FAKE_LOG'], 'a') as log:
     log.write(json.dumps([name] + sys.argv[1:]) + '\n')
@@ -48,9 +48,11 @@ elif name == 'grubby':
     options = dict(arg.split('=', 1) for arg in sys.argv[1:] if '=' in arg)
     if os.environ.get('FAKE_GRUBBY_IGNORES'):
         sys.exit(0)
-    updates = os.path.join(root, 'grubby.updates')
-    done = len(open(updates).read()) if os.path.exists(updates) else 0
-    open(updates, 'a').write('.')
+    updates = os.path.join(root, 'grubby.updates')  # one dot per update so far
+    with open(updates, 'a+') as counter:
+        counter.seek(0)
+        done = len(counter.read())
+        counter.write('.')
     if done >= int(os.environ.get('FAKE_GRUBBY_UPDATES_OK', '1000')):
         sys.stderr.write('grubby: simulated failure of update %%d\n' %% (done + 1))
         sys.exit(3)
@@ -66,7 +68,6 @@ elif name == 'grubby':
             if os.environ.get('FAKE_GRUBBY_SUBSTRING_KEYS'):
                 # as rhboot's early grubby-bls: a key found anywhere in the line (iommu= in
                 # intel_iommu=on) has its first match replaced
-                import re
                 line = ' '.join(tokens)
                 key = new.split('=')[0]
                 if '=' in new and key + '=' in line:
