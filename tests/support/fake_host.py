@@ -82,7 +82,10 @@ elif name == 'grubby':
             else:
                 tokens.append(new)
         entry[1] = ' '.join(tokens)
-    json.dump(entries, open(state, 'w'))
+    new = '%%s.%%d' %% (state, os.getpid())
+    with open(new, 'w') as new_state:  # replaced at once, as sed -i replaces a BLS entry
+        json.dump(entries, new_state)
+    os.replace(new, state)
 '''
 
 
