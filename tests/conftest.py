@@ -53,8 +53,8 @@ def sample_sysfs(tmp_path_factory):
 def sample_facts(sample_sysfs):
     """sample_facts(mode='full') -> ansible_facts.hostdev of the sample workstation read from its sysfs
     tree, as hostdev_facts sets it with facts=mode (full or compact). Built once per mode; do not modify."""
-    from ansible_collections.virt.hostdev.plugins.module_utils.assignment import assignability
-    from ansible_collections.virt.hostdev.plugins.module_utils.host_reader import read_host
+    from ansible_collections.virt.hostdev.plugins.module_utils.assigning.assignment import assignability
+    from ansible_collections.virt.hostdev.plugins.module_utils.reading.host_reader import read_host
 
     made = {}
 

@@ -69,7 +69,7 @@ _value:
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.virt.hostdev.plugins.module_utils.errors import HostdevError
-from ansible_collections.virt.hostdev.plugins.module_utils.mappings import facts_model, resolve_mappings
+from ansible_collections.virt.hostdev.plugins.module_utils.model.mappings import facts_model, resolve_mappings
 
 
 def mapping_device(facts, mappings, name, host, ignore=()):

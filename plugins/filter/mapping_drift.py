@@ -77,8 +77,8 @@ _value:
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.virt.hostdev.plugins.module_utils.errors import HostdevError
-from ansible_collections.virt.hostdev.plugins.module_utils.mappings import facts_model
-from ansible_collections.virt.hostdev.plugins.module_utils.mappings import mapping_drift as drift_of
+from ansible_collections.virt.hostdev.plugins.module_utils.model.mappings import facts_model
+from ansible_collections.virt.hostdev.plugins.module_utils.model.mappings import mapping_drift as drift_of
 
 
 def mapping_drift(facts, mappings, host, names=None):

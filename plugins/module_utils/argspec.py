@@ -10,7 +10,7 @@ both together.
 
 from typing import Any, Dict
 
-from ansible_collections.virt.hostdev.plugins.module_utils.host_reader import SOURCES
+from ansible_collections.virt.hostdev.plugins.module_utils.reading.host_reader import SOURCES
 from ansible_collections.virt.hostdev.plugins.module_utils.libvirt_errors import DEFAULT_TIMEOUT
 
 

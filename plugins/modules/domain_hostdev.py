@@ -230,8 +230,8 @@ rolled_back:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.virt.hostdev.plugins.module_utils.argspec import host_source_argument_spec
-from ansible_collections.virt.hostdev.plugins.module_utils.assignment import AssignmentRequest
-from ansible_collections.virt.hostdev.plugins.module_utils.domain_editor import assign
+from ansible_collections.virt.hostdev.plugins.module_utils.assigning.assignment import AssignmentRequest
+from ansible_collections.virt.hostdev.plugins.module_utils.assigning.domain_editor import assign
 from ansible_collections.virt.hostdev.plugins.module_utils.errors import reported_to
 
 

@@ -392,11 +392,11 @@ ansible_facts:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.virt.hostdev.plugins.module_utils.argspec import host_source_argument_spec
-from ansible_collections.virt.hostdev.plugins.module_utils.assignment import assignability
-from ansible_collections.virt.hostdev.plugins.module_utils.device_model import FACTS_MODES
+from ansible_collections.virt.hostdev.plugins.module_utils.assigning.assignment import assignability
+from ansible_collections.virt.hostdev.plugins.module_utils.model.device_model import FACTS_MODES
 from ansible_collections.virt.hostdev.plugins.module_utils.errors import reported_to
-from ansible_collections.virt.hostdev.plugins.module_utils.host_reader import read_host
-from ansible_collections.virt.hostdev.plugins.module_utils.records import NODEDEV_CAPABILITIES
+from ansible_collections.virt.hostdev.plugins.module_utils.reading.host_reader import read_host
+from ansible_collections.virt.hostdev.plugins.module_utils.model.records import NODEDEV_CAPABILITIES
 
 
 def main():

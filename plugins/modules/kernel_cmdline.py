@@ -171,12 +171,12 @@ diff:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.virt.hostdev.plugins.module_utils.boot_cmdline import (
+from ansible_collections.virt.hostdev.plugins.module_utils.preparing.boot_cmdline import (
     BOOTLOADERS,
     DEFAULT_COMMAND_TIMEOUT,
     ensure_cmdline,
 )
-from ansible_collections.virt.hostdev.plugins.module_utils.cmdline_args import (
+from ansible_collections.virt.hostdev.plugins.module_utils.preparing.cmdline_args import (
     STATES,
     VENDORS,
     CmdlineSpec,

@@ -206,12 +206,12 @@ from ansible_collections.virt.hostdev.plugins.module_utils.host_files import (
     HostFiles,
     host_files_argument_spec,
 )
-from ansible_collections.virt.hostdev.plugins.module_utils.host_reader import read_host
-from ansible_collections.virt.hostdev.plugins.module_utils.vfio_boot import (
+from ansible_collections.virt.hostdev.plugins.module_utils.reading.host_reader import read_host
+from ansible_collections.virt.hostdev.plugins.module_utils.preparing.vfio_boot import (
     DEFAULT_COMMAND_TIMEOUT,
     ensure_reservation,
 )
-from ansible_collections.virt.hostdev.plugins.module_utils.vfio_reservation import (
+from ansible_collections.virt.hostdev.plugins.module_utils.preparing.vfio_reservation import (
     INITRAMFS_KINDS,
     STATES,
     ReservationRequest,

@@ -20,8 +20,8 @@ from typing import Any, Dict, List, Optional
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.virt.hostdev.plugins.module_utils.assignment import holds_its_group
-from ansible_collections.virt.hostdev.plugins.module_utils.device_model import (
+from ansible_collections.virt.hostdev.plugins.module_utils.assigning.assignment import holds_its_group
+from ansible_collections.virt.hostdev.plugins.module_utils.model.device_model import (
     HostdevModelError,
     HostModel,
     facts_record,

@@ -28,9 +28,9 @@ sys.path.insert(0, ensure_collection_link())
 
 from fixtures.synthetic_host import synthetic_sysfs  # noqa: E402
 from fixtures.sample_host import build_tree  # noqa: E402
-from ansible_collections.virt.hostdev.plugins.module_utils.id_names import fill_names  # noqa: E402
-from ansible_collections.virt.hostdev.plugins.module_utils.sysfs_reader import SysfsReader  # noqa: E402
-from ansible_collections.virt.hostdev.plugins.module_utils.sysfs_tree import SysfsTree  # noqa: E402
+from ansible_collections.virt.hostdev.plugins.module_utils.reading.id_names import fill_names  # noqa: E402
+from ansible_collections.virt.hostdev.plugins.module_utils.reading.sysfs_reader import SysfsReader  # noqa: E402
+from ansible_collections.virt.hostdev.plugins.module_utils.reading.sysfs_tree import SysfsTree  # noqa: E402
 
 DATABASES = ('pci.ids', 'usb.ids')
 SYSTEM_DIRS = ('/usr/share/misc', '/usr/share/hwdata')

@@ -17,9 +17,9 @@ import uuid
 import libvirt
 import pytest
 
-from ansible_collections.virt.hostdev.plugins.module_utils.assignment import AssignmentRequest
-from ansible_collections.virt.hostdev.plugins.module_utils.domain_editor import assign
-from ansible_collections.virt.hostdev.plugins.module_utils.domain_xml import hostdev_elements
+from ansible_collections.virt.hostdev.plugins.module_utils.assigning.assignment import AssignmentRequest
+from ansible_collections.virt.hostdev.plugins.module_utils.assigning.domain_editor import assign
+from ansible_collections.virt.hostdev.plugins.module_utils.model.hostdev_xml import hostdev_elements
 from ansible_collections.virt.hostdev.plugins.module_utils.host_lock import host_lock
 from ansible_collections.virt.hostdev.plugins.module_utils.errors import HostdevError
 from ansible_collections.virt.hostdev.plugins.module_utils.libvirt_errors import (

@@ -10,10 +10,10 @@ import uuid
 import libvirt
 import pytest
 
-from ansible_collections.virt.hostdev.plugins.module_utils import domain_editor
-from ansible_collections.virt.hostdev.plugins.module_utils.assignment import AssignmentRequest
-from ansible_collections.virt.hostdev.plugins.module_utils.domain_editor import EditFailed, assign
-from ansible_collections.virt.hostdev.plugins.module_utils.domain_xml import hostdev_elements
+from ansible_collections.virt.hostdev.plugins.module_utils.assigning import domain_editor
+from ansible_collections.virt.hostdev.plugins.module_utils.assigning.assignment import AssignmentRequest
+from ansible_collections.virt.hostdev.plugins.module_utils.assigning.domain_editor import EditFailed, assign
+from ansible_collections.virt.hostdev.plugins.module_utils.model.hostdev_xml import hostdev_elements
 from ansible_collections.virt.hostdev.plugins.module_utils.errors import HostdevError
 from support import running_libvirtd
 from support.domains import domain_xml

@@ -13,6 +13,16 @@ DOC = os.path.join(REPO, 'docs', 'architecture.md')
 DOT = os.path.join(REPO, 'docs', 'images', 'architecture.dot')
 SVG = os.path.join(REPO, 'docs', 'images', 'architecture.svg')
 MODULE_UTILS = 'ansible_collections.virt.hostdev.plugins.module_utils.'
+MODULE_UTILS_DIR = os.path.join(REPO, 'plugins', 'module_utils')
+
+
+def module_utils_files():
+    """Every module_utils file, in the packages too: {basename without .py: dotted path below module_utils}."""
+    found = {}
+    for path in glob.glob(os.path.join(MODULE_UTILS_DIR, '**', '*.py'), recursive=True):
+        relative = os.path.relpath(path, MODULE_UTILS_DIR)[:-len('.py')]
+        found[os.path.basename(relative)] = relative.replace(os.sep, '.')
+    return found
 
 
 def text(path):
@@ -22,8 +32,8 @@ def text(path):
 
 def test_every_plugin_file_is_on_the_map():
     doc = text(DOC)
-    for pattern in ('module_utils/*.py', 'doc_fragments/*.py', 'filter/*.py'):
-        for path in glob.glob(os.path.join(REPO, 'plugins', pattern)):
+    for pattern in ('module_utils/**/*.py', 'doc_fragments/*.py', 'filter/*.py'):
+        for path in glob.glob(os.path.join(REPO, 'plugins', pattern), recursive=True):
             relative = os.path.relpath(path, REPO)
             assert '`%s`' % relative in doc, '%s is not in docs/architecture.md' % relative
 
@@ -39,10 +49,10 @@ def test_every_file_on_the_map_exists():
 @pytest.mark.parametrize('dotted', sorted(set(
     match for match in re.findall(r'`([a-z_]+\.[A-Za-z_][A-Za-z_.]*)(?:\(\))?`', text(DOC))
     if not match.endswith('.py')
-    and os.path.exists(os.path.join(REPO, 'plugins', 'module_utils', match.split('.')[0] + '.py')))))
+    and match.split('.')[0] in module_utils_files())))
 def test_every_name_the_map_gives_resolves(dotted):
     module_name, *attributes = dotted.split('.')
-    found = importlib.import_module(MODULE_UTILS + module_name)
+    found = importlib.import_module(MODULE_UTILS + module_utils_files()[module_name])
     for attribute in attributes:
         found = getattr(found, attribute)
 
@@ -52,7 +62,7 @@ def test_class_names_the_map_gives_exist(name):
     assert '`%s' % name in text(DOC)
     owners = {'SysfsReader': 'sysfs_reader', 'SysfsTree': 'sysfs_tree', 'HostModel': 'device_model',
               'AssignmentRequest': 'assignment', 'Plan': 'assignment'}
-    found = importlib.import_module(MODULE_UTILS + owners[name.split('.')[0]])
+    found = importlib.import_module(MODULE_UTILS + module_utils_files()[owners[name.split('.')[0]]])
     for attribute in name.split('.'):
         found = getattr(found, attribute)
 
@@ -65,4 +75,4 @@ def test_the_picture_is_drawn_from_its_source():
             assert line in svg, 'docs/images/architecture.svg lacks %r: redraw it from the .dot' % line
     for module in re.findall(r'^\s+(\w+) \[label="(\w+)', text(DOT), re.M):
         if module[0] == module[1] and module[0] != 'libvirtd':
-            assert os.path.exists(os.path.join(REPO, 'plugins', 'module_utils', module[0] + '.py')), module[0]
+            assert module[0] in module_utils_files(), module[0]

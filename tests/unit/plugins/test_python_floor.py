@@ -48,11 +48,11 @@ def test_model_and_sysfs_reader_run_on_python_3_9(tmp_path):
     script = (
         'import json, sys\n'
         'sys.path.insert(0, %r)\n'
-        'from ansible_collections.virt.hostdev.plugins.module_utils.host_reader import read_host\n'
+        'from ansible_collections.virt.hostdev.plugins.module_utils.reading.host_reader import read_host\n'
         'model, used, warnings = read_host("sysfs", sysfs_root=%r)\n'
         'print(json.dumps(model.facts(used), sort_keys=True))\n' % (collections, root))
     completed = subprocess.run([interpreter, '-c', script], capture_output=True, text=True, check=False)
     assert completed.returncode == 0, completed.stderr
-    from ansible_collections.virt.hostdev.plugins.module_utils.host_reader import read_host
+    from ansible_collections.virt.hostdev.plugins.module_utils.reading.host_reader import read_host
     model, used, _warnings = read_host('sysfs', sysfs_root=root)
     assert json.loads(completed.stdout) == json.loads(json.dumps(model.facts(used)))

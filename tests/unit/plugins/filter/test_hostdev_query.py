@@ -24,7 +24,7 @@ from ansible_collections.virt.hostdev.plugins.filter.hostdev_query import (
 )
 from ansible_collections.virt.hostdev.plugins.filter import hostdev_query
 from ansible_collections.virt.hostdev.plugins.filter.hostdev_select import hostdev_select
-from ansible_collections.virt.hostdev.plugins.module_utils.device_model import FACTS_MODES, PCI_KINDS
+from ansible_collections.virt.hostdev.plugins.module_utils.model.device_model import FACTS_MODES, PCI_KINDS
 
 FILTER_DIR = os.path.dirname(hostdev_query.__file__)
 

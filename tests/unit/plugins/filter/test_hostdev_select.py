@@ -9,7 +9,7 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.virt.hostdev.plugins.filter.hostdev_select import FilterModule, hostdev_select
-from ansible_collections.virt.hostdev.plugins.module_utils.host_reader import read_host
+from ansible_collections.virt.hostdev.plugins.module_utils.reading.host_reader import read_host
 
 
 @pytest.fixture(scope='module')

@@ -110,9 +110,9 @@ def test_return_documents_every_device_key_with_its_type_and_form():
     them compact facts keep (returned: always; the others say in full facts)."""
     import yaml
 
-    from ansible_collections.virt.hostdev.plugins.module_utils.device_model import (
+    from ansible_collections.virt.hostdev.plugins.module_utils.model.device_model import (
         COMPACT_CAPABILITY_KEYS, COMPACT_DEVICE_KEYS)
-    from ansible_collections.virt.hostdev.plugins.module_utils.records import CAPABILITIES
+    from ansible_collections.virt.hostdev.plugins.module_utils.model.records import CAPABILITIES
 
     doc = yaml.safe_load(hostdev_facts.RETURN)
     hostdev = returned(returned(doc['ansible_facts'])['hostdev'])

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.virt.hostdev.plugins.module_utils.assignment import assignability
-from ansible_collections.virt.hostdev.plugins.module_utils.host_reader import read_host
+from ansible_collections.virt.hostdev.plugins.module_utils.assigning.assignment import assignability
+from ansible_collections.virt.hostdev.plugins.module_utils.reading.host_reader import read_host
 from ansible_collections.virt.hostdev.plugins.plugin_utils.facts_query import device_record, facts_model, plain
 
 

@@ -1,0 +1,204 @@
+# -*- coding: utf-8 -*-
+# Copyright: virt.hostdev contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""PRIVATE: domain <hostdev> XML of virt.hostdev: parse sources, build, match.
+
+A *source dict* identifies the host device a domain element refers to:
+  {'type': 'pci', 'address': '0000:01:00.0'}
+  {'type': 'usb', 'vendor_id': '0x046d', 'product_id': '0xc31c', 'bus': 1, 'device': 3}
+  {'type': 'scsi', 'adapter': 'scsi_host0', 'bus': 0, 'target': 0, 'unit': 0}
+Missing parts are None. No I/O happens here.
+"""
+
+import xml.etree.ElementTree as ET
+from typing import Any, Dict, Iterable, List, Optional, Tuple, Union
+
+from ansible_collections.virt.hostdev.plugins.module_utils.model.device_model import (
+    normalize_hex_id,
+    pci_address,
+)
+from ansible_collections.virt.hostdev.plugins.module_utils.model.records import Record
+
+
+def xml_int(value: Optional[str]) -> Optional[int]:
+    """libvirt writes numbers as decimal or 0x-hex; None stays None."""
+    if value is None:
+        return None
+    text = value.strip().lower()
+    try:
+        return int(text, 16) if text.startswith('0x') else int(text, 10)
+    except ValueError:
+        return None
+
+
+def _pci_source_address(address):
+    parts = [xml_int(address.get(key)) for key in ('domain', 'bus', 'slot', 'function')]
+    if parts[0] is None:
+        parts[0] = 0
+    if None in parts:
+        return None
+    return pci_address(*parts)
+
+
+def hostdev_source(element: ET.Element) -> Optional[Dict[str, Any]]:
+    """The source dict of a <hostdev> or <interface type='hostdev'> element, or None.
+
+    Only host devices are described (mode='subsystem' PCI/USB/SCSI with a local
+    adapter); iSCSI, mdev and capability-mode hostdevs return None.
+    """
+    source = element.find('source')
+    if source is None:
+        return None
+    if element.tag == 'interface':
+        address = source.find('address')
+        if address is None or address.get('type', 'pci') != 'pci':
+            return None
+        text = _pci_source_address(address)
+        return {'type': 'pci', 'address': text} if text else None
+    if element.get('mode', 'subsystem') != 'subsystem':
+        return None
+    kind = element.get('type')
+    if kind == 'pci':
+        address = source.find('address')
+        text = _pci_source_address(address) if address is not None else None
+        return {'type': 'pci', 'address': text} if text else None
+    if kind == 'usb':
+        vendor = source.find('vendor')
+        product = source.find('product')
+        address = source.find('address')
+        return {
+            'type': 'usb',
+            'vendor_id': normalize_hex_id(vendor.get('id')) if vendor is not None else None,
+            'product_id': normalize_hex_id(product.get('id')) if product is not None else None,
+            'bus': xml_int(address.get('bus')) if address is not None else None,
+            'device': xml_int(address.get('device')) if address is not None else None,
+        }
+    if kind == 'scsi':
+        if source.get('protocol') not in (None, 'adapter'):
+            return None
+        adapter = source.find('adapter')
+        address = source.find('address')
+        if adapter is None or address is None:
+            return None
+        return {
+            'type': 'scsi',
+            'adapter': adapter.get('name'),
+            'bus': xml_int(address.get('bus')),
+            'target': xml_int(address.get('target')),
+            'unit': xml_int(address.get('unit')),
+        }
+    return None
+
+
+def hostdev_sources(domain_xml: Union[str, bytes]) -> List[Dict[str, Any]]:
+    """Source dicts of every host device a domain definition refers to."""
+    return [source for _element, source in hostdev_elements(domain_xml) if source is not None]
+
+
+# -- building and matching <hostdev> elements (used by domain_hostdev) ---------
+
+def sources_match(first: Optional[Dict[str, Any]], second: Optional[Dict[str, Any]]) -> bool:
+    """True when two source dicts name the same host device (not a string compare).
+
+    PCI: same address. SCSI: same adapter, bus, target and unit. USB: same
+    bus.device when both sides give one, and same vendor:product when both give
+    one (libvirt's own rule: a USB source matches on every part it states).
+    """
+    if not first or not second or first.get('type') != second.get('type'):
+        return False
+    kind = first['type']
+    if kind == 'pci':
+        return first.get('address') is not None and first.get('address') == second.get('address')
+    if kind == 'scsi':
+        keys: Tuple[str, ...] = ('adapter', 'bus', 'target', 'unit')
+        return all(first.get(key) == second.get(key) for key in keys)
+    if kind == 'usb':
+        compared = False
+        for keys in (('bus', 'device'), ('vendor_id', 'product_id')):
+            if all(first.get(key) is not None for key in keys) and \
+                    all(second.get(key) is not None for key in keys):
+                if any(first[key] != second[key] for key in keys):
+                    return False
+                compared = True
+        return compared
+    return False
+
+
+def _hex(value, width):
+    return '0x%0*x' % (width, value)
+
+
+def build_hostdev(record: Record, managed: bool = True, usb_address: bool = False) -> str:
+    """The <hostdev> XML (a string) that passes the device record to a guest.
+
+    PCI: <source><address domain bus slot function/></source>, managed as asked.
+    USB: <source><vendor/><product/></source>, plus <address bus device/> when
+    usb_address is true (the vendor:product is not unique on the host); only the
+    address when the ids could not be read.
+    SCSI: <source><adapter name='scsi_hostN'/><address bus target unit/></source>,
+    never managed (libvirt has no managed mode for SCSI hostdevs).
+    """
+    kind = record.get('type')
+    element = ET.Element('hostdev', {'mode': 'subsystem'})
+    source = ET.SubElement(element, 'source')
+    if kind == 'pci':
+        pci = record['pci']
+        element.set('type', 'pci')
+        element.set('managed', 'yes' if managed else 'no')
+        ET.SubElement(source, 'address', {
+            'domain': _hex(pci['domain'], 4), 'bus': _hex(pci['bus'], 2),
+            'slot': _hex(pci['slot'], 2), 'function': _hex(pci['function'], 1)})
+    elif kind == 'usb_device':
+        usb = record['usb']
+        element.set('type', 'usb')
+        element.set('managed', 'yes' if managed else 'no')
+        by_ids = usb.get('vendor_id') is not None and usb.get('product_id') is not None
+        by_address = usb.get('bus') is not None and usb.get('device') is not None
+        if not (by_ids or by_address) or (usb_address and not by_address):
+            raise ValueError('USB device %s has no readable vendor:product or bus.device' % record.get('name'))
+        if by_ids:
+            ET.SubElement(source, 'vendor', {'id': usb['vendor_id']})
+            ET.SubElement(source, 'product', {'id': usb['product_id']})
+        if usb_address or not by_ids:
+            ET.SubElement(source, 'address', {'bus': str(usb['bus']), 'device': str(usb['device'])})
+    elif kind == 'scsi':
+        scsi = record['scsi']
+        element.set('type', 'scsi')
+        ET.SubElement(source, 'adapter', {'name': 'scsi_host%d' % scsi['host']})
+        ET.SubElement(source, 'address', {
+            'bus': str(scsi['bus']), 'target': str(scsi['target']), 'unit': str(scsi['lun'])})
+    else:
+        raise ValueError('device %s of type %s cannot be a hostdev' % (record.get('name'), kind))
+    return element_xml(element)
+
+
+def hostdev_elements(domain_xml: Union[str, bytes]) -> List[Tuple[ET.Element, Optional[Dict[str, Any]]]]:
+    """[(element, source dict)] of every <hostdev> and <interface type='hostdev'> of a domain.
+
+    Elements whose source is not a host device (iSCSI, mdev, ...) have source None.
+    """
+    root = ET.fromstring(domain_xml)
+    devices = root.find('devices')
+    if devices is None:
+        return []
+    found = []
+    for element in devices:
+        if element.tag == 'hostdev' or (element.tag == 'interface' and element.get('type') == 'hostdev'):
+            found.append((element, hostdev_source(element)))
+    return found
+
+
+def element_xml(element: ET.Element) -> str:
+    """One element as an indented string, without the whitespace around it."""
+    copy = ET.fromstring(ET.tostring(element))
+    for node in copy.iter():
+        if node.text is not None and not node.text.strip():
+            node.text = None
+        node.tail = None
+    ET.indent(copy)
+    return ET.tostring(copy, encoding='unicode')
+
+
+def hostdevs_text(xml_strings: Iterable[str]) -> str:
+    """The text of a list of hostdev XML strings, as shown in a diff."""
+    return ''.join(text.rstrip('\n') + '\n' for text in xml_strings)

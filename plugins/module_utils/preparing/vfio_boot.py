@@ -1,0 +1,172 @@
+# -*- coding: utf-8 -*-
+# Copyright: virt.hostdev contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""PRIVATE: write a reservation's boot files, regenerate the initramfs when its inputs
+changed, load the VFIO modules now.
+
+``ensure_reservation()`` validates the reservation (vfio_reservation.plan_reservation)
+before anything changes, plans every file (``HostFiles``, so check mode and diff are the
+same plan), and outside check mode writes them, regenerates the initramfs
+(``update-initramfs -u -k all`` or ``dracut -f --regenerate-all``) only when the hash of
+its inputs differs from the one recorded after the last successful regeneration (so a
+run that failed half-way regenerates the next time, and an unchanged one never does),
+and loads the VFIO modules that are not loaded (``modprobe -a``).
+"""
+
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional
+
+from ansible_collections.virt.hostdev.plugins.module_utils.assigning.assignment import problems_message
+from ansible_collections.virt.hostdev.plugins.module_utils.model.device_model import HostModel
+from ansible_collections.virt.hostdev.plugins.module_utils.errors import HostdevError
+from ansible_collections.virt.hostdev.plugins.module_utils.host_files import (
+    Commands,
+    FileChange,
+    HostFiles,
+    apply_all,
+    diffs,
+)
+from ansible_collections.virt.hostdev.plugins.module_utils.preparing.vfio_reservation import (
+    ALL_FILES,
+    INITRAMFS_KINDS,
+    RESERVATION,
+    STAMP,
+    VFIO_DRIVER,
+    VFIO_MODULES,
+    ReservationRequest,
+    addresses_of,
+    boot_files,
+    file_mode,
+    initramfs_stamp,
+    plan_reservation,
+    reserved_addresses,
+)
+
+DEFAULT_COMMAND_TIMEOUT = 600
+# The configuration directory that tells which initramfs generator a host uses.
+INITRAMFS_MARKERS = (('initramfs-tools', '/etc/initramfs-tools'), ('dracut', '/etc/dracut.conf.d'),
+                     ('dracut', '/etc/dracut.conf'))
+REGENERATE = {'initramfs-tools': ['update-initramfs', '-u', '-k', 'all'],
+              'dracut': ['dracut', '-f', '--regenerate-all']}
+
+
+@dataclass
+class ReservationOutcome:
+    """What ensure_reservation found and did (or would do in check mode)."""
+
+    changed: bool
+    devices: List[str]
+    addresses: List[str]
+    released: List[str]
+    initramfs: str
+    regenerated: bool
+    loaded: List[str]
+    pending: List[str]
+    commands: List[List[str]]
+    diff: List[Dict[str, str]]
+    warnings: List[str] = field(default_factory=list)
+
+    @property
+    def reboot_required(self) -> bool:
+        return bool(self.pending)
+
+    def result(self) -> Dict[str, Any]:
+        return dict(devices=self.devices, addresses=self.addresses, released=self.released,
+                    initramfs=self.initramfs, regenerated=self.regenerated, loaded=self.loaded,
+                    pending=self.pending, reboot_required=self.reboot_required, commands=self.commands,
+                    diff=self.diff)
+
+
+def detect_initramfs(files: HostFiles) -> str:
+    """initramfs-tools, dracut, or none, from the host's configuration directories."""
+    for kind, marker in INITRAMFS_MARKERS:
+        if files.exists(marker):
+            return kind
+    return 'none'
+
+
+def ensure_reservation(files: HostFiles, commands: Commands, model: HostModel, request: ReservationRequest,
+                       state: str = 'present', initramfs: str = 'auto', check_mode: bool = False,
+                       timeout: int = DEFAULT_COMMAND_TIMEOUT) -> ReservationOutcome:
+    """Make the host's reservation exactly request (state present) or nothing (absent)."""
+    if initramfs not in ('auto',) + INITRAMFS_KINDS:
+        raise HostdevError('initramfs must be one of auto, %s, not %r' % (', '.join(INITRAMFS_KINDS), initramfs))
+    kind = detect_initramfs(files) if initramfs == 'auto' else initramfs
+    warnings: List[str] = []
+    names: List[str] = []
+    if state == 'present':
+        reservation = plan_reservation(model, request)
+        if reservation.problems:
+            raise HostdevError(problems_message(reservation.problems), problems=reservation.problems,
+                               devices=reservation.devices)
+        names = reservation.devices
+        warnings += reservation.warnings
+    elif request.devices:
+        raise HostdevError('state absent releases the whole reservation: leave devices empty '
+                           '(to release some devices, run state present with the ones to keep)')
+    addresses = addresses_of(model, names)
+    if addresses and kind == 'none':
+        warnings.append('no initramfs generator (initramfs-tools, dracut) was found: the reserved devices are '
+                        'bound by a udev rule only, so a host driver that is already loaded (for an identical '
+                        'card, say) may claim them first')
+    wanted = boot_files(kind, model if state == 'present' else None, names)
+    changes = [files.plan(path, wanted[path], file_mode(path)) for path in ALL_FILES]
+    previously = reserved_addresses(files.read(RESERVATION))
+    stamp = _stamp_change(files, kind, wanted)
+    regenerate = stamp.changed and kind != 'none'
+    load = [module for module in VFIO_MODULES if not files.exists('/sys/module/%s' % module)] \
+        if state == 'present' else []
+    planned = _commands(commands, kind, regenerate, load)
+    if not check_mode:
+        apply_all(files, changes)
+        for command in planned:
+            commands.run(command, timeout)
+        files.apply(stamp)
+    pending = _pending(model, addresses if state == 'present' else previously, state)
+    return ReservationOutcome(
+        changed=any(change.changed for change in changes) or bool(planned), devices=names, addresses=addresses,
+        released=[address for address in previously if address not in addresses], initramfs=kind,
+        regenerated=regenerate, loaded=load, pending=pending, commands=planned, diff=diffs(changes),
+        warnings=warnings)
+
+
+def _stamp_change(files: HostFiles, kind: str, wanted: Dict[str, Optional[str]]) -> FileChange:
+    """The stamp as the next successful regeneration leaves it: a regeneration is due when it changes."""
+    recorded = files.read(STAMP)
+    after = initramfs_stamp(kind, wanted) if kind != 'none' else None
+    return FileChange(STAMP, recorded, after)
+
+
+def _commands(commands: Commands, kind: str, regenerate: bool, load: List[str]) -> List[List[str]]:
+    planned = []
+    if regenerate:
+        tool, *arguments = REGENERATE[kind]
+        planned.append([_found(commands, tool)] + arguments)
+    if load:
+        planned.append([_found(commands, 'modprobe'), '-a'] + load)
+    return planned
+
+
+def _found(commands: Commands, name: str) -> str:
+    path = commands.find(name)
+    if not path:
+        raise HostdevError('%s not found on this host (searched PATH and the sbin directories)' % name)
+    return path
+
+
+def _pending(model: HostModel, addresses: List[str], state: str) -> List[str]:
+    """The devices not yet where the reservation puts them: a reboot does it.
+
+    Present: reserved devices not bound to vfio-pci. Absent: released devices still on it.
+    A device the host no longer has is not pending.
+    """
+    pending = []
+    for address in addresses:
+        try:
+            name = model.resolve_reference(address)
+        except HostdevError:
+            continue
+        on_vfio = model.device(name).get('driver') == VFIO_DRIVER
+        if on_vfio != (state == 'present'):
+            pending.append(name)
+    return pending

@@ -1,0 +1,328 @@
+# -*- coding: utf-8 -*-
+# Copyright: virt.hostdev contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""PRIVATE: a reservation of PCI devices for guests, and the files that bind them to vfio-pci
+at boot. No I/O happens here.
+
+``plan_reservation()`` resolves the references as domain_hostdev does and validates the
+reservation with the same checks (``assignment.validate``), but for what preparing a host
+means: the IOMMU may be off (preparing turns it on), another domain may hold a device
+(the reservation is for guests), and a group must be reserved whole, since after the
+reboot a member left out is bound to its host driver whatever it is bound to now.
+
+Early binding works by address: the initramfs writes ``vfio-pci`` into each reserved
+device's ``driver_override`` before udev loads any driver (an initramfs-tools
+``init-top`` script that sorts before ``udev``, or a dracut ``pre-udev`` hook), so no host
+driver ever claims it, an identical card at another address keeps its driver, and
+vfio-pci takes it when loaded. ``driver_override`` lives in the kernel, so it survives
+the switch to the real root; a udev rule there sets it again for a device that is added
+later (hot-plug, a PCI rescan). ``boot_files()`` gives every file's content.
+
+Problem codes: those of assignment.validate that apply (unresolved_reference,
+not_eligible, iommu_group_unknown, host_in_use, group_not_viable), and not_pci.
+"""
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Tuple
+
+from ansible_collections.virt.hostdev.plugins.module_utils.assigning.assignment import (
+    AssignmentRequest,
+    Problem,
+    affected_devices,
+    problem,
+    resolve_devices,
+    validate,
+)
+from ansible_collections.virt.hostdev.plugins.module_utils.model.device_model import HostModel, pci_slot
+from ansible_collections.virt.hostdev.plugins.module_utils.model.records import parse_pci_address, pci_address
+
+STATES = ('present', 'absent')
+INITRAMFS_KINDS = ('initramfs-tools', 'dracut', 'none')
+VFIO_DRIVER = 'vfio-pci'
+VFIO_MODULES = ('vfio', 'vfio_iommu_type1', 'vfio_pci')
+
+# validate() codes that do not stop a reservation: preparing is how the IOMMU gets turned
+# on, and a device a domain holds is exactly one a host reserves for its guests.
+NOT_FOR_RESERVATIONS = ('iommu_off', 'assigned_elsewhere', 'display_hotplug', 'group_not_viable')
+
+# The files a reservation writes, as the host names them.
+RESERVATION = '/etc/virt-hostdev/vfio-pci.conf'
+MODULES_LOAD = '/etc/modules-load.d/virt-hostdev-vfio.conf'
+UDEV_RULES = '/etc/udev/rules.d/60-virt-hostdev-vfio.rules'
+# initramfs-tools runs init-top scripts in name order unless they declare prerequisites;
+# "00-" sorts before "udev", the script that starts udevd and loads the host drivers.
+INITRAMFS_TOOLS_HOOK = '/etc/initramfs-tools/hooks/virt-hostdev-vfio'
+INITRAMFS_TOOLS_SCRIPT = '/etc/initramfs-tools/scripts/init-top/00-virt-hostdev-vfio'
+DRACUT_CONF = '/etc/dracut.conf.d/virt-hostdev-vfio.conf'
+DRACUT_MODULE = '/usr/lib/dracut/modules.d/90virt-hostdev-vfio'
+DRACUT_SETUP = DRACUT_MODULE + '/module-setup.sh'
+DRACUT_HOOK = DRACUT_MODULE + '/virt-hostdev-vfio.sh'
+# The hash of the initramfs inputs the last successful regeneration used.
+STAMP = '/var/lib/virt-hostdev/vfio-initramfs.sha256'
+
+INITRAMFS_FILES = {
+    'initramfs-tools': (RESERVATION, INITRAMFS_TOOLS_HOOK, INITRAMFS_TOOLS_SCRIPT),
+    'dracut': (RESERVATION, DRACUT_CONF, DRACUT_SETUP, DRACUT_HOOK),
+    'none': (),
+}
+# Every file a reservation may have written, whatever the initramfs: absent removes them all.
+ALL_FILES = (RESERVATION, MODULES_LOAD, UDEV_RULES, INITRAMFS_TOOLS_HOOK, INITRAMFS_TOOLS_SCRIPT,
+             DRACUT_CONF, DRACUT_SETUP, DRACUT_HOOK)
+EXECUTABLES = (INITRAMFS_TOOLS_HOOK, INITRAMFS_TOOLS_SCRIPT, DRACUT_SETUP, DRACUT_HOOK)
+
+
+@dataclass(frozen=True)
+class ReservationRequest:
+    """What the user asks for (see the vfio_reserve options)."""
+
+    devices: List[str]
+    include_group: bool = False
+    force: bool = False
+
+
+@dataclass
+class Reservation:
+    """devices: resolved names, in request order then the group members include_group added."""
+
+    devices: List[str]
+    problems: List[Problem]
+    warnings: List[str] = field(default_factory=list)
+
+    def addresses(self, model: HostModel) -> List[str]:
+        return addresses_of(model, self.devices)
+
+
+def addresses_of(model: HostModel, names: List[str]) -> List[str]:
+    """The sorted canonical addresses of the PCI devices among names."""
+    found = []
+    for name in names:
+        record = model.device(name)
+        parsed = parse_pci_address(str((record.get('pci') or {}).get('address') or ''))
+        if record.get('type') == 'pci' and parsed is not None:
+            found.append(pci_address(*parsed))
+    return sorted(found)
+
+
+def plan_reservation(model: HostModel, request: ReservationRequest) -> Reservation:
+    """Resolve and validate a reservation; every problem is returned, none raised."""
+    names, _gone, problems = resolve_devices(
+        model, AssignmentRequest('', list(request.devices), include_group=request.include_group))
+    pci = [name for name in names if model.device(name).get('type') == 'pci']
+    problems += [problem('not_pci', name, '%s is a %s, not a PCI device: only PCI devices are bound to vfio-pci; '
+                         'give it to a domain with virt.hostdev.domain_hostdev instead'
+                         % (name, model.device(name).get('type')))
+                 for name in names if name not in pci]
+    warnings: List[str] = []
+    checked = validate(model, AssignmentRequest('', pci), pci, affected_devices(model, pci), set(), [])
+    for item in checked:
+        if item['code'] in NOT_FOR_RESERVATIONS:
+            continue
+        if item['code'] == 'not_eligible' and request.force and \
+                model.eligibility(str(item['device']))[1] == ['boot_vga']:
+            warnings.append('%s is the boot VGA device, reserved because force is true: the host console '
+                            'and the firmware framebuffer lose it at the next boot' % item['device'])
+            continue
+        problems.append(_for_reservation(item))
+    problems += groups_left_out(model, pci)
+    warnings += _groups_unknown(model, pci)
+    return Reservation(devices=names, problems=problems, warnings=warnings)
+
+
+def _for_reservation(item: Problem) -> Problem:
+    """A problem of assignment.validate in a reservation's words (force keeps host_in_use here)."""
+    message = str(item['message']).replace('this assignment', 'this reservation')
+    if item['code'] == 'host_in_use':
+        message = message.replace('; force: true overrides', '; force does not override this for a '
+                                  'reservation, since the host would lose it at every boot')
+    return dict(item, message=message)
+
+
+def groups_left_out(model: HostModel, names: List[str]) -> List[Problem]:
+    """group_not_viable for every IOMMU group of names with an endpoint outside names.
+
+    Stricter than an assignment's rule, which lets a member stay free (on vfio-pci or no
+    driver): a reservation acts at the next boot, when a member left out is bound to its
+    host driver again.
+    """
+    problems = []
+    groups = sorted(set(group for group in (model.iommu_group(name) for name in names) if group is not None))
+    for group in groups:
+        endpoints = model.group_endpoints_in(group)
+        left_out = [member for member in endpoints if member not in names]
+        if not left_out:
+            continue
+        reserved = [name for name in names if model.iommu_group(name) == group]
+        details = ', '.join('%s (%s)' % (member, 'driver %s' % model.device(member)['driver']
+                                         if model.device(member).get('driver') else 'no driver')
+                            for member in left_out)
+        message = ('%s shares IOMMU group %s with %s, which this reservation leaves out: a group goes to '
+                   'guests whole, and after the reboot a member left out is bound to its host driver, so the '
+                   'group would not be viable ("group %s is not viable"). Reserve the group\'s endpoints '
+                   'together (%s), or set include_group: true'
+                   % (', '.join(reserved), group, details, group, ', '.join(endpoints)))
+        bridges = model.group_bridges(group)
+        if bridges:
+            message += '; bridges in the group (%s) never need reserving' % ', '.join(bridges)
+        problems.append(problem('group_not_viable', ', '.join(left_out), message + '.'))
+    return problems
+
+
+def _groups_unknown(model: HostModel, names: List[str]) -> List[str]:
+    """While the IOMMU is off there are no groups: say what the reboot will tell."""
+    if not names or model.iommu_groups():
+        return []
+    warnings = ['the IOMMU is off, so the IOMMU groups of %s are not known until the reboot; after it, '
+                'the hostdev_prepare role checks that every reserved device is on vfio-pci and its group '
+                'is viable' % ', '.join(names)]
+    for name in names:
+        slot = pci_slot(model.device(name))
+        siblings = [other for other in model.names() if other not in names and slot is not None
+                    and pci_slot(model.device(other)) == slot]
+        if siblings:
+            warnings.append('%s shares its card with %s, which this reservation leaves out: functions of one '
+                            'card usually share an IOMMU group; reserve them too unless the card isolates them'
+                            % (name, ', '.join(siblings)))
+    return warnings
+
+
+def reserved_addresses(text: Optional[str]) -> List[str]:
+    """The addresses a reservation file lists (the first word of each line that is not a comment)."""
+    found = []
+    for line in (text or '').splitlines():
+        words = line.split('#', 1)[0].split()
+        parsed = parse_pci_address(words[0]) if words else None
+        if parsed is not None:
+            found.append(pci_address(*parsed))
+    return found
+
+
+# -- the files ----------------------------------------------------------------------
+
+HEADER = '# Written by virt.hostdev.vfio_reserve; do not edit: run the module (or the hostdev_prepare role).\n'
+
+# The binding itself, shared by the initramfs-tools script and the dracut hook: POSIX sh that
+# busybox and klibc run (no sed, no readlink), with no exit (dracut sources its hooks) and
+# vh_ names (nothing of dracut's own is overwritten).
+BIND_SCRIPT = r'''vh_conf=/etc/virt-hostdev/vfio-pci.conf
+if [ -r "$vh_conf" ]; then
+    # vfio-pci becomes each reserved device's only driver, before any driver is loaded.
+    while read -r vh_address vh_rest; do
+        case "$vh_address" in ''|'#'*) continue ;; esac
+        vh_device=/sys/bus/pci/devices/$vh_address
+        [ -w "$vh_device/driver_override" ] || continue
+        echo vfio-pci > "$vh_device/driver_override"
+        # a driver built into the kernel may have claimed it already: release it
+        if [ -e "$vh_device/driver" ] && ! [ "$vh_device/driver" -ef /sys/bus/pci/drivers/vfio-pci ]; then
+            echo "$vh_address" > "$vh_device/driver/unbind" 2>/dev/null
+        fi
+    done < "$vh_conf"
+    modprobe -q vfio-pci 2>/dev/null
+    while read -r vh_address vh_rest; do
+        case "$vh_address" in ''|'#'*) continue ;; esac
+        if [ -e "/sys/bus/pci/devices/$vh_address" ] && ! [ -e "/sys/bus/pci/devices/$vh_address/driver" ]; then
+            echo "$vh_address" > /sys/bus/pci/drivers_probe 2>/dev/null
+        fi
+    done < "$vh_conf"
+fi
+'''
+
+INITRAMFS_TOOLS_SCRIPT_TEXT = r'''#!/bin/sh
+%s# Runs in the initramfs before udev (init-top, in name order): binds the devices that
+# /etc/virt-hostdev/vfio-pci.conf lists to vfio-pci, by address.
+PREREQ=""
+prereqs() { echo "$PREREQ"; }
+case "$1" in prereqs) prereqs; exit 0 ;; esac
+''' % HEADER + BIND_SCRIPT + 'exit 0\n'
+
+INITRAMFS_TOOLS_HOOK_TEXT = r'''#!/bin/sh
+%s# Puts the VFIO modules and the reservation into the initramfs.
+PREREQ=""
+prereqs() { echo "$PREREQ"; }
+case "$1" in prereqs) prereqs; exit 0 ;; esac
+. /usr/share/initramfs-tools/hook-functions
+manual_add_modules vfio vfio_iommu_type1 vfio_pci
+if [ -r /etc/virt-hostdev/vfio-pci.conf ]; then
+    mkdir -p "${DESTDIR}/etc/virt-hostdev"
+    cp /etc/virt-hostdev/vfio-pci.conf "${DESTDIR}/etc/virt-hostdev/vfio-pci.conf"
+fi
+exit 0
+''' % HEADER
+
+DRACUT_SETUP_TEXT = r'''#!/bin/bash
+%s# dracut module: the VFIO modules, the reservation, and a pre-udev hook that binds it.
+check() { return 0; }
+depends() { return 0; }
+installkernel() { hostonly='' instmods vfio vfio_iommu_type1 vfio_pci; }
+install() {
+    inst_simple /etc/virt-hostdev/vfio-pci.conf
+    inst_hook pre-udev 00 "$moddir/virt-hostdev-vfio.sh"
+}
+''' % HEADER
+
+DRACUT_HOOK_TEXT = ('#!/bin/sh\n' + HEADER + '# dracut pre-udev hook (sourced): binds the reserved devices to '
+                    'vfio-pci, by address.\n' + BIND_SCRIPT)
+
+DRACUT_CONF_TEXT = HEADER + 'add_dracutmodules+=" virt-hostdev-vfio "\n'
+
+MODULES_LOAD_TEXT = HEADER + '# The VFIO modules, loaded at every boot.\n' + ''.join(
+    '%s\n' % module for module in VFIO_MODULES)
+
+
+def reservation_text(model: HostModel, names: List[str]) -> str:
+    lines = [HEADER, '# PCI devices bound to vfio-pci at boot, by address; the initramfs reads this file.\n']
+    by_address = dict((address, name) for name in names for address in addresses_of(model, [name]))
+    for address in sorted(by_address):
+        pci = model.device(by_address[address])['pci']
+        ids = ':'.join(str(pci.get(key) or '0x?')[2:] for key in ('vendor_id', 'product_id'))
+        lines.append('%s  # %s %s\n' % (address, by_address[address], ids))
+    return ''.join(lines)
+
+
+def udev_rules_text(addresses: List[str]) -> str:
+    lines = [HEADER, '# A reserved device added after the initramfs (hot-plug, PCI rescan) gets vfio-pci as its\n'
+             '# only driver too; by address, so an identical card elsewhere keeps its driver.\n']
+    lines += ['ACTION=="add", SUBSYSTEM=="pci", KERNEL=="%s", ATTR{driver_override}="%s"\n'
+              % (address, VFIO_DRIVER) for address in addresses]
+    return ''.join(lines)
+
+
+def boot_files(kind: str, model: Optional[HostModel], names: List[str]) -> Dict[str, Optional[str]]:
+    """The content of every file a reservation may write (None: the file must not exist).
+
+    model None, or no PCI device in names: only the modules-load file stays (state
+    present without devices), or nothing (model None: state absent).
+    """
+    wanted: Dict[str, Optional[str]] = dict((path, None) for path in ALL_FILES)
+    if model is None:
+        return wanted
+    wanted[MODULES_LOAD] = MODULES_LOAD_TEXT
+    addresses = addresses_of(model, names)
+    if not addresses:
+        return wanted
+    wanted[RESERVATION] = reservation_text(model, names)
+    wanted[UDEV_RULES] = udev_rules_text(addresses)
+    if kind == 'initramfs-tools':
+        wanted[INITRAMFS_TOOLS_HOOK] = INITRAMFS_TOOLS_HOOK_TEXT
+        wanted[INITRAMFS_TOOLS_SCRIPT] = INITRAMFS_TOOLS_SCRIPT_TEXT
+    elif kind == 'dracut':
+        wanted[DRACUT_CONF] = DRACUT_CONF_TEXT
+        wanted[DRACUT_SETUP] = DRACUT_SETUP_TEXT
+        wanted[DRACUT_HOOK] = DRACUT_HOOK_TEXT
+    return wanted
+
+
+def file_mode(path: str) -> int:
+    return 0o755 if path in EXECUTABLES else 0o644
+
+
+def initramfs_stamp(kind: str, wanted: Dict[str, Optional[str]]) -> Optional[str]:
+    """The stamp of the initramfs inputs among wanted (None when the initramfs needs none of ours)."""
+    inputs: List[Tuple[str, str]] = [(path, str(wanted[path])) for path in INITRAMFS_FILES[kind]
+                                     if wanted.get(path) is not None]
+    if not inputs:
+        return None
+    digest = hashlib.sha256()
+    for path, text in inputs:
+        digest.update(('%s\0%s\0' % (path, text)).encode('utf-8'))
+    return '%s  %s\n' % (digest.hexdigest(), kind)

@@ -1,0 +1,148 @@
+# -*- coding: utf-8 -*-
+# Copyright: virt.hostdev contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""PRIVATE: one read of a host, through libvirt or sysfs, into a HostModel."""
+
+import contextlib
+from typing import Any, Dict, Iterable, List, Optional, Tuple
+
+from ansible_collections.virt.hostdev.plugins.module_utils.model.device_model import HostModel
+from ansible_collections.virt.hostdev.plugins.module_utils.reading.domain_files import read_domain_files
+from ansible_collections.virt.hostdev.plugins.module_utils.reading.id_names import fill_names
+from ansible_collections.virt.hostdev.plugins.module_utils.reading.host_usage import attach_host_usage
+from ansible_collections.virt.hostdev.plugins.module_utils.reading.iommu_state import read_iommu_state
+from ansible_collections.virt.hostdev.plugins.module_utils.errors import HostdevError
+from ansible_collections.virt.hostdev.plugins.module_utils.libvirt_errors import (
+    DEFAULT_TIMEOUT,
+    HAS_LIBVIRT,
+    MissingLibvirtError,
+    check_timeout,
+    check_uri,
+    connection,
+    within_deadline,
+)
+from ansible_collections.virt.hostdev.plugins.module_utils.reading.libvirt_reader import (
+    read_devices,
+    read_domains,
+)
+from ansible_collections.virt.hostdev.plugins.module_utils.model.records import Record, fill_gaps
+from ansible_collections.virt.hostdev.plugins.module_utils.reading.sysfs_reader import SysfsReader
+from ansible_collections.virt.hostdev.plugins.module_utils.reading.sysfs_tree import SysfsTree
+
+SOURCES = ('auto', 'libvirt', 'sysfs')
+
+# (device records, domains, IOMMU state, warnings): what one reader found.
+HostRead = Tuple[List[Record], List[Dict[str, Any]], Dict[str, Any], List[str]]
+
+
+def uri_is_local_hypervisor(uri: str) -> bool:
+    """True for a URI whose devices are this machine's (no host part, not the test driver)."""
+    scheme, _sep, rest = uri.partition('://')
+    if scheme.split('+')[0] == 'test':
+        return False
+    host = rest.split('/', 1)[0]
+    return host in ('', 'localhost')
+
+
+def default_sysfs_root(uri: str, source: str) -> Optional[str]:
+    """/sys unless libvirt describes another machine (a remote URI or the test driver)."""
+    if source == 'sysfs' or uri_is_local_hypervisor(uri):
+        return '/sys'
+    return None
+
+
+def enrich_from_sysfs(records: Iterable[Record], reader: SysfsReader) -> None:
+    """Fill what libvirt does not report (boot_vga, reset_method, driver, ...) from sysfs.
+
+    libvirt's values win; sysfs only fills the gaps of the declared record keys,
+    for devices whose path exists under the reader's root. Names are filled afterwards,
+    for every record at once (id_names.fill_names).
+    """
+    for record in records:
+        path = reader.tree.real_path(record.get('path'))
+        if path is not None:
+            fill_gaps(record, reader.record_at(path, record['name'], record.get('type')))
+
+
+def _iommu_from_groups(records):
+    groups = set((record.get('pci') or {}).get('iommu_group') for record in records) - set([None])
+    return {'enabled': bool(groups), 'groups': len(groups), 'units': None, 'kernel_args': {},
+            'interrupt_remapping': None, 'unsafe_interrupts': None, 'acs_override': None}
+
+
+def read_via_libvirt(uri: str, sysfs_root: Optional[str], conn: Any = None) -> HostRead:
+    warnings: List[str] = []
+    opened = connection(uri, readonly=True) if conn is None else contextlib.nullcontext(conn)
+    with opened as active:
+        records = read_devices(active, warnings)
+        domains = read_domains(active, warnings)
+    iommu = _iommu_from_groups(records)
+    tree = None
+    if sysfs_root:
+        tree = SysfsTree(sysfs_root)
+        tree.require_sysfs()
+        enrich_from_sysfs(records, SysfsReader(tree))
+        attach_host_usage(records, tree)
+        iommu = read_iommu_state(tree)
+        warnings.extend(tree.warnings)
+    # The names libvirt left empty (class_name always), from the host's files when they can be read.
+    fill_names(records, tree)
+    return records, domains, iommu, warnings
+
+
+def read_via_sysfs(sysfs_root: str) -> HostRead:
+    tree = SysfsTree(sysfs_root)
+    tree.require_sysfs()
+    records = SysfsReader(tree).read_devices()
+    attach_host_usage(records, tree)
+    domains = read_domain_files(tree)
+    iommu = read_iommu_state(tree)
+    return records, domains, iommu, list(tree.warnings)
+
+
+def read_host(source: str = 'auto', uri: str = 'qemu:///system', sysfs_root: Optional[str] = None,
+              conn: Any = None, timeout: float = DEFAULT_TIMEOUT) -> Tuple[HostModel, str, List[str]]:
+    """Read the host once and return (HostModel, source used, warnings).
+
+    source=auto uses libvirt when the binding is installed and the daemon at
+    uri answers, and sysfs otherwise, saying why in a warning; it falls back only
+    when uri is this machine's own hypervisor, since sysfs here would describe
+    another machine than a remote URI or the test driver. With conn (an
+    open connection the caller keeps, e.g. to edit a domain afterwards), libvirt
+    is read through it, and the domains always come from it, whatever the
+    source of the devices. libvirt is waited for at most timeout seconds.
+    """
+    if source not in SOURCES:
+        raise HostdevError('source must be one of %s, not %r' % (', '.join(SOURCES), source))
+    check_uri(uri)
+    check_timeout(timeout)
+    if sysfs_root is None:
+        sysfs_root = default_sysfs_root(uri, source)
+    warnings = []
+    used = source
+    # Only this machine's own hypervisor may be replaced by this machine's sysfs.
+    may_fall_back = source == 'auto' and uri_is_local_hypervisor(uri)
+    if source != 'sysfs' and not HAS_LIBVIRT:
+        if not may_fall_back:
+            raise MissingLibvirtError()
+        used = 'sysfs'
+        warnings.append('the libvirt Python binding is not installed; read devices from sysfs')
+    elif source == 'auto':
+        used = 'libvirt'
+    if used == 'libvirt':
+        try:
+            records, domains, iommu, read_warnings = within_deadline(
+                lambda: read_via_libvirt(uri, sysfs_root, conn), uri, timeout)
+        except MissingLibvirtError:
+            raise
+        except HostdevError as error:
+            if not may_fall_back:
+                raise
+            warnings.append('%s; read devices from sysfs instead' % error.message)
+            used = 'sysfs'
+    if used == 'sysfs':
+        records, domains, iommu, read_warnings = read_via_sysfs(sysfs_root or '/sys')
+        if conn is not None:
+            domains = read_domains(conn, read_warnings)
+    model = HostModel(records, domains=domains, iommu=iommu)
+    return model, used, warnings + read_warnings + model.warnings

@@ -1,0 +1,188 @@
+# -*- coding: utf-8 -*-
+# Copyright: virt.hostdev contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""PRIVATE: read a host's node devices and domains through libvirt.
+
+parse_nodedev_xml() is pure (node device XML to a device record, see
+device_model); read_devices() and read_domains() make the calls, on one
+connection the caller owns.
+"""
+
+import functools
+import xml.etree.ElementTree as ET
+from typing import Any, Callable, Dict, List, Optional, Tuple, TypeVar
+
+from ansible_collections.virt.hostdev.plugins.module_utils.model.hostdev_xml import hostdev_sources, xml_int
+from ansible_collections.virt.hostdev.plugins.module_utils.libvirt_errors import libvirt, libvirt_call, translated
+from ansible_collections.virt.hostdev.plugins.module_utils.model.records import (
+    Record,
+    device_record,
+    normalize_hex_id,
+    pci_address_fields,
+    pci_name,
+    unique_sources,
+)
+
+
+def _text(element, path):
+    found = element.find(path)
+    if found is None or found.text is None:
+        return None
+    text = found.text.strip()
+    return text or None
+
+
+def _int(element, path):
+    return xml_int(_text(element, path))
+
+
+def _address_name(address):
+    parts = [xml_int(address.get(key)) for key in ('domain', 'bus', 'slot', 'function')]
+    if None in parts:
+        return None
+    return pci_name(*parts)
+
+
+def _id_and_name(cap, tag):
+    """(normalised id, name) of a <vendor id='0x..'>Name</vendor> style element."""
+    element = cap.find(tag)
+    if element is None:
+        return None, None
+    return normalize_hex_id(element.get('id')), (element.text or '').strip() or None
+
+
+def _pci(cap):
+    vendor_id, vendor = _id_and_name(cap, 'vendor')
+    product_id, product = _id_and_name(cap, 'product')
+    address = [_int(cap, key) for key in ('domain', 'bus', 'slot', 'function')]
+    group = cap.find('iommuGroup')
+    numa = cap.find('numa')
+    sriov = None
+    mdev_types = None
+    for sub in cap.findall('capability'):
+        kind = sub.get('type')
+        if kind == 'virt_functions':
+            sriov = sriov or {}
+            sriov['totalvfs'] = xml_int(sub.get('maxCount'))
+            sriov['virtual_functions'] = [
+                name for name in (_address_name(addr) for addr in sub.findall('address')) if name]
+        elif kind == 'phys_function':
+            address_element = sub.find('address')
+            sriov = sriov or {}
+            sriov['physical_function'] = _address_name(address_element) if address_element is not None else None
+        elif kind == 'mdev_types':
+            mdev_types = [{'type': mtype.get('id'),
+                           'name': _text(mtype, 'name'),
+                           'device_api': _text(mtype, 'deviceAPI'),
+                           'available_instances': _int(mtype, 'availableInstances')}
+                          for mtype in sub.findall('type')]
+    return dict(pci_address_fields(address), **{
+        'class': _text(cap, 'class'),
+        'vendor_id': vendor_id,
+        'product_id': product_id,
+        'vendor': vendor,
+        'product': product,
+        'iommu_group': xml_int(group.get('number')) if group is not None else None,
+        'numa_node': xml_int(numa.get('node')) if numa is not None else None,
+        'sriov': sriov,
+        'mdev_types': mdev_types,
+    })
+
+
+def _usb_device(cap):
+    vendor_id, vendor = _id_and_name(cap, 'vendor')
+    product_id, product = _id_and_name(cap, 'product')
+    return {'bus': _int(cap, 'bus'), 'device': _int(cap, 'device'), 'vendor_id': vendor_id,
+            'product_id': product_id, 'vendor': vendor, 'product': product}
+
+
+def _ints(*keys):
+    return lambda cap: dict((key, _int(cap, key)) for key in keys)
+
+
+def _texts(*keys):
+    return lambda cap: dict((key, _text(cap, key)) for key in keys)
+
+
+# capability type -> the values of its record, from the <capability> element
+CAPABILITY_PARSERS = {
+    'pci': _pci,
+    'usb_device': _usb_device,
+    'usb': _ints('number', 'class', 'subclass', 'protocol'),
+    'scsi': lambda cap: dict(_ints('host', 'bus', 'target', 'lun')(cap), type=_text(cap, 'type')),
+    'scsi_host': _ints('host', 'unique_id'),
+    'scsi_target': _texts('target'),
+    'net': _texts('interface', 'address'),
+    'storage': _texts('block', 'model', 'vendor', 'serial'),
+}
+
+
+def parse_nodedev_xml(xml: str) -> Record:
+    """A device record (see records) from one node device's XML."""
+    root = ET.fromstring(xml)
+    cap = root.find('capability')
+    kind = cap.get('type') if cap is not None else None
+    parser = CAPABILITY_PARSERS.get(kind or '')
+    subtypes = [sub.get('type') for sub in cap.findall('capability')] if cap is not None else []
+    return device_record(
+        _text(root, 'name'), kind, parent=_text(root, 'parent'), path=_text(root, 'path'),
+        driver=_text(root, 'driver/name'), capabilities=[subtype for subtype in subtypes if subtype],
+        details=parser(cap) if parser else None)
+
+
+Result = TypeVar('Result')
+
+
+def _read_or_skip(read: Callable[[], Result], what: str, warnings: List[str]) -> Optional[Result]:
+    """read(), or None with a warning when the object vanished meanwhile.
+
+    Any other libvirt error becomes a HostdevError naming what was read, so a
+    failure half-way through a listing is a message, not a traceback.
+    """
+    return libvirt_call(read, 'cannot read %s' % what, missing='skip',
+                        missing_message='%s vanished while it was read; skipped' % what, warnings=warnings)
+
+
+def read_devices(conn: Any, warnings: List[str]) -> List[Record]:
+    """Device records of every node device; one that vanishes mid-scan is skipped."""
+    with translated('cannot list node devices'):
+        devices = conn.listAllDevices(0)
+    records = []
+    for device in devices:
+        read = _read_or_skip(functools.partial(_name_and_xml, device), 'a node device', warnings)
+        if read is None:
+            continue
+        name, xml = read
+        try:
+            records.append(parse_nodedev_xml(xml))
+        except ET.ParseError as error:
+            warnings.append('node device %s has unreadable XML (%s); skipped' % (name, error))
+    return records
+
+
+def _name_and_xml(device: Any) -> Tuple[str, str]:
+    return device.name(), device.XMLDesc(0)
+
+
+def _domain_hostdevs(dom: Any) -> Tuple[str, bool, List[Dict[str, Any]]]:
+    """(name, active, source dicts of its persistent and live definitions) of one domain."""
+    active = bool(dom.isActive())
+    sources = []
+    if dom.isPersistent():
+        sources.extend(hostdev_sources(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)))
+    if active:
+        sources.extend(hostdev_sources(dom.XMLDesc(0)))
+    return dom.name(), active, sources
+
+
+def read_domains(conn: Any, warnings: List[str]) -> List[Dict[str, Any]]:
+    """Every domain with the host devices its persistent and live definitions use."""
+    with translated('cannot list domains'):
+        domains = conn.listAllDomains(0)
+    result = []
+    for dom in domains:
+        read = _read_or_skip(functools.partial(_domain_hostdevs, dom), 'a domain', warnings)
+        if read is not None:
+            name, active, sources = read
+            result.append({'name': name, 'active': active, 'hostdevs': unique_sources(sources)})
+    return result

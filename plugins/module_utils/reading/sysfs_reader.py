@@ -1,0 +1,270 @@
+# -*- coding: utf-8 -*-
+# Copyright: virt.hostdev contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""PRIVATE: read a host's devices straight from sysfs, named as libvirt names them.
+
+Device names follow libvirt's scheme, so a playbook does not care which reader
+ran; the records are built through records.py, as libvirt_reader builds its.
+The IOMMU state, the host's own use of devices, libvirt's domain files and the
+id names each have a module of their own, reading through the same SysfsTree.
+"""
+
+import os
+import re
+from typing import Any, Dict, List, Optional, Tuple, Union
+
+from ansible_collections.virt.hostdev.plugins.module_utils.reading.id_names import fill_names
+from ansible_collections.virt.hostdev.plugins.module_utils.model.records import (
+    device_record,
+    normalize_hex_id,
+    parse_pci_address,
+    pci_address_fields,
+    pci_name,
+)
+from ansible_collections.virt.hostdev.plugins.module_utils.reading.sysfs_tree import SysfsTree
+
+# SCSI peripheral device types as libvirt names them.
+SCSI_TYPES = {
+    0x00: 'disk', 0x01: 'tape', 0x03: 'processor', 0x04: 'worm', 0x05: 'cdrom',
+    0x06: 'scanner', 0x07: 'mod', 0x08: 'changer', 0x0c: 'raid', 0x0d: 'enclosure',
+}
+
+# The entries of /sys/bus/scsi/devices, by the type of device they are.
+SCSI_ENTRY_PATTERNS = {
+    'scsi_host': re.compile(r'^host[0-9]+$'),
+    'scsi_target': re.compile(r'^target[0-9]+:[0-9]+:[0-9]+$'),
+    'scsi': re.compile(r'^[0-9]+:[0-9]+:[0-9]+:[0-9]+$'),
+}
+
+USB_INTERFACE_ATTRIBUTES = (('number', 'bInterfaceNumber'), ('class', 'bInterfaceClass'),
+                            ('subclass', 'bInterfaceSubClass'), ('protocol', 'bInterfaceProtocol'))
+
+
+def libvirt_style_name(*parts: str) -> str:
+    """Join parts with '_' and replace every non-alphanumeric character, as libvirt does."""
+    return re.sub(r'[^A-Za-z0-9]', '_', '_'.join(parts))
+
+
+class SysfsReader:
+    """Reads one host's devices from sysfs. Each attribute is read at most once per run."""
+
+    def __init__(self, tree: Union[SysfsTree, str] = '/sys') -> None:
+        self.tree = tree if isinstance(tree, SysfsTree) else SysfsTree(tree)
+
+    @property
+    def warnings(self) -> List[str]:
+        return self.tree.warnings
+
+    def _attr(self, path: str, name: str) -> Optional[str]:
+        return self.tree.read(os.path.join(path, name))
+
+    def _attr_int(self, path: str, name: str, base: int = 10) -> Optional[int]:
+        return self.tree.read_int(os.path.join(path, name), base)
+
+    # -- capabilities, from one device directory -----------------------------
+
+    def pci_details(self, path: str, name: str) -> Optional[Dict[str, Any]]:
+        """The values of a PCI record (see records.CAPABILITIES) from its sysfs directory.
+
+        The names (vendor, product, class_name) are left empty: read_devices fills them
+        for every device at once (id_names.fill_names), as host_reader does after enrichment.
+        """
+        address = parse_pci_address(os.path.basename(path)) or parse_pci_address(_address_text(name))
+        if address is None:
+            return None
+        vendor_id = normalize_hex_id(self._attr(path, 'vendor'))
+        product_id = normalize_hex_id(self._attr(path, 'device'))
+        group = self._iommu_group(path, name)
+        boot_vga = self._attr(path, 'boot_vga')
+        reset_method = self._attr(path, 'reset_method')
+        return dict(pci_address_fields(address), **{
+            'class': self._attr(path, 'class'),
+            'vendor_id': vendor_id,
+            'product_id': product_id,
+            'subsystem_vendor_id': normalize_hex_id(self._attr(path, 'subsystem_vendor')),
+            'subsystem_id': normalize_hex_id(self._attr(path, 'subsystem_device')),
+            'iommu_group': group,
+            'numa_node': self._attr_int(path, 'numa_node'),
+            'boot_vga': None if boot_vga is None else boot_vga == '1',
+            'reset_method': reset_method.split() if reset_method else None,
+            'sriov': self._sriov(path),
+            'mdev_types': self._mdev_types(path),
+        })
+
+    def _iommu_group(self, path: str, name: str) -> Optional[int]:
+        """The device's IOMMU group number; None without one, with a warning when its link is junk."""
+        link = os.path.join(path, 'iommu_group')
+        target = self.tree.link_name(link)
+        if target is not None and target.isdigit() and target.isascii():
+            return int(target)
+        if target is not None or os.path.lexists(link):
+            self.tree.warnings.append('the iommu_group link of %s cannot be read as a group number (%s); '
+                                      'its IOMMU group is unknown' % (name, target or 'unreadable'))
+        return None
+
+    def _sriov(self, path):
+        totalvfs = self._attr_int(path, 'sriov_totalvfs')
+        physfn = self.tree.link_name(os.path.join(path, 'physfn'))
+        if totalvfs is None and physfn is None:
+            return None
+        virtfns = []
+        for entry in self.tree.listdir(path):
+            if entry.startswith('virtfn'):
+                address = parse_pci_address(self.tree.link_name(os.path.join(path, entry)) or '')
+                if address:
+                    virtfns.append(pci_name(*address))
+        physical = parse_pci_address(physfn) if physfn else None
+        # A VF lists no virtual functions of its own: numvfs stays unknown for it.
+        return {
+            'totalvfs': totalvfs,
+            'virtual_functions': virtfns if totalvfs is not None else None,
+            'physical_function': pci_name(*physical) if physical else None,
+        }
+
+    def _mdev_types(self, path):
+        types_dir = os.path.join(path, 'mdev_supported_types')
+        if not os.path.isdir(types_dir):
+            return None
+        return [{'type': type_id,
+                 'name': self._attr(os.path.join(types_dir, type_id), 'name'),
+                 'device_api': self._attr(os.path.join(types_dir, type_id), 'device_api'),
+                 'available_instances': self._attr_int(os.path.join(types_dir, type_id),
+                                                       'available_instances')}
+                for type_id in self.tree.listdir(types_dir)]
+
+    def usb_details(self, path: str) -> Dict[str, Any]:
+        """The values of a usb_device record from its sysfs directory (names: see read_devices)."""
+        return {
+            'bus': self._attr_int(path, 'busnum'),
+            'device': self._attr_int(path, 'devnum'),
+            'vendor_id': normalize_hex_id(self._attr(path, 'idVendor')),
+            'product_id': normalize_hex_id(self._attr(path, 'idProduct')),
+            'class': normalize_hex_id(self._attr(path, 'bDeviceClass'), 2),
+        }
+
+    def details(self, device_type: Optional[str], path: str, name: str) -> Optional[Dict[str, Any]]:
+        """The capability values of a device of device_type from its directory, or None."""
+        entry = os.path.basename(path)
+        pattern = SCSI_ENTRY_PATTERNS.get(device_type or '')
+        if pattern is not None and not pattern.match(entry):
+            return None  # not a directory this reader knows how to read (enrichment of libvirt's path)
+        if device_type == 'pci':
+            return self.pci_details(path, name)
+        if device_type == 'usb_device':
+            return self.usb_details(path)
+        if device_type == 'usb':
+            return dict((key, self._attr_int(path, attr, 16)) for key, attr in USB_INTERFACE_ATTRIBUTES)
+        if device_type == 'scsi_host':
+            return {'host': int(entry[len('host'):]),
+                    'unique_id': self._attr_int(os.path.join(path, 'scsi_host', entry), 'unique_id')}
+        if device_type == 'scsi_target':
+            return {'target': entry}
+        if device_type == 'scsi':
+            host, bus, target, lun = (int(part) for part in entry.split(':'))
+            scsi_type = self._attr_int(path, 'type')
+            return {'host': host, 'bus': bus, 'target': target, 'lun': lun,
+                    'type': SCSI_TYPES.get(scsi_type) if scsi_type is not None else None}
+        return None
+
+    def driver_of(self, path: str) -> Optional[str]:
+        return self.tree.link_name(os.path.join(path, 'driver'))
+
+    def record_at(self, path: str, name: str, device_type: Optional[str],
+                  details: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+        """The record of the device in directory path, without its parent (see read_devices).
+
+        details: capability values already read while listing (net, storage).
+        """
+        if details is None:
+            details = self.details(device_type, path, name)
+        return device_record(name, device_type, path=self.tree.libvirt_path(path),
+                             driver=self.driver_of(path), details=details)
+
+    # -- listing ---------------------------------------------------------------
+
+    def _listed(self) -> List[Tuple[str, Dict[str, Any]]]:
+        """(directory, record without parent) of every device this reader lists."""
+        tree = self.tree
+        found: List[Tuple[str, str, str, Optional[Dict[str, Any]]]] = []
+        pci_root = tree.path('bus', 'pci', 'devices')
+        for entry in tree.listdir(pci_root):
+            address = parse_pci_address(entry)
+            if address is not None:
+                found.append((os.path.join(pci_root, entry), pci_name(*address), 'pci', None))
+        usb_root = tree.path('bus', 'usb', 'devices')
+        for entry in tree.listdir(usb_root):
+            found.append((os.path.join(usb_root, entry), libvirt_style_name('usb', entry),
+                          'usb' if ':' in entry else 'usb_device', None))
+        scsi_root = tree.path('bus', 'scsi', 'devices')
+        for entry in tree.listdir(scsi_root):
+            for kind, pattern in SCSI_ENTRY_PATTERNS.items():
+                if pattern.match(entry):
+                    found.append((os.path.join(scsi_root, entry), libvirt_style_name('scsi', entry), kind, None))
+        net_root = tree.path('class', 'net')
+        for entry in tree.listdir(net_root):
+            mac = self._attr(os.path.join(net_root, entry), 'address') or None
+            found.append((os.path.join(net_root, entry), libvirt_style_name('net', entry, *[mac] if mac else []),
+                          'net', {'interface': entry, 'address': mac}))
+        block_root = tree.path('class', 'block')
+        for entry in tree.listdir(block_root):
+            base = os.path.join(block_root, entry)
+            # Whole disks with a backing device only, as libvirt lists them.
+            if os.path.exists(os.path.join(base, 'partition')) or not os.path.exists(os.path.join(base, 'device')):
+                continue
+            serial = self._udev_property(base, 'ID_SERIAL')
+            found.append((base, libvirt_style_name('block', entry, *[serial] if serial else []), 'storage',
+                          {'block': '/dev/' + entry, 'model': self._attr(os.path.join(base, 'device'), 'model'),
+                           'vendor': self._attr(os.path.join(base, 'device'), 'vendor'), 'serial': serial}))
+        listed = []
+        seen = set()
+        for link, name, kind, details in found:
+            real = tree.resolved(link)
+            if not os.path.isdir(real):
+                tree.warnings.append('device %s vanished while it was read; skipped' % name)
+                continue
+            if real in seen:
+                continue
+            seen.add(real)
+            listed.append((real, self.record_at(real, name, kind, details)))
+        return listed
+
+    def _udev_property(self, block_dir, key):
+        dev = self._attr(block_dir, 'dev')
+        if not dev:
+            return None
+        text = self.tree.read(self.tree.host_file(os.path.join('run', 'udev', 'data', 'b' + dev)))
+        for line in (text or '').splitlines():
+            if line.startswith('E:%s=' % key):
+                return line.split('=', 1)[1] or None
+        return None
+
+    def read_devices(self) -> List[Dict[str, Any]]:
+        """Device records of every device, with libvirt-style names, parents and vendor, product
+        and class names."""
+        listed = self._listed()
+        by_real_path = dict((real, record['name']) for real, record in listed)
+        records = [device_record('computer', 'system')]
+        for real, record in listed:
+            record['parent'] = self._parent_name(real, by_real_path)
+            if record['type'] == 'scsi_host' and os.path.isdir(os.path.join(real, 'fc_host')):
+                record['capabilities'] = ['fc_host']
+            records.append(record)
+        fill_names(records, self.tree)
+        return records
+
+    def _parent_name(self, real, by_real_path):
+        devices_root = self.tree.path('devices')
+        current = os.path.dirname(real)
+        while current.startswith(devices_root) and current != devices_root:
+            if current in by_real_path:
+                return by_real_path[current]
+            current = os.path.dirname(current)
+        return 'computer'
+
+
+def _address_text(name):
+    """'0000:01:00.0' from libvirt's name pci_0000_01_00_0 (anything else gives no address)."""
+    parts = name.split('_')
+    if len(parts) != 5 or parts[0] != 'pci':
+        return ''
+    return '%s:%s:%s.%s' % tuple(parts[1:])

@@ -1,0 +1,118 @@
+# Copyright: virt.hostdev contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""domain_xml: building <hostdev> XML and matching sources (not strings)."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from ansible_collections.virt.hostdev.plugins.module_utils.model.hostdev_xml import (
+    build_hostdev,
+    element_xml,
+    hostdev_elements,
+    hostdev_source,
+    hostdevs_text,
+    sources_match,
+)
+
+PCI = {'name': 'pci_0000_01_00_1', 'type': 'pci',
+       'pci': {'address': '0000:01:00.1', 'domain': 0, 'bus': 1, 'slot': 0, 'function': 1}}
+USB = {'name': 'usb_1_3', 'type': 'usb_device',
+       'usb': {'bus': 1, 'device': 3, 'vendor_id': '0x046d', 'product_id': '0xc31c'}}
+SCSI = {'name': 'scsi_2_0_3_1', 'type': 'scsi', 'scsi': {'host': 2, 'bus': 0, 'target': 3, 'lun': 1}}
+
+# The source dicts that name those devices, as hostdev_source() reads them back.
+PCI_SOURCE = {'type': 'pci', 'address': '0000:01:00.1'}
+USB_SOURCE = {'type': 'usb', 'vendor_id': '0x046d', 'product_id': '0xc31c', 'bus': 1, 'device': 3}
+SCSI_SOURCE = {'type': 'scsi', 'adapter': 'scsi_host2', 'bus': 0, 'target': 3, 'unit': 1}
+
+
+def test_pci_hostdev_xml():
+    element = ET.fromstring(build_hostdev(PCI))
+    assert element.attrib == {'mode': 'subsystem', 'type': 'pci', 'managed': 'yes'}
+    assert element.find('source/address').attrib == {
+        'domain': '0x0000', 'bus': '0x01', 'slot': '0x00', 'function': '0x1'}
+    assert ET.fromstring(build_hostdev(PCI, managed=False)).get('managed') == 'no'
+    assert hostdev_source(element) == PCI_SOURCE
+
+
+def test_usb_hostdev_xml_with_and_without_address():
+    element = ET.fromstring(build_hostdev(USB))
+    assert element.get('type') == 'usb'
+    assert element.find('source/vendor').get('id') == '0x046d'
+    assert element.find('source/product').get('id') == '0xc31c'
+    assert element.find('source/address') is None
+    with_address = ET.fromstring(build_hostdev(USB, usb_address=True))
+    assert with_address.find('source/address').attrib == {'bus': '1', 'device': '3'}
+    assert sources_match(hostdev_source(with_address), USB_SOURCE)
+
+
+def test_scsi_hostdev_is_never_managed():
+    element = ET.fromstring(build_hostdev(SCSI, managed=True))
+    assert element.get('type') == 'scsi'
+    assert 'managed' not in element.attrib
+    assert element.find('source/adapter').get('name') == 'scsi_host2'
+    assert element.find('source/address').attrib == {'bus': '0', 'target': '3', 'unit': '1'}
+    assert hostdev_source(element) == SCSI_SOURCE
+
+
+def test_build_refuses_other_types():
+    with pytest.raises(ValueError):
+        build_hostdev({'name': 'net_x', 'type': 'net'})
+
+
+def test_sources_match_by_value_not_string():
+    # libvirt writes decimal or hex, with or without the PCI domain
+    stored = ET.fromstring("<hostdev mode='subsystem' type='pci' managed='yes'><source>"
+                           "<address bus='1' slot='0' function='1'/></source>"
+                           "<address type='pci' domain='0x0000' bus='0x05' slot='0x00' function='0x0'/></hostdev>")
+    assert sources_match(hostdev_source(stored), PCI_SOURCE)
+    other = dict(PCI_SOURCE, address='0000:01:00.0')
+    assert not sources_match(other, PCI_SOURCE)
+
+
+@pytest.mark.parametrize('source, expected', [
+    ({'type': 'usb', 'vendor_id': '0x046d', 'product_id': '0xc31c', 'bus': None, 'device': None}, True),
+    ({'type': 'usb', 'vendor_id': None, 'product_id': None, 'bus': 1, 'device': 3}, True),
+    ({'type': 'usb', 'vendor_id': '0x046d', 'product_id': '0xc31c', 'bus': 1, 'device': 4}, False),
+    ({'type': 'usb', 'vendor_id': '0x046d', 'product_id': '0xc31d', 'bus': None, 'device': None}, False),
+    ({'type': 'usb', 'vendor_id': None, 'product_id': None, 'bus': None, 'device': None}, False),
+    ({'type': 'pci', 'address': '0000:01:00.0'}, False),
+])
+def test_usb_sources_match_on_every_stated_part(source, expected):
+    assert sources_match(source, USB_SOURCE) is expected
+
+
+def test_scsi_sources_match_all_parts():
+    assert sources_match(SCSI_SOURCE, dict(SCSI_SOURCE))
+    assert not sources_match(SCSI_SOURCE, dict(SCSI_SOURCE, unit=0))
+    assert not sources_match(SCSI_SOURCE, dict(SCSI_SOURCE, adapter='scsi_host1'))
+
+
+DOMAIN = """<domain type='qemu'><name>d</name><devices>
+  <disk type='file' device='disk'><source file='/x'/><target dev='vda'/></disk>
+  <hostdev mode='subsystem' type='pci' managed='yes'><source>
+    <address domain='0x0000' bus='0x01' slot='0x00' function='0x1'/></source></hostdev>
+  <interface type='hostdev'><source><address type='pci' domain='0x0000' bus='0x02' slot='0x00' function='0x0'/></source></interface>
+  <interface type='network'><source network='default'/></interface>
+  <hostdev mode='subsystem' type='scsi'><source protocol='iscsi' name='iqn.x/1'><host name='h'/></source></hostdev>
+</devices></domain>"""
+
+
+def test_hostdev_elements_lists_hostdevs_and_hostdev_interfaces_only():
+    found = hostdev_elements(DOMAIN)
+    assert [element.tag for element, _source in found] == ['hostdev', 'interface', 'hostdev']
+    assert found[0][1] == {'type': 'pci', 'address': '0000:01:00.1'}
+    assert found[1][1] == {'type': 'pci', 'address': '0000:02:00.0'}
+    assert found[2][1] is None  # iSCSI: not a host device
+
+
+def test_element_xml_is_stable_and_diff_text_ends_lines():
+    element = hostdev_elements(DOMAIN)[0][0]
+    text = element_xml(element)
+    assert text == element_xml(ET.fromstring(text))
+    assert text.startswith('<hostdev ') and text.endswith('</hostdev>')
+    assert hostdevs_text([text, text]).count('</hostdev>\n') == 2
+    assert hostdevs_text([]) == ''

@@ -1,0 +1,88 @@
+"""The device record is declared once: both readers build exactly the declared keys."""
+
+import pytest
+
+from ansible_collections.virt.hostdev.plugins.module_utils.model import records
+from ansible_collections.virt.hostdev.plugins.module_utils.reading.host_reader import read_via_libvirt, read_via_sysfs
+
+
+def declared_shape(record):
+    """The keys a record of its type must have: DEVICE_KEYS plus the declared sub-dict."""
+    keys = set(records.DEVICE_KEYS)
+    sub = None
+    if record['type'] in records.CAPABILITIES:
+        key, fields = records.CAPABILITIES[record['type']]
+        keys.add(key)
+        sub = (key, set(fields))
+    return keys, sub
+
+
+@pytest.mark.parametrize('reader', ['libvirt', 'sysfs'])
+def test_both_readers_build_exactly_the_declared_keys(reader, sample_uri, sample_sysfs):
+    if reader == 'libvirt':
+        found = read_via_libvirt(sample_uri, sample_sysfs)[0]
+    else:
+        found = read_via_sysfs(sample_sysfs)[0]
+    types = set()
+    for record in found:
+        keys, sub = declared_shape(record)
+        assert set(record) - {'host_use'} == keys, record['name']
+        if sub is not None:
+            assert set(record[sub[0]]) == sub[1], record['name']
+            types.add(record['type'])
+        pci = record.get('pci')
+        if pci and pci['sriov'] is not None:
+            assert set(pci['sriov']) == set(records.SRIOV_KEYS), record['name']
+    # The sample host has a device of every declared capability type but storage (libvirt without udev).
+    assert types >= set(records.CAPABILITIES) - ({'storage'} if reader == 'libvirt' else set())
+
+
+def test_capability_record_fills_every_declared_key_and_refuses_unknown_ones():
+    usb = records.capability_record('usb_device', bus=1, device=3)
+    assert usb == {'bus': 1, 'device': 3, 'vendor_id': None, 'product_id': None, 'vendor': None,
+                   'product': None, 'class': None}
+    with pytest.raises(ValueError, match='usb_device record has no key serial'):
+        records.capability_record('usb_device', serial='x')
+
+
+@pytest.mark.parametrize('node, expected', [(-1, None), (None, None), (0, 0), (3, 3)])
+def test_numa_node_rule(node, expected):
+    assert records.capability_record('pci', numa_node=node)['numa_node'] == expected
+
+
+def test_sriov_rule_gives_one_shape():
+    physical = records.capability_record('pci', sriov={'totalvfs': 8, 'virtual_functions': ['b', 'a']})
+    assert physical['sriov'] == {'totalvfs': 8, 'numvfs': 2, 'virtual_functions': ['a', 'b'],
+                                 'physical_function': None}
+    virtual = records.capability_record('pci', sriov={'physical_function': 'pci_0000_3b_00_0'})
+    assert virtual['sriov'] == {'totalvfs': None, 'numvfs': None, 'virtual_functions': [],
+                                'physical_function': 'pci_0000_3b_00_0'}
+    assert records.capability_record('pci')['sriov'] is None
+
+
+def test_mdev_types_are_sorted_with_every_key():
+    found = records.capability_record('pci', mdev_types=[{'type': 'nvidia-2'}, {'type': 'nvidia-1', 'name': 'A'}])
+    assert found['mdev_types'] == [
+        {'type': 'nvidia-1', 'name': 'A', 'device_api': None, 'available_instances': None},
+        {'type': 'nvidia-2', 'name': None, 'device_api': None, 'available_instances': None}]
+
+
+def test_device_record_without_a_declared_capability():
+    record = records.device_record('computer', 'system', capabilities=['b', 'a'])
+    assert record == {'name': 'computer', 'type': 'system', 'parent': None, 'path': None, 'driver': None,
+                      'capabilities': ['a', 'b']}
+
+
+def test_fill_gaps_keeps_the_first_records_values():
+    first = records.device_record('pci_0000_01_00_0', 'pci', details={'vendor_id': '0x10de', 'boot_vga': None})
+    second = records.device_record('pci_0000_01_00_0', 'pci', driver='nvidia',
+                                   details={'vendor_id': '0x8086', 'boot_vga': True, 'numa_node': 1})
+    records.fill_gaps(first, second)
+    assert (first['driver'], first['pci']['vendor_id'], first['pci']['boot_vga'], first['pci']['numa_node']) == \
+        ('nvidia', '0x10de', True, 1)
+
+
+def test_unique_sources_keeps_the_first_of_each():
+    pci = {'type': 'pci', 'address': '0000:01:00.0'}
+    usb = {'type': 'usb', 'vendor_id': '0x046d', 'product_id': '0xc31c', 'bus': None, 'device': None}
+    assert records.unique_sources([pci, usb, dict(pci)]) == [pci, usb]

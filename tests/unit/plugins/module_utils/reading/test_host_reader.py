@@ -1,0 +1,153 @@
+"""host_reader: source selection, fallbacks, and both readers agreeing on one host."""
+
+import pytest
+
+from ansible_collections.virt.hostdev.plugins.module_utils.reading import host_reader
+from ansible_collections.virt.hostdev.plugins.module_utils.errors import HostdevError
+
+
+def facts_by_name(facts):
+    return dict((device['name'], device) for device in facts['devices'])
+
+
+def test_libvirt_and_sysfs_readers_give_the_same_facts(sample_uri, sample_sysfs):
+    via_libvirt, used_libvirt, dummy = host_reader.read_host('libvirt', sample_uri, sample_sysfs)
+    via_sysfs, used_sysfs, dummy = host_reader.read_host('sysfs', sysfs_root=sample_sysfs)
+    assert (used_libvirt, used_sysfs) == ('libvirt', 'sysfs')
+    libvirt_facts = via_libvirt.facts('x')
+    sysfs_facts = via_sysfs.facts('x')
+    libvirt_devices = facts_by_name(libvirt_facts)
+    sysfs_devices = facts_by_name(sysfs_facts)
+    # The stale scsi_target exists only in libvirt's device list, never in sysfs.
+    assert set(libvirt_devices) - set(sysfs_devices) == {'scsi_target6_0_0'}
+    assert set(sysfs_devices) - set(libvirt_devices) == set()
+    for name, device in sysfs_devices.items():
+        assert libvirt_devices[name] == device, name
+    for key in ('iommu', 'iommu_groups', 'eligible', 'domains'):
+        assert libvirt_facts[key] == sysfs_facts[key], key
+
+
+def test_enrichment_fills_what_libvirt_does_not_report(sample_uri, sample_sysfs):
+    model = host_reader.read_host('libvirt', sample_uri, sample_sysfs)[0]
+    gpu = model.device('pci_0000_01_00_0')
+    assert gpu['driver'] == 'nvidia'
+    assert gpu['pci']['boot_vga'] is False
+    assert gpu['pci']['reset_method'] == ['bus']
+    assert model.device('usb_usb1')['usb']['class'] == '0x09'
+
+
+def test_class_names_libvirt_lacks_come_from_the_hosts_pci_ids_then_the_static_table(sample_uri, sample_sysfs):
+    """libvirt reports no class names: pci.ids' subclass names fill them (the sample host lists 0x03's), and
+    the static table the rest; without the host's files (the test driver alone) only the static table."""
+    enriched = host_reader.read_host('libvirt', sample_uri, sample_sysfs)[0]
+    alone = host_reader.read_host('libvirt', sample_uri)[0]
+    names = dict((name, (enriched.device(name)['pci']['class_name'], alone.device(name)['pci']['class_name']))
+                 for name in ('pci_0000_01_00_0', 'pci_0000_00_02_0', 'pci_0000_02_00_0'))
+    assert names == {'pci_0000_01_00_0': ('VGA compatible controller', 'VGA controller'),
+                     'pci_0000_00_02_0': ('3D controller', '3D controller'),
+                     'pci_0000_02_00_0': ('Ethernet controller', 'Ethernet controller')}
+
+
+def test_test_driver_is_not_enriched_from_this_machine(sample_uri):
+    model, used, warnings = host_reader.read_host('libvirt', sample_uri)
+    assert used == 'libvirt'
+    assert model.device('pci_0000_01_00_0')['driver'] is None
+    assert model.iommu['kernel_args'] == {}
+    assert model.iommu['enabled'] is True and model.iommu['groups'] == 10
+    assert any('scsi_host6' in warning for warning in warnings)
+
+
+def test_auto_falls_back_to_sysfs_when_the_daemon_does_not_answer(tmp_path, sample_sysfs):
+    uri = 'qemu:///system?socket=%s/absent-sock' % tmp_path
+    model, used, warnings = host_reader.read_host('auto', uri, sample_sysfs)
+    assert used == 'sysfs'
+    assert 'pci_0000_01_00_0' in model
+    assert any(uri in warning and 'read devices from sysfs instead' in warning for warning in warnings)
+
+
+def test_explicit_libvirt_source_fails_naming_the_uri(tmp_path):
+    uri = 'qemu:///system?socket=%s/absent-sock' % tmp_path
+    with pytest.raises(HostdevError, match='cannot connect to libvirt at qemu:///system\\?socket=.*absent-sock'):
+        host_reader.read_host('libvirt', uri)
+
+
+def test_without_the_binding_auto_reads_sysfs_and_libvirt_is_refused(monkeypatch, sample_sysfs, sample_uri):
+    monkeypatch.setattr(host_reader, 'HAS_LIBVIRT', False)
+    model, used, warnings = host_reader.read_host('auto', 'qemu:///system', sample_sysfs)
+    assert used == 'sysfs' and 'pci_0000_01_00_0' in model
+    assert any('binding is not installed' in warning for warning in warnings)
+    with pytest.raises(host_reader.MissingLibvirtError):
+        host_reader.read_host('libvirt', sample_uri)
+
+
+@pytest.mark.parametrize('uri', ['test:///default', 'qemu+ssh://hv1.example/system', 'qemu+tcp://10.0.0.1/system'])
+def test_without_the_binding_another_machine_is_never_read_from_this_sysfs(monkeypatch, sample_sysfs, uri):
+    monkeypatch.setattr(host_reader, 'HAS_LIBVIRT', False)
+    with pytest.raises(host_reader.MissingLibvirtError):
+        host_reader.read_host('auto', uri, sample_sysfs)
+
+
+@pytest.mark.parametrize('uri, words', [
+    # Nothing listens on port 1 of the loopback address: the connection is refused at once.
+    ('qemu+tcp://127.0.0.1:1/system', 'cannot connect to libvirt at qemu\\+tcp://127.0.0.1:1/system: '),
+    ('test:///no/such/host.xml', 'cannot connect to libvirt at test:///no/such/host.xml: '),
+])
+def test_auto_never_falls_back_to_this_machine_for_another_one(uri, words, sample_sysfs):
+    """A remote URI or the test driver that cannot be read fails with libvirt's error: this
+    machine's sysfs would describe another machine than the one asked for."""
+    with pytest.raises(HostdevError, match=words):
+        host_reader.read_host('auto', uri)
+    with pytest.raises(HostdevError, match=words):
+        host_reader.read_host('auto', uri, sample_sysfs)
+
+
+def not_a_sysfs_tree(tmp_path, kind):
+    """A sysfs_root a tired operator may type: missing, a file, empty, or some other tree."""
+    path = tmp_path / 'root'
+    if kind == 'file':
+        path.write_text('not a directory')
+    elif kind == 'empty':
+        path.mkdir()
+    elif kind == 'other tree':
+        (path / 'devices').mkdir(parents=True)
+        (path / 'etc').mkdir()
+    return str(path)
+
+
+@pytest.mark.parametrize('kind, words', [
+    ('missing', 'does not exist'), ('file', 'is not a directory'),
+    ('empty', 'is not a sysfs tree: it has no devices/, bus/, class/ directories'),
+    ('other tree', 'is not a sysfs tree: it has no bus/, class/ directories')])
+@pytest.mark.parametrize('source', ['sysfs', 'libvirt', 'auto'])
+def test_a_wrong_sysfs_root_is_an_error_naming_it(tmp_path, sample_uri, kind, words, source):
+    """Enrichment and host-use detection are safety inputs: a wrong root must not read as an
+    empty host with the IOMMU off, whichever source reads the devices."""
+    root = not_a_sysfs_tree(tmp_path, kind)
+    with pytest.raises(HostdevError) as caught:
+        host_reader.read_host(source, sample_uri if source == 'libvirt' else 'qemu:///system', root)
+    assert caught.value.message.startswith('sysfs_root %s ' % root) and words in caught.value.message
+
+
+def test_unknown_source_is_refused():
+    with pytest.raises(HostdevError, match="source must be one of auto, libvirt, sysfs, not 'udev'"):
+        host_reader.read_host('udev')
+
+
+@pytest.mark.parametrize('uri, local', [
+    ('qemu:///system', True),
+    ('qemu:///system?socket=/tmp/x', True),
+    ('qemu+unix:///system', True),
+    ('qemu://localhost/system', True),
+    ('qemu+ssh://root@hv1.example.com/system', False),
+    ('test:///default', False),
+])
+def test_local_hypervisor_uris(uri, local):
+    assert host_reader.uri_is_local_hypervisor(uri) is local
+
+
+def test_host_use_in_both_readers(sample_uri, sample_sysfs):
+    for source in ('libvirt', 'sysfs'):
+        model = host_reader.read_host(source, sample_uri, sample_sysfs)[0]
+        assert model.host_use('block_sdb_CT500MX500SSD1_2113E5901234') == [
+            'mounted at /', 'mounted at /boot/efi', 'swap'], source
+        assert model.host_use('pci_0000_00_17_0') == []
