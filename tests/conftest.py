@@ -18,8 +18,9 @@ import os
 import pytest
 
 from fixtures.sample_host import TEST_URI, build_tree
-from support import ensure_collection_link, running_libvirtd
+from support import ensure_collection_link
 from support import run_playbook as _run_playbook
+from support import running_libvirtd
 
 # tests/pytest.ini puts tests/ and .build/collections on sys.path; the link in .build is
 # made by scripts/bootstrap.sh (every make target), and here for a bare `pytest` run.
@@ -53,7 +54,7 @@ def sample_sysfs(tmp_path_factory):
 def sample_facts(sample_sysfs):
     """sample_facts(mode='full') -> ansible_facts.hostdev of the sample workstation read from its sysfs
     tree, as hostdev_facts sets it with facts=mode (full or compact). Built once per mode; do not modify."""
-    from ansible_collections.virt.hostdev.plugins.module_utils.assigning.assignment import assignability
+    from ansible_collections.virt.hostdev.plugins.module_utils.model.host_facts import host_facts
     from ansible_collections.virt.hostdev.plugins.module_utils.reading.host_reader import read_host
 
     made = {}
@@ -61,7 +62,7 @@ def sample_facts(sample_sysfs):
     def facts(mode="full"):
         if mode not in made:
             model, used, _warnings = read_host("sysfs", "qemu:///system", sample_sysfs)
-            made[mode] = model.facts(used, assignability(model, model.facts_names(mode)), mode)
+            made[mode] = host_facts(model, used, mode)
         return made[mode]
     return facts
 

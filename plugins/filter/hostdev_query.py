@@ -11,7 +11,7 @@ from typing import Any, Dict, List, Mapping, Optional
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.virt.hostdev.plugins.module_utils.model.device_model import pci_class_name, pci_subclass_name
+from ansible_collections.virt.hostdev.plugins.module_utils.model.pci_classes import pci_class_name, pci_subclass_name
 from ansible_collections.virt.hostdev.plugins.plugin_utils.facts_query import FactsQuery
 
 

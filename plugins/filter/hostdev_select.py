@@ -60,7 +60,8 @@ _value:
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_native
 
-from ansible_collections.virt.hostdev.plugins.plugin_utils.facts_query import device_list, facts_model, plain
+from ansible_collections.virt.hostdev.plugins.module_utils.model.host_facts import model_of_facts
+from ansible_collections.virt.hostdev.plugins.plugin_utils.facts_query import device_list, plain
 
 try:
     import jmespath
@@ -75,7 +76,7 @@ def with_groups(devices):
     the kernel's members of the device's own or inherited group (its iommu_group
     key), group_endpoints those of them that are not bridges.
     """
-    model = facts_model(devices)
+    model = model_of_facts(devices)
     result = []
     for device in devices:
         group = model.iommu_group(device['name'])

@@ -39,3 +39,19 @@ def reported_to(module: Any) -> Iterator[None]:
         yield
     except HostdevError as error:
         module.fail_json(msg=error.message, **error.result)
+
+
+class HostdevModelError(HostdevError):
+    """A question the model cannot answer because the input names something wrong."""
+
+
+class UnknownDeviceError(HostdevModelError):
+    pass
+
+
+class DeviceReferenceError(HostdevModelError):
+    pass
+
+
+class UnknownKindError(HostdevModelError):
+    pass

@@ -392,11 +392,11 @@ ansible_facts:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.virt.hostdev.plugins.module_utils.argspec import host_source_argument_spec
-from ansible_collections.virt.hostdev.plugins.module_utils.assigning.assignment import assignability
-from ansible_collections.virt.hostdev.plugins.module_utils.model.device_model import FACTS_MODES
 from ansible_collections.virt.hostdev.plugins.module_utils.errors import reported_to
-from ansible_collections.virt.hostdev.plugins.module_utils.reading.host_reader import read_host
+from ansible_collections.virt.hostdev.plugins.module_utils.model.facts_format import FACTS_MODES
+from ansible_collections.virt.hostdev.plugins.module_utils.model.host_facts import host_facts
 from ansible_collections.virt.hostdev.plugins.module_utils.model.records import NODEDEV_CAPABILITIES
+from ansible_collections.virt.hostdev.plugins.module_utils.reading.host_reader import read_host
 
 
 def main():
@@ -420,7 +420,7 @@ def main():
         else:
             names = model.filter_names(cap=params['cap'], passthrough=params['passthrough'])
         mode = params['facts']
-        facts = model.facts(used, assignability(model, model.facts_names(mode)), mode)
+        facts = host_facts(model, used, mode)
     for warning in warnings:
         module.warn(warning)
     module.exit_json(changed=False, devices=names, ansible_facts={'hostdev': facts})

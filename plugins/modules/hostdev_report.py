@@ -200,9 +200,10 @@ summary:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.virt.hostdev.plugins.module_utils.errors import reported_to
-from ansible_collections.virt.hostdev.plugins.module_utils.reporting.report import DEFAULT_TITLE, FORMATS, FleetReport
 from ansible_collections.virt.hostdev.plugins.module_utils.host_files import Commands
+from ansible_collections.virt.hostdev.plugins.module_utils.reporting.report import FleetReport
 from ansible_collections.virt.hostdev.plugins.module_utils.reporting.report_files import render_svg, write_files
+from ansible_collections.virt.hostdev.plugins.module_utils.reporting.report_values import DEFAULT_TITLE, FORMATS
 
 
 def main():

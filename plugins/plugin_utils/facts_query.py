@@ -9,7 +9,7 @@ built from them answers group questions exactly as hostdev_facts and domain_host
 Keys read, of each device: name, type, parent, iommu_group, pci.class, pci.address,
 passthrough.reasons, driver, assigned_to, assignable; and iommu_groups. Only name is required
 (and assignable by FactsQuery.assignable). Compact facts (hostdev_facts with facts=compact) leave
-out the bridges and most keys (device_model.COMPACT_DEVICE_KEYS): HostModel.of_facts makes up for
+out the bridges and most keys (facts_format.COMPACT_DEVICE_KEYS): HostModel.of_facts makes up for
 them, so the answers on compact facts are those on full facts. A PCI device's group is then its
 top-level iommu_group and its address comes from its name; a PCI device that iommu_groups names and
 the devices leave out is a bridge; a device without a class is of no kind, and an endpoint.
@@ -20,17 +20,15 @@ from typing import Any, Dict, List, Optional
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.virt.hostdev.plugins.module_utils.assigning.assignment import holds_its_group
-from ansible_collections.virt.hostdev.plugins.module_utils.model.device_model import (
-    HostdevModelError,
-    HostModel,
-    facts_record,
+from ansible_collections.virt.hostdev.plugins.module_utils.errors import HostdevModelError, shown
+from ansible_collections.virt.hostdev.plugins.module_utils.model.devices import (
+    holds_its_group,
     is_pci_endpoint,
     is_pci_kind,
-    pci_kind_prefixes,
     pci_slot,
 )
-from ansible_collections.virt.hostdev.plugins.module_utils.errors import shown
+from ansible_collections.virt.hostdev.plugins.module_utils.model.host_facts import model_of_facts
+from ansible_collections.virt.hostdev.plugins.module_utils.model.pci_classes import pci_kind_prefixes
 
 
 def _kind_of(value: Any) -> str:
@@ -67,18 +65,6 @@ def plain(value: Any) -> Any:
     return value
 
 
-def device_record(device: Mapping) -> Dict[str, Any]:
-    """The device record of one facts device, for HostModel (device_model.facts_record)."""
-    return facts_record(device)
-
-
-def facts_model(devices: List[Mapping], iommu: Any = None, iommu_groups: Any = None) -> HostModel:
-    """The HostModel of checked facts devices (device_list); with iommu_groups, also the bridges
-    compact facts leave out (HostModel.of_facts)."""
-    return HostModel.of_facts(devices, iommu=iommu if isinstance(iommu, Mapping) else None,
-                              iommu_groups=iommu_groups)
-
-
 class FactsQuery:
     """One host's facts (ansible_facts.hostdev), its model, and the plugins' answers.
 
@@ -94,7 +80,7 @@ class FactsQuery:
         self.devices: Dict[str, Mapping] = {}
         for device in devices:
             self.devices.setdefault(device['name'], device)  # the first report wins, as in HostModel
-        self.model = facts_model(devices, facts.get('iommu'), facts.get('iommu_groups'))
+        self.model = model_of_facts(facts)
 
     @staticmethod
     def _described(facts: Any) -> str:
@@ -178,7 +164,7 @@ class FactsQuery:
     # -- kinds ------------------------------------------------------------------
 
     def of_kind(self, kind: Any) -> List[str]:
-        """Sorted names of the PCI devices of a kind (device_model.PCI_KINDS or a class prefix)."""
+        """Sorted names of the PCI devices of a kind (pci_classes.PCI_KINDS or a class prefix)."""
         if not isinstance(kind, str):
             raise self.error('needs a device kind such as gpu, nic, usb_controller or nvme, not %s' % _kind_of(kind))
         try:

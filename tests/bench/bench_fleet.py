@@ -57,9 +57,10 @@ from support import ensure_collection_link  # noqa: E402
 COLLECTIONS = ensure_collection_link()
 sys.path.insert(0, COLLECTIONS)
 
-from ansible_collections.virt.hostdev.plugins.module_utils.assigning.assignment import assignability  # noqa: E402
-from ansible_collections.virt.hostdev.plugins.module_utils.model.device_model import COMPACT_DEVICE_KEYS  # noqa: E402
+from ansible_collections.virt.hostdev.plugins.module_utils.model.facts_format import COMPACT_DEVICE_KEYS  # noqa: E402
+from ansible_collections.virt.hostdev.plugins.module_utils.model.refusals import assignability  # noqa: E402
 from ansible_collections.virt.hostdev.plugins.module_utils.reading.host_reader import read_host  # noqa: E402
+
 from fixtures.synthetic_host import synthetic_sysfs  # noqa: E402
 from support.fleet_hosts import build_fleet_hosts  # noqa: E402
 

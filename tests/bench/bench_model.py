@@ -22,10 +22,11 @@ from support import ensure_collection_link  # noqa: E402
 
 sys.path.insert(0, ensure_collection_link())
 
-from ansible_collections.virt.hostdev.plugins.module_utils.assigning.assignment import assignability  # noqa: E402
-from ansible_collections.virt.hostdev.plugins.module_utils.model.device_model import HostModel  # noqa: E402
+from ansible_collections.virt.hostdev.plugins.module_utils.model.host_model import HostModel  # noqa: E402
+from ansible_collections.virt.hostdev.plugins.module_utils.model.refusals import assignability  # noqa: E402
 from ansible_collections.virt.hostdev.plugins.module_utils.reading.libvirt_reader import read_devices  # noqa: E402
 from ansible_collections.virt.hostdev.plugins.module_utils.reading.sysfs_reader import SysfsReader  # noqa: E402
+
 from fixtures.synthetic_host import synthetic_sysfs  # noqa: E402
 
 

@@ -22,7 +22,7 @@ def test_build_install_and_document(tmp_path):
     with tarfile.open(str(tmp_path / tarballs[0])) as archive:
         members = archive.getnames()
     assert 'plugins/modules/hostdev_facts.py' in members
-    assert 'plugins/module_utils/model/device_model.py' in members
+    assert 'plugins/module_utils/model/host_model.py' in members
     assert not [name for name in members if name.startswith(('.venv', '.build', 'tests/lab/.cache', '.git/'))]
     installed = tmp_path / 'installed'
     # Only the new path: the checkout is on the test session's collections path already.

@@ -16,7 +16,10 @@ import xml.etree.ElementTree as ET
 import libvirt
 import pytest
 
-from ansible_collections.virt.hostdev.plugins.module_utils.assigning.assignment import AssignmentRequest, plan_assignment
+from ansible_collections.virt.hostdev.plugins.module_utils.assigning.assignment import (
+    AssignmentRequest,
+    plan_assignment,
+)
 from ansible_collections.virt.hostdev.plugins.module_utils.assigning.domain_editor import (
     AssignmentRefused,
     EditFailed,
@@ -25,10 +28,11 @@ from ansible_collections.virt.hostdev.plugins.module_utils.assigning.domain_edit
     domain_state,
     lookup_domain,
 )
-from ansible_collections.virt.hostdev.plugins.module_utils.model.hostdev_xml import hostdev_elements
 from ansible_collections.virt.hostdev.plugins.module_utils.errors import HostdevError
 from ansible_collections.virt.hostdev.plugins.module_utils.host_lock import HostLockTimeout, host_lock
+from ansible_collections.virt.hostdev.plugins.module_utils.model.hostdev_xml import hostdev_elements
 from ansible_collections.virt.hostdev.plugins.module_utils.reading.host_reader import read_host
+
 from fixtures.sample_host import build_tree
 
 PLAYBOOKS = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'playbooks')

@@ -11,7 +11,7 @@ import os
 import libvirt
 import pytest
 
-from ansible_collections.virt.hostdev.plugins.module_utils.model.device_model import FACTS_MODES
+from ansible_collections.virt.hostdev.plugins.module_utils.model.facts_format import FACTS_MODES
 from ansible_collections.virt.hostdev.plugins.module_utils.model.hostdev_xml import hostdev_elements
 
 PLAYBOOK = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'playbooks', 'assign_role.yml')

@@ -11,7 +11,8 @@ import os
 
 import pytest
 
-from ansible_collections.virt.hostdev.plugins.module_utils.model.device_model import FACTS_MODES
+from ansible_collections.virt.hostdev.plugins.module_utils.model.facts_format import FACTS_MODES
+
 from fixtures.sample_host import build_tree
 from support.fake_host import DEBIAN_GRUB, FakeTools, debian_root, read, write
 

@@ -23,18 +23,12 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field, fields
 from typing import Any, Dict, List, Mapping, Optional, Set, Tuple
 
-from ansible_collections.virt.hostdev.plugins.module_utils.model.device_model import (
-    IOMMU_OFF_HINT,
-    REASONS,
-    HostdevModelError,
-    HostModel,
+from ansible_collections.virt.hostdev.plugins.module_utils.model.devices import (
     is_assignable_type,
-    is_display,
-    is_pci_endpoint,
     usb_has_address,
     usb_has_ids,
 )
-from ansible_collections.virt.hostdev.plugins.module_utils.errors import shown
+from ansible_collections.virt.hostdev.plugins.module_utils.model.host_model import HostModel
 from ansible_collections.virt.hostdev.plugins.module_utils.model.hostdev_xml import (
     build_hostdev,
     element_xml,
@@ -42,30 +36,20 @@ from ansible_collections.virt.hostdev.plugins.module_utils.model.hostdev_xml imp
     hostdevs_text,
     sources_match,
 )
-from ansible_collections.virt.hostdev.plugins.module_utils.model.records import (
-    USB_BUS_DEVICE_RE,
-    USB_ID_RE,
-    normalize_hex_id,
-    parse_pci_address,
-    pci_address,
+from ansible_collections.virt.hostdev.plugins.module_utils.model.refusals import (
+    ASSIGN,
+    Problem,
+    affected_devices,
+    impact_entry,
+    impact_label,
+    problem,
+    refusals,
+    resolve_devices,
 )
 
 STATES = ('present', 'absent')
 TARGETS = ('config', 'live')
 
-# Host drivers that leave a PCI device free for a guest: a device bound to one of
-# them (or to none) can stay in the host while a group sibling goes to a guest.
-FREE_DRIVERS = ('vfio-pci', 'pci-stub')
-
-
-def holds_its_group(driver: Optional[str], holders: List[str]) -> bool:
-    """Whether a group member outside a guest keeps its IOMMU group from being passed through:
-    bound to a host driver that is not free, or held by another domain (group_not_viable)."""
-    return (driver is not None and driver not in FREE_DRIVERS) or bool(holders)
-
-
-# {'code', 'device', 'message'}: one reason to refuse the request.
-Problem = Dict[str, Optional[str]]
 # {'action': 'attach' or 'detach', 'device', 'target': 'config' or 'live', 'xml'}.
 Edit = Dict[str, str]
 # target -> the domain's <hostdev> elements there, each with its source dict.
@@ -133,69 +117,6 @@ class Plan:
             impact=self.impact, diff=self.diff, source=source, pending_unplug=self.pending_unplug)
 
 
-def problem(code: str, device: Optional[str], message: str) -> Problem:
-    return {'code': code, 'device': device, 'message': message}
-
-
-def problems_message(problems: List[Problem]) -> str:
-    """All problems in one line: what the module fails with."""
-    count = len(problems)
-    head = '%d problem%s, nothing was changed: ' % (count, '' if count == 1 else 's')
-    return head + ' '.join('(%d) %s' % (index + 1, item['message'])
-                           for index, item in enumerate(problems))
-
-
-def impact_entry(record: Dict[str, Any]) -> Dict[str, Any]:
-    """What a user should know about a device that vanishes from the host."""
-    entry = {'name': record['name'], 'type': record.get('type'), 'parent': record.get('parent')}
-    kind = record.get('type')
-    if kind == 'net' and record.get('net'):
-        entry['interface'] = record['net'].get('interface')
-        entry['address'] = record['net'].get('address')
-    elif kind == 'storage' and record.get('storage'):
-        entry['block'] = record['storage'].get('block')
-        entry['model'] = record['storage'].get('model')
-    elif kind == 'usb_device' and record.get('usb'):
-        usb = record['usb']
-        entry['usb'] = '%s:%s' % ((usb.get('vendor_id') or '')[2:], (usb.get('product_id') or '')[2:])
-        entry['product'] = usb.get('product')
-    elif kind == 'scsi' and record.get('scsi'):
-        entry['scsi'] = '%(host)s:%(bus)s:%(target)s:%(lun)s' % record['scsi']
-    elif kind == 'scsi_host' and record.get('scsi_host'):
-        entry['host'] = record['scsi_host'].get('host')
-    return entry
-
-
-def impact_label(entry: Dict[str, Any]) -> str:
-    if entry.get('interface'):
-        return 'network interface %s (%s)' % (entry['interface'], entry['name'])
-    if entry.get('block'):
-        return 'disk %s (%s)' % (entry['block'], entry['name'])
-    if entry.get('usb'):
-        return 'USB device %s (%s)' % (entry['usb'], entry['name'])
-    return '%s device %s' % (entry.get('type'), entry['name'])
-
-
-def reference_source(reference: str) -> Optional[Dict[str, Any]]:
-    """The source dict a PCI address or USB reference names, without the host; else None.
-
-    Used to remove a device the host no longer has (unplugged, moved) from a domain.
-    """
-    text = str(reference).strip()
-    address = parse_pci_address(text)
-    if address is not None:
-        return {'type': 'pci', 'address': pci_address(*address)}
-    match = USB_ID_RE.match(text)
-    if match:
-        return {'type': 'usb', 'vendor_id': normalize_hex_id(match.group('vendor')),
-                'product_id': normalize_hex_id(match.group('product')), 'bus': None, 'device': None}
-    match = USB_BUS_DEVICE_RE.match(text)
-    if match:
-        return {'type': 'usb', 'vendor_id': None, 'product_id': None,
-                'bus': int(match.group('bus')), 'device': int(match.group('device'))}
-    return None
-
-
 def plan_assignment(model: HostModel, request: AssignmentRequest, active: bool = False,
                     config_xml: Optional[str] = None, live_xml: Optional[str] = None) -> Plan:
     """Validate a request against a fresh HostModel and plan it (see the module docstring).
@@ -208,7 +129,8 @@ def plan_assignment(model: HostModel, request: AssignmentRequest, active: bool =
     targets, problems, warnings = choose_targets(request, active, config_xml, live_xml)
     if not request.devices:
         warnings.append('devices is empty: nothing was asked, so nothing changes')
-    names, gone, unresolved = resolve_devices(model, request)
+    names, gone, unresolved = resolve_devices(model, request.devices, request.include_group,
+                                              absent=request.state == 'absent')
     problems += unresolved
     current = current_hostdevs(config_xml, live_xml)
     edits, edit_warnings = plan_edits(model, request, names, gone, targets, current)
@@ -256,35 +178,6 @@ def choose_targets(request: AssignmentRequest, active: bool, config_xml: Optiona
         problems.append(problem('nothing_to_change', None,
                                 'config and live are both false: there is nothing to change'))
     return targets, problems, warnings
-
-
-def resolve_devices(model: HostModel, request: AssignmentRequest
-                    ) -> Tuple[List[str], List[Tuple[str, Dict[str, Any]]], List[Problem]]:
-    """(names, gone, problems) of the request's device references.
-
-    names: node device names in request order, then the group endpoints include_group
-    adds. gone: (reference, source) of the devices to remove that the host no longer
-    has (state absent). problems: the references that name nothing.
-    """
-    names, gone, problems = [], [], []
-    for reference in request.devices:
-        try:
-            name = model.resolve_reference(reference)
-        except HostdevModelError as error:
-            source = reference_source(reference) if request.state == 'absent' else None
-            if source is not None:
-                gone.append((str(reference).strip(), source))
-            else:
-                problems.append(problem('unresolved_reference', shown(reference), str(error)))
-            continue
-        if name not in names:
-            names.append(name)
-    if request.include_group:
-        for name in list(names):
-            for member in model.group_endpoints(name):
-                if member not in names:
-                    names.append(member)
-    return names, gone, problems
 
 
 def current_hostdevs(config_xml: Optional[str], live_xml: Optional[str]) -> Hostdevs:
@@ -381,14 +274,6 @@ def _detach_missing(domain: str, reference: str, wanted: Dict[str, Any], targets
     return warnings
 
 
-def affected_devices(model: HostModel, names: List[str]) -> List[str]:
-    """Sorted names of the other devices the assignment takes from the host (see affected_by)."""
-    affected = set()
-    for name in names:
-        affected.update(model.affected_by(name))
-    return sorted(affected - set(names))
-
-
 def _impact_warnings(domain: str, edits: List[Edit], impact: List[Dict[str, Any]]) -> List[str]:
     added = sorted(set(edit['device'] for edit in edits))
     if not (added and impact):
@@ -412,156 +297,15 @@ def predicted_diff(domain: str, targets: List[str], current: Hostdevs, edits: Li
             'before_header': header, 'after_header': header + ' (predicted)'}
 
 
-# -- validation: one function per refusal family, in the order they are reported ---
+# -- validation ----------------------------------------------------------------------
 
 def validate(model: HostModel, request: AssignmentRequest, names: List[str], affected: List[str],
              own: Set[str], edits: List[Edit]) -> List[Problem]:
-    """Every problem of adding names (and taking affected from the host) to the domain.
+    """Every problem of adding names (and taking affected from the host) to the domain: the
+    assignment's rules (model.refusals.ASSIGN).
 
     own: the devices the domain already has; they count as in the assignment.
     """
-    taken = sorted(set(names) | set(affected))
-    others_of = dict((name, [dom for dom in model.assigned_to(name) if dom != request.domain])
-                     for name in taken)
-    problems = _not_eligible(model, names)
-    if not request.force:
-        problems += _iommu_off(model, names)
-    problems += _group_unknown(model, names)
-    problems += _groups_not_viable(model, names, affected, set(names) | own, others_of)
-    problems += _assigned_elsewhere(model, names, taken, others_of)
-    if not request.force:
-        problems += _host_in_use(model, names, taken)
-    if request.live and not request.force:
-        problems += _display_hotplug(model, edits)
-    return problems
-
-
-def blockers(model: HostModel, name: str) -> List[str]:
-    """The sorted problem codes that refuse taking name now, alone, for a new domain.
-
-    The same checks as an assignment (validate): not eligible, IOMMU off, group
-    unknown or not viable, held by a domain, used by the host, for the device and
-    everything its passthrough takes with it.
-    """
-    request = AssignmentRequest('', [name])  # no domain of its own: every holder counts
-    problems = validate(model, request, [name], affected_devices(model, [name]), set(), [])
-    return sorted(set(str(item['code']) for item in problems))
-
-
-def assignability(model: HostModel, names: Optional[List[str]] = None) -> Dict[str, List[str]]:
-    """{name: blockers} of every device (or of names): what facts report as assignable and blockers."""
-    return dict((name, blockers(model, name)) for name in (model.names() if names is None else names))
-
-
-def _not_eligible(model: HostModel, names: List[str]) -> List[Problem]:
-    problems = []
-    for name in names:
-        eligible, reasons = model.eligibility(name)
-        if not eligible:
-            problems.append(problem(
-                'not_eligible', name, '%s is not eligible for passthrough: %s' % (
-                    name, '; '.join('%s (%s)' % (code, REASONS.get(code, code)) for code in reasons))))
-    return problems
-
-
-def _iommu_off(model: HostModel, names: List[str]) -> List[Problem]:
-    """PCI passthrough needs the IOMMU."""
-    pci = [name for name in names if model.device(name).get('type') == 'pci']
-    if not pci or model.iommu.get('enabled'):
-        return []
-    return [problem(
-        'iommu_off', ', '.join(pci),
-        'cannot assign PCI device%s %s: %s; force: true writes the definition anyway, but the '
-        'domain will not start until the IOMMU is on'
-        % ('s' if len(pci) > 1 else '', ', '.join(pci), IOMMU_OFF_HINT))]
-
-
-def _group_unknown(model: HostModel, names: List[str]) -> List[Problem]:
-    """A PCI device whose IOMMU group cannot be read: nothing says what else it takes."""
-    return [problem('iommu_group_unknown', name,
-                    '%s has no readable IOMMU group although the host has IOMMU groups, so what else its '
-                    'passthrough takes from the host is unknown; check its iommu_group link in sysfs' % name)
-            for name in names if model.group_unknown(name)]
-
-
-def _groups_not_viable(model: HostModel, names: List[str], affected: List[str], in_guest: Set[str],
-                       others_of: Dict[str, List[str]]) -> List[Problem]:
-    """Every other endpoint of a group must be in the guest or free, or the domain cannot start."""
-    blocking: Dict[Optional[int], List[str]] = {}
-    for name in affected:
-        record = model.device(name)
-        if not is_pci_endpoint(record) or name in in_guest:
-            continue
-        if not holds_its_group(record.get('driver'), others_of[name]):
-            continue
-        blocking.setdefault(model.iommu_group(name), []).append(name)
-    return [_group_not_viable(model, group, blocking[group], names, others_of)
-            for group in sorted(blocking, key=lambda value: (value is None, value))]
-
-
-def _group_not_viable(model: HostModel, group: Optional[int], members: List[str], names: List[str],
-                      others_of: Dict[str, List[str]]) -> Problem:
-    requested = [name for name in names if model.iommu_group(name) == group] if group is not None else names
-    details = []
-    for name in members:
-        driver = model.device(name).get('driver')
-        text = '%s (%s' % (name, 'driver %s' % driver if driver else 'no driver')
-        if others_of[name]:
-            text += ', held by domain %s' % ', '.join(others_of[name])
-        details.append(text + ')')
-    endpoints = sorted(set(member for name in requested for member in model.group_endpoints(name)))
-    message = ('%s shares IOMMU group %s with %s, neither in this assignment nor free (free: held by '
-               'no other domain and bound to vfio-pci, pci-stub or no driver), so the domain could not '
-               'start ("group %s is not viable"). include_group: true would add the group\'s endpoint '
-               'devices (%s)' % (', '.join(requested), group, ', '.join(details), group,
-                                 ', '.join(endpoints)))
-    bridges = model.group_bridges(group)
-    if bridges:
-        message += '; bridges in the group (%s) never need assigning' % ', '.join(bridges)
-    return problem('group_not_viable', ', '.join(members), message + '.')
-
-
-def _assigned_elsewhere(model: HostModel, names: List[str], taken: List[str],
-                        others_of: Dict[str, List[str]]) -> List[Problem]:
-    """One device, one domain (defined or running)."""
-    problems = []
-    for name in taken:
-        if not others_of[name]:
-            continue
-        if name in names:
-            message = '%s is already assigned to domain %s' % (name, ', '.join(others_of[name]))
-        else:
-            message = ('%s, which this assignment takes from the host (IOMMU group %s), is assigned to '
-                       'domain %s' % (name, model.iommu_group(name), ', '.join(others_of[name])))
-        problems.append(problem('assigned_elsewhere', name, message))
-    return problems
-
-
-def _host_in_use(model: HostModel, names: List[str], taken: List[str]) -> List[Problem]:
-    """Never take what the host itself runs on."""
-    problems = []
-    for name in taken:
-        uses = model.host_use(name)
-        if not uses:
-            continue
-        label = impact_label(impact_entry(model.device(name)))
-        if name in names:
-            message = '%s is in use by the host: %s' % (label, ', '.join(uses))
-        else:
-            message = '%s, which this assignment takes from the host, is in use by the host: %s' % (
-                label, ', '.join(uses))
-        problems.append(problem('host_in_use', name, message + '; force: true overrides'))
-    return problems
-
-
-def _display_hotplug(model: HostModel, edits: List[Edit]) -> List[Problem]:
-    """No hot-plug of GPUs."""
-    problems = []
-    for name in sorted(set(edit['device'] for edit in edits if edit['action'] == 'attach')):
-        record = model.device(name)
-        if is_display(record):
-            problems.append(problem(
-                'display_hotplug', name,
-                'hot-plug (live: true) of display controller %s (class %s) is refused: set live: false '
-                'to change only the persistent definition, or force: true' % (name, record['pci']['class'])))
-    return problems
+    attached = [edit['device'] for edit in edits if edit['action'] == 'attach']
+    return refusals(model, names, ASSIGN, affected, domain=request.domain, own=own, attached=attached,
+                    force=request.force, live=request.live)

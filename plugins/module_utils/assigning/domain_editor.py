@@ -19,18 +19,13 @@ from ansible_collections.virt.hostdev.plugins.module_utils.assigning.assignment 
     Edit,
     Plan,
     plan_assignment,
-    problems_message,
 )
-from ansible_collections.virt.hostdev.plugins.module_utils.model.hostdev_xml import (
-    element_xml,
-    hostdev_elements,
-    hostdev_source,
-    sources_match,
+from ansible_collections.virt.hostdev.plugins.module_utils.assigning.edit_journal import (
+    EditJournal,
+    interrupted_message,
 )
-from ansible_collections.virt.hostdev.plugins.module_utils.assigning.edit_journal import EditJournal, interrupted_message
 from ansible_collections.virt.hostdev.plugins.module_utils.errors import HostdevError, shown
 from ansible_collections.virt.hostdev.plugins.module_utils.host_lock import DEFAULT_TIMEOUT, host_lock
-from ansible_collections.virt.hostdev.plugins.module_utils.reading.host_reader import read_host
 from ansible_collections.virt.hostdev.plugins.module_utils.libvirt_errors import DEFAULT_TIMEOUT as LIBVIRT_TIMEOUT
 from ansible_collections.virt.hostdev.plugins.module_utils.libvirt_errors import (
     DeadlineExceeded,
@@ -43,6 +38,14 @@ from ansible_collections.virt.hostdev.plugins.module_utils.libvirt_errors import
     translated,
     within_deadline,
 )
+from ansible_collections.virt.hostdev.plugins.module_utils.model.hostdev_xml import (
+    element_xml,
+    hostdev_elements,
+    hostdev_source,
+    sources_match,
+)
+from ansible_collections.virt.hostdev.plugins.module_utils.model.refusals import problems_message
+from ansible_collections.virt.hostdev.plugins.module_utils.reading.host_reader import read_host
 from ansible_collections.virt.hostdev.plugins.module_utils.reading.libvirt_reader import read_domains
 
 

@@ -13,11 +13,7 @@ Missing parts are None. No I/O happens here.
 import xml.etree.ElementTree as ET
 from typing import Any, Dict, Iterable, List, Optional, Tuple, Union
 
-from ansible_collections.virt.hostdev.plugins.module_utils.model.device_model import (
-    normalize_hex_id,
-    pci_address,
-)
-from ansible_collections.virt.hostdev.plugins.module_utils.model.records import Record
+from ansible_collections.virt.hostdev.plugins.module_utils.model.records import Record, normalize_hex_id, pci_address
 
 
 def xml_int(value: Optional[str]) -> Optional[int]:

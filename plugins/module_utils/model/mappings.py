@@ -24,10 +24,17 @@ import re
 from collections.abc import Mapping
 from typing import Any, Dict, Iterable, List, NamedTuple, Optional, Sequence, Set, Tuple, Union
 
-from ansible_collections.virt.hostdev.plugins.module_utils.model.device_model import DeviceReferenceError, HostModel
-from ansible_collections.virt.hostdev.plugins.module_utils.errors import HostdevError, shown
+from ansible_collections.virt.hostdev.plugins.module_utils.errors import DeviceReferenceError, HostdevError, shown
+from ansible_collections.virt.hostdev.plugins.module_utils.model.host_facts import model_of_facts
+from ansible_collections.virt.hostdev.plugins.module_utils.model.host_model import HostModel
 from ansible_collections.virt.hostdev.plugins.module_utils.model.records import (
-    USB_BUS_DEVICE_RE, USB_ID_RE, Record, normalize_hex_id, parse_pci_address, pci_address)
+    USB_BUS_DEVICE_RE,
+    USB_ID_RE,
+    Record,
+    normalize_hex_id,
+    parse_pci_address,
+    pci_address,
+)
 
 # The properties an entry may require, in the order drift is reported; the keys of a
 # device record (facts or reader) they are compared with are in _found().
@@ -320,9 +327,5 @@ def resolve_mappings(model: HostModel, mappings: Any, names: Names, host: str,
 
 
 def facts_model(facts: Any) -> HostModel:
-    """The HostModel of a host's facts, full or compact: ansible_facts.hostdev or its device list."""
-    devices = facts.get('devices') if isinstance(facts, Mapping) else facts
-    if not isinstance(devices, list) or not all(isinstance(device, Mapping) and 'name' in device for device in devices):
-        raise MappingError('expected the facts of virt.hostdev.hostdev_facts (ansible_facts.hostdev '
-                           'or its devices), not %s' % type(facts).__name__)
-    return HostModel.of_facts(devices, iommu_groups=facts.get('iommu_groups') if isinstance(facts, Mapping) else None)
+    """The HostModel of a host's facts (model_of_facts), failing with MappingError: what the mapping filters read."""
+    return model_of_facts(facts, MappingError)

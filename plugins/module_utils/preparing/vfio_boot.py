@@ -16,8 +16,6 @@ and loads the VFIO modules that are not loaded (``modprobe -a``).
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
-from ansible_collections.virt.hostdev.plugins.module_utils.assigning.assignment import problems_message
-from ansible_collections.virt.hostdev.plugins.module_utils.model.device_model import HostModel
 from ansible_collections.virt.hostdev.plugins.module_utils.errors import HostdevError
 from ansible_collections.virt.hostdev.plugins.module_utils.host_files import (
     Commands,
@@ -26,6 +24,8 @@ from ansible_collections.virt.hostdev.plugins.module_utils.host_files import (
     apply_all,
     diffs,
 )
+from ansible_collections.virt.hostdev.plugins.module_utils.model.host_model import HostModel
+from ansible_collections.virt.hostdev.plugins.module_utils.model.refusals import problems_message
 from ansible_collections.virt.hostdev.plugins.module_utils.preparing.vfio_reservation import (
     ALL_FILES,
     INITRAMFS_KINDS,

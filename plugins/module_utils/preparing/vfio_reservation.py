@@ -5,10 +5,10 @@
 at boot. No I/O happens here.
 
 ``plan_reservation()`` resolves the references as domain_hostdev does and validates the
-reservation with the same checks (``assignment.validate``), but for what preparing a host
-means: the IOMMU may be off (preparing turns it on), another domain may hold a device
-(the reservation is for guests), and a group must be reserved whole, since after the
-reboot a member left out is bound to its host driver whatever it is bound to now.
+reservation with the refusal rules for its purpose (``model.refusals.RESERVE``): the IOMMU
+may be off (preparing turns it on), another domain may hold a device (the reservation is
+for guests), and a group must be reserved whole, since after the reboot a member left out
+is bound to its host driver whatever it is bound to now.
 
 Early binding works by address: the initramfs writes ``vfio-pci`` into each reserved
 device's ``driver_override`` before udev loads any driver (an initramfs-tools
@@ -18,33 +18,29 @@ vfio-pci takes it when loaded. ``driver_override`` lives in the kernel, so it su
 the switch to the real root; a udev rule there sets it again for a device that is added
 later (hot-plug, a PCI rescan). ``boot_files()`` gives every file's content.
 
-Problem codes: those of assignment.validate that apply (unresolved_reference,
-not_eligible, iommu_group_unknown, host_in_use, group_not_viable), and not_pci.
+Problem codes: those of model.refusals.RESERVE (unresolved_reference, not_eligible,
+iommu_group_unknown, host_in_use, group_not_viable), and not_pci.
 """
 
 import hashlib
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
-from ansible_collections.virt.hostdev.plugins.module_utils.assigning.assignment import (
-    AssignmentRequest,
-    Problem,
-    affected_devices,
-    problem,
-    resolve_devices,
-    validate,
-)
-from ansible_collections.virt.hostdev.plugins.module_utils.model.device_model import HostModel, pci_slot
+from ansible_collections.virt.hostdev.plugins.module_utils.model.devices import pci_slot
+from ansible_collections.virt.hostdev.plugins.module_utils.model.host_model import HostModel
 from ansible_collections.virt.hostdev.plugins.module_utils.model.records import parse_pci_address, pci_address
+from ansible_collections.virt.hostdev.plugins.module_utils.model.refusals import (
+    RESERVE,
+    Problem,
+    problem,
+    refusals,
+    resolve_devices,
+)
 
 STATES = ('present', 'absent')
 INITRAMFS_KINDS = ('initramfs-tools', 'dracut', 'none')
 VFIO_DRIVER = 'vfio-pci'
 VFIO_MODULES = ('vfio', 'vfio_iommu_type1', 'vfio_pci')
-
-# validate() codes that do not stop a reservation: preparing is how the IOMMU gets turned
-# on, and a device a domain holds is exactly one a host reserves for its guests.
-NOT_FOR_RESERVATIONS = ('iommu_off', 'assigned_elsewhere', 'display_hotplug', 'group_not_viable')
 
 # The files a reservation writes, as the host names them.
 RESERVATION = '/etc/virt-hostdev/vfio-pci.conf'
@@ -106,66 +102,22 @@ def addresses_of(model: HostModel, names: List[str]) -> List[str]:
 
 def plan_reservation(model: HostModel, request: ReservationRequest) -> Reservation:
     """Resolve and validate a reservation; every problem is returned, none raised."""
-    names, _gone, problems = resolve_devices(
-        model, AssignmentRequest('', list(request.devices), include_group=request.include_group))
+    names, _gone, problems = resolve_devices(model, request.devices, request.include_group)
     pci = [name for name in names if model.device(name).get('type') == 'pci']
     problems += [problem('not_pci', name, '%s is a %s, not a PCI device: only PCI devices are bound to vfio-pci; '
                          'give it to a domain with virt.hostdev.domain_hostdev instead'
                          % (name, model.device(name).get('type')))
                  for name in names if name not in pci]
     warnings: List[str] = []
-    checked = validate(model, AssignmentRequest('', pci), pci, affected_devices(model, pci), set(), [])
-    for item in checked:
-        if item['code'] in NOT_FOR_RESERVATIONS:
-            continue
+    for item in refusals(model, pci, RESERVE):
         if item['code'] == 'not_eligible' and request.force and \
                 model.eligibility(str(item['device']))[1] == ['boot_vga']:
             warnings.append('%s is the boot VGA device, reserved because force is true: the host console '
                             'and the firmware framebuffer lose it at the next boot' % item['device'])
             continue
-        problems.append(_for_reservation(item))
-    problems += groups_left_out(model, pci)
+        problems.append(item)
     warnings += _groups_unknown(model, pci)
     return Reservation(devices=names, problems=problems, warnings=warnings)
-
-
-def _for_reservation(item: Problem) -> Problem:
-    """A problem of assignment.validate in a reservation's words (force keeps host_in_use here)."""
-    message = str(item['message']).replace('this assignment', 'this reservation')
-    if item['code'] == 'host_in_use':
-        message = message.replace('; force: true overrides', '; force does not override this for a '
-                                  'reservation, since the host would lose it at every boot')
-    return dict(item, message=message)
-
-
-def groups_left_out(model: HostModel, names: List[str]) -> List[Problem]:
-    """group_not_viable for every IOMMU group of names with an endpoint outside names.
-
-    Stricter than an assignment's rule, which lets a member stay free (on vfio-pci or no
-    driver): a reservation acts at the next boot, when a member left out is bound to its
-    host driver again.
-    """
-    problems = []
-    groups = sorted(set(group for group in (model.iommu_group(name) for name in names) if group is not None))
-    for group in groups:
-        endpoints = model.group_endpoints_in(group)
-        left_out = [member for member in endpoints if member not in names]
-        if not left_out:
-            continue
-        reserved = [name for name in names if model.iommu_group(name) == group]
-        details = ', '.join('%s (%s)' % (member, 'driver %s' % model.device(member)['driver']
-                                         if model.device(member).get('driver') else 'no driver')
-                            for member in left_out)
-        message = ('%s shares IOMMU group %s with %s, which this reservation leaves out: a group goes to '
-                   'guests whole, and after the reboot a member left out is bound to its host driver, so the '
-                   'group would not be viable ("group %s is not viable"). Reserve the group\'s endpoints '
-                   'together (%s), or set include_group: true'
-                   % (', '.join(reserved), group, details, group, ', '.join(endpoints)))
-        bridges = model.group_bridges(group)
-        if bridges:
-            message += '; bridges in the group (%s) never need reserving' % ', '.join(bridges)
-        problems.append(problem('group_not_viable', ', '.join(left_out), message + '.'))
-    return problems
 
 
 def _groups_unknown(model: HostModel, names: List[str]) -> List[str]:

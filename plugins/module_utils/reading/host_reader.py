@@ -6,11 +6,6 @@
 import contextlib
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
-from ansible_collections.virt.hostdev.plugins.module_utils.model.device_model import HostModel
-from ansible_collections.virt.hostdev.plugins.module_utils.reading.domain_files import read_domain_files
-from ansible_collections.virt.hostdev.plugins.module_utils.reading.id_names import fill_names
-from ansible_collections.virt.hostdev.plugins.module_utils.reading.host_usage import attach_host_usage
-from ansible_collections.virt.hostdev.plugins.module_utils.reading.iommu_state import read_iommu_state
 from ansible_collections.virt.hostdev.plugins.module_utils.errors import HostdevError
 from ansible_collections.virt.hostdev.plugins.module_utils.libvirt_errors import (
     DEFAULT_TIMEOUT,
@@ -21,11 +16,13 @@ from ansible_collections.virt.hostdev.plugins.module_utils.libvirt_errors import
     connection,
     within_deadline,
 )
-from ansible_collections.virt.hostdev.plugins.module_utils.reading.libvirt_reader import (
-    read_devices,
-    read_domains,
-)
+from ansible_collections.virt.hostdev.plugins.module_utils.model.host_model import HostModel
 from ansible_collections.virt.hostdev.plugins.module_utils.model.records import Record, fill_gaps
+from ansible_collections.virt.hostdev.plugins.module_utils.reading.domain_files import read_domain_files
+from ansible_collections.virt.hostdev.plugins.module_utils.reading.host_usage import attach_host_usage
+from ansible_collections.virt.hostdev.plugins.module_utils.reading.id_names import fill_names
+from ansible_collections.virt.hostdev.plugins.module_utils.reading.iommu_state import read_iommu_state
+from ansible_collections.virt.hostdev.plugins.module_utils.reading.libvirt_reader import read_devices, read_domains
 from ansible_collections.virt.hostdev.plugins.module_utils.reading.sysfs_reader import SysfsReader
 from ansible_collections.virt.hostdev.plugins.module_utils.reading.sysfs_tree import SysfsTree
 

@@ -14,7 +14,7 @@
    have it;
 3. for USB devices, the strings of the device's own descriptor (``manufacturer``,
    ``product``); for a PCI class, the model's static table
-   (``device_model.pci_subclass_name`` / ``pci_class_name``).
+   (``pci_classes.pci_subclass_name`` / ``pci_class_name``).
 
 A name a reader already has (libvirt's) is kept. Files are the host's, relative to the
 parent of its sysfs root, like every other file outside sysfs.
@@ -25,7 +25,7 @@ import os
 import re
 from typing import Dict, Iterable, List, Optional, Set, Tuple
 
-from ansible_collections.virt.hostdev.plugins.module_utils.model.device_model import pci_class_name, pci_subclass_name
+from ansible_collections.virt.hostdev.plugins.module_utils.model.pci_classes import pci_class_name, pci_subclass_name
 from ansible_collections.virt.hostdev.plugins.module_utils.model.records import Record, pci_class_code
 from ansible_collections.virt.hostdev.plugins.module_utils.reading.sysfs_tree import SysfsTree
 

@@ -4,7 +4,7 @@
 """PRIVATE: read a host's node devices and domains through libvirt.
 
 parse_nodedev_xml() is pure (node device XML to a device record, see
-device_model); read_devices() and read_domains() make the calls, on one
+model.records); read_devices() and read_domains() make the calls, on one
 connection the caller owns.
 """
 

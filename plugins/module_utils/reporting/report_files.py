@@ -17,7 +17,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from ansible_collections.virt.hostdev.plugins.module_utils.errors import shown
 from ansible_collections.virt.hostdev.plugins.module_utils.host_files import Commands
-from ansible_collections.virt.hostdev.plugins.module_utils.reporting.report import ReportError
+from ansible_collections.virt.hostdev.plugins.module_utils.reporting.report_values import ReportError
 
 GRAPHVIZ_MISSING = (
     "Graphviz's dot command is not on the controller's PATH: install the graphviz package "

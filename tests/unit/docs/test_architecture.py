@@ -60,7 +60,7 @@ def test_every_name_the_map_gives_resolves(dotted):
 @pytest.mark.parametrize('name', ['SysfsReader.details', 'SysfsTree', 'HostModel', 'AssignmentRequest', 'Plan'])
 def test_class_names_the_map_gives_exist(name):
     assert '`%s' % name in text(DOC)
-    owners = {'SysfsReader': 'sysfs_reader', 'SysfsTree': 'sysfs_tree', 'HostModel': 'device_model',
+    owners = {'SysfsReader': 'sysfs_reader', 'SysfsTree': 'sysfs_tree', 'HostModel': 'host_model',
               'AssignmentRequest': 'assignment', 'Plan': 'assignment'}
     found = importlib.import_module(MODULE_UTILS + module_utils_files()[owners[name.split('.')[0]]])
     for attribute in name.split('.'):

@@ -12,6 +12,7 @@ import pytest
 import yaml
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.virt.hostdev.plugins.filter import hostdev_query
 from ansible_collections.virt.hostdev.plugins.filter.hostdev_query import (
     FilterModule,
     hostdev_assignable,
@@ -22,9 +23,9 @@ from ansible_collections.virt.hostdev.plugins.filter.hostdev_query import (
     hostdev_of_kind,
     hostdev_pci_class_name,
 )
-from ansible_collections.virt.hostdev.plugins.filter import hostdev_query
 from ansible_collections.virt.hostdev.plugins.filter.hostdev_select import hostdev_select
-from ansible_collections.virt.hostdev.plugins.module_utils.model.device_model import FACTS_MODES, PCI_KINDS
+from ansible_collections.virt.hostdev.plugins.module_utils.model.facts_format import FACTS_MODES
+from ansible_collections.virt.hostdev.plugins.module_utils.model.pci_classes import PCI_KINDS
 
 FILTER_DIR = os.path.dirname(hostdev_query.__file__)
 

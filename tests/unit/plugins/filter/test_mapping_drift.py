@@ -10,7 +10,8 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.virt.hostdev.plugins.filter import mapping_drift as plugin
 from ansible_collections.virt.hostdev.plugins.filter.mapping_drift import mapping_drift
-from ansible_collections.virt.hostdev.plugins.module_utils.model.device_model import FACTS_MODES
+from ansible_collections.virt.hostdev.plugins.module_utils.model.facts_format import FACTS_MODES
+
 from support.sample_mappings import MAPPINGS
 
 

@@ -5,12 +5,16 @@ import copy
 
 import pytest
 
-from ansible_collections.virt.hostdev.plugins.module_utils.assigning.assignment import AssignmentRequest, plan_assignment
-from ansible_collections.virt.hostdev.plugins.module_utils.model.device_model import HostModel
+from ansible_collections.virt.hostdev.plugins.module_utils.assigning.assignment import (
+    AssignmentRequest,
+    plan_assignment,
+)
+from ansible_collections.virt.hostdev.plugins.module_utils.model.host_model import HostModel
 from ansible_collections.virt.hostdev.plugins.module_utils.model.hostdev_xml import build_hostdev
+from ansible_collections.virt.hostdev.plugins.module_utils.model.records import capability_record
 from ansible_collections.virt.hostdev.plugins.module_utils.reading.host_reader import read_via_sysfs
 from ansible_collections.virt.hostdev.plugins.module_utils.reading.libvirt_reader import parse_nodedev_xml
-from ansible_collections.virt.hostdev.plugins.module_utils.model.records import capability_record
+
 from fixtures.sample_host import build_tree
 
 EMPTY = "<domain type='qemu'><name>guest</name><devices/></domain>"

@@ -2,8 +2,7 @@
 
 import pytest
 
-from ansible_collections.virt.hostdev.plugins.module_utils.model.device_model import HostdevModelError
-from ansible_collections.virt.hostdev.plugins.module_utils.errors import HostdevError, reported_to
+from ansible_collections.virt.hostdev.plugins.module_utils.errors import HostdevError, HostdevModelError, reported_to
 from ansible_collections.virt.hostdev.plugins.module_utils.host_lock import HostLockTimeout
 
 

@@ -3,6 +3,7 @@
 import pytest
 
 from ansible_collections.virt.hostdev.plugins.modules import hostdev_facts
+
 from support.module_run import module_runner
 
 
@@ -110,8 +111,10 @@ def test_return_documents_every_device_key_with_its_type_and_form():
     them compact facts keep (returned: always; the others say in full facts)."""
     import yaml
 
-    from ansible_collections.virt.hostdev.plugins.module_utils.model.device_model import (
-        COMPACT_CAPABILITY_KEYS, COMPACT_DEVICE_KEYS)
+    from ansible_collections.virt.hostdev.plugins.module_utils.model.facts_format import (
+        COMPACT_CAPABILITY_KEYS,
+        COMPACT_DEVICE_KEYS,
+    )
     from ansible_collections.virt.hostdev.plugins.module_utils.model.records import CAPABILITIES
 
     doc = yaml.safe_load(hostdev_facts.RETURN)

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.virt.hostdev.plugins.module_utils.assigning.assignment import assignability
+from ansible_collections.virt.hostdev.plugins.module_utils.model.facts_format import facts_record as device_record
+from ansible_collections.virt.hostdev.plugins.module_utils.model.host_facts import model_of_facts
+from ansible_collections.virt.hostdev.plugins.module_utils.model.refusals import assignability
 from ansible_collections.virt.hostdev.plugins.module_utils.reading.host_reader import read_host
-from ansible_collections.virt.hostdev.plugins.plugin_utils.facts_query import device_record, facts_model, plain
+from ansible_collections.virt.hostdev.plugins.plugin_utils.facts_query import plain
 
 
 @pytest.fixture(scope='module')
@@ -19,7 +21,7 @@ def host(sample_sysfs):
 
 def test_the_model_of_the_facts_is_the_hosts(host):
     model, facts = host
-    rebuilt = facts_model(facts['devices'], facts['iommu'])
+    rebuilt = model_of_facts({'devices': facts['devices'], 'iommu': facts['iommu']})
     assert rebuilt.names() == model.names()
     assert rebuilt.iommu_groups() == model.iommu_groups()
     assert rebuilt.warnings == []

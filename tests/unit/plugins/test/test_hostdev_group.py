@@ -12,9 +12,12 @@ import pytest
 import yaml
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.virt.hostdev.plugins.module_utils.model.device_model import FACTS_MODES
+from ansible_collections.virt.hostdev.plugins.module_utils.model.facts_format import FACTS_MODES
 from ansible_collections.virt.hostdev.plugins.test import hostdev_group
-from ansible_collections.virt.hostdev.plugins.test.hostdev_group import hostdev_alone_in_group, hostdev_group_within_slot
+from ansible_collections.virt.hostdev.plugins.test.hostdev_group import (
+    hostdev_alone_in_group,
+    hostdev_group_within_slot,
+)
 
 TEST_DIR = os.path.dirname(hostdev_group.__file__)
 

@@ -12,15 +12,18 @@ import pytest
 
 from ansible_collections.virt.hostdev.plugins.module_utils.assigning.assignment import (
     AssignmentRequest,
+    plan_assignment,
+)
+from ansible_collections.virt.hostdev.plugins.module_utils.model.devices import holds_its_group
+from ansible_collections.virt.hostdev.plugins.module_utils.model.host_model import HostModel
+from ansible_collections.virt.hostdev.plugins.module_utils.model.hostdev_xml import build_hostdev
+from ansible_collections.virt.hostdev.plugins.module_utils.model.refusals import (
     assignability,
     blockers,
-    holds_its_group,
-    plan_assignment,
     problems_message,
 )
-from ansible_collections.virt.hostdev.plugins.module_utils.model.device_model import HostModel
-from ansible_collections.virt.hostdev.plugins.module_utils.model.hostdev_xml import build_hostdev
 from ansible_collections.virt.hostdev.plugins.module_utils.reading.host_reader import read_via_sysfs
+
 from fixtures.sample_host import build_tree
 
 EMPTY = "<domain type='qemu'><name>guest</name><devices/></domain>"

@@ -5,35 +5,40 @@ import json
 
 import pytest
 
-from ansible_collections.virt.hostdev.plugins.module_utils.assigning.assignment import assignability
-from ansible_collections.virt.hostdev.plugins.module_utils.model.device_model import (
-    COMPACT_CAPABILITY_KEYS,
-    COMPACT_DEVICE_KEYS,
-    FACTS_MODES,
-    PCI_CLASS_NAMES,
-    PCI_KINDS,
+from ansible_collections.virt.hostdev.plugins.module_utils.model.refusals import assignability
+from ansible_collections.virt.hostdev.plugins.module_utils.errors import (
     DeviceReferenceError,
-    HostModel,
     UnknownDeviceError,
     UnknownKindError,
+)
+from ansible_collections.virt.hostdev.plugins.module_utils.model.devices import (
     eligibility,
-    facts_eligible,
-    facts_record,
-    in_compact_facts,
-    iommu_hint,
     is_assignable_type,
     is_display,
     is_pci_bridge,
     is_pci_endpoint,
     is_pci_kind,
+    pci_slot,
+)
+from ansible_collections.virt.hostdev.plugins.module_utils.model.facts_format import (
+    COMPACT_CAPABILITY_KEYS,
+    COMPACT_DEVICE_KEYS,
+    facts_eligible,
+    FACTS_MODES,
+    facts_record,
+    in_compact_facts,
+    iommu_hint,
+)
+from ansible_collections.virt.hostdev.plugins.module_utils.model.host_model import HostModel
+from ansible_collections.virt.hostdev.plugins.module_utils.model.pci_classes import (
     parse_pci_class,
     pci_class_name,
+    PCI_CLASS_NAMES,
     pci_kind_prefixes,
-    pci_slot,
+    PCI_KINDS,
     pci_subclass_name,
-    parse_pci_address,
-    pci_name,
 )
+from ansible_collections.virt.hostdev.plugins.module_utils.model.records import parse_pci_address, pci_name
 from ansible_collections.virt.hostdev.plugins.module_utils.reading.host_reader import read_host
 from fixtures.synthetic_host import synthetic_sysfs
 

@@ -12,18 +12,19 @@ import re
 
 import pytest
 
-from ansible_collections.virt.hostdev.plugins.module_utils.assigning.assignment import assignability
+from ansible_collections.virt.hostdev.plugins.module_utils.model.refusals import assignability
 from ansible_collections.virt.hostdev.plugins.module_utils.reading.host_reader import read_host
-from ansible_collections.virt.hostdev.plugins.module_utils.reporting.report import (
+from ansible_collections.virt.hostdev.plugins.module_utils.reporting.report import FleetReport
+from ansible_collections.virt.hostdev.plugins.module_utils.reporting.report_documents import embedded_svg
+from ansible_collections.virt.hostdev.plugins.module_utils.reporting.report_values import (
     CSV_COLUMNS,
-    FleetReport,
     ReportError,
     csv_cell,
     device_kind,
     dot_string,
-    embedded_svg,
     escape_markdown,
 )
+
 from support.report_hosts import HOSTILE_PRODUCT, build_iommu_off
 
 GPU = 'pci_0000_01_00_0'

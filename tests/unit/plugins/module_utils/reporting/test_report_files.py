@@ -13,13 +13,18 @@ import time
 
 import pytest
 
-from ansible_collections.virt.hostdev.plugins.module_utils.assigning.assignment import assignability
 from ansible_collections.virt.hostdev.plugins.module_utils.host_files import Commands
+from ansible_collections.virt.hostdev.plugins.module_utils.model.refusals import assignability
 from ansible_collections.virt.hostdev.plugins.module_utils.reading.host_reader import read_host
 from ansible_collections.virt.hostdev.plugins.module_utils.reporting.report import FleetReport
-from ansible_collections.virt.hostdev.plugins.module_utils.reporting.report_files import ReportError, render_svg, write_files
-from support.report_hosts import HOSTILE_PRODUCT, SAMPLE_IGPU_PRODUCT, rename_product
+from ansible_collections.virt.hostdev.plugins.module_utils.reporting.report_files import (
+    ReportError,
+    render_svg,
+    write_files,
+)
+
 from fixtures.sample_host import build_tree
+from support.report_hosts import HOSTILE_PRODUCT, SAMPLE_IGPU_PRODUCT, rename_product
 
 DOCUMENTS = {'r.html': '<p>page</p>\n', 'r.csv': '"a","b"\r\n', 'r.md': '# r\n'}
 

@@ -1,0 +1,43 @@
+# -*- coding: utf-8 -*-
+# Copyright: virt.hostdev contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""PRIVATE: the two ways across the facts format (model.facts_format). No I/O happens here.
+
+- ``host_facts()``: ansible_facts.hostdev of one read of a host, with every listed device's
+  blockers (model.refusals): what hostdev_facts returns, and what tests and benchmarks build.
+- ``model_of_facts()``: a HostModel of facts again, full or compact, for the filters and tests,
+  the device mappings and anything else that reads facts a module returned.
+"""
+
+from collections.abc import Mapping
+from typing import Any, Dict, Type
+
+from ansible_collections.virt.hostdev.plugins.module_utils.errors import HostdevError
+from ansible_collections.virt.hostdev.plugins.module_utils.model.host_model import HostModel
+from ansible_collections.virt.hostdev.plugins.module_utils.model.refusals import assignability
+
+
+def host_facts(model: HostModel, source: str, mode: str = 'full') -> Dict[str, Any]:
+    """ansible_facts.hostdev of a read (a HostModel and the source it came from), full or compact."""
+    return model.facts(source, assignability(model, model.facts_names(mode)), mode)
+
+
+def model_of_facts(facts: Any, error: Type[HostdevError] = HostdevError) -> HostModel:
+    """The HostModel of a host's facts, full or compact: ansible_facts.hostdev or its device list.
+
+    The model knows the devices, their tree and IOMMU groups and the IOMMU state; not the domains'
+    definitions nor what the host runs on, so it does not compute holders or blockers again: the
+    facts' assigned_to, assignable and blockers are what a reader of facts goes by.
+
+    error: the HostdevError subclass to raise when facts are not facts (a caller's own, such as
+    MappingError), with a message naming what was given instead.
+    """
+    devices = facts.get('devices') if isinstance(facts, Mapping) else facts
+    if not isinstance(devices, list) or not all(isinstance(device, Mapping) and 'name' in device for device in devices):
+        raise error('expected the facts of virt.hostdev.hostdev_facts (ansible_facts.hostdev '
+                    'or its devices), not %s' % type(facts).__name__)
+    if not isinstance(facts, Mapping):
+        return HostModel.of_facts(devices)
+    iommu = facts.get('iommu')
+    return HostModel.of_facts(devices, iommu=iommu if isinstance(iommu, Mapping) else None,
+                              iommu_groups=facts.get('iommu_groups'))
