@@ -34,6 +34,7 @@ from ansible_collections.virt.hostdev.plugins.module_utils.reporting.report_valu
 
 # -- the fleet ----------------------------------------------------------------------
 
+
 def _facts_or_none(facts: Any) -> Optional[Dict[str, Any]]:
     """A host's facts when they look like ansible_facts.hostdev; None otherwise (not gathered)."""
     if isinstance(facts, dict) and isinstance(facts.get('devices'), list):
@@ -176,7 +177,6 @@ class FleetReport:
             'blockers': device.get('blockers') or [],
             'state': device_state(device),
         }
-
 
     # -- documents (reporting.report_documents owns them) ---------------------------
 

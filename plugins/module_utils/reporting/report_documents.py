@@ -83,6 +83,7 @@ def dot_of(report: 'FleetReport', host: str, prefix: str = 'h') -> Optional[str]
     lines.append('}')
     return '\n'.join(lines) + '\n'
 
+
 def _dot_node(device: Dict[str, Any], prefix: str) -> str:
     pci = device.get('pci') or {}
     state = device_state(device)
@@ -98,6 +99,7 @@ def _dot_node(device: Dict[str, Any], prefix: str) -> str:
         dot_string(device.get('name')), dot_string('%s_%s' % (prefix, text(device.get('name')))), label,
         fill, border, style, dot_string('%s: %s' % (text(device.get('name')), STATE_LABELS[state])))
 
+
 def dot_sources(report: 'FleetReport') -> Dict[str, str]:
     """DOT text per host with facts, ids prefixed with the host's position (h1, h2, ...)."""
     sources = {}
@@ -106,6 +108,7 @@ def dot_sources(report: 'FleetReport') -> Dict[str, str]:
         if source is not None:
             sources[host] = source
     return sources
+
 
 def documents(report: 'FleetReport', formats: Sequence[str], basename: str,
               pictures: Optional[Mapping[str, str]] = None) -> Dict[str, str]:
@@ -125,6 +128,7 @@ def documents(report: 'FleetReport', formats: Sequence[str], basename: str,
 
 # -- CSV -------------------------------------------------------------------------
 
+
 def csv_text(report: 'FleetReport') -> str:
     """One row per listed device; a host without facts has one row with state ``no hostdev facts``."""
     out = io.StringIO()
@@ -140,6 +144,7 @@ def csv_text(report: 'FleetReport') -> str:
     return out.getvalue()
 
 # -- Markdown ----------------------------------------------------------------------
+
 
 def markdown_text(report: 'FleetReport') -> str:
     lines = ['# ' + escape_markdown(report.title), '', '## Fleet summary', '']
@@ -183,6 +188,7 @@ def markdown_text(report: 'FleetReport') -> str:
 
 # -- HTML ------------------------------------------------------------------------
 
+
 def html_page(report: 'FleetReport', pictures: Optional[Mapping[str, str]] = None) -> str:
     """The page; ``pictures`` maps hosts to the SVG text of their DOT graph (``dot -Tsvg``)."""
     pictures = pictures or {}
@@ -214,6 +220,7 @@ def html_page(report: 'FleetReport', pictures: Optional[Mapping[str, str]] = Non
     parts += ['</main>', '</body>', '</html>']
     return '\n'.join(parts) + '\n'
 
+
 def _html_summary(report: 'FleetReport') -> List[str]:
     summary = report.summary
     parts = ['<section id="summary">', '<h2>Fleet summary</h2>', '<table class="summary">']
@@ -241,6 +248,7 @@ def _html_summary(report: 'FleetReport') -> List[str]:
     parts.append('</section>')
     return parts
 
+
 def _html_drift(report: 'FleetReport') -> List[str]:
     parts = ['<section id="drift">', '<h2>Drift</h2>']
     if not report.drift:
@@ -253,6 +261,7 @@ def _html_drift(report: 'FleetReport') -> List[str]:
         parts.append('</tbody></table>')
     parts.append('</section>')
     return parts
+
 
 def _html_host(report: 'FleetReport', position: int, host: str, picture: Optional[str]) -> List[str]:
     parts = ['<section class="host" id="host-%d">' % position, '<h2>%s</h2>' % escape_html(host)]

@@ -90,7 +90,7 @@ def violations(files=None):
             if ours and not at_top:
                 found.append(where + ' is imported inside a function or block')
             if module.split('.')[0] == 'libvirt' and relative != os.path.join('plugins', 'module_utils',
-                                                                                'libvirt_errors.py'):
+                                                                              'libvirt_errors.py'):
                 found.append(where + ': only libvirt_errors.py imports libvirt')
             if room is not None and not ours and module.split('.')[0] not in STDLIB | {'libvirt'} \
                     and not module.startswith('ansible.module_utils.'):
