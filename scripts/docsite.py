@@ -144,8 +144,8 @@ class DocsiteRenderer(RSTRenderer):
                 if os.path.normpath(os.path.join(os.path.dirname(self.source), shown[0]['raw'])) == target:
                     return START + '``' + target + '``' + END
             return text + ' (' + START + '``' + target + '``' + END + ')'
-        target = LABEL_PREFIX + page + ('.' + anchor if anchor else '')
-        return START + ':ref:`' + label.replace('<', '\\<') + ' <' + target + '>`' + END
+        ref = LABEL_PREFIX + page + ('.' + anchor if anchor else '')
+        return START + ':ref:`' + label.replace('<', '\\<') + ' <' + ref + '>`' + END
 
     def image(self, token, state):
         return START + '``' + os.path.normpath(os.path.join(os.path.dirname(self.source), token['attrs']['url'])) \
