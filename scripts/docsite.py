@@ -96,9 +96,17 @@ class DocsiteRenderer(RSTRenderer):
         return escape(token['raw'])
 
     def codespan(self, token, state):
+        """The code as typed: an inline literal keeps backslashes; the :literal: role (for code with a
+        backtick or edge whitespace, which ``...`` cannot hold) takes escapes, and an escaped space that
+        renders as nothing keeps its edge whitespace from ending the role."""
         code = token['raw']
         if '`' in code or code != code.strip():
-            return START + ':literal:`' + code.replace('\\', '\\\\').replace('`', '\\`') + '`' + END
+            literal = code.replace('\\', '\\\\').replace('`', '\\`')
+            if literal[:1].isspace():
+                literal = '\\ ' + literal
+            if literal[-1:].isspace():
+                literal += '\\ '
+            return START + ':literal:`' + literal + '`' + END
         return START + '``' + code + '``' + END
 
     def emphasis(self, token, state):
@@ -120,16 +128,24 @@ class DocsiteRenderer(RSTRenderer):
     def link(self, token, state):
         url = token['attrs']['url']
         text = self.render_children(token, state)
+        # RST nests no inline markup: the text of a reference is plain, its code included.
+        label = escape(plain_text(token['children']))
         if re.match(r'^[a-z]+:', url):
-            return START + '`' + text + ' <' + url + '>`__' + END
+            return START + '`' + label.replace('<', '\\<') + ' <' + url + '>`__' + END
         path, _sep, anchor = url.partition('#')
         target = os.path.normpath(os.path.join(os.path.dirname(self.source), path)) if path else self.source
         page = PAGE_OF_SOURCE.get(target)
         if page is None:
-            # A file of the collection that is not a page: its path.
+            # A file of the collection that is not a page: its path from the collection root, once.
+            shown = token['children']
+            if len(shown) == 1 and shown[0]['type'] == 'codespan':
+                if os.path.normpath(shown[0]['raw']) == target:
+                    return text
+                if os.path.normpath(os.path.join(os.path.dirname(self.source), shown[0]['raw'])) == target:
+                    return START + '``' + target + '``' + END
             return text + ' (' + START + '``' + target + '``' + END + ')'
-        label = LABEL_PREFIX + page + ('.' + anchor if anchor else '')
-        return START + ':ref:`' + separate(text).replace('<', '\\<') + ' <' + label + '>`' + END
+        ref = LABEL_PREFIX + page + ('.' + anchor if anchor else '')
+        return START + ':ref:`' + label.replace('<', '\\<') + ' <' + ref + '>`' + END
 
     def image(self, token, state):
         return START + '``' + os.path.normpath(os.path.join(os.path.dirname(self.source), token['attrs']['url'])) \
@@ -144,12 +160,19 @@ class DocsiteRenderer(RSTRenderer):
     def block_text(self, token, state):
         return separate(super().block_text(token, state))
 
+    def list(self, token, state):
+        # RST reads a list right under an item's text as more text: a nested list needs a blank line
+        # before it, which mistune leaves out in a tight list.
+        text = super().list(token, state)
+        return '\n' + text if token.get('parent') else text
+
     def _figure(self, image, state):
         """An SVG picture of the docs, inline (antsibull-docs copies RST files only)."""
         path = os.path.normpath(os.path.join(ROOT, os.path.dirname(self.source), image['attrs']['url']))
         with open(path, encoding='utf-8') as handle:
             svg = handle.read()
-        svg = svg[svg.index('<svg'):]
+        # as wide as the page at most: Graphviz sizes it in points, wider than the text column
+        svg = svg[svg.index('<svg'):].replace('<svg', '<svg style="max-width: 100%; height: auto"', 1)
         return '.. raw:: html\n\n' + indent(svg, '   ') + '\n\n'
 
     def heading(self, token, state):
@@ -192,6 +215,25 @@ def _flatten(children):
         yield from _flatten(child.get('children') or [])
 
 
+def plain_text(children):
+    """The text of inline tokens as a reader sees it, without their markup."""
+    return ''.join(' ' if child['type'] in ('softbreak', 'linebreak') else child.get('raw', '')
+                   for child in _flatten(children))
+
+
+def table_pipes(markdown):
+    """GFM's escaped pipe: in a table cell `\\|` stands for `|` everywhere, inside code too (GitHub drops the
+    backslash before inline parsing; mistune keeps it in code), so a one-liner reads as it must be typed."""
+    def unescape(md, state):
+        tokens = list(state.tokens)
+        while tokens:
+            token = tokens.pop()
+            if token['type'] == 'table_cell' and 'text' in token:
+                token['text'] = token['text'].replace('\\|', '|')
+            tokens.extend(token.get('children') or [])
+    markdown.before_render_hooks.append(unescape)
+
+
 # Labels of Ansible's docsite (ansible_devel in the docsite's conf.py) that antsibull-docs' plugin
 # pages refer to: label -> (page, title). A build that reports an undefined label of Ansible's
 # docsite needs it here.
@@ -213,7 +255,7 @@ def write_inventory(path):
 def page_rst(name, source):
     with open(os.path.join(ROOT, source), encoding='utf-8') as handle:
         text = handle.read()
-    markdown = mistune.create_markdown(renderer=DocsiteRenderer(name, source), plugins=['table'])
+    markdown = mistune.create_markdown(renderer=DocsiteRenderer(name, source), plugins=['table', table_pipes])
     body = markdown(text)
     header = '..\n  Generated by scripts/docsite.py from %s: edit that file, not this one.\n\n' % source
     return header + body.rstrip() + '\n'

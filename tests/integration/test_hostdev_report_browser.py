@@ -7,24 +7,17 @@ A screenshot of the whole page is left in .build/hostdev-report.png.
 """
 
 import os
-import shutil
-import tempfile
-import time
 
 import pytest
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 
+from support.browser import chromium, load
 from support.playbook import REPO_ROOT
 from support.report_hosts import FLEET_DRIFT, HOSTILE_PRODUCT, build_fleet
 
 PLAYBOOK = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'playbooks', 'report_fleet.yml')
-CHROMIUM = '/usr/bin/chromium'
-CHROMEDRIVER = '/usr/bin/chromedriver'
 SCREENSHOT = os.path.join(REPO_ROOT, '.build', 'hostdev-report.png')
 TOPOLOGY_SHOT = os.path.join(REPO_ROOT, '.build', 'hostdev-report-topology.png')
-WAIT = 20  # seconds, for anything the browser does; a 3x slower machine still passes
 
 
 @pytest.fixture(scope='module')
@@ -42,45 +35,13 @@ def page(tmp_path_factory):
 
 @pytest.fixture(scope='module')
 def browser():
-    missing = [path for path in (CHROMIUM, CHROMEDRIVER) if not os.access(path, os.X_OK)]
-    if missing:
-        pytest.fail('%s missing: install the Debian packages chromium and chromium-driver (make setup, '
-                    'from bindep.txt)' % ', '.join(missing))
-    profile = tempfile.mkdtemp(prefix='hostdev-report-chromium-')
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for argument in ('--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-                     '--disable-background-networking', '--disable-component-update', '--disable-sync',
-                     '--disable-dev-shm-usage', '--hide-scrollbars', '--window-size=1400,1000',
-                     '--user-data-dir=' + profile):
-        options.add_argument(argument)
-    # the browser and its driver are given: Selenium Manager must neither look for nor download any
-    saved = os.environ.get('SE_OFFLINE')
-    os.environ['SE_OFFLINE'] = 'true'
-    try:
-        driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
-    finally:
-        if saved is None:
-            del os.environ['SE_OFFLINE']
-        else:
-            os.environ['SE_OFFLINE'] = saved
-    try:
-        driver.set_page_load_timeout(WAIT)
-        driver.set_script_timeout(WAIT)
+    with chromium() as driver:
         yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 @pytest.fixture(scope='module')
 def loaded(browser, page):
-    browser.get(page)
-    deadline = time.monotonic() + WAIT
-    while browser.execute_script('return document.readyState') != 'complete':
-        assert time.monotonic() < deadline, 'the page did not finish loading in %d s' % WAIT
-        time.sleep(0.1)
-    return browser
+    return load(browser, page)
 
 
 def visible_rows(element):
