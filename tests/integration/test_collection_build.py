@@ -48,7 +48,7 @@ def test_the_tarball_holds_the_collection_and_its_docs_and_nothing_of_the_checko
     assert len(pages) >= 11
     assert set('docs/docsite/rst/%s.rst' % page for page in pages) <= members
     assert {'changelogs/changelog.yaml', 'meta/runtime.yml', 'meta/execution-environment.yml',
-            'docs/examples/execution-environment.yml'} <= members
+            'docs/examples/execution-environment.yml', 'docs/examples/ansible-navigator.yml'} <= members
     # Of tests/, ansible-test's configuration alone (the modules' Python floor for `ansible-test sanity`).
     assert sorted(name for name in members if name.startswith('tests')) == ['tests', 'tests/config.yml']
 
