@@ -8,8 +8,9 @@ show); antsibull-docs takes RST extra docs only, so this writes one RST page per
 in PAGES, with the label antsibull-docs wants (ansible_collections.virt.hostdev.docsite.NAME),
 a label per heading, links between the pages as :ref:, links to roles' pages as the role
 README's page, and links to other files of the collection as their path. The RST pages are
-build products (.gitignore): `make docs` and `make build` write them. --check writes nothing
-and fails when a page would change (or a source is missing from docs/docsite/extra-docs.yml).
+committed, so that `ansible-galaxy collection build` of a plain checkout carries them: edit the
+Markdown, then run this (or `make docs`) and commit both. --check writes nothing and fails when a
+page would change (or a source is missing from docs/docsite/extra-docs.yml): a unit test runs it.
 
 --inventory writes a Sphinx inventory of the labels of Ansible's own docsite that the generated
 plugin pages link to (ANSIBLE_LABELS), for intersphinx without the network: the links still go to
@@ -297,7 +298,7 @@ def main(argv):
             if not check:
                 os.unlink(os.path.join(RST_DIR, entry))
     if check and stale:
-        print('docsite: out of date: %s (run make docs)' % ', '.join(stale))
+        print('docsite: out of date: %s (run scripts/docsite.py or make docs, and commit the pages)' % ', '.join(stale))
         return 1
     return 0
 

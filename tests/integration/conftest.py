@@ -1,11 +1,19 @@
-"""Fixtures of the tests against the private libvirtd: scratch domains and the sample host."""
+"""Fixtures of the tests against the private libvirtd: scratch domains and the sample host; the collection's
+tarball as a user builds it."""
 
 import uuid
 
 import libvirt
 import pytest
 
+from support.checkout import build_collection
 from support.domains import domain_xml
+
+
+@pytest.fixture(scope='session')
+def collection_tarball(tmp_path_factory):
+    """The tarball `ansible-galaxy collection build` makes of a clean copy of the checkout (built once)."""
+    return build_collection(str(tmp_path_factory.mktemp('collection-build')))
 
 
 @pytest.fixture()

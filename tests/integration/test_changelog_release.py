@@ -1,5 +1,6 @@
 """The release notes: `antsibull-changelog release` on a copy of the collection lists every module,
-filter, test plugin and role once, in its own section, and no fragment repeats them as a change."""
+filter, test plugin and role once, in its own section, and no fragment repeats them as a change.
+changelogs/changelog.yaml (Galaxy and ansible-lint want it) is antsibull-changelog's own."""
 
 import os
 import re
@@ -8,6 +9,8 @@ import sys
 
 import pytest
 import yaml
+
+from support.checkout import clean_copy
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.path.dirname(sys.executable)
@@ -51,10 +54,7 @@ def entries(text):
 @pytest.fixture(scope='module')
 def release(tmp_path_factory):
     copy = tmp_path_factory.mktemp('changelog') / 'ansible_collections' / 'virt' / 'hostdev'
-    copy.mkdir(parents=True)
-    files = subprocess.run(['git', 'ls-files', '-z', '-co', '--exclude-standard'], cwd=REPO, capture_output=True,
-                           check=True).stdout
-    subprocess.run('tar --null -T - -cf - | tar -xf - -C %s' % copy, shell=True, cwd=REPO, input=files, check=True)
+    clean_copy(str(copy))
     with open(os.path.join(REPO, 'galaxy.yml'), encoding='utf-8') as handle:
         version = yaml.safe_load(handle)['version']
     env = dict(os.environ, PATH=BIN + os.pathsep + os.environ['PATH'])
@@ -82,3 +82,17 @@ def test_no_change_repeats_a_new_module_role_or_plugin(release):
     notes = release[2]
     changes = section(notes, 'Minor Changes', '-')
     assert not re.findall(r'^- [\w.,\s]+ - new (module|role|filter|test)\b', changes, re.M)
+
+
+def test_changelog_yaml_is_antsibull_changelogs_own(tmp_path):
+    """The committed changelogs/changelog.yaml is valid, and in the form antsibull-changelog writes it: its
+    `reformat` (which made it, before the first release) changes nothing."""
+    env = dict(os.environ, PATH=BIN + os.pathsep + os.environ['PATH'])
+    changes = os.path.join('changelogs', 'changelog.yaml')
+    assert run([os.path.join(BIN, 'antsibull-changelog'), 'lint-changelog-yaml', changes], cwd=REPO, env=env).strip() == ''
+    copy = clean_copy(str(tmp_path / 'copy'))
+    with open(os.path.join(copy, changes), encoding='utf-8') as handle:
+        committed = handle.read()
+    run([os.path.join(BIN, 'antsibull-changelog'), 'reformat'], cwd=copy, env=env)
+    with open(os.path.join(copy, changes), encoding='utf-8') as handle:
+        assert handle.read() == committed

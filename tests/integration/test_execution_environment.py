@@ -1,9 +1,15 @@
-"""An execution environment with this collection: ansible-builder's context, and what the image build
-would install for the collection (its meta/execution-environment.yml, bindep.txt, requirements.txt),
-read from the built tarball by the introspection script the build runs. The image itself is not
-built: the base image's registry is out of this network's reach (docs/execution-environment.md)."""
+"""An execution environment with this collection, built from its tarball: ansible-builder's context for the
+documented definition (docs/examples/execution-environment.yml) beside a tarball of the checkout holds the
+tarball, its galaxy stage's requirements name that copy, and that stage's install command, run in the
+context's _build as the image build runs it, installs the collection from it; the image build's introspection
+script then reads what the collection needs (its meta/execution-environment.yml, bindep.txt,
+requirements.txt). The image itself is not built: no container engine or registry here
+(docs/execution-environment.md)."""
 
+import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 
@@ -11,9 +17,11 @@ import pytest
 import yaml
 from bindep.depends import Depends
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from support import REPO_ROOT
+
 BIN = os.path.dirname(sys.executable)
-EXAMPLE = os.path.join(REPO, 'docs', 'examples', 'execution-environment.yml')
+EXAMPLES = os.path.join(REPO_ROOT, 'docs', 'examples')
+EXAMPLE = os.path.join(EXAMPLES, 'execution-environment.yml')
 
 # bindep's profiles of the platforms ansible-builder supports (RPM bases) and of Debian.
 PLATFORMS = {
@@ -28,26 +36,37 @@ def run(command, **kwargs):
     completed = subprocess.run(command, capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL,
                                **kwargs)
     assert completed.returncode == 0, completed.stdout + completed.stderr
-    return completed.stdout
+    return completed.stdout + completed.stderr
+
+
+def create(directory, context):
+    """`ansible-builder create` of the definition in directory: its output."""
+    return run([os.path.join(BIN, 'ansible-builder'), 'create', '-f', os.path.join(directory, 'execution-environment.yml'),
+                '-c', context, '--output-filename', 'Containerfile'])
 
 
 @pytest.fixture(scope='module')
-def context(tmp_path_factory):
-    """ansible-builder create's context for the documented EE definition, and the collection installed from its
-    tarball, introspected by that context's own script as the image build does: (context, bindep, pip lines)."""
+def ee(collection_tarball, tmp_path_factory):
+    """The documented steps: the definition and the tarball in one directory, ansible-builder create; then the
+    galaxy stage's install in the context's _build, and the builder stage's introspection of what it installed.
+    {tarball, context, collections, bindep (text), pip (lines)}."""
     tmp = tmp_path_factory.mktemp('ee')
+    project = tmp / 'project'
+    project.mkdir()
+    shutil.copy(EXAMPLE, str(project))
+    shutil.copy(collection_tarball, str(project))
     context = tmp / 'context'
-    run([os.path.join(BIN, 'ansible-builder'), 'create', '-f', EXAMPLE, '-c', str(context),
-         '--output-filename', 'Containerfile'])
-    run([os.path.join(BIN, 'ansible-galaxy'), 'collection', 'build', '--output-path', str(tmp), REPO])
-    tarball = next(str(tmp / name) for name in os.listdir(str(tmp)) if name.endswith('.tar.gz'))
+    create(str(project), str(context))
     collections = tmp / 'collections'
-    run([os.path.join(BIN, 'ansible-galaxy'), 'collection', 'install', '--force', '-p', str(collections), tarball],
-        env=dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(collections)))
+    # The galaxy stage: COPY _build /build, WORKDIR /build, then this (the test below reads it in the Containerfile).
+    run([os.path.join(BIN, 'ansible-galaxy'), 'collection', 'install', '-r', 'requirements.yml',
+         '--collections-path', str(collections)], cwd=str(context / '_build'),
+        env=dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(collections), ANSIBLE_GALAXY_DISABLE_GPG_VERIFY='1'))
     bindep, pip = tmp / 'bindep.txt', tmp / 'requirements.txt'
     run([sys.executable, str(context / '_build' / 'scripts' / 'introspect.py'), 'introspect', '--sanitize',
          '--write-bindep', str(bindep), '--write-pip', str(pip), str(collections)])
-    return context, bindep.read_text(), pip.read_text().splitlines()
+    return {'tarball': collection_tarball, 'context': context, 'collections': collections,
+            'bindep': bindep.read_text(), 'pip': pip.read_text().splitlines()}
 
 
 def packages(bindep_text, platform, *profiles):
@@ -56,17 +75,50 @@ def packages(bindep_text, platform, *profiles):
     return sorted(set(rule[0] for rule in rules))
 
 
-def test_the_context_builds_the_collection_from_galaxy_on_the_documented_base(context):
-    context_dir = context[0]
-    containerfile = (context_dir / 'Containerfile').read_text()
+def test_the_context_holds_the_tarball_and_its_galaxy_stage_installs_it(ee):
+    context = ee['context']
+    name = os.path.basename(ee['tarball'])
+    copied = context / '_build' / 'collections' / name
+    assert copied.is_file(), 'the definition names another tarball than %s: the version of galaxy.yml?' % name
+    with open(ee['tarball'], 'rb') as handle:
+        assert copied.read_bytes() == handle.read()
+    requirements = yaml.safe_load((context / '_build' / 'requirements.yml').read_text())
+    assert requirements == {'collections': [{'name': 'collections/' + name, 'type': 'file'}]}
+    containerfile = (context / 'Containerfile').read_text()
     assert 'FROM $EE_BASE_IMAGE AS base' in containerfile and 'quay.io/fedora/fedora' in containerfile
+    galaxy = containerfile[containerfile.index('FROM base AS galaxy'):containerfile.index('FROM base AS builder')]
+    assert re.search(r'^COPY _build /build\nWORKDIR /build$', galaxy, re.M), galaxy
+    assert re.search(r'^RUN .*ansible-galaxy collection install \S+ -r requirements.yml ', galaxy, re.M), galaxy
     assert 'introspect.py introspect' in containerfile and '/output/scripts/assemble' in containerfile
-    requirements = yaml.safe_load((context_dir / '_build' / 'requirements.yml').read_text())
-    assert [entry['name'] for entry in requirements['collections']] == ['virt.hostdev']
+    assert {'introspect.py', 'assemble', 'install-from-bindep'} <= set(os.listdir(str(context / '_build' / 'scripts')))
+    # What the galaxy stage installed: this tarball's collection, with the files introspection reads.
+    installed = ee['collections'] / 'ansible_collections' / 'virt' / 'hostdev'
+    with open(os.path.join(REPO_ROOT, 'galaxy.yml'), encoding='utf-8') as handle:
+        version = yaml.safe_load(handle)['version']
+    assert json.loads((installed / 'MANIFEST.json').read_text())['collection_info']['version'] == version
+    assert name == 'virt-hostdev-%s.tar.gz' % version
+    for path in ('meta/execution-environment.yml', 'requirements.txt', 'bindep.txt'):
+        assert (installed / path).is_file(), path
 
 
-def test_the_collections_system_packages_have_no_hypervisor_and_build_the_binding(context):
-    bindep = context[1]
+def test_without_the_tarball_the_context_lacks_it_and_ansible_builder_only_warns(tmp_path):
+    """As docs/execution-environment.md warns: create succeeds, and the image build would fail later."""
+    shutil.copy(EXAMPLE, str(tmp_path))
+    output = create(str(tmp_path), str(tmp_path / 'context'))
+    assert "No matches for 'virt-hostdev-" in output
+    assert not (tmp_path / 'context' / '_build' / 'collections').exists()
+
+
+def test_the_docs_show_the_example_files():
+    with open(os.path.join(REPO_ROOT, 'docs', 'execution-environment.md'), encoding='utf-8') as handle:
+        shown = [yaml.safe_load(block) for block in re.findall(r'^```yaml\n(.*?)^```', handle.read(), re.S | re.M)]
+    for name in ('execution-environment.yml', 'ansible-navigator.yml'):
+        with open(os.path.join(EXAMPLES, name), encoding='utf-8') as handle:
+            assert yaml.safe_load(handle) in shown, name
+
+
+def test_the_collections_system_packages_have_no_hypervisor_and_build_the_binding(ee):
+    bindep = ee['bindep']
     assert '# from collection virt.hostdev' in bindep
     for platform in PLATFORMS:
         for profiles in ((), ('compile',)):
@@ -83,8 +135,8 @@ def test_the_collections_system_packages_have_no_hypervisor_and_build_the_bindin
     assert packages(bindep, 'rpm', 'host') == ['hwdata', 'python3-libvirt']
 
 
-def test_the_collections_python_requirements(context):
+def test_the_collections_python_requirements(ee):
     names = [line.split('#')[0].strip().split('>')[0].split('<')[0].split('=')[0].lower()
-             for line in context[2] if line.strip() and not line.startswith('#')]
+             for line in ee['pip'] if line.strip() and not line.startswith('#')]
     assert 'libvirt-python' in names and 'jmespath' in names
     assert 'ansible-core' not in names  # the EE definition chooses ansible-core
