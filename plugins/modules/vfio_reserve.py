@@ -93,7 +93,7 @@ notes:
     write, in check mode too, so two changes of one host never interleave. It waits at most 300 seconds for
     the lock, then fails saying so.
   - O(sysfs_root) defaults to the C(sys) directory under O(root) when O(root) is not V(/), and must be under
-    it: the devices are checked on the machine whose files are written.
+    it, so that the devices are checked on the machine whose files are written.
   - "The files, on a Debian host: C(/etc/virt-hostdev/vfio-pci.conf) (the addresses),
     C(/etc/modules-load.d/virt-hostdev-vfio.conf), C(/etc/udev/rules.d/60-virt-hostdev-vfio.rules),
     C(/etc/initramfs-tools/hooks/virt-hostdev-vfio) and C(/etc/initramfs-tools/scripts/init-top/00-virt-hostdev-vfio);

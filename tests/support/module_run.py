@@ -71,10 +71,6 @@ def module_process(name, args, env=None):
     """Start module name (vfio_reserve, say) with args in a new Python process; returns the Popen
     (text mode, stdout and stderr piped). env: the environment (this one's by default); the tests
     directory and the collections on sys.path come from this process."""
-    import os
-    import subprocess
-    import sys
-
     environment = dict(os.environ if env is None else env)
     environment['PYTHONPATH'] = os.pathsep.join(path for path in sys.path if path)
     return subprocess.Popen([sys.executable, '-c', DRIVER, name, json.dumps(args)], env=environment,
