@@ -16,6 +16,11 @@ is opened without following a symbolic link and must be a regular file owned by
 that user, so no other local user can hold the lock or make root create a file
 elsewhere. Every check applies to an explicit path too, and a refusal is
 immediate: it never waits for the lock.
+
+The preparing modules take the same lock: for a root other than / (a fake tree in tests) it
+is the same path under that root, and every directory between the root and the lock's
+directory is opened without following a symbolic link (created 0755 when missing), so a
+planted link never moves the lock, or a directory it creates, out of the root.
 """
 
 import contextlib
@@ -24,7 +29,7 @@ import fcntl
 import os
 import stat
 import time
-from typing import Iterator, Optional
+from typing import Iterator, List, Optional
 
 from ansible_collections.virt.hostdev.plugins.module_utils.errors import HostdevError
 
@@ -49,6 +54,12 @@ def default_lock_path() -> str:
     return LOCK_PATH
 
 
+def lock_path_under(root: str) -> str:
+    """The lock of the machine whose files are under root: default_lock_path() for /, the same path
+    under any other root. Creates nothing."""
+    return os.path.join(os.path.abspath(root), LOCK_PATH.lstrip('/'))
+
+
 def _refuse_foreign(what: str, path: str, status: os.stat_result) -> None:
     """Refuse a directory or file that is not owned by the effective uid."""
     euid = os.geteuid()
@@ -58,26 +69,76 @@ def _refuse_foreign(what: str, path: str, status: os.stat_result) -> None:
                              'change; %s' % (what, path, status.st_uid, euid, advice))
 
 
-def _open_directory(directory: str) -> int:
+def _open_below(root: str, parts: List[str]) -> int:
+    """Open root/parts[0]/parts[1]/... (each created 0755 when missing), never through a symbolic link
+    below root; return the fd of the last one. A missing root is created, as a write under it would."""
+    try:
+        os.makedirs(root, 0o755, exist_ok=True)
+        handle = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError as error:
+        raise HostLockUnsafe('cannot open the root %s of the host lock: %s' % (root, error.strerror))
+    shown = root
+    for part in parts:
+        shown = os.path.join(shown, part)
+        try:
+            try:
+                os.mkdir(part, 0o755, dir_fd=handle)
+            except FileExistsError:
+                pass  # a link there is refused below, without following it
+            following = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=handle)
+        except OSError as error:
+            if error.errno in (errno.ELOOP, errno.ENOTDIR):
+                kind = 'a symbolic link' if os.path.islink(shown) else 'not a directory'
+                raise HostLockUnsafe('refusing the host lock under %s: %s is %s (remove it)' % (root, shown, kind))
+            raise HostLockUnsafe('cannot create %s for the host lock: %s' % (shown, error.strerror))
+        finally:
+            os.close(handle)
+        handle = following
+    return handle
+
+
+def _open_parent(directory: str, root: Optional[str]) -> int:
+    """The fd of the directory that holds the lock directory: below root when root is given."""
+    parent = os.path.dirname(directory)
+    if root is None:
+        try:
+            return os.open(parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except OSError as error:
+            hint = '; %s' % _RUN_AS_OWNER if error.errno in (errno.EACCES, errno.EPERM) else ''
+            raise HostLockUnsafe('cannot create the host lock directory %s: %s%s' % (directory, error.strerror, hint))
+    relative = os.path.relpath(parent, root)
+    if relative == os.curdir:
+        return _open_below(root, [])
+    if relative.split(os.sep)[0] == os.pardir:
+        raise HostLockUnsafe('the host lock %s is not under the root %s' % (directory, root))
+    return _open_below(root, relative.split(os.sep))
+
+
+def _open_directory(directory: str, root: Optional[str] = None) -> int:
     """Open the lock directory (created 0700 if missing) and check that it is private; return its fd."""
+    parent = _open_parent(directory, root)
+    name = os.path.basename(directory)
     created = False
     try:
-        os.mkdir(directory, 0o700)
-        created = True
-    except FileExistsError:
-        pass  # it exists, or another run created it at the same moment: checked below either way
-    except OSError as error:
-        hint = '; %s' % _RUN_AS_OWNER if error.errno in (errno.EACCES, errno.EPERM, errno.EROFS) else ''
-        raise HostLockUnsafe('cannot create the host lock directory %s: %s%s' % (directory, error.strerror, hint))
-    try:
-        handle = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except OSError as error:
-        if error.errno in (errno.ELOOP, errno.ENOTDIR):
-            kind = 'a symbolic link' if os.path.islink(directory) else 'not a directory'
-            raise HostLockUnsafe('refusing the host lock directory %s: it is %s (remove it; a run creates it '
-                                 'with mode 0700)' % (directory, kind))
-        raise HostLockUnsafe('cannot open the host lock directory %s: %s; %s'
-                             % (directory, error.strerror, _RUN_AS_OWNER))
+        try:
+            os.mkdir(name, 0o700, dir_fd=parent)
+            created = True
+        except FileExistsError:
+            pass  # it exists, or another run created it at the same moment: checked below either way
+        except OSError as error:
+            hint = '; %s' % _RUN_AS_OWNER if error.errno in (errno.EACCES, errno.EPERM, errno.EROFS) else ''
+            raise HostLockUnsafe('cannot create the host lock directory %s: %s%s' % (directory, error.strerror, hint))
+        try:
+            handle = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=parent)
+        except OSError as error:
+            if error.errno in (errno.ELOOP, errno.ENOTDIR):
+                kind = 'a symbolic link' if os.path.islink(directory) else 'not a directory'
+                raise HostLockUnsafe('refusing the host lock directory %s: it is %s (remove it; a run creates it '
+                                     'with mode 0700)' % (directory, kind))
+            raise HostLockUnsafe('cannot open the host lock directory %s: %s; %s'
+                                 % (directory, error.strerror, _RUN_AS_OWNER))
+    finally:
+        os.close(parent)
     try:
         status = os.fstat(handle)
         _refuse_foreign('directory', directory, status)
@@ -94,10 +155,10 @@ def _open_directory(directory: str) -> int:
     return handle
 
 
-def _open_lock(path: str) -> int:
+def _open_lock(path: str, root: Optional[str] = None) -> int:
     """Open (create 0600) the lock file in its private directory, never through a symbolic link."""
     directory, name = os.path.split(os.path.abspath(path))
-    directory_handle = _open_directory(directory)
+    directory_handle = _open_directory(directory, root)
     try:
         handle = os.open(name, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600,
                          dir_fd=directory_handle)
@@ -119,15 +180,20 @@ def _open_lock(path: str) -> int:
 
 
 @contextlib.contextmanager
-def host_lock(path: Optional[str] = None, timeout: float = DEFAULT_TIMEOUT, poll: float = 0.05) -> Iterator[str]:
-    """Hold the host-wide lock for the block; wait at most timeout seconds for it.
+def host_lock(path: Optional[str] = None, timeout: Optional[float] = None, poll: float = 0.05,
+              root: str = '/') -> Iterator[str]:
+    """Hold the host-wide lock for the block; wait at most timeout seconds (DEFAULT_TIMEOUT when None) for it.
 
-    path: the lock file, default_lock_path() when None; its directory must be private to
-    the effective uid (created with mode 0700 when missing). HostLockUnsafe at once when
-    the directory or file is not; HostLockTimeout when the lock stays taken.
+    path: the lock file, lock_path_under(root) when None; its directory must be private to
+    the effective uid (created with mode 0700 when missing). root: the root of the files the
+    change writes; for one other than /, the directories between it and the lock's are never
+    followed through a symbolic link. HostLockUnsafe at once when a directory or the file is
+    not safe; HostLockTimeout when the lock stays taken.
     """
-    path = path or default_lock_path()
-    handle = _open_lock(path)
+    below = None if os.path.abspath(root) == '/' else os.path.abspath(root)
+    path = path or lock_path_under(root)
+    timeout = DEFAULT_TIMEOUT if timeout is None else timeout
+    handle = _open_lock(path, below)
     try:
         deadline = time.monotonic() + timeout
         while True:

@@ -83,6 +83,10 @@ options:
     type: int
     default: 300
 notes:
+  - The module holds the host lock that every virt.hostdev change takes (C(/run/virt-hostdev/lock), the same
+    path under O(root) when it is not V(/); see virt.hostdev.domain_hostdev) from its first read to its last
+    write, in check mode too, so two changes of one host never interleave. It waits at most 300 seconds for
+    the lock, then fails saying so.
   - O(state=absent) does not put back an C(intel_iommu=off) that O(state=present) removed.
   - The kernel ignores C(amd_iommu=on) on kernels where it is not an option; the AMD IOMMU is on whenever
     the firmware enables it and nothing turns it off.
@@ -189,6 +193,7 @@ from ansible_collections.virt.hostdev.plugins.module_utils.host_files import (
     HostFiles,
     host_files_argument_spec,
 )
+from ansible_collections.virt.hostdev.plugins.module_utils.host_lock import host_lock
 
 # Where the firmware's ACPI tables are listed (DMAR: Intel VT-d, IVRS: AMD-Vi).
 ACPI_TABLES = '/sys/firmware/acpi/tables'
@@ -206,7 +211,8 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
-    with reported_to(module):
+    # One lock with every other virt.hostdev change, from the first read to the last write.
+    with reported_to(module), host_lock(root=params['root']):
         files = HostFiles(params['root'])
         vendor = params['vendor']
         if vendor == 'auto':

@@ -29,7 +29,8 @@ description:
     the real root, where a udev rule sets it again for a device added later (hot-plug, a PCI rescan).
   - The initramfs is regenerated (C(update-initramfs -u -k all) or C(dracut -f --regenerate-all)) only
     when its inputs differ from those of the last successful regeneration, whose hash is kept in
-    C(/var/lib/virt-hostdev/vfio-initramfs.sha256).
+    C(/var/lib/virt-hostdev/vfio-initramfs.sha256), or when a regeneration did not finish (then
+    C(/var/lib/virt-hostdev/vfio-initramfs.regenerating) exists).
   - Devices change drivers at the next boot; RV(reboot_required) says whether one is not where the
     reservation puts it yet.
 author:
@@ -87,7 +88,12 @@ options:
     type: int
     default: 600
 notes:
-  - O(sysfs_root) defaults to the C(sys) directory under O(root) when O(root) is not V(/).
+  - The module holds the host lock that every virt.hostdev change takes (C(/run/virt-hostdev/lock), the same
+    path under O(root) when it is not V(/); see virt.hostdev.domain_hostdev) from its first read to its last
+    write, in check mode too, so two changes of one host never interleave. It waits at most 300 seconds for
+    the lock, then fails saying so.
+  - O(sysfs_root) defaults to the C(sys) directory under O(root) when O(root) is not V(/), and must be under
+    it, so that the devices are checked on the machine whose files are written.
   - "The files, on a Debian host: C(/etc/virt-hostdev/vfio-pci.conf) (the addresses),
     C(/etc/modules-load.d/virt-hostdev-vfio.conf), C(/etc/udev/rules.d/60-virt-hostdev-vfio.rules),
     C(/etc/initramfs-tools/hooks/virt-hostdev-vfio) and C(/etc/initramfs-tools/scripts/init-top/00-virt-hostdev-vfio);
@@ -195,8 +201,6 @@ problems:
   sample: [{code: host_in_use, device: block_sdb_CT500MX500SSD1_2113E5901234, message: "..."}]
 '''
 
-import os
-
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.virt.hostdev.plugins.module_utils.argspec import host_source_argument_spec
@@ -206,10 +210,12 @@ from ansible_collections.virt.hostdev.plugins.module_utils.host_files import (
     HostFiles,
     host_files_argument_spec,
 )
+from ansible_collections.virt.hostdev.plugins.module_utils.host_lock import host_lock
 from ansible_collections.virt.hostdev.plugins.module_utils.reading.host_reader import read_host
 from ansible_collections.virt.hostdev.plugins.module_utils.preparing.vfio_boot import (
     DEFAULT_COMMAND_TIMEOUT,
     ensure_reservation,
+    reservation_sysfs_root,
 )
 from ansible_collections.virt.hostdev.plugins.module_utils.preparing.vfio_reservation import (
     INITRAMFS_KINDS,
@@ -232,10 +238,10 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
-    sysfs_root = params['sysfs_root']
-    if sysfs_root is None and os.path.abspath(params['root']) != '/':
-        sysfs_root = os.path.join(params['root'], 'sys')
     with reported_to(module):
+        sysfs_root = reservation_sysfs_root(params['root'], params['sysfs_root'])
+    # One lock with every other virt.hostdev change, from the read to the last write.
+    with reported_to(module), host_lock(root=params['root']):
         model, used, warnings = read_host(params['source'], params['uri'], sysfs_root, timeout=params['timeout'])
         outcome = ensure_reservation(
             HostFiles(params['root']), Commands.of(module), model,

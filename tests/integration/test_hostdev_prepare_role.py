@@ -31,20 +31,21 @@ def host(tmp_path):
 
 @pytest.fixture()
 def role(run_playbook, host, tmp_path):
-    """role(check=False, facts='full', **hostdev_prepare_vars) -> (outcome dict, PlaybookResult).
+    """role(check=False, facts='full', tool_env=None, **hostdev_prepare_vars) -> (outcome dict, PlaybookResult).
 
-    facts: the facts the role gathers (hostdev_facts' facts option, through module_defaults)."""
+    facts: the facts the role gathers (hostdev_facts' facts option, through module_defaults).
+    tool_env: more environment for the fake tools (FAKE_FAIL, say)."""
     root, tools = host
     counter = [0]
 
-    def run(check=False, facts='full', **variables):
+    def run(check=False, facts='full', tool_env=None, **variables):
         counter[0] += 1
         out = tmp_path / ('prepare-%d.json' % counter[0])
         extra = {'hostdev_prepare_root': root, 'hostdev_prepare_source': 'sysfs',
                  'hostdev_prepare_sysfs_root': root + '/sys', 'prepare_out': str(out), 'prepare_facts': facts}
         extra.update(('hostdev_prepare_%s' % key, value) for key, value in variables.items())
         # the fake tools first; the local connection's shell commands need the rest of PATH
-        env = tools.env(PATH=tools.bin + os.pathsep + '/usr/bin:/bin')
+        env = tools.env(PATH=tools.bin + os.pathsep + '/usr/bin:/bin', **(tool_env or {}))
         completed = run_playbook(PLAYBOOK, extra_vars=extra, check=check, env=env)
         assert completed.returncode == 0, completed.stdout + completed.stderr
         return json.loads(out.read_text()), completed
@@ -182,3 +183,76 @@ def test_a_drifted_mapping_is_refused_before_anything_changes(role, host, facts)
     assert 'mapping gpu-a4000 on localhost: iommu_group expected 7, found 1' in outcome['result']['msg']
     assert tools.calls() == [] and read(root, '/etc/default/grub') == DEBIAN_GRUB
     assert not os.path.exists(root + RESERVATION)
+
+
+# -- one plan for the whole role before its first change ---------------------------------------------
+
+def test_a_boot_loader_that_cannot_be_detected_stops_the_role_before_any_change(role, host):
+    root, tools = host
+    os.unlink(root + '/etc/default/grub')
+    outcome, _completed = role(devices=GPU, include_group=True)
+    assert outcome['failed'] is True and outcome['task'] == 'Set the IOMMU arguments of the kernel command line'
+    assert outcome['result']['msg'].startswith('cannot tell how this host boots')
+    assert tools.calls() == [] and not os.path.exists(root + RESERVATION)  # the reservation was planned only
+
+
+RESERVATION_FILES = ('/etc/virt-hostdev/vfio-pci.conf, /etc/modules-load.d/virt-hostdev-vfio.conf, '
+                     '/etc/udev/rules.d/60-virt-hostdev-vfio.rules, /etc/initramfs-tools/hooks/virt-hostdev-vfio, '
+                     '/etc/initramfs-tools/scripts/init-top/00-virt-hostdev-vfio')
+# A GRUB configuration generated before: its first entry lacks the IOMMU arguments.
+GRUB_CFG = "menuentry 'Debian GNU/Linux' {\n\tlinux /boot/vmlinuz-6.1.0-28-amd64 root=/dev/vda1 ro quiet\n}\n"
+
+
+@pytest.mark.parametrize('then', ['present', 'absent'])
+def test_a_step_failing_after_a_change_names_the_change_and_the_next_run_completes_or_undoes_it(role, host, then):
+    root, tools = host
+    write(root, '/boot/grub/grub.cfg', GRUB_CFG)
+    failed, _completed = role(devices=GPU, include_group=True, tool_env={'FAKE_FAIL': 'update-grub'})
+    assert failed['failed'] is True and failed['task'] == 'Fail naming what was changed before the failure'
+    assert failed['result']['msg'] == (
+        'localhost: Set the IOMMU arguments of the kernel command line failed: %s/update-grub failed with exit '
+        'code 3: update-grub: simulated failure. Changed before that failure, by virt.hostdev.vfio_reserve: the '
+        'files %s; the commands %s/update-initramfs -u -k all, %s/modprobe -a vfio vfio_pci. Run the role again '
+        'to complete the preparation, or with hostdev_prepare_state absent to undo it.'
+        % (tools.bin, RESERVATION_FILES, tools.bin, tools.bin))
+    assert tool_names(tools) == ['update-initramfs', 'modprobe', 'update-grub']
+    tools.clear()
+    outcome, _completed = role(**(dict(devices=GPU, include_group=True) if then == 'present' else dict(state='absent')))
+    assert outcome['failed'] is False, outcome
+    if then == 'present':  # completed: the boot configuration is regenerated, the reservation stays
+        assert tool_names(tools) == ['update-grub'] and outcome['result']['vfio']['changed'] is False
+        assert 'intel_iommu=on' in read(root, '/etc/default/grub') and os.path.exists(root + RESERVATION)
+    else:  # undone: the reservation is gone, with the initramfs regenerated without it
+        assert tool_names(tools) == ['update-initramfs', 'update-grub']
+        assert not os.path.exists(root + RESERVATION) and 'intel_iommu=on' not in read(root, '/etc/default/grub')
+
+
+def test_a_failing_first_step_says_nothing_was_changed_before_it(role, host):
+    root, tools = host
+    failed, _completed = role(devices=GPU, include_group=True, tool_env={'FAKE_FAIL': 'update-initramfs'})
+    assert failed['failed'] is True and failed['task'] == 'Fail naming what was changed before the failure'
+    assert failed['result']['msg'].startswith(
+        'localhost: Reserve the devices for vfio-pci at boot and load the VFIO modules failed: '
+        '%s/update-initramfs -u -k all failed with exit code 3' % tools.bin)
+    assert 'Nothing was changed before that failure. Run the role again' in failed['result']['msg']
+    assert tool_names(tools) == ['update-initramfs'] and read(root, '/etc/default/grub') == DEBIAN_GRUB
+
+
+# -- one machine per run -------------------------------------------------------------------------------
+
+def test_the_selection_reads_the_tree_under_the_root(role, host):
+    """No hostdev_prepare_sysfs_root: the facts of the selection come from the root's sys, as the
+    reservation's validation does, not from this machine's /sys (which has no NVIDIA A4000)."""
+    root, _tools = host
+    outcome, _completed = role(select="[?pci.vendor_id=='0x10de']", sysfs_root='')
+    assert outcome['failed'] is False, outcome
+    assert outcome['facts_devices'] == FACTS_DEVICES['full']
+    assert outcome['result']['addresses'] == ['0000:01:00.0', '0000:01:00.1']
+
+
+def test_a_sysfs_root_outside_the_root_is_refused_before_any_change(role, host, sample_sysfs):
+    root, tools = host
+    outcome, _completed = role(devices=GPU, include_group=True, sysfs_root=sample_sysfs)
+    assert outcome['failed'] is True and outcome['task'] == 'Reserve the devices for vfio-pci at boot and load the VFIO modules'
+    assert outcome['result']['msg'].startswith('sysfs_root %s is not under root %s' % (sample_sysfs, root))
+    assert tools.calls() == [] and not os.path.exists(root + RESERVATION)

@@ -1,8 +1,11 @@
 # Copyright: virt.hostdev contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Against a real libvirtd: two runs that bypass the host lock never both keep one device, and a
-run whose libvirtd dies between two edits is seen, and completed or undone, by the next run."""
+run whose libvirtd dies between two edits is seen, and completed or undone, by the next run. And
+vfio_reserve present and absent started at the same moment, as processes of their own, leave an
+initramfs stamp that tells the truth."""
 
+import json
 import os
 import threading
 import uuid
@@ -15,8 +18,21 @@ from ansible_collections.virt.hostdev.plugins.module_utils.assigning.assignment 
 from ansible_collections.virt.hostdev.plugins.module_utils.assigning.domain_editor import EditFailed, assign
 from ansible_collections.virt.hostdev.plugins.module_utils.model.hostdev_xml import hostdev_elements
 from ansible_collections.virt.hostdev.plugins.module_utils.errors import HostdevError
+from ansible_collections.virt.hostdev.plugins.module_utils.host_files import HostFiles
+from ansible_collections.virt.hostdev.plugins.module_utils.host_lock import host_lock
+from ansible_collections.virt.hostdev.plugins.module_utils.preparing.vfio_boot import REGENERATING, ensure_reservation
+from ansible_collections.virt.hostdev.plugins.module_utils.preparing.vfio_reservation import (
+    INITRAMFS_FILES,
+    STAMP,
+    ReservationRequest,
+    initramfs_stamp,
+)
+from ansible_collections.virt.hostdev.plugins.module_utils.reading.host_reader import read_host
+from fixtures.sample_host import build_tree
 from support import running_libvirtd
 from support.domains import domain_xml
+from support.fake_host import FakeTools, debian_root, read
+from support.module_run import module_process, process_result
 
 IGPU = '0000:00:02.0'  # alone in its IOMMU group on the sample host, on i915: assignable
 RACES = 20
@@ -132,3 +148,40 @@ def test_a_run_whose_libvirtd_dies_between_edits_is_completed_or_undone_by_the_n
     finally:
         conn.lookupByName(name).undefine()
         conn.close()
+
+
+INITRAMFS_INPUTS = INITRAMFS_FILES['initramfs-tools']
+# Generous: a module process takes about a second on a quiet machine, and this one is shared.
+PROCESS_BOUND = 300
+
+
+def test_present_and_absent_at_the_same_moment_leave_a_true_stamp(tmp_path):
+    """Each race: the host holds another reservation (02:00.0), then vfio_reserve present (the GPU
+    with its audio function) and absent start at the same moment, each a process of its own. The
+    fake update-initramfs records what it read and reads its inputs 0.3 s after it started and writes the image
+    0.3 s later. Afterwards the
+    image holds exactly what the files say, and the stamp describes that image: so no later run
+    skips a regeneration it needs."""
+    root = str(tmp_path / 'root')
+    build_tree(root)
+    debian_root(root)
+    files = HostFiles(root)
+    tools = FakeTools(tmp_path, root)
+    fake = dict(FAKE_INITRAMFS_INPUTS=os.pathsep.join(INITRAMFS_INPUTS), FAKE_INITRAMFS_SECONDS='0.3')
+    env = dict(os.environ, **tools.env(**fake))
+    for race in range(RACES):
+        with host_lock(root=root, timeout=PROCESS_BOUND):  # both runs of the pair change the host
+            ensure_reservation(files, tools.commands(**fake), read_host('sysfs', sysfs_root=root + '/sys')[0],
+                               ReservationRequest(['02:00.0']))
+        pair = [module_process('vfio_reserve', dict(root=root, source='sysfs', devices=['01:00.0'],
+                                                    include_group=True), env),
+                module_process('vfio_reserve', dict(root=root, source='sysfs', state='absent'), env)]
+        present, absent = [process_result(process, PROCESS_BOUND) for process in pair]
+        assert not present['failed'] and not absent['failed'], (race, present, absent)
+        assert present['changed'] and absent['changed'], race  # each found a host to change
+        on_disk = dict((path, files.read(path)) for path in INITRAMFS_INPUTS)
+        with open(os.path.join(root, 'boot', 'fake-initramfs.json')) as image:
+            assert json.load(image) == on_disk, race
+        stamp = read(root, STAMP) if files.exists(STAMP) else None
+        assert stamp == initramfs_stamp('initramfs-tools', on_disk), race
+        assert not files.exists(REGENERATING), race

@@ -23,9 +23,12 @@ TOOLS = ('update-grub', 'grub-mkconfig', 'grub2-mkconfig', 'grubby', 'kernel-ins
 # to the fake root in $FAKE_ROOT (grubby keeps its boot entries in $FAKE_ROOT/grubby.json, updates
 # those --update-kernel names, ALL or by kernel path, and, as the real one, replaces an argument of
 # the same key; FAKE_GRUBBY_SUBSTRING_KEYS matches keys as an early grubby-bls did, and
-# FAKE_GRUBBY_UPDATES_OK=N fails every update after the first N).
+# FAKE_GRUBBY_UPDATES_OK=N fails every update after the first N). update-initramfs and dracut
+# build a fake initramfs when FAKE_INITRAMFS_INPUTS names its inputs (host paths, os.pathsep
+# between them): as a real generator, they work FAKE_INITRAMFS_SECONDS, read the inputs, work as long
+# again, then replace $FAKE_ROOT/boot/fake-initramfs.json at once; it holds {path: text or null}.
 TOOL_SCRIPT = r'''#!%(python)s
-import json, os, re, sys
+import json, os, re, sys, time
 name = os.path.basename(sys.argv[0])
 with open(os.environ['FAKE_LOG'], 'a') as log:
     log.write(json.dumps([name] + sys.argv[1:]) + '\n')
@@ -34,7 +37,22 @@ fail = os.environ.get('FAKE_FAIL', '')
 if name == fail:
     sys.stderr.write('%%s: simulated failure\n' %% name)
     sys.exit(3)
-if name == 'modprobe':
+if name in ('update-initramfs', 'dracut') and os.environ.get('FAKE_INITRAMFS_INPUTS'):
+    time.sleep(float(os.environ.get('FAKE_INITRAMFS_SECONDS', '0')))
+    held = {}
+    for path in os.environ['FAKE_INITRAMFS_INPUTS'].split(os.pathsep):
+        try:
+            with open(os.path.join(root, path.lstrip('/'))) as source:
+                held[path] = source.read()
+        except FileNotFoundError:
+            held[path] = None
+    time.sleep(float(os.environ.get('FAKE_INITRAMFS_SECONDS', '0')))
+    image = os.path.join(root, 'boot', 'fake-initramfs.json')
+    os.makedirs(os.path.dirname(image), exist_ok=True)
+    with open('%%s.%%d' %% (image, os.getpid()), 'w') as new_image:
+        json.dump(held, new_image)
+    os.replace('%%s.%%d' %% (image, os.getpid()), image)
+elif name == 'modprobe':
     for module in [arg for arg in sys.argv[1:] if not arg.startswith('-')]:
         os.makedirs(os.path.join(root, 'sys', 'module', module.replace('-', '_')), exist_ok=True)
 elif name == 'grubby':

@@ -11,8 +11,15 @@ same plan), and outside check mode writes them, regenerates the initramfs
 its inputs differs from the one recorded after the last successful regeneration (so a
 run that failed half-way regenerates the next time, and an unchanged one never does),
 and loads the VFIO modules that are not loaded (``modprobe -a``).
+
+The stamp (STAMP) tells what the initramfs holds: the hash of the inputs as they were on
+disk when the last regeneration succeeded, or no stamp when it holds none of ours. While a
+regeneration runs, and after one that failed, a marker (REGENERATING) says the initramfs is
+unknown, so the next run regenerates whatever it wants. The caller holds the host lock
+(host_lock) from its read to the last write, so no other run changes the inputs meanwhile.
 """
 
+import os
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
@@ -28,6 +35,7 @@ from ansible_collections.virt.hostdev.plugins.module_utils.model.host_model impo
 from ansible_collections.virt.hostdev.plugins.module_utils.model.refusals import problems_message
 from ansible_collections.virt.hostdev.plugins.module_utils.preparing.vfio_reservation import (
     ALL_FILES,
+    INITRAMFS_FILES,
     INITRAMFS_KINDS,
     RESERVATION,
     STAMP,
@@ -48,6 +56,9 @@ INITRAMFS_MARKERS = (('initramfs-tools', '/etc/initramfs-tools'), ('dracut', '/e
                      ('dracut', '/etc/dracut.conf'))
 REGENERATE = {'initramfs-tools': ['update-initramfs', '-u', '-k', 'all'],
               'dracut': ['dracut', '-f', '--regenerate-all']}
+# Present from the start of a regeneration until the stamp of its success is written: the
+# initramfs holds something unknown (a regeneration failed or was killed half-way).
+REGENERATING = '/var/lib/virt-hostdev/vfio-initramfs.regenerating'
 
 
 @dataclass
@@ -75,6 +86,24 @@ class ReservationOutcome:
                     initramfs=self.initramfs, regenerated=self.regenerated, loaded=self.loaded,
                     pending=self.pending, reboot_required=self.reboot_required, commands=self.commands,
                     diff=self.diff)
+
+
+def reservation_sysfs_root(root: str, sysfs_root: Optional[str]) -> Optional[str]:
+    """The sysfs tree a reservation is validated against: sysfs_root, else the sys directory under a
+    root other than / (None: the reader's default).
+
+    Under a root other than /, a sysfs_root outside it is refused: the devices would be checked on
+    another machine than the one whose boot files are written."""
+    root = os.path.abspath(root)
+    if root == '/':
+        return sysfs_root
+    if sysfs_root is None:
+        return os.path.join(root, 'sys')
+    if os.path.commonpath([root, os.path.abspath(sysfs_root)]) != root:
+        raise HostdevError('sysfs_root %s is not under root %s: the devices would be read from another tree '
+                           'than the one whose files are written; leave sysfs_root unset (it defaults to %s) '
+                           'or give one under root' % (sysfs_root, root, os.path.join(root, 'sys')))
+    return sysfs_root
 
 
 def detect_initramfs(files: HostFiles) -> str:
@@ -113,21 +142,36 @@ def ensure_reservation(files: HostFiles, commands: Commands, model: HostModel, r
     changes = [files.plan(path, wanted[path], file_mode(path)) for path in ALL_FILES]
     previously = reserved_addresses(files.read(RESERVATION))
     stamp = _stamp_change(files, kind, wanted)
-    regenerate = stamp.changed and kind != 'none'
+    regenerate = kind != 'none' and (stamp.changed or files.exists(REGENERATING))
     load = [module for module in VFIO_MODULES if not files.exists('/sys/module/%s' % module)] \
         if state == 'present' else []
     planned = _commands(commands, kind, regenerate, load)
     if not check_mode:
         apply_all(files, changes)
-        for command in planned:
+        if regenerate:
+            _regenerate(files, commands, kind, planned[0], timeout)
+        for command in planned[1 if regenerate else 0:]:
             commands.run(command, timeout)
-        files.apply(stamp)
     pending = _pending(model, addresses if state == 'present' else previously, state)
     return ReservationOutcome(
         changed=any(change.changed for change in changes) or bool(planned), devices=names, addresses=addresses,
         released=[address for address in previously if address not in addresses], initramfs=kind,
         regenerated=regenerate, loaded=load, pending=pending, commands=planned, diff=diffs(changes),
         warnings=warnings)
+
+
+def _regenerate(files: HostFiles, commands: Commands, kind: str, command: List[str], timeout: int) -> None:
+    """Regenerate the initramfs and stamp what it now holds: the inputs as read from disk just before.
+
+    The marker goes first and leaves only with the new stamp, so a failure (or a kill) in
+    between leaves the initramfs marked unknown rather than described by a stamp it no longer
+    matches."""
+    files.apply(FileChange(REGENERATING, files.read(REGENERATING),
+                           'a regeneration of the initramfs started and has not succeeded yet\n'))
+    holds = initramfs_stamp(kind, dict((path, files.read(path)) for path in INITRAMFS_FILES[kind]))
+    commands.run(command, timeout)
+    files.apply(files.plan(STAMP, holds))
+    files.apply(FileChange(REGENERATING, files.read(REGENERATING), None))
 
 
 def _stamp_change(files: HostFiles, kind: str, wanted: Dict[str, Optional[str]]) -> FileChange:

@@ -228,3 +228,63 @@ def test_an_unexpected_flock_error_is_a_hostdev_error(lock_path, monkeypatch):
     with pytest.raises(HostdevError, match='cannot take the host lock %s' % lock_path):
         with host_lock(str(lock_path), timeout=5):
             pass
+
+
+# -- the lock of the files under a root (the preparing modules; a fake tree in tests) -----------------
+
+def test_the_lock_under_a_root_is_the_host_path_there(tmp_path):
+    assert host_lock_module.lock_path_under('/') == '/run/virt-hostdev/lock'
+    assert host_lock_module.lock_path_under(str(tmp_path) + '/') == str(tmp_path / 'run' / 'virt-hostdev' / 'lock')
+
+
+def test_a_root_gets_its_run_directory_and_a_private_lock_directory(tmp_path):
+    root = tmp_path / 'root'
+    with host_lock(root=str(root), timeout=0) as held:
+        assert held == str(root / 'run' / 'virt-hostdev' / 'lock')
+    assert stat.S_ISDIR(os.lstat(str(root / 'run')).st_mode)  # the root did not exist: created, as a write would
+    assert stat.S_IMODE(os.lstat(str(root / 'run' / 'virt-hostdev')).st_mode) == 0o700
+
+
+def test_two_holders_of_one_root_serialize_and_the_wait_is_bounded(tmp_path, monkeypatch):
+    root = str(tmp_path / 'root')
+    monkeypatch.setattr(host_lock_module, 'DEFAULT_TIMEOUT', 0.2)  # what a module's wait uses
+    with host_lock(root=root):
+        with pytest.raises(HostLockTimeout, match='held the lock %s/run/virt-hostdev/lock for more than 0.2 s' % root):
+            with host_lock(root=root, poll=0.01):
+                pytest.fail('two holders at once')
+        with host_lock(root=str(tmp_path / 'other'), timeout=0):
+            pass  # another root, another lock
+
+
+@pytest.mark.parametrize('planted', ['run', 'run/virt-hostdev'])
+def test_a_symlinked_directory_below_the_root_is_refused_and_nothing_created_through_it(tmp_path, planted):
+    root = tmp_path / 'root'
+    elsewhere = tmp_path / 'elsewhere'
+    elsewhere.mkdir()
+    (root / planted).parent.mkdir(parents=True, exist_ok=True)
+    (root / planted).symlink_to(elsewhere)
+    start = time.monotonic()
+    with pytest.raises(HostdevError, match='symbolic link') as caught:
+        with host_lock(root=str(root), timeout=5):
+            pytest.fail('the lock was taken through a link')
+    assert not isinstance(caught.value, HostLockTimeout) and time.monotonic() - start < 1
+    assert caught.value.message == {
+        'run': 'refusing the host lock under %s: %s is a symbolic link (remove it)' % (root, root / 'run'),
+        'run/virt-hostdev': 'refusing the host lock directory %s: it is a symbolic link (remove it; a run creates '
+                            'it with mode 0700)' % (root / planted)}[planted]
+    assert os.listdir(str(elsewhere)) == []
+
+
+def test_a_file_where_the_run_directory_should_be_is_refused(tmp_path):
+    root = tmp_path / 'root'
+    root.mkdir()
+    (root / 'run').touch()
+    with pytest.raises(HostdevError, match='%s is not a directory' % (root / 'run')):
+        with host_lock(root=str(root), timeout=5):
+            pass
+
+
+def test_a_lock_outside_its_root_is_refused(tmp_path):
+    with pytest.raises(HostdevError, match='is not under the root'):
+        with host_lock(str(tmp_path / 'virt-hostdev' / 'lock'), root=str(tmp_path / 'root'), timeout=5):
+            pass

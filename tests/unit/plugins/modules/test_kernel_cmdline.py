@@ -2,6 +2,8 @@
 
 import pytest
 
+from ansible_collections.virt.hostdev.plugins.module_utils import host_lock as host_lock_module
+from ansible_collections.virt.hostdev.plugins.module_utils.host_lock import host_lock
 from ansible_collections.virt.hostdev.plugins.modules import kernel_cmdline
 
 from support.fake_host import DEBIAN_GRUB, FakeTools, debian_root, read, write
@@ -75,3 +77,15 @@ def test_vendor_from_the_firmware_iommu_table_before_the_cpu(host, run, tables, 
     result = run(root=root, _ansible_check_mode=True)
     assert result['vendor'] == vendor
     assert result['added'] == [added] and result['removed'] == ['intel_iommu=off']
+
+
+def test_it_waits_for_the_host_lock_under_its_root_and_gives_up_naming_it(host, run, monkeypatch):
+    root, tools = host
+    monkeypatch.setattr(host_lock_module, 'DEFAULT_TIMEOUT', 0.3)
+    with host_lock(root=root, timeout=0) as held:  # another change of this host, in progress
+        result = run(root=root)
+    assert held == root + '/run/virt-hostdev/lock'
+    assert result['failed'] is True and result['msg'].startswith(
+        'another virt.hostdev change on this host held the lock %s for more than 0.3 s' % held)
+    assert tools.calls() == [] and read(root, '/etc/default/grub') == DEBIAN_GRUB
+    assert run(root=root)['changed'] is True

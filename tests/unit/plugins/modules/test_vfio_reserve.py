@@ -5,6 +5,8 @@ import os
 
 import pytest
 
+from ansible_collections.virt.hostdev.plugins.module_utils import host_lock as host_lock_module
+from ansible_collections.virt.hostdev.plugins.module_utils.host_lock import host_lock
 from ansible_collections.virt.hostdev.plugins.modules import vfio_reserve
 
 from fixtures.sample_host import build_tree
@@ -48,3 +50,24 @@ def test_check_mode_then_reserve_then_release(host, run):
     released = run(root=root, source='sysfs', state='absent')
     assert released['changed'] is True and released['released'] == ['0000:01:00.0', '0000:01:00.1']
     assert not os.path.exists(root + '/etc/virt-hostdev/vfio-pci.conf')
+
+
+def test_it_waits_for_the_host_lock_under_its_root_and_gives_up_naming_it(host, run, monkeypatch):
+    root, tools = host
+    monkeypatch.setattr(host_lock_module, 'DEFAULT_TIMEOUT', 0.3)
+    with host_lock(root=root, timeout=0) as held:  # another change of this host, in progress
+        result = run(root=root, source='sysfs', devices=['01:00.0'], include_group=True)
+    assert held == root + '/run/virt-hostdev/lock'
+    assert result['failed'] is True and result['msg'].startswith(
+        'another virt.hostdev change on this host held the lock %s for more than 0.3 s' % held)
+    assert tools.calls() == [] and not os.path.exists(root + '/etc/virt-hostdev')
+    assert run(root=root, source='sysfs', devices=['01:00.0'], include_group=True)['changed'] is True
+
+
+def test_a_sysfs_root_outside_the_root_is_refused_before_anything_changes(host, run, sample_sysfs):
+    root, tools = host
+    result = run(root=root, source='sysfs', sysfs_root=sample_sysfs, devices=['01:00.0'], include_group=True)
+    assert result['failed'] is True
+    assert result['msg'].startswith('sysfs_root %s is not under root %s: the devices would be read' % (sample_sysfs, root))
+    assert tools.calls() == [] and not os.path.exists(root + '/etc/virt-hostdev')
+    assert not os.path.exists(root + '/run/virt-hostdev')  # refused before the lock was even taken

@@ -10,10 +10,16 @@ import pytest
 from ansible_collections.virt.hostdev.plugins.module_utils.errors import HostdevError
 from ansible_collections.virt.hostdev.plugins.module_utils.host_files import HostFiles
 from ansible_collections.virt.hostdev.plugins.module_utils.reading.host_reader import read_host
-from ansible_collections.virt.hostdev.plugins.module_utils.preparing.vfio_boot import detect_initramfs, ensure_reservation
+from ansible_collections.virt.hostdev.plugins.module_utils.preparing.vfio_boot import (
+    REGENERATING,
+    detect_initramfs,
+    ensure_reservation,
+    reservation_sysfs_root,
+)
 from ansible_collections.virt.hostdev.plugins.module_utils.preparing.vfio_reservation import (
     DRACUT_CONF,
     DRACUT_HOOK,
+    INITRAMFS_FILES,
     INITRAMFS_TOOLS_HOOK,
     INITRAMFS_TOOLS_SCRIPT,
     MODULES_LOAD,
@@ -21,6 +27,7 @@ from ansible_collections.virt.hostdev.plugins.module_utils.preparing.vfio_reserv
     STAMP,
     UDEV_RULES,
     ReservationRequest,
+    initramfs_stamp,
 )
 
 from fixtures.sample_host import build_tree
@@ -171,3 +178,81 @@ def test_no_initramfs_generator_warns(tmp_path):
     assert outcome.initramfs == 'none' and not outcome.regenerated and host.calls() == ['modprobe']
     assert 'bound by a udev rule only' in outcome.warnings[0]
     assert host.exists(UDEV_RULES) and not host.exists(INITRAMFS_TOOLS_HOOK)
+
+
+# -- the stamp tells what the initramfs holds ------------------------------------------------------
+
+def stamp_of_files_on_disk(host):
+    inputs = dict((path, host.files.read(path)) for path in INITRAMFS_FILES['initramfs-tools'])
+    return initramfs_stamp('initramfs-tools', inputs)
+
+
+def test_the_stamp_describes_the_inputs_the_regeneration_read(debian):
+    debian.ensure(GPU)
+    assert read(debian.root, STAMP) == stamp_of_files_on_disk(debian) and not debian.exists(REGENERATING)
+
+
+def test_a_regeneration_that_failed_is_redone_even_for_the_reservation_of_before(debian):
+    """GPU reserved; then 02:00.0, whose regeneration fails half-way (the initramfs of some kernels may
+    hold it); then the GPU again: its files are as the stamp says, yet the initramfs is unknown."""
+    debian.ensure(GPU)
+    model = read_host('sysfs', sysfs_root=debian.sysfs)[0]
+    with pytest.raises(HostdevError, match='update-initramfs -u -k all failed'):
+        ensure_reservation(debian.files, debian.tools.commands(FAKE_FAIL='update-initramfs'), model,
+                           ReservationRequest(['02:00.0']))
+    assert debian.exists(REGENERATING)
+    debian.tools.clear()
+    planned = debian.ensure(GPU, check_mode=True)
+    assert planned.regenerated and planned.diff != [] and debian.tools.calls() == []
+    outcome = debian.ensure(GPU)
+    assert outcome.regenerated and debian.calls() == ['update-initramfs']
+    assert read(debian.root, STAMP) == stamp_of_files_on_disk(debian) and not debian.exists(REGENERATING)
+
+
+def test_a_failed_release_is_redone_by_the_next_release(debian):
+    debian.ensure(GPU)
+    model = read_host('sysfs', sysfs_root=debian.sysfs)[0]
+    with pytest.raises(HostdevError, match='update-initramfs -u -k all failed'):
+        ensure_reservation(debian.files, debian.tools.commands(FAKE_FAIL='update-initramfs'), model,
+                           ReservationRequest([]), state='absent')
+    debian.tools.clear()
+    outcome = debian.ensure(state='absent')
+    assert outcome.regenerated and debian.calls() == ['update-initramfs']
+    assert not debian.exists(STAMP) and not debian.exists(REGENERATING)
+
+
+def test_the_stamp_of_a_regeneration_stays_when_modprobe_fails_after_it(debian):
+    """The initramfs was regenerated: its stamp says so, whatever fails after it."""
+    debian.ensure(GPU)
+    os.rmdir(os.path.join(debian.root, 'sys', 'module', 'vfio_pci'))  # modprobe runs again
+    model = read_host('sysfs', sysfs_root=debian.sysfs)[0]
+    with pytest.raises(HostdevError, match='modprobe -a vfio_pci failed'):
+        ensure_reservation(debian.files, debian.tools.commands(FAKE_FAIL='modprobe'), model,
+                           ReservationRequest(['02:00.0']))
+    assert read(debian.root, STAMP) == stamp_of_files_on_disk(debian)
+    debian.tools.clear()
+    outcome = debian.ensure(GPU)  # back to the GPU: its initramfs was replaced, so regenerate
+    assert outcome.regenerated and debian.calls() == ['update-initramfs', 'modprobe']
+
+
+# -- the sysfs tree a reservation is validated against -------------------------------------------------
+
+@pytest.mark.parametrize('root, sysfs_root, expected', [
+    ('/', None, None),
+    ('/', '/srv/hosts/hv1/sys', '/srv/hosts/hv1/sys'),
+    ('/srv/fake', None, '/srv/fake/sys'),
+    ('/srv/fake/', None, '/srv/fake/sys'),
+    ('/srv/fake', '/srv/fake/copy/sys', '/srv/fake/copy/sys'),
+])
+def test_the_sysfs_of_a_reservation_is_under_its_root(root, sysfs_root, expected):
+    assert reservation_sysfs_root(root, sysfs_root) == expected
+
+
+@pytest.mark.parametrize('sysfs_root', ['/sys', '/srv/fake-other/sys', '/srv/fake/../other/sys'])
+def test_a_sysfs_outside_the_root_is_refused(sysfs_root):
+    with pytest.raises(HostdevError) as refused:
+        reservation_sysfs_root('/srv/fake', sysfs_root)
+    assert refused.value.message == (
+        'sysfs_root %s is not under root /srv/fake: the devices would be read from another tree than the one '
+        'whose files are written; leave sysfs_root unset (it defaults to /srv/fake/sys) or give one under root'
+        % sysfs_root)
