@@ -83,7 +83,8 @@ options:
     choices: [auto, initramfs-tools, dracut, none]
     default: auto
   command_timeout:
-    description: The longest each command (C(update-initramfs), C(dracut), C(modprobe)) may run, in seconds.
+    description:
+      - The longest each command (C(update-initramfs), C(dracut), C(modprobe)) may run, in seconds; above 0.
     type: int
     default: 600
 notes:
@@ -204,6 +205,7 @@ from ansible_collections.virt.hostdev.plugins.module_utils.errors import reporte
 from ansible_collections.virt.hostdev.plugins.module_utils.host_files import (
     Commands,
     HostFiles,
+    check_command_timeout,
     host_files_argument_spec,
 )
 from ansible_collections.virt.hostdev.plugins.module_utils.reading.host_reader import read_host
@@ -236,6 +238,7 @@ def main():
     if sysfs_root is None and os.path.abspath(params['root']) != '/':
         sysfs_root = os.path.join(params['root'], 'sys')
     with reported_to(module):
+        check_command_timeout(params['command_timeout'])
         model, used, warnings = read_host(params['source'], params['uri'], sysfs_root, timeout=params['timeout'])
         outcome = ensure_reservation(
             HostFiles(params['root']), Commands.of(module), model,
