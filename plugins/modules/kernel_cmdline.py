@@ -14,8 +14,8 @@ description:
   - With O(state=present), adds C(intel_iommu=on) on an Intel IOMMU (and C(iommu=pt) with
     O(passthrough_mode)), and removes what turns the IOMMU off (C(intel_iommu=off), C(amd_iommu=off),
     C(iommu=off); the C(off) option of a combined value such as C(intel_iommu=off,igfx_off)). On AMD
-    nothing is added but C(iommu=pt): the AMD IOMMU driver has no C(on) option (C(amd_iommu=on) logs
-    "Unknown option"), its IOMMU is on whenever the firmware describes it. With O(state=absent), removes
+    nothing is added but C(iommu=pt), since the AMD IOMMU driver has no C(on) option (C(amd_iommu=on) logs
+    "Unknown option") and its IOMMU is on whenever the firmware describes it. With O(state=absent), removes
     what O(state=present) adds (the C(on) option of C(intel_iommu=) and C(amd_iommu=), and C(iommu=pt));
     the kernel's default applies again.
   - An argument is what the kernel gets, so a quoted C("iommu=off") or C(iommu="off") is C(iommu=off).

@@ -24,7 +24,8 @@ TOOLS = ('update-grub', 'grub-mkconfig', 'grub2-mkconfig', 'grubby', 'kernel-ins
 # those --update-kernel names, ALL or by kernel path, and, as the real one, replaces an argument of
 # the same key; FAKE_GRUBBY_SUBSTRING_KEYS matches keys as an early grubby-bls did,
 # FAKE_GRUBBY_UPDATES_OK=N fails every update after the first N, FAKE_GRUBBY_FAIL_UPDATE=N fails only
-# update N; FAKE_FAIL=NAME fails that tool, FAKE_FAIL_WITH=ARG any tool given ARG). update-grub and grub-mkconfig source /etc/default/grub and /etc/default/grub.d/*.cfg
+# update N; FAKE_FAIL=NAME fails that tool, FAKE_FAIL_WITH=ARG any tool given ARG).
+# update-grub and grub-mkconfig source /etc/default/grub and /etc/default/grub.d/*.cfg
 # with /bin/sh as the real ones do (failing when the shell cannot) and write grub.cfg's linux line
 # from GRUB_CMDLINE_LINUX and GRUB_CMDLINE_LINUX_DEFAULT (not with FAKE_GRUB_CFG_KEPT).
 TOOL_SCRIPT = r'''#!%(python)s

@@ -320,8 +320,8 @@ class _Mechanism:
                 ' and '.join(restored), 'was' if len(restored) == 1 else 'were',
                 'it was' if len(restored) == 1 else 'they were', '' if len(restored) == 1 else 's')
             if done:
-                said += ' and %s ran again with %s' % ('; '.join(' '.join(command) for command in done),
-                                                     'it' if len(restored) == 1 else 'them')
+                ran = '; '.join(' '.join(command) for command in done)
+                said += ' and %s ran again with %s' % (ran, 'it' if len(restored) == 1 else 'them')
         if failures or left:
             return '%s; %s: the backups stay in %s, and the next run regenerates again' % (
                 said, '; '.join(['putting back failed: %s' % failure for failure in failures] + left),

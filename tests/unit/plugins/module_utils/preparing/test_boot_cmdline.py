@@ -279,8 +279,8 @@ def test_a_continued_line_is_edited_into_a_file_the_shell_reads(debian):
     files, tools = debian
     write(files.root, '/etc/default/grub', 'GRUB_CMDLINE_LINUX_DEFAULT="quiet \\\n    iommu=off"\nGRUB_TIMEOUT=5\n')
     ensure_cmdline(files, tools.commands(), INTEL_PT)
-    assert read(files.root, '/etc/default/grub') == 'GRUB_CMDLINE_LINUX_DEFAULT="quiet intel_iommu=on iommu=pt"\n' \
-                                                   'GRUB_TIMEOUT=5\n'
+    assert read(files.root, '/etc/default/grub') == \
+        'GRUB_CMDLINE_LINUX_DEFAULT="quiet intel_iommu=on iommu=pt"\nGRUB_TIMEOUT=5\n'
     assert names(tools) == ['update-grub'] and 'ro  quiet intel_iommu=on iommu=pt\n' in grub_cfg(files)
 
 
@@ -299,7 +299,7 @@ def test_a_file_the_shell_cannot_parse_is_refused_as_it_is(debian):
 def test_an_edit_the_shell_cannot_parse_is_never_written(debian, monkeypatch):
     """The consumer's own check (sh -n) stands behind the reader's: a wrong edit is not written."""
     files, tools = debian
-    import ansible_collections.virt.hostdev.plugins.module_utils.preparing.boot_cmdline as boot_cmdline
+    from ansible_collections.virt.hostdev.plugins.module_utils.preparing import boot_cmdline
     monkeypatch.setattr(boot_cmdline, 'edit_grub_files', lambda texts, spec, paths: ['GRUB_CMDLINE_LINUX="x\n'])
     with pytest.raises(HostdevError) as caught:
         ensure_cmdline(files, tools.commands(), INTEL_PT)
