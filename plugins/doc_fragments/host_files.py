@@ -22,8 +22,11 @@ options:
     default: /
 notes:
   - Files are written atomically (a temporary file in the same directory, then a rename), keeping the
-    mode and owner of the file they replace. A symbolic link where the module reads or writes a file is
-    refused, naming it, so a planted link never makes the module read or write another file.
-  - Each command runs under C(timeout) with the limit of O(command_timeout); one that does not finish
-    in time is stopped and the task fails saying so.
+    mode and owner of the file they replace. A symbolic link where the module reads or writes a file, or
+    at any directory below O(root) on the way to it, is refused, naming it, so a planted link never makes
+    the module read or write another file. A FIFO, socket or device where a file is expected is refused
+    without being opened (it could block), in check mode too.
+  - Each command runs under C(timeout) with the limit of O(command_timeout), which must be above 0 (checked
+    before anything changes); one that does not finish in time is asked to stop, killed with every process
+    it started when it ignores that, and the task fails saying it timed out.
 '''

@@ -11,25 +11,36 @@ version_added: 0.1.0
 description:
   - Ensures the IOMMU arguments of the kernel command line through the host's own boot mechanism,
     changing only those arguments.
-  - With O(state=present), adds the CPU vendor's C(intel_iommu=on) or C(amd_iommu=on) (and C(iommu=pt)
-    with O(passthrough_mode)), and removes what turns the IOMMU off (C(intel_iommu=off),
-    C(amd_iommu=off), C(iommu=off); the C(off) option of a combined value such as
-    C(intel_iommu=off,igfx_off)). With O(state=absent), removes what O(state=present) adds (the C(on)
-    option of C(intel_iommu=) and C(amd_iommu=), and C(iommu=pt)); the kernel's default applies again.
-  - C(grub) edits the C(GRUB_CMDLINE_LINUX) and C(GRUB_CMDLINE_LINUX_DEFAULT) assignments of
-    C(/etc/default/grub) and C(/etc/default/grub.d/*.cfg) (every other byte stays as it was; what is
-    missing is added to the C(GRUB_CMDLINE_LINUX_DEFAULT) assignment that takes effect), then runs
-    C(update-grub), or C(grub2-mkconfig)/C(grub-mkconfig) with C(-o) the existing C(grub.cfg). It
-    regenerates only when a file changed, or when the first entry of the generated C(grub.cfg) lacks
-    the arguments (a run that stopped between the edit and the regeneration).
+  - With O(state=present), adds C(intel_iommu=on) on an Intel IOMMU (and C(iommu=pt) with
+    O(passthrough_mode)), and removes what turns the IOMMU off (C(intel_iommu=off), C(amd_iommu=off),
+    C(iommu=off); the C(off) option of a combined value such as C(intel_iommu=off,igfx_off)). On AMD
+    nothing is added but C(iommu=pt), since the AMD IOMMU driver has no C(on) option (C(amd_iommu=on) logs
+    "Unknown option") and its IOMMU is on whenever the firmware describes it. With O(state=absent), removes
+    what O(state=present) adds (the C(on) option of C(intel_iommu=) and C(amd_iommu=), and C(iommu=pt));
+    the kernel's default applies again.
+  - An argument is what the kernel gets, so a quoted C("iommu=off") or C(iommu="off") is C(iommu=off).
+  - C(grub) reads C(/etc/default/grub) and C(/etc/default/grub.d/*.cfg) as C(/bin/sh) reads them (quotes,
+    continuations, comments) and edits the C(GRUB_CMDLINE_LINUX) and C(GRUB_CMDLINE_LINUX_DEFAULT)
+    assignments (every other byte stays as it was; what is missing is added to the
+    C(GRUB_CMDLINE_LINUX_DEFAULT) assignment that takes effect). What cannot be known without running the
+    file (a value from another variable or a command, an assignment under C(if), C(case), C(&&) or in a
+    function, C(+=), C(.) or C(eval), an unterminated quote) is refused, naming the file and the line, and
+    nothing is changed. Each file must pass C(sh -n) as it is and as it would be written. Then it runs
+    C(update-grub), or C(grub2-mkconfig)/C(grub-mkconfig) with C(-o) the existing C(grub.cfg); it
+    regenerates only when a file changed, when the first entry of the generated C(grub.cfg) lacks the
+    arguments or there is no C(grub.cfg), or while an earlier regeneration is pending.
   - C(grubby) runs C(grubby --update-kernel=ALL) with C(--args) and C(--remove-args), only when an
     entry needs it (one call per entry when the entries need different changes), then reads every entry
-    again. When an entry still differs, it puts back the arguments of every entry grubby changed, and
-    fails naming them and whether that worked. grubby replaces an argument of the same key, so
+    again. When a call fails or an entry still differs, it puts back the arguments of every entry grubby
+    changed, and fails naming them and whether that worked. grubby replaces an argument of the same key, so
     an added argument joins the options of one already there (C(intel_iommu=igfx_off) becomes
     C(intel_iommu=igfx_off,on)).
   - C(kernel_install) edits C(/etc/kernel/cmdline) (created from the running command line when it does
     not exist) and runs C(kernel-install add) for every installed kernel.
+  - With C(grub) and C(kernel_install), the marker C(/var/lib/virt-hostdev/kernel-cmdline.pending), with the
+    backup of every file rewritten, is written before the files and removed only once the regeneration
+    succeeded, so a run that stopped half-way is completed by the next one. When the regeneration fails,
+    the backups are put back and the task fails saying so.
   - The running kernel keeps its command line until the next boot; RV(reboot_required) says whether
     C(/proc/cmdline) differs from what was asked.
 author:
@@ -38,8 +49,10 @@ attributes:
   check_mode:
     support: full
     description:
-      - Plans exactly like a real run and returns the same RV(diff), RV(commands) and RV(reboot_required).
-      - Nothing is written, and nothing is run but C(grubby --info=ALL).
+      - Plans exactly like a real run and returns the same RV(diff), RV(commands) and RV(reboot_required),
+        and refuses what a real run refuses.
+      - Nothing is written, and nothing is run but C(grubby --info=ALL) and C(sh -n) (a syntax check of GRUB's
+        files).
   diff_mode:
     support: full
     description: RV(diff) holds each changed file (for grubby, each boot entry's arguments) before and after.
@@ -54,11 +67,13 @@ options:
     default: present
   vendor:
     description:
-      - Whose IOMMU argument to add. V(auto) takes the vendor of the IOMMU the firmware describes, from the
-        ACPI tables in C(/sys/firmware/acpi/tables) (C(DMAR) for Intel VT-d, C(IVRS) for AMD-Vi), and
-        without exactly one of them the C(vendor_id) of C(/proc/cpuinfo) (C(GenuineIntel), C(AuthenticAMD)
-        or C(HygonGenuine)); on another CPU it adds none and warns (the ARM SMMU needs no argument).
-        The table goes first because a virtual machine's virtual IOMMU need not match its CPU.
+      - Whose IOMMU it is (only Intel's needs an argument, C(intel_iommu=on)). V(auto) takes the vendor of
+        the IOMMU the firmware describes, from the ACPI tables in C(/sys/firmware/acpi/tables) (C(DMAR) for
+        Intel VT-d, C(IVRS) for AMD-Vi); without exactly one of them, the running IOMMU's units in
+        C(/sys/class/iommu) (C(dmar*), C(ivhd*)); else the C(vendor_id) of C(/proc/cpuinfo) (C(GenuineIntel),
+        C(AuthenticAMD) or C(HygonGenuine)). When none tells, it adds none and warns, naming what each source
+        lacked (the ARM SMMU needs no argument). The table goes first because a virtual machine's virtual
+        IOMMU need not match its CPU.
       - V(none) adds no vendor argument but still removes the ones that turn the IOMMU off.
     type: str
     choices: [auto, intel, amd, none]
@@ -79,7 +94,8 @@ options:
     choices: [auto, grub, grubby, kernel_install]
     default: auto
   command_timeout:
-    description: The longest each command (C(update-grub), C(grubby), C(kernel-install)) may run, in seconds.
+    description:
+      - The longest each command (C(update-grub), C(grubby), C(kernel-install)) may run, in seconds; above 0.
     type: int
     default: 300
 notes:
@@ -88,8 +104,8 @@ notes:
     write, in check mode too, so two changes of one host never interleave. It waits at most 300 seconds for
     the lock, then fails saying so.
   - O(state=absent) does not put back an C(intel_iommu=off) that O(state=present) removed.
-  - The kernel ignores C(amd_iommu=on) on kernels where it is not an option; the AMD IOMMU is on whenever
-    the firmware enables it and nothing turns it off.
+  - An C(amd_iommu=on) that an earlier version added is left in place by O(state=present) (the kernel only
+    logs "Unknown option"); O(state=absent) removes it.
 seealso:
   - module: virt.hostdev.vfio_reserve
   - module: virt.hostdev.hostdev_facts
@@ -126,7 +142,7 @@ bootloader:
   type: str
   sample: grub
 vendor:
-  description: The vendor whose argument is added, V(intel) or V(amd); null when none is.
+  description: The vendor of the IOMMU, V(intel) or V(amd); null when it is not known (or O(vendor=none)).
   returned: always
   type: str
   sample: intel
@@ -178,25 +194,22 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.virt.hostdev.plugins.module_utils.preparing.boot_cmdline import (
     BOOTLOADERS,
     DEFAULT_COMMAND_TIMEOUT,
+    detect_vendor,
     ensure_cmdline,
 )
 from ansible_collections.virt.hostdev.plugins.module_utils.preparing.cmdline_args import (
     STATES,
     VENDORS,
     CmdlineSpec,
-    vendor_from_acpi_tables,
-    vendor_from_cpuinfo,
 )
 from ansible_collections.virt.hostdev.plugins.module_utils.errors import reported_to
 from ansible_collections.virt.hostdev.plugins.module_utils.host_files import (
     Commands,
     HostFiles,
+    check_command_timeout,
     host_files_argument_spec,
 )
 from ansible_collections.virt.hostdev.plugins.module_utils.host_lock import host_lock
-
-# Where the firmware's ACPI tables are listed (DMAR: Intel VT-d, IVRS: AMD-Vi).
-ACPI_TABLES = '/sys/firmware/acpi/tables'
 
 
 def main():
@@ -211,17 +224,17 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
+    with reported_to(module):
+        check_command_timeout(params['command_timeout'])
     # One lock with every other virt.hostdev change, from the first read to the last write.
     with reported_to(module), host_lock(root=params['root']):
         files = HostFiles(params['root'])
         vendor = params['vendor']
         if vendor == 'auto':
-            # the IOMMU the firmware describes, else the CPU's vendor
-            vendor = vendor_from_acpi_tables(files.listdir(ACPI_TABLES)) or \
-                vendor_from_cpuinfo(files.read('/proc/cpuinfo'))
+            vendor, said = detect_vendor(files)
             if vendor is None and params['state'] == 'present':
-                module.warn('no ACPI DMAR or IVRS table describes the IOMMU and the CPU vendor in /proc/cpuinfo '
-                            'is neither Intel nor AMD: no vendor IOMMU argument is added (set vendor to add one)')
+                module.warn('the IOMMU vendor is not known: %s; no vendor IOMMU argument is added (set vendor to add '
+                            'one)' % '; '.join(said))
         elif vendor == 'none':
             vendor = None
         spec = CmdlineSpec(params['state'], vendor, params['passthrough_mode'])

@@ -84,7 +84,8 @@ options:
     choices: [auto, initramfs-tools, dracut, none]
     default: auto
   command_timeout:
-    description: The longest each command (C(update-initramfs), C(dracut), C(modprobe)) may run, in seconds.
+    description:
+      - The longest each command (C(update-initramfs), C(dracut), C(modprobe)) may run, in seconds; above 0.
     type: int
     default: 600
 notes:
@@ -208,6 +209,7 @@ from ansible_collections.virt.hostdev.plugins.module_utils.errors import reporte
 from ansible_collections.virt.hostdev.plugins.module_utils.host_files import (
     Commands,
     HostFiles,
+    check_command_timeout,
     host_files_argument_spec,
 )
 from ansible_collections.virt.hostdev.plugins.module_utils.host_lock import host_lock
@@ -239,6 +241,7 @@ def main():
     )
     params = module.params
     with reported_to(module):
+        check_command_timeout(params['command_timeout'])
         sysfs_root = reservation_sysfs_root(params['root'], params['sysfs_root'])
     # One lock with every other virt.hostdev change, from the read to the last write.
     with reported_to(module), host_lock(root=params['root']):

@@ -22,11 +22,16 @@ TOOLS = ('update-grub', 'grub-mkconfig', 'grub2-mkconfig', 'grubby', 'kernel-ins
 # A tool: records its argv as one JSON line in $FAKE_LOG, then does what its name says
 # to the fake root in $FAKE_ROOT (grubby keeps its boot entries in $FAKE_ROOT/grubby.json, updates
 # those --update-kernel names, ALL or by kernel path, and, as the real one, replaces an argument of
-# the same key; FAKE_GRUBBY_SUBSTRING_KEYS matches keys as an early grubby-bls did, and
-# FAKE_GRUBBY_UPDATES_OK=N fails every update after the first N). update-initramfs and dracut
-# build a fake initramfs when FAKE_INITRAMFS_INPUTS names its inputs (host paths, os.pathsep
-# between them): as a real generator, they work FAKE_INITRAMFS_SECONDS, read the inputs, work as long
-# again, then replace $FAKE_ROOT/boot/fake-initramfs.json at once; it holds {path: text or null}.
+# the same key; FAKE_GRUBBY_SUBSTRING_KEYS matches keys as an early grubby-bls did,
+# FAKE_GRUBBY_UPDATES_OK=N fails every update after the first N, FAKE_GRUBBY_FAIL_UPDATE=N fails only
+# update N; FAKE_FAIL=NAME fails that tool, FAKE_FAIL_WITH=ARG any tool given ARG).
+# update-grub and grub-mkconfig source /etc/default/grub and /etc/default/grub.d/*.cfg
+# with /bin/sh as the real ones do (failing when the shell cannot) and write grub.cfg's linux line
+# from GRUB_CMDLINE_LINUX and GRUB_CMDLINE_LINUX_DEFAULT (not with FAKE_GRUB_CFG_KEPT).
+# update-initramfs and dracut build a fake initramfs when FAKE_INITRAMFS_INPUTS names its inputs
+# (host paths, os.pathsep between them): as a real generator, they work FAKE_INITRAMFS_SECONDS, read
+# the inputs, work as long again, then replace $FAKE_ROOT/boot/fake-initramfs.json at once; it holds
+# {path: text or null}.
 TOOL_SCRIPT = r'''#!%(python)s
 import json, os, re, sys, time
 name = os.path.basename(sys.argv[0])
@@ -34,7 +39,7 @@ with open(os.environ['FAKE_LOG'], 'a') as log:
     log.write(json.dumps([name] + sys.argv[1:]) + '\n')
 root = os.environ.get('FAKE_ROOT', '/nonexistent')
 fail = os.environ.get('FAKE_FAIL', '')
-if name == fail:
+if name == fail or os.environ.get('FAKE_FAIL_WITH', '\0') in sys.argv[1:]:
     sys.stderr.write('%%s: simulated failure\n' %% name)
     sys.exit(3)
 if name in ('update-initramfs', 'dracut') and os.environ.get('FAKE_INITRAMFS_INPUTS'):
@@ -52,6 +57,22 @@ if name in ('update-initramfs', 'dracut') and os.environ.get('FAKE_INITRAMFS_INP
     with open('%%s.%%d' %% (image, os.getpid()), 'w') as new_image:
         json.dump(held, new_image)
     os.replace('%%s.%%d' %% (image, os.getpid()), image)
+elif name in ('update-grub', 'grub-mkconfig', 'grub2-mkconfig'):
+    import subprocess
+    output = sys.argv[sys.argv.index('-o') + 1] if '-o' in sys.argv else '/boot/grub/grub.cfg'
+    script = ('. "$1/etc/default/grub" && for f in "$1"/etc/default/grub.d/*.cfg; do '
+              'if [ -e "$f" ]; then . "$f" || exit 1; fi; done && '
+              'printf "%%s\\n" "$GRUB_CMDLINE_LINUX $GRUB_CMDLINE_LINUX_DEFAULT"')
+    sourced = subprocess.run(['/bin/sh', '-c', script, 'sh', root], capture_output=True, text=True)
+    if sourced.returncode != 0:
+        sys.stderr.write('%%s: /etc/default/grub: %%s' %% (name, sourced.stderr))
+        sys.exit(1)
+    if not os.environ.get('FAKE_GRUB_CFG_KEPT'):
+        cfg = os.path.join(root, output.lstrip('/'))
+        os.makedirs(os.path.dirname(cfg), exist_ok=True)
+        with open(cfg, 'w') as handle:
+            handle.write("menuentry 'Debian GNU/Linux' {\n\tlinux\t/boot/vmlinuz root=/dev/vda1 ro %%s}\n"
+                         %% sourced.stdout)
 elif name == 'modprobe':
     for module in [arg for arg in sys.argv[1:] if not arg.startswith('-')]:
         os.makedirs(os.path.join(root, 'sys', 'module', module.replace('-', '_')), exist_ok=True)
@@ -71,7 +92,8 @@ elif name == 'grubby':
         counter.seek(0)
         done = len(counter.read())
         counter.write('.')
-    if done >= int(os.environ.get('FAKE_GRUBBY_UPDATES_OK', '1000')):
+    if done >= int(os.environ.get('FAKE_GRUBBY_UPDATES_OK', '1000')) or \
+            done + 1 == int(os.environ.get('FAKE_GRUBBY_FAIL_UPDATE', '0')):
         sys.stderr.write('grubby: simulated failure of update %%d\n' %% (done + 1))
         sys.exit(3)
     target = options.get('--update-kernel')
@@ -117,8 +139,10 @@ class FakeTools:
         os.makedirs(self.bin, exist_ok=True)
         for name in tools:
             self.add(name)
-        # timeout(1) is the one real tool: the modules run every command under it
+        # timeout(1) and sh are the real ones: the modules run every command under timeout, and
+        # check GRUB's files with sh -n
         os.symlink(shutil.which('timeout') or '/usr/bin/timeout', os.path.join(self.bin, 'timeout'))
+        os.symlink('/bin/sh', os.path.join(self.bin, 'sh'))
         open(self.log, 'w').close()
 
     def add(self, name):
@@ -157,8 +181,8 @@ class FakeTools:
 
         env = dict(os.environ, **self.env(**extra))
 
-        def run_command(argv):
-            completed = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
+        def run_command(argv, data=None, binary_data=False):
+            completed = subprocess.run(argv, input=data, capture_output=True, text=True, env=env, check=False)
             return completed.returncode, completed.stdout, completed.stderr
 
         def get_bin_path(name):

@@ -29,6 +29,7 @@ from ansible_collections.virt.hostdev.plugins.module_utils.host_files import (
     FileChange,
     HostFiles,
     apply_all,
+    check_command_timeout,
     diffs,
 )
 from ansible_collections.virt.hostdev.plugins.module_utils.model.host_model import HostModel
@@ -118,6 +119,7 @@ def ensure_reservation(files: HostFiles, commands: Commands, model: HostModel, r
                        state: str = 'present', initramfs: str = 'auto', check_mode: bool = False,
                        timeout: int = DEFAULT_COMMAND_TIMEOUT) -> ReservationOutcome:
     """Make the host's reservation exactly request (state present) or nothing (absent)."""
+    check_command_timeout(timeout)
     if initramfs not in ('auto',) + INITRAMFS_KINDS:
         raise HostdevError('initramfs must be one of auto, %s, not %r' % (', '.join(INITRAMFS_KINDS), initramfs))
     kind = detect_initramfs(files) if initramfs == 'auto' else initramfs

@@ -1,5 +1,7 @@
 """kernel_cmdline in-process on a fake Debian host: check mode, diff, idempotence, options."""
 
+import os
+
 import pytest
 
 from ansible_collections.virt.hostdev.plugins.module_utils import host_lock as host_lock_module
@@ -50,7 +52,9 @@ def test_unknown_cpu_vendor_adds_no_vendor_argument(host, run):
     result = run(root=root, passthrough_mode=True, _ansible_check_mode=True)
     assert result['vendor'] is None and result['added'] == ['iommu=pt'] and result['removed'] == ['intel_iommu=off']
     assert 'neither Intel nor AMD' in result['warnings'][0]
-    assert run(root=root, vendor='amd', _ansible_check_mode=True)['added'] == ['amd_iommu=on']
+    # AMD's IOMMU has no on option: only what turns it off goes, and iommu=pt comes when asked
+    assert run(root=root, vendor='amd', _ansible_check_mode=True)['added'] == []
+    assert run(root=root, vendor='amd', passthrough_mode=True, _ansible_check_mode=True)['added'] == ['iommu=pt']
 
 
 def test_bad_options_and_hosts(host, run, tmp_path):
@@ -62,11 +66,12 @@ def test_bad_options_and_hosts(host, run, tmp_path):
 
 @pytest.mark.parametrize('tables, cpu, vendor, added', [
     # a virtual Intel IOMMU under QEMU TCG, whose default CPU says AuthenticAMD (the Debian lab host)
-    (['APIC', 'DMAR', 'FACP', 'MCFG'], 'AuthenticAMD', 'intel', 'intel_iommu=on'),
-    (['APIC', 'IVRS'], 'GenuineIntel', 'amd', 'amd_iommu=on'),
+    (['APIC', 'DMAR', 'FACP', 'MCFG'], 'AuthenticAMD', 'intel', ['intel_iommu=on']),
+    # AMD's IOMMU needs no argument (amd_iommu=on is not one of its options)
+    (['APIC', 'IVRS'], 'GenuineIntel', 'amd', []),
     # no table names one vendor's IOMMU (none, or both): the CPU decides
-    (['APIC', 'FACP'], 'AuthenticAMD', 'amd', 'amd_iommu=on'),
-    (['DMAR', 'IVRS'], 'GenuineIntel', 'intel', 'intel_iommu=on'),
+    (['APIC', 'FACP'], 'AuthenticAMD', 'amd', []),
+    (['DMAR', 'IVRS'], 'GenuineIntel', 'intel', ['intel_iommu=on']),
 ])
 def test_vendor_from_the_firmware_iommu_table_before_the_cpu(host, run, tables, cpu, vendor, added):
     root, _tools = host
@@ -76,7 +81,37 @@ def test_vendor_from_the_firmware_iommu_table_before_the_cpu(host, run, tables, 
         write(root, '/sys/firmware/acpi/tables/' + name, 'table')
     result = run(root=root, _ansible_check_mode=True)
     assert result['vendor'] == vendor
-    assert result['added'] == [added] and result['removed'] == ['intel_iommu=off']
+    assert result['added'] == added and result['removed'] == ['intel_iommu=off']
+
+
+@pytest.mark.parametrize('command_timeout', [0, -5])
+def test_a_command_timeout_that_is_no_limit_is_refused_before_any_change(host, run, command_timeout):
+    """-5 was rejected only after the files were rewritten; 0 meant no limit at all."""
+    root, tools = host
+    result = run(root=root, passthrough_mode=True, command_timeout=command_timeout)
+    assert result['failed'] is True
+    assert result['msg'] == 'command_timeout must be a number of seconds above 0, not %d' % command_timeout
+    assert read(root, '/etc/default/grub') == DEBIAN_GRUB and tools.calls() == []
+
+
+def test_a_missing_cpuinfo_is_named_as_missing(host, run):
+    """A missing /proc/cpuinfo read as "neither Intel nor AMD"."""
+    root, _tools = host
+    os.unlink(root + '/proc/cpuinfo')
+    result = run(root=root, _ansible_check_mode=True)
+    assert result['vendor'] is None and result['added'] == []
+    assert result['warnings'] == [
+        'the IOMMU vendor is not known: /sys/firmware/acpi/tables is missing; /sys/class/iommu is missing; '
+        '/proc/cpuinfo is missing; no vendor IOMMU argument is added (set vendor to add one)']
+
+
+def test_the_running_iommu_units_tell_the_vendor_without_tables(host, run):
+    root, _tools = host
+    with open(root + '/proc/cpuinfo', 'w') as handle:
+        handle.write('processor\t: 0\nvendor_id\t: GenuineIntel\n')
+    os.makedirs(root + '/sys/class/iommu/ivhd0')
+    result = run(root=root, passthrough_mode=True, _ansible_check_mode=True)
+    assert result['vendor'] == 'amd' and result['added'] == ['iommu=pt'] and result['warnings'] == []
 
 
 def test_it_waits_for_the_host_lock_under_its_root_and_gives_up_naming_it(host, run, monkeypatch):

@@ -71,3 +71,40 @@ def test_a_sysfs_root_outside_the_root_is_refused_before_anything_changes(host, 
     assert result['msg'].startswith('sysfs_root %s is not under root %s: the devices would be read' % (sample_sysfs, root))
     assert tools.calls() == [] and not os.path.exists(root + '/etc/virt-hostdev')
     assert not os.path.exists(root + '/run/virt-hostdev')  # refused before the lock was even taken
+
+
+@pytest.mark.parametrize('command_timeout', [0, -5])
+def test_a_command_timeout_that_is_no_limit_is_refused_before_any_change(host, run, command_timeout):
+    root, tools = host
+    result = run(root=root, source='sysfs', devices=['01:00.0'], include_group=True, command_timeout=command_timeout)
+    assert result['failed'] is True
+    assert result['msg'] == 'command_timeout must be a number of seconds above 0, not %d' % command_timeout
+    assert tools.calls() == [] and not os.path.exists(root + '/etc/virt-hostdev')
+
+
+def test_a_fifo_where_the_reservation_is_kept_is_refused_also_in_check_mode(host, run):
+    root, tools = host
+    os.makedirs(root + '/etc/virt-hostdev')
+    os.mkfifo(root + '/etc/virt-hostdev/vfio-pci.conf')
+    for check_mode in (True, False):
+        result = run(root=root, source='sysfs', devices=['01:00.0'], include_group=True, _ansible_check_mode=check_mode)
+        assert result['failed'] is True
+        assert result['msg'].startswith('refusing %s/etc/virt-hostdev/vfio-pci.conf: it is a FIFO (named pipe)' % root)
+    assert tools.calls() == []
+
+
+@pytest.mark.parametrize('directory', ['/etc/virt-hostdev', '/etc/modules-load.d', '/var/lib'])
+def test_a_symlinked_directory_under_the_root_is_refused_and_nothing_written_outside(host, run, tmp_path, directory):
+    """etc/virt-hostdev as a link was followed: the files were written outside the root."""
+    root, tools = host
+    outside = tmp_path / 'outside'
+    outside.mkdir()
+    link = root + directory
+    if os.path.isdir(link):
+        os.rename(link, str(outside / 'was'))
+    os.makedirs(os.path.dirname(link), exist_ok=True)
+    os.symlink(str(outside), link)
+    result = run(root=root, source='sysfs', devices=['01:00.0'], include_group=True)
+    assert result['failed'] is True
+    assert '%s is a symbolic link (to %s)' % (link, outside) in result['msg']
+    assert sorted(os.listdir(str(outside))) in ([], ['was'])
