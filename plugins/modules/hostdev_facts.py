@@ -253,7 +253,8 @@ ansible_facts:
               description:
                 - Sorted codes that refuse the device now, as M(virt.hostdev.domain_hostdev) would, among
                   V(not_eligible), V(iommu_off), V(iommu_group_unknown), V(group_not_viable),
-                  V(assigned_elsewhere) and V(host_in_use).
+                  V(assigned_elsewhere), V(host_in_use) and V(host_use_unknown) (what the host runs on could not
+                  be read: every device has it).
               type: list
               elements: str
               returned: always
