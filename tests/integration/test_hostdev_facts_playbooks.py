@@ -80,7 +80,8 @@ def test_affected_by_conflicts_with_other_filters(facts, conflict):
 def test_unknown_affected_by_names_the_device(facts):
     result = facts(uri=TEST_URI, source='libvirt', affected_by='pci_0000_99_00_0')[0]
     assert result['failed'] is True
-    assert result['msg'] == 'device pci_0000_99_00_0 does not exist on this host'
+    assert result['msg'] == ("device reference 'pci_0000_99_00_0' is not a node device name, a PCI address, a USB "
+                             "vendor:product or a USB bus.device known on this host")
     # ansible-core 2.19 adds an 'exception' placeholder to every failure; no traceback may be in it.
     assert 'Traceback' not in json.dumps(result)
 
