@@ -54,7 +54,7 @@ options:
         tree is that machine's, and libvirt's devices are enriched from it.
       - What the host itself runs on is read from C(proc/mounts) and C(proc/net/route) or
         C(proc/net/ipv6_route) beside the tree. When either cannot be read, no device is known to be
-        free of the host's use: every device gets the blocker C(host_use_unknown), with a warning.
+        free of the host's use, and every device gets the blocker C(host_use_unknown), with a warning.
     type: path
   timeout:
     description:

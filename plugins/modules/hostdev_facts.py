@@ -64,7 +64,7 @@ options:
     type: bool
   affected_by:
     description:
-      - A device, as M(virt.hostdev.domain_hostdev) takes it: a node device name (V(pci_0000_01_00_0)),
+      - A device, as M(virt.hostdev.domain_hostdev) takes it, by node device name (V(pci_0000_01_00_0)),
         a PCI address (V(0000:01:00.0) or V(01:00.0)), a USB vendor:product (V(046d:c31c)) or a USB
         bus.device (V(1.3)). Lists the devices a passthrough of it takes from the host.
       - For a PCI device in an IOMMU group, the other members of its group with all their

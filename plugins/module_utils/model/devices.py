@@ -36,6 +36,7 @@ REASONS = {
 
 # -- predicates on one device record -------------------------------------------
 
+
 def is_assignable_type(record: Record) -> bool:
     """Whether libvirt can hand a device of this type to a guest (ASSIGNABLE_TYPES)."""
     return record.get('type') in ASSIGNABLE_TYPES

@@ -217,14 +217,16 @@ def device_facts(model: 'HostModel', name: str, blockers: Optional[Mapping[str, 
             facts[key] = dict((field, values.get(field)) for field in COMPACT_CAPABILITY_KEYS[key])
     return facts
 
+
 def facts_names(model: 'HostModel', mode: str = 'full') -> List[str]:
     """Sorted names of the devices the facts list: every one, or in compact mode in_compact_facts()."""
     if facts_mode(mode) == 'full':
         return model.names()
     return [name for name in model.names() if in_compact_facts(model.device(name), model.eligibility(name)[0])]
 
+
 def facts_of(model: 'HostModel', source: str, blockers: Optional[Mapping[str, List[str]]] = None,
-          mode: str = 'full') -> Dict[str, Any]:
+             mode: str = 'full') -> Dict[str, Any]:
     """ansible_facts.hostdev. blockers: {name: problem codes} from refusals.assignability(),
     which adds assignable and blockers to each device and the top-level assignable list
     (in compact mode, blockers of the listed devices are enough).

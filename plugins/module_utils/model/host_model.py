@@ -373,7 +373,6 @@ class HostModel:
             'device reference %r is not a node device name, a PCI address, a USB vendor:product '
             'or a USB bus.device known on this host%s' % (shown(text), hint))
 
-
     # -- facts (model.facts_format owns the format) --------------------------
 
     def device_facts(self, name: str, blockers: Optional[Mapping[str, List[str]]] = None,

@@ -30,7 +30,6 @@ from ansible_collections.virt.hostdev.plugins.module_utils.reading.sysfs_tree im
 SOURCES = ('auto', 'libvirt', 'sysfs')
 
 
-
 class HostRead(NamedTuple):
     """What one reader found. host_use_unknown: what the host's own use of its devices is read from
     and could not be read (host_usage.attach_host_usage); empty when it was read, or not asked."""

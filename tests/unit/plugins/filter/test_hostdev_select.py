@@ -142,8 +142,8 @@ def test_a_huge_expression_is_refused_before_it_exhausts_the_recursion(devices, 
 
 def test_the_bounds_leave_room_for_any_real_selection(devices):
     many = '[?' + ' || '.join(["name=='pci_0000_0%d_00_0'" % bus for bus in range(5)] * 14) + ']'
-    assert hostdev_select(devices, many) == ['pci_0000_00_00_0', 'pci_0000_01_00_0', 'pci_0000_02_00_0',
-                                            'pci_0000_03_00_0', 'pci_0000_04_00_0']
+    assert hostdev_select(devices, many) == [
+        'pci_0000_00_00_0', 'pci_0000_01_00_0', 'pci_0000_02_00_0', 'pci_0000_03_00_0', 'pci_0000_04_00_0']
     deep = '[?' + '(' * 30 + "name=='usb_1_3'" + ')' * 30 + ']'
     assert hostdev_select(devices, deep) == ['usb_1_3']
 

@@ -116,7 +116,7 @@ def test_the_query_doc_fragment_names_the_declared_keys():
     assert documented_keys(ModuleDocFragment.DOCUMENTATION) == list(QUERY_DEVICE_KEYS)
     assert set(documented_keys(ModuleDocFragment.TEST)) <= set(QUERY_DEVICE_KEYS)
     for key in QUERY_DEVICE_KEYS:
-        top, _, field = key.partition('.')
+        top, _dot, field = key.partition('.')
         assert top in FULL_DEVICE_KEYS or top in CAPABILITY_KEYS, key
         if top in CAPABILITY_FIELDS:
             assert field in CAPABILITY_FIELDS[top], key
