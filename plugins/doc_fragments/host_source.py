@@ -34,7 +34,8 @@ options:
         the root's parent (C(etc/libvirt/qemu) and C(run/libvirt/qemu)); a module that edits a
         domain reads the domains through O(uri).
       - V(auto) uses V(libvirt) when the Python binding is installed and the daemon answers,
-        and V(sysfs) otherwise, saying why in a warning. The result names the reader that ran.
+        and V(sysfs) otherwise, saying why in a warning; and V(sysfs) when O(sysfs_root) is another
+        machine's tree (see O(sysfs_root)). The result names the reader that ran.
     type: str
     choices: [auto, libvirt, sysfs]
     default: auto
@@ -46,6 +47,14 @@ options:
         from any directory.
       - Defaults to C(/sys) for a local hypervisor URI or O(source=sysfs), and to no sysfs at
         all for a remote URI or the test driver.
+      - One machine per run. With a local hypervisor URI (which describes this machine), a
+        O(sysfs_root) that is not this machine's C(/sys) (a copy of another host's tree, a snapshot,
+        a root being prepared) makes O(source=auto) read that tree alone, as O(source=sysfs) does, and
+        O(source=libvirt) is refused. With a remote URI or the test driver, O(sysfs_root) says the
+        tree is that machine's, and libvirt's devices are enriched from it.
+      - What the host itself runs on is read from C(proc/mounts) and C(proc/net/route) or
+        C(proc/net/ipv6_route) beside the tree. When either cannot be read, no device is known to be
+        free of the host's use, and every device gets the blocker C(host_use_unknown), with a warning.
     type: path
   timeout:
     description:

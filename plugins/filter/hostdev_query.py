@@ -11,6 +11,7 @@ from typing import Any, Dict, List, Mapping, Optional
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.virt.hostdev.plugins.module_utils.errors import described
 from ansible_collections.virt.hostdev.plugins.module_utils.model.pci_classes import pci_class_name, pci_subclass_name
 from ansible_collections.virt.hostdev.plugins.plugin_utils.facts_query import FactsQuery
 
@@ -42,7 +43,7 @@ def hostdev_assignable(facts: Any, kind: Optional[str] = None) -> List[str]:
 def hostdev_pci_class_name(pci_class: Any) -> Optional[str]:
     if pci_class is not None and not isinstance(pci_class, str):
         raise AnsibleFilterError('hostdev_pci_class_name expects a PCI class code such as 0x030000, not %s'
-                                 % type(pci_class).__name__)
+                                 % described(pci_class))
     return pci_subclass_name(pci_class) or pci_class_name(pci_class)
 
 

@@ -17,6 +17,10 @@ description:
     are empty for a device without a group.
   - The expression may yield device dicts (their C(name) is used), names, a single device or name, or
     nothing. Anything else fails, as does an invalid expression (with jmespath's message).
+  - The expression may nest brackets (C([]), C(()), C({})) at most 32 deep and hold at most 150 operators
+    and brackets (C(||), C(&&), C(|), C(!), comparisons, brackets); a bigger one is refused with a message
+    saying so, since the JMESPath library would exhaust Python's recursion. A list of alternatives is
+    C(contains(['pci_0000_01_00_0', 'pci_0000_02_00_0'], name)).
   - The devices of compact facts (O(virt.hostdev.hostdev_facts#module:facts=compact)) have fewer keys and no
     bridges, so there C(group_devices) name no bridges and an expression on a key they lack (such as
     C(passthrough.eligible)) selects nothing. C(!contains(blockers, 'not_eligible')) and C(assignable) select
@@ -60,6 +64,7 @@ _value:
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_native
 
+from ansible_collections.virt.hostdev.plugins.module_utils.errors import described, shown
 from ansible_collections.virt.hostdev.plugins.module_utils.model.host_facts import model_of_facts
 from ansible_collections.virt.hostdev.plugins.plugin_utils.facts_query import device_list, plain
 
@@ -67,6 +72,58 @@ try:
     import jmespath
 except ImportError:
     jmespath = None
+
+# jmespath parses and evaluates recursively, a few Python frames per bracket level and per operator of
+# a chain: 500 alternatives or 500 nested parentheses exhaust Python's recursion limit. These bounds keep
+# far below it (with Ansible's own frames on the stack) and far above any selection a playbook writes.
+MAX_DEPTH = 32
+MAX_OPERATORS = 150
+# Inside these quotes, nothing is an operator: raw strings, quoted identifiers, JSON literals.
+_QUOTES = ("'", '"', '`')
+_OPERATORS = ('||', '&&', '==', '!=', '<=', '>=', '|', '!', '<', '>')
+
+
+def expression_size(expression):
+    """(deepest nesting of brackets, number of operators and brackets) of a JMESPath expression."""
+    depth = deepest = count = 0
+    index, length = 0, len(expression)
+    while index < length:
+        char = expression[index]
+        if char in _QUOTES:
+            index += 1
+            while index < length and expression[index] != char:
+                index += 2 if expression[index] == '\\' else 1
+        elif char in '([{':
+            depth += 1
+            count += 1
+            deepest = max(deepest, depth)
+        elif char in ')]}':
+            depth -= 1
+        else:
+            operator = next((op for op in _OPERATORS if expression.startswith(op, index)), None)
+            if operator:
+                count += 1
+                index += len(operator) - 1
+        index += 1
+    return deepest, count
+
+
+def _checked(expression):
+    """The expression, refused with a clear message when it is no string or too big to evaluate."""
+    if not isinstance(expression, str) or not expression.strip():
+        raise AnsibleFilterError('hostdev_select needs a JMESPath expression (a non-empty string), not %s'
+                                 % described(expression))
+    deepest, count = expression_size(expression)
+    if deepest > MAX_DEPTH:
+        raise AnsibleFilterError(
+            'hostdev_select: the expression %s nests brackets %d deep, more than the %d it may: simplify it'
+            % (shown(expression), deepest, MAX_DEPTH))
+    if count > MAX_OPERATORS:
+        raise AnsibleFilterError(
+            'hostdev_select: the expression %s has %d operators and brackets, more than the %d it may: '
+            "simplify it (a list of alternatives is contains(['pci_0000_01_00_0', 'pci_0000_02_00_0'], name))"
+            % (shown(expression), count, MAX_OPERATORS))
+    return expression
 
 
 def with_groups(devices):
@@ -100,7 +157,7 @@ def _names(found, expression):
         else:
             raise AnsibleFilterError(
                 'hostdev_select: the expression %r must yield devices or device names, not %s'
-                % (expression, type(item).__name__))
+                % (expression, described(item)))
     return sorted(set(names))
 
 
@@ -109,13 +166,15 @@ def hostdev_select(devices, expression):
         raise AnsibleFilterError('hostdev_select needs the jmespath Python library on the controller '
                                  '(pip install jmespath)')
     device_list(devices, 'hostdev_select')
-    if not isinstance(expression, str) or not expression.strip():
-        raise AnsibleFilterError('hostdev_select needs a JMESPath expression (a non-empty string)')
+    expression = _checked(expression)
     try:
         found = jmespath.search(expression, with_groups(plain(devices)))
     except jmespath.exceptions.JMESPathError as error:
         raise AnsibleFilterError('hostdev_select: invalid JMESPath expression %r: %s'
                                  % (expression, to_native(error)))
+    except RecursionError:  # the bounds above should make this unreachable: still a message, not a traceback
+        raise AnsibleFilterError('hostdev_select: the expression %s is too deeply nested to evaluate: simplify it'
+                                 % shown(expression))
     return _names(found, expression)
 
 

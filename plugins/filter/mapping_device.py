@@ -14,7 +14,8 @@ description:
     (C(pci_0000_41_00_0)), from the host's facts.
   - It never returns a device that drifted. It fails, naming every problem at once, when the host is
     not in a mapping (with the hosts that are) or when any property of a mapped device differs (for
-    each, the mapping, the host, the property, expected and found), and when the table is bad or
+    each, the mapping, the host, the property, expected and found), when compact facts do not list a
+    mapped device (a PCI bridge, a USB hub; whether it drifted is unknown), and when the table is bad or
     names no such mapping.
   - The result can be given to M(virt.hostdev.domain_hostdev) or the role virt.hostdev.hostdev_assign,
     which also accepts mapping names directly (C(hostdev_assign_mapping)).
@@ -34,6 +35,10 @@ options:
     description:
       - Properties not to compare, for example V([driver]) before a reboot that moves the devices to
         vfio-pci (the role virt.hostdev.hostdev_prepare does so).
+      - A single property may be given as a string (V(driver)), which is one property, never split into
+        its characters. A name that is not among C(vendor_id), C(product_id), C(subsystem_vendor_id),
+        C(subsystem_id), C(iommu_group) and C(driver) is refused, since a typo would compare what was
+        meant to be left out.
     type: list
     elements: str
     default: []
@@ -69,12 +74,14 @@ _value:
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.virt.hostdev.plugins.module_utils.errors import HostdevError
+from ansible_collections.virt.hostdev.plugins.module_utils.model.facts_format import compact_listing
 from ansible_collections.virt.hostdev.plugins.module_utils.model.mappings import facts_model, resolve_mappings
 
 
 def mapping_device(facts, mappings, name, host, ignore=()):
     try:
-        devices = resolve_mappings(facts_model(facts), mappings, name, str(host), ignore=tuple(ignore or ()))
+        devices = resolve_mappings(facts_model(facts), mappings, name, host, ignore=ignore,
+                                   listed=compact_listing(facts))
     except HostdevError as error:
         raise AnsibleFilterError('mapping_device: %s' % error.message)
     return devices[0] if isinstance(name, str) else devices

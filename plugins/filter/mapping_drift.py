@@ -19,6 +19,11 @@ description:
     matches several devices is drift of C(address) with their names in C(found). A property the host
     could not read is drift with C(found) null.
   - A host without an entry in a mapping is not mapped, which is not drift.
+  - On compact facts (O(virt.hostdev.hostdev_facts#module:facts=compact)), a mapped device they do not list
+    (a PCI bridge, a USB hub) is unknown, neither drift nor a match; the filter fails naming it, and
+    full facts answer.
+  - It fails, naming what was wrong, on a bad table, on facts that are not those of
+    M(virt.hostdev.hostdev_facts), and on a host that is not an inventory name (a string).
 positional: mappings, host, names
 options:
   names:
@@ -77,13 +82,14 @@ _value:
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.virt.hostdev.plugins.module_utils.errors import HostdevError
+from ansible_collections.virt.hostdev.plugins.module_utils.model.facts_format import compact_listing
 from ansible_collections.virt.hostdev.plugins.module_utils.model.mappings import facts_model
 from ansible_collections.virt.hostdev.plugins.module_utils.model.mappings import mapping_drift as drift_of
 
 
 def mapping_drift(facts, mappings, host, names=None):
     try:
-        return drift_of(facts_model(facts), mappings, str(host), names)
+        return drift_of(facts_model(facts), mappings, host, names, listed=compact_listing(facts))
     except HostdevError as error:
         raise AnsibleFilterError('mapping_drift: %s' % error.message)
 

@@ -9,6 +9,7 @@ extra result keys a module returns with it. A module catches this one type.
 """
 
 import contextlib
+from collections.abc import Mapping
 from typing import Any, Iterator
 
 # How much of a user's input a message quotes: enough to recognise it, never a flood.
@@ -21,6 +22,27 @@ def shown(value: Any, limit: int = QUOTE_LIMIT) -> str:
     if len(text) <= limit:
         return text
     return '%s... (%d characters)' % (text[:limit], len(text))
+
+
+def described(value: Any) -> str:
+    """What a user's value is, in the words of YAML and JSON: null, the number 3, the string 'x', a list, a dict.
+
+    Never Python's type name: ansible-core hands plugins its own subclasses (_AnsibleLazyTemplateDict,
+    _AnsibleTaggedStr), which mean nothing to the user who wrote the value.
+    """
+    if value is None:
+        return 'null'
+    if isinstance(value, bool):
+        return 'the boolean %s' % ('true' if value else 'false')
+    if isinstance(value, (int, float)):
+        return 'the number %s' % shown(value)
+    if isinstance(value, str):
+        return "the string '%s'" % shown(value) if value else 'an empty string'
+    if isinstance(value, Mapping):
+        return 'a dict'
+    if isinstance(value, (list, tuple)):
+        return 'a list'
+    return 'a value of type %s' % type(value).__name__
 
 
 class HostdevError(Exception):

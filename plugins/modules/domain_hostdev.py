@@ -18,8 +18,9 @@ description:
     whose other endpoint devices are neither in the domain nor free, a device or affected device
     already referenced by another domain (defined or running), a device the host itself runs on
     (a disk with a mounted filesystem or swap, the interface of the default route), directly or
-    below an assigned controller (unless O(force)), and hot-plug of a display controller (unless
-    O(force)). docs/domain_hostdev.md in the collection lists each message.
+    below an assigned controller (unless O(force)), any device while what the host runs on cannot be
+    read (a sysfs tree without C(proc/mounts) or a route table beside it; unless O(force)), and
+    hot-plug of a display controller (unless O(force)). docs/domain_hostdev.md in the collection lists each message.
   - Edits go through libvirt's attach and detach calls with the config and live flags; the domain
     is never redefined, so everything else in its definition (secrets, metadata, other devices)
     stays as it is. Devices already in the domain are matched by their source (address, vendor and
@@ -99,8 +100,8 @@ options:
   force:
     description:
       - Assign PCI devices although the host's IOMMU is off (the domain will not start until it is
-        on), take devices the host itself uses (mounted disks, swap, the default route's interface),
-        and allow the hot-plug of display controllers.
+        on), take devices the host itself uses (mounted disks, swap, the default route's interface)
+        or may use (C(host_use_unknown)), and allow the hot-plug of display controllers.
       - Every other refusal stays.
     type: bool
     default: false

@@ -64,12 +64,14 @@ options:
     type: bool
   affected_by:
     description:
-      - Name of a node device. Lists the devices a passthrough of it takes from the host.
+      - A device, as M(virt.hostdev.domain_hostdev) takes it, by node device name (V(pci_0000_01_00_0)),
+        a PCI address (V(0000:01:00.0) or V(01:00.0)), a USB vendor:product (V(046d:c31c)) or a USB
+        bus.device (V(1.3)). Lists the devices a passthrough of it takes from the host.
       - For a PCI device in an IOMMU group, the other members of its group with all their
         child devices, plus its own children. For a PCI device on a host without IOMMU groups,
         its children (Kimchi's fallback). For a USB or SCSI device, its children only, since
         IOMMU groups do not apply to them.
-      - An unknown name fails, naming it.
+      - An unknown reference fails, naming it and the forms it may take.
     type: str
   facts:
     description:
@@ -253,7 +255,8 @@ ansible_facts:
               description:
                 - Sorted codes that refuse the device now, as M(virt.hostdev.domain_hostdev) would, among
                   V(not_eligible), V(iommu_off), V(iommu_group_unknown), V(group_not_viable),
-                  V(assigned_elsewhere) and V(host_in_use).
+                  V(assigned_elsewhere), V(host_in_use) and V(host_use_unknown) (what the host runs on could not
+                  be read; every device has it).
               type: list
               elements: str
               returned: always
@@ -416,7 +419,8 @@ def main():
         model, used, warnings = read_host(params['source'], params['uri'], params['sysfs_root'],
                                           timeout=params['timeout'])
         if params['affected_by'] is not None:
-            names = model.affected_by(params['affected_by'])
+            # Every reference form, resolved as domain_hostdev resolves them.
+            names = model.affected_by(model.resolve_reference(params['affected_by']))
         else:
             names = model.filter_names(cap=params['cap'], passthrough=params['passthrough'])
         mode = params['facts']

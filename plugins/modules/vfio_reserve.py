@@ -18,7 +18,9 @@ description:
     eligible for passthrough (C(not_eligible); the boot VGA device only unless O(force)), a PCI device
     whose IOMMU group cannot be read (C(iommu_group_unknown)), a device the host runs on or whose
     reservation takes one from the host, such as the controller of a mounted disk or swap or the interface
-    of the default route (C(host_in_use), whatever O(force) says), and an IOMMU group that is not reserved
+    of the default route (C(host_in_use), whatever O(force) says), any device while what the host runs on
+    cannot be read (C(host_use_unknown), no C(proc/mounts) or route table beside the sysfs tree, whatever
+    O(force) says), and an IOMMU group that is not reserved
     whole (C(group_not_viable)), since after the reboot a member left out is bound to its host driver.
   - An IOMMU that is off is no refusal (preparing a host is how it gets turned on; see
     virt.hostdev.kernel_cmdline), nor is a device another domain holds. While the IOMMU is off the groups
@@ -71,7 +73,8 @@ options:
   force:
     description:
       - Reserve the boot VGA device (the host console and the firmware framebuffer lose it).
-      - Every other refusal stays, C(host_in_use) included, since the host would lose that device at every boot.
+      - Every other refusal stays, C(host_in_use) and C(host_use_unknown) included, since the host would lose
+        that device at every boot.
     type: bool
     default: false
   initramfs:

@@ -20,7 +20,7 @@ from typing import Any, Dict, List, Optional
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.virt.hostdev.plugins.module_utils.errors import HostdevModelError, shown
+from ansible_collections.virt.hostdev.plugins.module_utils.errors import HostdevError, HostdevModelError, described, shown
 from ansible_collections.virt.hostdev.plugins.module_utils.model.devices import (
     holds_its_group,
     is_pci_endpoint,
@@ -31,19 +31,24 @@ from ansible_collections.virt.hostdev.plugins.module_utils.model.host_facts impo
 from ansible_collections.virt.hostdev.plugins.module_utils.model.pci_classes import pci_kind_prefixes
 
 
-def _kind_of(value: Any) -> str:
-    return 'null' if value is None else type(value).__name__
-
-
 def device_list(devices: Any, plugin: str, where: str = 'ansible_facts.hostdev.devices') -> List[Mapping]:
     """devices, checked: a list of dicts that each have a string name."""
     if not isinstance(devices, list):
-        raise AnsibleFilterError('%s expects the list %s, not %s' % (plugin, where, _kind_of(devices)))
+        raise AnsibleFilterError('%s expects the list %s, not %s' % (plugin, where, described(devices)))
     for index, device in enumerate(devices):
         if not isinstance(device, Mapping) or not isinstance(device.get('name'), str):
             raise AnsibleFilterError('%s: item %d of %s is not a device (a dict with a name): %s'
-                                     % (plugin, index, where, shown(device)))
+                                     % (plugin, index, where, _device_text(device)))
     return devices
+
+
+def _device_text(device: Any) -> str:
+    """What is wrong with an item of a device list, in the user's words."""
+    if not isinstance(device, Mapping):
+        return described(device)
+    if 'name' not in device:
+        return 'a dict without a name'
+    return 'a dict whose name is %s' % described(device['name'])
 
 
 def plain(value: Any) -> Any:
@@ -80,7 +85,10 @@ class FactsQuery:
         self.devices: Dict[str, Mapping] = {}
         for device in devices:
             self.devices.setdefault(device['name'], device)  # the first report wins, as in HostModel
-        self.model = model_of_facts(facts)
+        try:
+            self.model = model_of_facts(facts)
+        except HostdevError as error:
+            raise self.error(error.message)
 
     @staticmethod
     def _described(facts: Any) -> str:
@@ -90,7 +98,7 @@ class FactsQuery:
             if isinstance(facts.get('hostdev'), Mapping):
                 return 'ansible_facts itself (pass ansible_facts.hostdev)'
             return 'a dict without a devices list (keys: %s)' % shown(', '.join(sorted(str(key) for key in facts)))
-        return _kind_of(facts)
+        return described(facts)
 
     def error(self, message: str) -> AnsibleFilterError:
         """The error to raise: message, prefixed with the plugin name."""
@@ -105,7 +113,7 @@ class FactsQuery:
             reference = reference.get('name')
         if not isinstance(reference, str):
             raise self.error('needs a device name such as pci_0000_01_00_0 (or a device dict), not %s'
-                             % _kind_of(reference))
+                             % described(reference))
         try:
             return self.model.resolve_reference(reference)
         except HostdevModelError as error:
@@ -120,10 +128,11 @@ class FactsQuery:
 
     def group(self, number: Any) -> Dict[str, Any]:
         """{number, devices, endpoints, bridges} of IOMMU group number: sorted PCI device names."""
-        if isinstance(number, str) and number.strip().isdigit():
+        # Only ASCII digits make a number: int() also reads Arabic-Indic and full-width ones.
+        if isinstance(number, str) and number.strip().isdigit() and number.strip().isascii():
             number = int(number)
         if isinstance(number, bool) or not isinstance(number, int):
-            raise self.error('needs an IOMMU group number, not %s' % _kind_of(number))
+            raise self.error('needs an IOMMU group number, not %s' % described(number))
         devices = self.model.group_devices(number)
         if not devices:
             groups = sorted(self.model.iommu_groups())
@@ -166,7 +175,7 @@ class FactsQuery:
     def of_kind(self, kind: Any) -> List[str]:
         """Sorted names of the PCI devices of a kind (pci_classes.PCI_KINDS or a class prefix)."""
         if not isinstance(kind, str):
-            raise self.error('needs a device kind such as gpu, nic, usb_controller or nvme, not %s' % _kind_of(kind))
+            raise self.error('needs a device kind such as gpu, nic, usb_controller or nvme, not %s' % described(kind))
         try:
             pci_kind_prefixes(kind)
         except HostdevModelError as error:

@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 
@@ -80,7 +81,8 @@ def test_affected_by_conflicts_with_other_filters(facts, conflict):
 def test_unknown_affected_by_names_the_device(facts):
     result = facts(uri=TEST_URI, source='libvirt', affected_by='pci_0000_99_00_0')[0]
     assert result['failed'] is True
-    assert result['msg'] == 'device pci_0000_99_00_0 does not exist on this host'
+    assert result['msg'] == ("device reference 'pci_0000_99_00_0' is not a node device name, a PCI address, a USB "
+                             "vendor:product or a USB bus.device known on this host")
     # ansible-core 2.19 adds an 'exception' placeholder to every failure; no traceback may be in it.
     assert 'Traceback' not in json.dumps(result)
 
@@ -108,6 +110,34 @@ def test_unreachable_daemon_is_named(facts, tmp_path):
     result, hostdev = facts(uri=uri, source='auto', sysfs_root='/sys')
     assert not result.get('failed') and hostdev['source'] == 'sysfs'
     assert any('read devices from sysfs instead' in warning for warning in result['warnings'])
+
+
+def test_another_hosts_tree_beside_a_daemon_that_answers_is_read_alone(facts, libvirtd, sample_sysfs):
+    """One machine per run: this machine's libvirtd answers, sysfs_root is a copy of the sample host.
+    The devices once came from the daemon and the IOMMU state from the copy: the copy's GPU was missing."""
+    result, hostdev = facts(uri=libvirtd, source='auto', sysfs_root=sample_sysfs)
+    assert not result.get('failed') and hostdev['source'] == 'sysfs'
+    assert 'pci_0000_01_00_0' in result['devices'] and len(result['devices']) == 33
+    assert hostdev['iommu']['groups'] == 10
+    result = facts(uri=libvirtd, source='libvirt', sysfs_root=sample_sysfs)[0]
+    assert result['failed'] is True
+    assert result['msg'] == (
+        "source libvirt reads this machine's devices from %s, but sysfs_root %s is not this machine's /sys: the "
+        "devices would come from one machine and the IOMMU state and what the host runs on from another. Set "
+        "source: sysfs to read %s alone, or leave sysfs_root out to read this machine"
+        % (libvirtd, sample_sysfs, sample_sysfs))
+
+
+def test_a_snapshot_without_mounts_blocks_every_device(facts, tmp_path, sample_sysfs):
+    """No proc/mounts: what the host runs on is unknown, never 'nothing'."""
+    copy = tmp_path / 'snap'
+    shutil.copytree(os.path.dirname(sample_sysfs), str(copy), symlinks=True)
+    os.remove(str(copy / 'proc' / 'mounts'))
+    result, hostdev = facts(source='sysfs', sysfs_root=str(copy / 'sys'))
+    assert not result.get('failed') and hostdev['assignable'] == []
+    assert all('host_use_unknown' in device['blockers'] for device in hostdev['devices'])
+    assert any('what the host itself runs on is unknown: %s/proc/mounts cannot be read' % copy in warning
+               for warning in result['warnings'])
 
 
 def test_missing_libvirt_binding(facts, tmp_path, sample_sysfs):

@@ -11,7 +11,7 @@ model again. tests/unit/plugins/module_utils/model/test_facts_schema.py checks t
 against what is produced, the facts doc fragment and hostdev_facts' RETURN.
 """
 
-from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Mapping, NamedTuple, Optional, Set
 
 from ansible_collections.virt.hostdev.plugins.module_utils.model.devices import eligibility, is_pci_endpoint
 from ansible_collections.virt.hostdev.plugins.module_utils.model.pci_classes import PCI_CLASS_BRIDGE
@@ -79,6 +79,31 @@ def in_compact_facts(record: Record, eligible: Optional[bool] = None) -> bool:
     if eligible is None:
         eligible = eligibility(record)[0]
     return eligible or is_pci_endpoint(record)
+
+
+class CompactListing(NamedTuple):
+    """What compact facts say of which devices. devices: the names they list, with their properties.
+    every_pci: whether they name every PCI device, the bridges in iommu_groups (the IOMMU on and the
+    groups given), so that a PCI address they do not name has no device."""
+    devices: Set[str]
+    every_pci: bool
+
+
+def compact_listing(facts: Any) -> Optional[CompactListing]:
+    """What compact facts list; None for full facts, which list every device with every key.
+
+    facts: ansible_facts.hostdev or its devices. Compact facts leave devices out (in_compact_facts): one
+    they do not list may still be on the host, with properties they do not say. They are told apart by
+    the keys only full facts give each device.
+    """
+    devices = facts.get('devices') if isinstance(facts, Mapping) else facts
+    listed = [device for device in devices if isinstance(device, Mapping)] if isinstance(devices, list) else []
+    full_only = set(FULL_DEVICE_KEYS) - set(COMPACT_DEVICE_KEYS)
+    if not listed or any(full_only.intersection(device) for device in listed):
+        return None
+    groups = facts.get('iommu_groups') if isinstance(facts, Mapping) else None
+    return CompactListing(set(str(device.get('name')) for device in listed),
+                          isinstance(groups, list) and bool(groups))
 
 
 def facts_eligible(device: Mapping[str, Any]) -> bool:

@@ -12,7 +12,7 @@
 from collections.abc import Mapping
 from typing import Any, Dict, Type
 
-from ansible_collections.virt.hostdev.plugins.module_utils.errors import HostdevError
+from ansible_collections.virt.hostdev.plugins.module_utils.errors import HostdevError, described
 from ansible_collections.virt.hostdev.plugins.module_utils.model.host_model import HostModel
 from ansible_collections.virt.hostdev.plugins.module_utils.model.refusals import assignability
 
@@ -32,10 +32,23 @@ def model_of_facts(facts: Any, error: Type[HostdevError] = HostdevError) -> Host
     error: the HostdevError subclass to raise when facts are not facts (a caller's own, such as
     MappingError), with a message naming what was given instead.
     """
+    expected = 'expected the facts of virt.hostdev.hostdev_facts (ansible_facts.hostdev or its devices)'
     devices = facts.get('devices') if isinstance(facts, Mapping) else facts
-    if not isinstance(devices, list) or not all(isinstance(device, Mapping) and 'name' in device for device in devices):
-        raise error('expected the facts of virt.hostdev.hostdev_facts (ansible_facts.hostdev '
-                    'or its devices), not %s' % type(facts).__name__)
+    if not isinstance(devices, list):
+        raise error('%s, not %s' % (
+            expected, 'a dict without a devices list' if isinstance(facts, Mapping) else described(facts)))
+    for index, device in enumerate(devices):
+        # The model sorts and indexes devices by name: a name of another type is junk, named here.
+        name = device.get('name') if isinstance(device, Mapping) else None
+        if not isinstance(name, str) or not name:
+            if not isinstance(device, Mapping):
+                wrong = 'device %d of them is %s, not a device (a dict with a name)' % (index, described(device))
+            elif 'name' not in device:
+                wrong = 'device %d of them has no name' % index
+            else:
+                wrong = 'the name of device %d is %s, not a node device name such as pci_0000_01_00_0' % (
+                    index, described(name))
+            raise error('%s, but %s' % (expected, wrong))
     if not isinstance(facts, Mapping):
         return HostModel.of_facts(devices)
     iommu = facts.get('iommu')

@@ -47,12 +47,17 @@ class HostModel:
     domains: iterable of {'name', 'active', 'hostdevs': [source dicts]} where a
         source dict is what domain_xml.hostdev_source() returns.
     iommu: the host's IOMMU state dict (reported as is).
+    host_use_unknown: the host files that say what the host itself runs on (its mounts, its
+        route table) and could not be read: while any is named, no device is known to be free of
+        the host's use (refusals' host_use_unknown). Empty when they were read, or not asked
+        (a remote URI or the test driver without sysfs, a model of facts).
     """
 
     def __init__(self, devices: Iterable[Record], domains: Iterable[Dict[str, Any]] = (),
-                 iommu: Optional[Dict[str, Any]] = None) -> None:
+                 iommu: Optional[Dict[str, Any]] = None, host_use_unknown: Iterable[str] = ()) -> None:
         self.warnings = []
         self.iommu = dict(iommu or {})
+        self.host_use_unknown = list(host_use_unknown)
         self._devices: Dict[str, Record] = {}
         for record in devices:
             name = record['name']

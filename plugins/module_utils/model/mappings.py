@@ -18,13 +18,23 @@ difference between an entry and the host's devices, one dict per property:
 ``address``. A host without an entry is *not mapped*, which is not drift. The table is
 checked before any device is looked at: every problem is reported at once
 (``MappingError``). Devices are looked up through ``HostModel``.
+
+Compact facts leave devices out (bridges, USB hubs: facts_format.in_compact_facts): a mapped
+device they do not list is *unknown*, neither drift nor a match (``MappingUnknown``); the
+callers pass what the facts list (``listed``, facts_format.compact_listing).
 """
 
 import re
 from collections.abc import Mapping
 from typing import Any, Dict, Iterable, List, NamedTuple, Optional, Sequence, Set, Tuple, Union
 
-from ansible_collections.virt.hostdev.plugins.module_utils.errors import DeviceReferenceError, HostdevError, shown
+from ansible_collections.virt.hostdev.plugins.module_utils.errors import (
+    DeviceReferenceError,
+    HostdevError,
+    described,
+    shown,
+)
+from ansible_collections.virt.hostdev.plugins.module_utils.model.facts_format import CompactListing
 from ansible_collections.virt.hostdev.plugins.module_utils.model.host_facts import model_of_facts
 from ansible_collections.virt.hostdev.plugins.module_utils.model.host_model import HostModel
 from ansible_collections.virt.hostdev.plugins.module_utils.model.records import (
@@ -55,6 +65,8 @@ _HEX_ID_RE = re.compile(r'^0x[0-9a-f]{4}$')
 
 Drift = Dict[str, Any]
 Names = Union[None, str, Sequence[str]]
+# What compact facts list (facts_format.compact_listing), or None when the facts list every device.
+Listed = Optional[CompactListing]
 
 
 class MappingError(HostdevError):
@@ -62,7 +74,11 @@ class MappingError(HostdevError):
 
 
 class MappingRefused(HostdevError):
-    """A mapping that cannot be used on this host now: the host is not mapped, or drift."""
+    """A mapping that cannot be used on this host now: the host is not mapped, drift, or unknown."""
+
+
+class MappingUnknown(HostdevError):
+    """Mapped devices the facts do not list (compact facts): whether they drifted is unknown."""
 
 
 class Entry(NamedTuple):
@@ -91,6 +107,22 @@ def _address(value: Any) -> Optional[Tuple[str, str]]:
     if match:
         return 'usb', '%d.%d' % (int(match.group('bus')), int(match.group('device')))
     return None
+
+
+ADDRESS_FORMS = 'a PCI address (0000:41:00.0), a USB vendor:product (046d:c31c) or a USB bus.device (1.3)'
+
+
+def _address_problem(entry: Mapping[str, Any]) -> str:
+    """Why an entry's address (its own or its mapping's default) is none of the three forms."""
+    if 'address' not in entry:
+        return 'address is missing: give the device\'s address, as %s' % ADDRESS_FORMS
+    value = entry['address']
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return ('address is %s, not %s: quote it (YAML reads an unquoted 1.3 as a number)'
+                % (described(value), ADDRESS_FORMS))
+    if not isinstance(value, str):
+        return 'address is %s, not %s' % (described(value), ADDRESS_FORMS)
+    return 'address %s is not %s' % (shown(value), ADDRESS_FORMS)
 
 
 def _hex_id(value: Any) -> Optional[str]:
@@ -143,14 +175,13 @@ def _entry(mapping: str, host: str, defaults: Dict[str, Any], values: Any) -> Tu
     if values is None:
         values = {}
     if not isinstance(values, Mapping):
-        return None, ['%s: the entry must be a dict of properties, not %s' % (where, type(values).__name__)]
+        return None, ['%s: the entry must be a dict of properties, not %s' % (where, described(values))]
     problems = _unknown_keys(values, ENTRY_KEYS, where)
     merged = dict(defaults)
     merged.update((key, value) for key, value in values.items() if key in ENTRY_KEYS)
     located = _address(merged.get('address'))
     if located is None:
-        problems.append('%s: address %s is not a PCI address (0000:41:00.0), a USB vendor:product (046d:c31c) '
-                        'or a USB bus.device (1.3)' % (where, shown(merged.get('address'))))
+        problems.append('%s: %s' % (where, _address_problem(merged)))
     kind, address = located or (None, '')
     if kind == 'usb' and ':' in address:
         # A USB vendor:product address names the ids itself.
@@ -184,7 +215,9 @@ def _selected(mappings: Mapping[str, Any], names: Names) -> List[str]:
         return sorted(mappings)
     wanted = [names] if isinstance(names, str) else list(names) if isinstance(names, (list, tuple)) else None
     if not wanted or not all(isinstance(name, str) and name for name in wanted):
-        raise MappingError('mapping names must be a name or a list of names, not %s' % shown(names))
+        wrong = names if not wanted else [name for name in wanted if not (isinstance(name, str) and name)][0]
+        raise MappingError('mapping names must be a name or a list of names, not %s%s'
+                           % ('a list holding ' if wanted else '', 'an empty list' if wanted == [] else described(wrong)))
     unknown = [name for name in wanted if name not in mappings]
     if unknown:
         raise MappingError('no device mapping named %s (mappings: %s)'
@@ -202,7 +235,7 @@ def host_entries(mappings: Any, host: str, names: Names = None) -> Tuple[List[En
     if mappings is None:
         mappings = {}
     if not isinstance(mappings, Mapping):
-        raise MappingError('the device mappings must be a dict of mapping names, not %s' % type(mappings).__name__)
+        raise MappingError('the device mappings must be a dict of mapping names, not %s' % described(mappings))
     selected = _selected(mappings, names)
     problems: List[str] = []
     entries: List[Entry] = []
@@ -210,13 +243,13 @@ def host_entries(mappings: Any, host: str, names: Names = None) -> Tuple[List[En
     for name in selected:
         mapping = mappings[name]
         if not isinstance(mapping, Mapping):
-            problems.append('mapping %s must be a dict with hosts, not %s' % (shown(name), type(mapping).__name__))
+            problems.append('mapping %s must be a dict with hosts, not %s' % (shown(name), described(mapping)))
             continue
         problems += _unknown_keys(mapping, MAPPING_KEYS, 'mapping %s' % shown(name))
         hosts = mapping.get('hosts') or {}
         if not isinstance(hosts, Mapping):
             problems.append('mapping %s: hosts must be a dict of host names, not %s'
-                            % (shown(name), type(hosts).__name__))
+                            % (shown(name), described(hosts)))
             continue
         defaults = dict((key, value) for key, value in mapping.items() if key in ENTRY_KEYS)
         for entry_host in sorted(hosts, key=str):
@@ -233,6 +266,33 @@ def host_entries(mappings: Any, host: str, names: Names = None) -> Tuple[List[En
 
 # -- checking a host -------------------------------------------------------------
 
+def checked_host(host: Any) -> str:
+    """The host's inventory name as a filter is given it: a non-empty string (inventory_hostname)."""
+    if isinstance(host, str) and host.strip():
+        return host
+    raise MappingError('the host must be its inventory name (a string such as inventory_hostname), not %s'
+                       % described(host))
+
+
+def checked_ignore(ignore: Any) -> Tuple[str, ...]:
+    """The properties not to compare: a property name or a list of them, each among PROPERTIES.
+
+    A string is one property (never its characters); an unknown name is refused, since a typo
+    would compare what the caller meant to leave out.
+    """
+    if ignore is None:
+        return ()
+    items = [ignore] if isinstance(ignore, str) else list(ignore) if isinstance(ignore, (list, tuple)) else None
+    if items is None:
+        raise MappingError('ignore must be a property name or a list of them, not %s' % described(ignore))
+    unknown = [item for item in items if item not in PROPERTIES]
+    if unknown:
+        raise MappingError('ignore names %s, not a property a mapping compares (%s)'
+                           % (', '.join(shown(item) if isinstance(item, str) else described(item) for item in unknown),
+                              ', '.join(PROPERTIES)))
+    return tuple(items)
+
+
 def _locate(model: HostModel, entry: Entry) -> Tuple[Optional[str], Optional[str]]:
     """(device name, None) of the entry's device; (None, what is there instead) when none or several."""
     try:
@@ -245,6 +305,23 @@ def _locate(model: HostModel, entry: Entry) -> Tuple[Optional[str], Optional[str
         if several:
             return None, ', '.join(several)
     return None, None
+
+
+def _unlisted(model: HostModel, entry: Entry, listed: Listed) -> bool:
+    """Whether the facts leave the entry's device out, so that nothing about it is known.
+
+    Compact facts list every PCI device but bridges, and name the bridges in iommu_groups: with
+    the groups, a PCI address they do not name has no device. Without them, or for a USB device
+    (hubs are left out), a device they do not list may be there.
+    """
+    if listed is None:
+        return False
+    name, instead = _locate(model, entry)
+    if name is not None:
+        return name not in listed.devices
+    if instead is not None:
+        return False
+    return entry.kind == 'usb' or not listed.every_pci
 
 
 def _found(model: HostModel, name: str, record: Record, prop: str) -> Any:
@@ -278,14 +355,28 @@ def entry_drift(model: HostModel, entry: Entry, ignore: Iterable[str] = ()) -> T
     return name, drift
 
 
+def unknown_text(entry: Entry) -> str:
+    """What a refusal says of an entry whose device the facts leave out."""
+    return ('mapping %s on %s: compact facts do not list the device at %s (they leave out PCI bridges, USB hubs '
+            'and devices that are not passthrough candidates), so whether it drifted is unknown: gather the facts '
+            'with virt.hostdev.hostdev_facts and facts: full' % (entry.mapping, entry.host, entry.address))
+
+
 def mapping_drift(model: HostModel, mappings: Any, host: str, names: Names = None,
-                  ignore: Iterable[str] = ()) -> List[Drift]:
+                  ignore: Any = (), listed: Listed = None) -> List[Drift]:
     """The drift of host's devices from its entries in the (selected) mappings, sorted by mapping.
 
     A mapping without an entry for host gives no drift (see host_entries for "not mapped").
+    listed: the devices the facts list (None: every device). Raises MappingUnknown for entries
+    whose device the facts leave out: neither drift nor a match.
     """
+    host = checked_host(host)
+    ignored = checked_ignore(ignore)
     entries, _unmapped = host_entries(mappings, host, names)
-    return [item for entry in entries for item in entry_drift(model, entry, ignore)[1]]
+    unknown = [entry for entry in entries if _unlisted(model, entry, listed)]
+    if unknown:
+        raise MappingUnknown('; '.join(unknown_text(entry) for entry in unknown))
+    return [item for entry in entries for item in entry_drift(model, entry, ignored)[1]]
 
 
 def drift_text(drift: Drift) -> str:
@@ -300,14 +391,17 @@ def drift_text(drift: Drift) -> str:
 
 
 def resolve_mappings(model: HostModel, mappings: Any, names: Names, host: str,
-                     ignore: Iterable[str] = ()) -> List[str]:
+                     ignore: Any = (), listed: Listed = None) -> List[str]:
     """Sorted node device names of the named mappings on host.
 
-    Raises MappingRefused, naming every problem at once, when host is not in a mapping or
-    a device drifted (result key ``drift``: the drift entries); MappingError for a bad table.
+    Raises MappingRefused, naming every problem at once, when host is not in a mapping, a device
+    drifted (result key ``drift``: the drift entries) or the facts do not list it (listed, as for
+    mapping_drift); MappingError for a bad table or a bad request.
     """
     if names is None:
         raise MappingError('name the mappings to resolve')
+    host = checked_host(host)
+    ignored = checked_ignore(ignore)
     entries, unmapped = host_entries(mappings, host, names)
     problems = ['host %s is not in mapping %s (mapped hosts: %s)'
                 % (host, name, ', '.join(sorted(str(key) for key in mappings[name].get('hosts') or {})) or 'none')
@@ -315,7 +409,10 @@ def resolve_mappings(model: HostModel, mappings: Any, names: Names, host: str,
     devices: Set[str] = set()
     drift: List[Drift] = []
     for entry in entries:
-        name, entry_problems = entry_drift(model, entry, ignore)
+        if _unlisted(model, entry, listed):
+            problems.append(unknown_text(entry))
+            continue
+        name, entry_problems = entry_drift(model, entry, ignored)
         drift += entry_problems
         if name is not None:
             devices.add(name)

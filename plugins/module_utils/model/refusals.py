@@ -13,7 +13,7 @@ Three purposes ask them, each a ``Purpose`` that selects the codes and the wordi
 
 Problem codes (a stable interface, also in docs/domain_hostdev.md and docs/hostdev_prepare.md):
   unresolved_reference, not_eligible, iommu_off, iommu_group_unknown, group_not_viable,
-  assigned_elsewhere, host_in_use, display_hotplug.
+  assigned_elsewhere, host_in_use, host_use_unknown, display_hotplug.
 """
 
 from dataclasses import dataclass
@@ -48,30 +48,35 @@ class Purpose:
 
     noun: what the messages call the request. checks: the rules, in the order they are reported.
     whole_groups: every endpoint of a group left out blocks it (a reservation), rather than only
-    one that holds it now (holds_its_group). host_use_override: what a host_in_use message says of force.
+    one that holds it now (holds_its_group). host_use_override: what a host_in_use message says of
+    force; unknown_use_override: what a host_use_unknown message says of it.
     """
 
     noun: str
     checks: Tuple[str, ...]
     whole_groups: bool
     host_use_override: str
+    unknown_use_override: str
 
 
 ASSIGN = Purpose(
     noun='assignment',
     checks=('not_eligible', 'iommu_off', 'iommu_group_unknown', 'group_not_viable', 'assigned_elsewhere',
-            'host_in_use', 'display_hotplug'),
+            'host_in_use', 'host_use_unknown', 'display_hotplug'),
     whole_groups=False,
-    host_use_override='; force: true overrides')
+    host_use_override='; force: true overrides',
+    unknown_use_override='; force: true overrides')
 BLOCKERS = ASSIGN
 RESERVE = Purpose(
     noun='reservation',
-    checks=('not_eligible', 'iommu_group_unknown', 'host_in_use', 'group_not_viable'),
+    checks=('not_eligible', 'iommu_group_unknown', 'host_in_use', 'host_use_unknown', 'group_not_viable'),
     whole_groups=True,
     host_use_override='; force does not override this for a reservation, since the host would lose it '
-                      'at every boot')
+                      'at every boot',
+    unknown_use_override='; force does not override this for a reservation, since the host could lose '
+                         'its root disk or its network at every boot')
 # The rules force overrides, for the purposes that have them.
-FORCE_OVERRIDES = ('iommu_off', 'host_in_use', 'display_hotplug')
+FORCE_OVERRIDES = ('iommu_off', 'host_in_use', 'host_use_unknown', 'display_hotplug')
 
 
 def problem(code: str, device: Optional[str], message: str) -> Problem:
@@ -201,6 +206,7 @@ def refusals(model: 'HostModel', names: List[str], purpose: Purpose, affected: O
                                                        others_of, purpose),
         'assigned_elsewhere': lambda: _assigned_elsewhere(model, names, taken, others_of),
         'host_in_use': lambda: _host_in_use(model, names, taken, purpose),
+        'host_use_unknown': lambda: _host_use_unknown(model, names, purpose),
         'display_hotplug': lambda: _display_hotplug(model, attached) if live else [],
     }
     problems: List[Problem] = []
@@ -214,8 +220,8 @@ def blockers(model: 'HostModel', name: str) -> List[str]:
     """The sorted problem codes that refuse taking name now, alone, for a new domain.
 
     The same rules as an assignment: not eligible, IOMMU off, group unknown or not
-    viable, held by a domain, used by the host, for the device and everything its
-    passthrough takes with it.
+    viable, held by a domain, used by the host (or the host's use unknown), for the
+    device and everything its passthrough takes with it.
     """
     return sorted(set(str(item['code']) for item in refusals(model, [name], BLOCKERS)))
 
@@ -350,6 +356,18 @@ def _host_in_use(model: 'HostModel', names: List[str], taken: List[str], purpose
                 label, purpose.noun, ', '.join(uses))
         problems.append(problem('host_in_use', name, message + purpose.host_use_override))
     return problems
+
+
+def _host_use_unknown(model: 'HostModel', names: List[str], purpose: Purpose) -> List[Problem]:
+    """Unknown is not free: without the host's mounts or route table, any device may be (or take with
+    it) the root disk's controller or the default route's interface."""
+    if not names or not model.host_use_unknown:
+        return []
+    return [problem(
+        'host_use_unknown', ', '.join(names),
+        'what the host itself runs on is unknown (%s cannot be read), so %s may be, or take with it, the '
+        'disk the host runs from or the interface of its default route%s'
+        % (' and '.join(model.host_use_unknown), ', '.join(names), purpose.unknown_use_override))]
 
 
 def _display_hotplug(model: 'HostModel', attached: Iterable[str]) -> List[Problem]:

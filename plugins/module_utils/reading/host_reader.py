@@ -4,7 +4,8 @@
 """PRIVATE: one read of a host, through libvirt or sysfs, into a HostModel."""
 
 import contextlib
-from typing import Any, Dict, Iterable, List, Optional, Tuple
+import os
+from typing import Any, Dict, Iterable, List, NamedTuple, Optional, Tuple
 
 from ansible_collections.virt.hostdev.plugins.module_utils.errors import HostdevError
 from ansible_collections.virt.hostdev.plugins.module_utils.libvirt_errors import (
@@ -28,8 +29,15 @@ from ansible_collections.virt.hostdev.plugins.module_utils.reading.sysfs_tree im
 
 SOURCES = ('auto', 'libvirt', 'sysfs')
 
-# (device records, domains, IOMMU state, warnings): what one reader found.
-HostRead = Tuple[List[Record], List[Dict[str, Any]], Dict[str, Any], List[str]]
+
+class HostRead(NamedTuple):
+    """What one reader found. host_use_unknown: what the host's own use of its devices is read from
+    and could not be read (host_usage.attach_host_usage); empty when it was read, or not asked."""
+    records: List[Record]
+    domains: List[Dict[str, Any]]
+    iommu: Dict[str, Any]
+    warnings: List[str]
+    host_use_unknown: List[str]
 
 
 def uri_is_local_hypervisor(uri: str) -> bool:
@@ -39,6 +47,37 @@ def uri_is_local_hypervisor(uri: str) -> bool:
         return False
     host = rest.split('/', 1)[0]
     return host in ('', 'localhost')
+
+
+def is_this_machines_sysfs(root: str) -> bool:
+    """Whether root is this machine's own /sys, however it is spelled (a link, a bind mount)."""
+    try:
+        return os.path.samefile(root, '/sys')
+    except OSError:
+        return False
+
+
+def one_machine_source(source: str, uri: str, sysfs_root: str) -> str:
+    """The source a run may use when sysfs_root is given: one machine per run.
+
+    A local hypervisor URI describes this machine; a sysfs_root that is not this machine's /sys
+    (a copy of another host's tree, a snapshot, a root being prepared) describes another one.
+    Reading the devices from the one and the IOMMU state, the host's use and the enrichment from
+    the other would answer for no machine at all, so auto reads the tree alone (sysfs), and
+    libvirt is refused. A remote URI or the test driver with a sysfs_root is the user saying the
+    tree is that machine's: the only way to enrich what libvirt reports of another machine.
+    """
+    if source == 'sysfs' or not uri_is_local_hypervisor(uri) or is_this_machines_sysfs(sysfs_root):
+        return source
+    tree = SysfsTree(sysfs_root)
+    tree.require_sysfs()  # a wrong root says so first, whatever the source
+    if source == 'libvirt':
+        raise HostdevError(
+            'source libvirt reads this machine\'s devices from %s, but sysfs_root %s is not this machine\'s '
+            '/sys: the devices would come from one machine and the IOMMU state and what the host runs on from '
+            'another. Set source: sysfs to read %s alone, or leave sysfs_root out to read this machine'
+            % (uri, tree.root, tree.root))
+    return 'sysfs'
 
 
 def default_sysfs_root(uri: str, source: str) -> Optional[str]:
@@ -79,22 +118,24 @@ def read_via_libvirt(uri: str, sysfs_root: Optional[str], conn: Any = None) -> H
         tree = SysfsTree(sysfs_root)
         tree.require_sysfs()
         enrich_from_sysfs(records, SysfsReader(tree))
-        attach_host_usage(records, tree)
+        unknown = attach_host_usage(records, tree)
         iommu = read_iommu_state(tree)
         warnings.extend(tree.warnings)
+    else:
+        unknown = []  # not read at all: see host_use in docs/hostdev_facts.md
     # The names libvirt left empty (class_name always), from the host's files when they can be read.
     fill_names(records, tree)
-    return records, domains, iommu, warnings
+    return HostRead(records, domains, iommu, warnings, unknown)
 
 
 def read_via_sysfs(sysfs_root: str) -> HostRead:
     tree = SysfsTree(sysfs_root)
     tree.require_sysfs()
     records = SysfsReader(tree).read_devices()
-    attach_host_usage(records, tree)
+    unknown = attach_host_usage(records, tree)
     domains = read_domain_files(tree)
     iommu = read_iommu_state(tree)
-    return records, domains, iommu, list(tree.warnings)
+    return HostRead(records, domains, iommu, list(tree.warnings), unknown)
 
 
 def read_host(source: str = 'auto', uri: str = 'qemu:///system', sysfs_root: Optional[str] = None,
@@ -108,11 +149,15 @@ def read_host(source: str = 'auto', uri: str = 'qemu:///system', sysfs_root: Opt
     open connection the caller keeps, e.g. to edit a domain afterwards), libvirt
     is read through it, and the domains always come from it, whatever the
     source of the devices. libvirt is waited for at most timeout seconds.
+
+    One machine per run: with a local hypervisor URI, a sysfs_root other than this
+    machine's /sys makes auto read that tree alone and refuses libvirt (one_machine_source).
     """
     if source not in SOURCES:
         raise HostdevError('source must be one of %s, not %r' % (', '.join(SOURCES), source))
     check_uri(uri)
     check_timeout(timeout)
+    given_root = sysfs_root is not None
     if sysfs_root is None:
         sysfs_root = default_sysfs_root(uri, source)
     warnings = []
@@ -124,12 +169,13 @@ def read_host(source: str = 'auto', uri: str = 'qemu:///system', sysfs_root: Opt
             raise MissingLibvirtError()
         used = 'sysfs'
         warnings.append('the libvirt Python binding is not installed; read devices from sysfs')
-    elif source == 'auto':
+    elif given_root:
+        used = one_machine_source(source, uri, str(sysfs_root))
+    if used == 'auto':
         used = 'libvirt'
     if used == 'libvirt':
         try:
-            records, domains, iommu, read_warnings = within_deadline(
-                lambda: read_via_libvirt(uri, sysfs_root, conn), uri, timeout)
+            found = within_deadline(lambda: read_via_libvirt(uri, sysfs_root, conn), uri, timeout)
         except MissingLibvirtError:
             raise
         except HostdevError as error:
@@ -138,8 +184,9 @@ def read_host(source: str = 'auto', uri: str = 'qemu:///system', sysfs_root: Opt
             warnings.append('%s; read devices from sysfs instead' % error.message)
             used = 'sysfs'
     if used == 'sysfs':
-        records, domains, iommu, read_warnings = read_via_sysfs(sysfs_root or '/sys')
+        found = read_via_sysfs(sysfs_root or '/sys')
         if conn is not None:
-            domains = read_domains(conn, read_warnings)
-    model = HostModel(records, domains=domains, iommu=iommu)
-    return model, used, warnings + read_warnings + model.warnings
+            found = found._replace(domains=read_domains(conn, found.warnings))
+    model = HostModel(found.records, domains=found.domains, iommu=found.iommu,
+                      host_use_unknown=found.host_use_unknown)
+    return model, used, warnings + found.warnings + model.warnings

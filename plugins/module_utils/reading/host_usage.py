@@ -9,9 +9,16 @@ records by their sysfs path.
 """
 
 import os
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional, Tuple
 
 from ansible_collections.virt.hostdev.plugins.module_utils.reading.sysfs_tree import SysfsTree
+
+
+# What the host's own use is read from, beside sysfs: without one of them, what the host runs on is
+# unknown (host_use_unknown), never "nothing". /proc/swaps is not among them: a kernel without swap
+# support has none, and its mounts still say where the root disk is.
+MOUNTS = 'proc/mounts'
+ROUTE_TABLES = ('proc/net/route', 'proc/net/ipv6_route')
 
 
 def read_host_usage(tree: SysfsTree) -> Dict[str, List[str]]:
@@ -20,17 +27,26 @@ def read_host_usage(tree: SysfsTree) -> Dict[str, List[str]]:
     Disks holding a mounted filesystem or active swap (a partition counts for
     its disk, a device-mapper or md device for the disks below it), and the
     network interfaces carrying a default route (a bridge, bond or VLAN
-    counts for the interfaces below it). Best effort: an unreadable file
-    gives no uses.
+    counts for the interfaces below it). An unreadable file gives no uses:
+    attach_host_usage says which of them a read lacked.
     """
+    return _read_host_usage(tree)[0]
+
+
+def _read_host_usage(tree: SysfsTree) -> Tuple[Dict[str, List[str]], List[str]]:
+    """(read_host_usage's answer, the host files it could not read, MOUNTS or the route tables)."""
     usage: Dict[str, List[str]] = {}
+    unknown: List[str] = []
 
     def add(path, use):
         uses = usage.setdefault(path, [])
         if use not in uses:
             uses.append(use)
 
-    for line in (tree.read(tree.host_file('proc/mounts')) or '').splitlines():
+    mounts = tree.read(tree.host_file(MOUNTS))
+    if mounts is None:
+        unknown.append(tree.host_file(MOUNTS))
+    for line in (mounts or '').splitlines():
         fields = line.split()
         if len(fields) >= 2 and fields[0].startswith('/dev/'):
             for disk in _disks_below(tree, fields[0]):
@@ -40,22 +56,27 @@ def read_host_usage(tree: SysfsTree) -> Dict[str, List[str]]:
         if fields and fields[0].startswith('/dev/'):
             for disk in _disks_below(tree, fields[0]):
                 add(disk, 'swap')
-    for interface in _default_route_interfaces(tree):
+    tables = [tree.read(tree.host_file(table)) for table in ROUTE_TABLES]
+    if all(text is None for text in tables):
+        unknown.append(' or '.join(tree.host_file(table) for table in ROUTE_TABLES))
+    for interface in _default_route_interfaces(*tables):
         for lower in _interfaces_below(tree, interface):
             add(lower, 'default route' if lower.endswith('/' + interface) else
                 'default route (through %s)' % interface)
-    return usage
+    return usage, unknown
 
 
-def attach_host_usage(records: List[Dict[str, Any]], tree: SysfsTree) -> None:
-    """Mark the devices the host itself runs on (record['host_use']).
+def attach_host_usage(records: List[Dict[str, Any]], tree: SysfsTree) -> List[str]:
+    """Mark the devices the host itself runs on (record['host_use']); return the host files that
+    say so and could not be read (empty: the host's use is known), with a warning in tree.warnings.
 
     Each use (a mounted disk, a default-route interface) goes to the listed
     device whose path is its own or its nearest ancestor's, so it is not lost
     when libvirt lists no storage devices (no udev): the SCSI disk above gets it.
     """
+    usage, unknown = _read_host_usage(tree)
     by_path = dict((record['path'], record) for record in records if record.get('path'))
-    for real, uses in sorted(read_host_usage(tree).items()):
+    for real, uses in sorted(usage.items()):
         path = tree.libvirt_path(real)
         while path not in by_path and path.count('/') > 2:
             path = os.path.dirname(path)
@@ -63,6 +84,10 @@ def attach_host_usage(records: List[Dict[str, Any]], tree: SysfsTree) -> None:
         if record is not None:
             held = record.setdefault('host_use', [])
             held.extend(use for use in uses if use not in held)
+    if unknown:
+        tree.warnings.append('what the host itself runs on is unknown: %s cannot be read, so no device is '
+                             'known to be free of it (blocker host_use_unknown)' % ' and '.join(unknown))
+    return unknown
 
 
 def _block_dir(tree, device):
@@ -97,13 +122,14 @@ def _disks_below(tree, device):
     return disks
 
 
-def _default_route_interfaces(tree):
-    names = []
-    for line in (tree.read(tree.host_file('proc/net/route')) or '').splitlines()[1:]:
+def _default_route_interfaces(ipv4: Optional[str], ipv6: Optional[str]) -> List[str]:
+    """The interfaces of the default routes in the texts of proc/net/route and proc/net/ipv6_route."""
+    names: List[str] = []
+    for line in (ipv4 or '').splitlines()[1:]:
         fields = line.split()
         if len(fields) > 2 and fields[1] == '00000000' and fields[0] not in names:
             names.append(fields[0])
-    for line in (tree.read(tree.host_file('proc/net/ipv6_route')) or '').splitlines():
+    for line in (ipv6 or '').splitlines():
         fields = line.split()
         if len(fields) == 10 and fields[0] == '0' * 32 and fields[1] == '00' and \
                 fields[9] != 'lo' and fields[9] not in names:

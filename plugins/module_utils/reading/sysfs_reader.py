@@ -220,13 +220,26 @@ class SysfsReader:
         for link, name, kind, details in found:
             real = tree.resolved(link)
             if not os.path.isdir(real):
-                tree.warnings.append('device %s vanished while it was read; skipped' % name)
+                tree.warnings.append(self._missing(link, name))
                 continue
             if real in seen:
                 continue
             seen.add(real)
             listed.append((real, self.record_at(real, name, kind, details)))
         return listed
+
+    def _missing(self, link: str, name: str) -> str:
+        """The warning for a listed device whose directory is not there.
+
+        A link still there that leads nowhere is a dangling link, which a live sysfs does not
+        have (it removes a device's links first) but a partial copy of a tree does; a link gone
+        too is a device removed while it was read (hot-unplug).
+        """
+        target = self.tree.link_target(link)
+        if target is None:
+            return 'device %s vanished while it was read; skipped' % name
+        return ('the link %s points to %s, which is not in the tree (a dangling link: is the tree an '
+                'incomplete copy?); device %s skipped' % (os.path.relpath(link, self.tree.root), target, name))
 
     def _udev_property(self, block_dir, key):
         dev = self._attr(block_dir, 'dev')

@@ -61,9 +61,13 @@ class SysfsTree:
             raise HostdevError('sysfs_root %s is not a directory' % self.root)
         missing = [name for name in SYSFS_LANDMARKS if not os.path.isdir(self.path(name))]
         if missing:
-            raise HostdevError('sysfs_root %s is not a sysfs tree: it has no %s director%s (a sysfs tree has %s)'
+            # A copy of a host is a directory with sys/, proc/, ...: its root is one level up from the tree.
+            below = self.path('sys')
+            hint = ('; %s has a sys/ directory: did you mean %s?' % (self.root, below)
+                    if os.path.isdir(below) else '')
+            raise HostdevError('sysfs_root %s is not a sysfs tree: it has no %s director%s (a sysfs tree has %s)%s'
                                % (self.root, ', '.join(name + '/' for name in missing),
-                                  'y' if len(missing) == 1 else 'ies', ', '.join(SYSFS_LANDMARKS)))
+                                  'y' if len(missing) == 1 else 'ies', ', '.join(SYSFS_LANDMARKS), hint))
 
     def path(self, *parts: str) -> str:
         return os.path.join(self.root, *parts)
@@ -113,8 +117,13 @@ class SysfsTree:
 
     def link_name(self, path: str) -> Optional[str]:
         """The last component of a symlink's target, or None."""
+        target = self.link_target(path)
+        return None if target is None else os.path.basename(target)
+
+    def link_target(self, path: str) -> Optional[str]:
+        """A symlink's target as it is written, or None (not a link, or not there)."""
         try:
-            return os.path.basename(os.readlink(path))
+            return os.readlink(path)
         except OSError:
             return None
 

@@ -76,7 +76,7 @@ def test_usb_references_too(facts):
     ('pci_0000_09_00_0', "'pci_0000_09_00_0' is not a node device name"),
     ('09:00.0', 'no PCI device at address 0000:09:00.0'),
     ('pci_0000_01_00', 'similar names: pci_0000_01_00_0, pci_0000_01_00_1'),
-    (3, 'needs a device name such as pci_0000_01_00_0 (or a device dict), not int'),
+    (3, 'needs a device name such as pci_0000_01_00_0 (or a device dict), not the number 3'),
     (None, 'not null'),
     ({'driver': 'nvidia'}, 'not null'),
 ])
@@ -102,14 +102,36 @@ def test_every_group_by_number(facts):
 @pytest.mark.parametrize('number, message', [
     (42, 'IOMMU group 42 does not exist on this host: it has 10, numbered 0 to 9'),
     (-1, 'IOMMU group -1 does not exist'),
-    ('one', 'needs an IOMMU group number, not str'),
-    (True, 'needs an IOMMU group number, not bool'),
+    ('one', "needs an IOMMU group number, not the string 'one'"),
+    (True, 'needs an IOMMU group number, not the boolean true'),
     (None, 'needs an IOMMU group number, not null'),
 ])
 def test_an_unknown_group_fails(facts, number, message):
     with pytest.raises(AnsibleFilterError, match='^hostdev_group: ') as caught:
         hostdev_group(facts, number)
     assert message in str(caught.value)
+
+
+@pytest.mark.parametrize('number', ['\u0668', '\uff18', ' \u0661\u0660 ', '\u00b2'])
+def test_a_group_number_is_ascii_digits_only(facts, number):
+    """int() reads Arabic-Indic and full-width digits: '\u0668' was group 8."""
+    with pytest.raises(AnsibleFilterError) as caught:
+        hostdev_group(facts, number)
+    assert str(caught.value) == "hostdev_group: needs an IOMMU group number, not the string '%s'" % number
+    assert hostdev_group(facts, ' 8 ')['number'] == 8
+
+
+class _AnsibleLazyTemplateDict(dict):
+    """What ansible-core 2.19 hands a filter for a dict (tests/integration check the real one)."""
+
+
+def test_messages_name_user_types_not_ansibles(facts):
+    with pytest.raises(AnsibleFilterError) as caught:
+        hostdev_group(facts, _AnsibleLazyTemplateDict(number=1))
+    assert str(caught.value) == 'hostdev_group: needs an IOMMU group number, not a dict'
+    with pytest.raises(AnsibleFilterError) as caught:
+        hostdev_pci_class_name(_AnsibleLazyTemplateDict())
+    assert str(caught.value).endswith('not a dict')
 
 
 def test_no_group_without_iommu(facts):
@@ -209,7 +231,7 @@ def test_every_assignable_device_without_a_kind(facts):
 @pytest.mark.parametrize('kind, message', [
     ('gpus', "unknown device kind 'gpus': the kinds are accelerator, audio, fibre_channel, gpu, multimedia, nic, "
              "nvme, raid, sas, sata, storage, usb_controller, or a PCI class prefix"),
-    (3, 'needs a device kind such as gpu, nic, usb_controller or nvme, not int'),
+    (3, 'needs a device kind such as gpu, nic, usb_controller or nvme, not the number 3'),
 ])
 def test_an_unknown_kind_fails_listing_the_kinds(facts, kind, message):
     for plugin in (hostdev_of_kind, hostdev_assignable):
@@ -274,7 +296,7 @@ def test_devices_with_nothing_but_a_name():
     ({'source': 'sysfs', 'iommu': {}}, 'not a dict without a devices list (keys: iommu, source)'),
     ({'devices': {'pci_0000_01_00_0': {}}}, 'not a dict without a devices list'),
     (None, 'not null'),
-    ('pci_0000_01_00_0', 'not str'),
+    ('pci_0000_01_00_0', "not the string 'pci_0000_01_00_0'"),
 ])
 def test_input_must_be_the_facts_dict(junk, message):
     with pytest.raises(AnsibleFilterError, match='^hostdev_group_endpoints expects ansible_facts.hostdev, the dict '
@@ -315,7 +337,7 @@ def test_pci_class_names(pci_class, name):
 
 def test_a_class_name_needs_a_class_code():
     with pytest.raises(AnsibleFilterError, match='^hostdev_pci_class_name expects a PCI class code such as '
-                                                 '0x030000, not dict'):
+                                                 '0x030000, not a dict'):
         hostdev_pci_class_name({'class': '0x030000'})
 
 

@@ -58,7 +58,7 @@ def test_sorted_and_unique(devices):
 
 @pytest.mark.parametrize('expression, message', [
     ("[?type=='pci'", 'invalid JMESPath expression'),
-    ("[?type=='pci'].pci.iommu_group", 'must yield devices or device names, not int'),
+    ("[?type=='pci'].pci.iommu_group", 'must yield devices or device names, not the number 0$'),
     ('', 'needs a JMESPath expression'),
 ])
 def test_bad_expressions_fail_clearly(devices, expression, message):
@@ -122,3 +122,41 @@ def test_group_devices_of_compact_facts_lack_the_bridges(sample_facts):
     assert hostdev_select(compact, "[?name=='usb_1_3'].group_devices[]") == ['pci_0000_00_14_0']
     # the keys only full facts have select nothing here
     assert hostdev_select(compact, "[?passthrough.eligible]") == []
+
+
+@pytest.mark.parametrize('expression, words', [
+    ('[?' + ' || '.join(["name=='x'"] * 500) + ']', 'has 1000 operators and brackets, more than the 150 it may'),
+    ('(' * 500 + 'name' + ')' * 500, 'nests brackets 500 deep, more than the 32 it may'),
+    ('[' * 40 + 'name' + ']' * 40, 'nests brackets 40 deep, more than the 32 it may'),
+    ('@' + '[]' * 500, 'has 500 operators and brackets'),
+    ('!' * 500 + 'name', 'has 500 operators and brackets'),
+])
+def test_a_huge_expression_is_refused_before_it_exhausts_the_recursion(devices, expression, words):
+    """500 alternatives or 500 nested parentheses raised RecursionError from inside jmespath."""
+    with pytest.raises(AnsibleFilterError) as caught:
+        hostdev_select(devices, expression)
+    assert str(caught.value).startswith('hostdev_select: the expression %s... (%d characters) '
+                                        % (expression[:80], len(expression)))
+    assert words in str(caught.value) and 'simplify it' in str(caught.value)
+
+
+def test_the_bounds_leave_room_for_any_real_selection(devices):
+    many = '[?' + ' || '.join(["name=='pci_0000_0%d_00_0'" % bus for bus in range(5)] * 14) + ']'
+    assert hostdev_select(devices, many) == [
+        'pci_0000_00_00_0', 'pci_0000_01_00_0', 'pci_0000_02_00_0', 'pci_0000_03_00_0', 'pci_0000_04_00_0']
+    deep = '[?' + '(' * 30 + "name=='usb_1_3'" + ')' * 30 + ']'
+    assert hostdev_select(devices, deep) == ['usb_1_3']
+
+
+def test_brackets_and_operators_inside_literals_do_not_count(devices):
+    """Raw strings, quoted identifiers and JSON literals are data, however many brackets they hold."""
+    junk = '(((|| [[ && !'
+    assert hostdev_select(devices, "[?name=='%s' || \"x%s\" || `\"%s\"` == name]" % (junk * 40, junk * 40, junk * 40)) == []
+
+
+@pytest.mark.parametrize('expression, words', [
+    (None, 'not null'), (3, 'not the number 3'), (['[0]'], 'not a list'), ('  ', "not the string '  '")])
+def test_the_expression_must_be_a_string(devices, expression, words):
+    with pytest.raises(AnsibleFilterError) as caught:
+        hostdev_select(devices, expression)
+    assert str(caught.value) == 'hostdev_select needs a JMESPath expression (a non-empty string), %s' % words

@@ -2,7 +2,12 @@
 
 import pytest
 
-from ansible_collections.virt.hostdev.plugins.module_utils.errors import HostdevError, HostdevModelError, reported_to
+from ansible_collections.virt.hostdev.plugins.module_utils.errors import (
+    HostdevError,
+    HostdevModelError,
+    described,
+    reported_to,
+)
 from ansible_collections.virt.hostdev.plugins.module_utils.host_lock import HostLockTimeout
 
 
@@ -38,3 +43,32 @@ def test_other_exceptions_are_not_hidden():
 @pytest.mark.parametrize('subclass', [HostdevModelError, HostLockTimeout])
 def test_every_failure_of_the_collection_shares_the_root(subclass):
     assert issubclass(subclass, HostdevError)
+
+
+class _AnsibleLazyTemplateDict(dict):
+    """The names ansible-core 2.19 gives the dicts, lists and strings it hands a plugin."""
+
+
+class _AnsibleLazyTemplateList(list):
+    pass
+
+
+class _AnsibleTaggedStr(str):
+    pass
+
+
+class _AnsibleTaggedInt(int):
+    pass
+
+
+@pytest.mark.parametrize('value, words', [
+    (None, 'null'), (True, 'the boolean true'), (False, 'the boolean false'), (3, 'the number 3'),
+    (1.5, 'the number 1.5'), ('gpu', "the string 'gpu'"), ('', 'an empty string'), ({}, 'a dict'),
+    ([], 'a list'), ((1,), 'a list'), ('x' * 100, "the string '%s... (100 characters)'" % ('x' * 80)),
+    (_AnsibleLazyTemplateDict(a=1), 'a dict'), (_AnsibleLazyTemplateList([1]), 'a list'),
+    (_AnsibleTaggedStr('gpu'), "the string 'gpu'"), (_AnsibleTaggedInt(8), 'the number 8'),
+    (b'x', 'a value of type bytes'),
+])
+def test_a_value_is_described_in_the_users_words(value, words):
+    """Never Python's type name (str, NoneType), nor ansible-core's (_AnsibleLazyTemplateDict)."""
+    assert described(value) == words

@@ -38,7 +38,27 @@ def test_unknown_source_is_rejected_by_the_argument_spec(run_module):
 
 def test_affected_by_unknown_device(run_module, sample_uri):
     result = run_module(uri=sample_uri, affected_by='usb_9_9')
-    assert result == dict(result, failed=True, msg='device usb_9_9 does not exist on this host')
+    assert result == dict(result, failed=True, msg="device reference 'usb_9_9' is not a node device name, a PCI "
+                          "address, a USB vendor:product or a USB bus.device known on this host")
+
+
+@pytest.mark.parametrize('reference', ['pci_0000_04_00_0', '0000:04:00.0', '04:00.0', ' 04:00.0 '])
+def test_affected_by_takes_every_reference_form(run_module, sample_uri, reference):
+    result = run_module(uri=sample_uri, affected_by=reference)
+    assert result['failed'] is False
+    assert result['devices'] == ['net_enp4s0_00_1b_21_00_00_40', 'net_enp4s1_00_1b_21_00_00_41',
+                                 'pci_0000_03_00_0', 'pci_0000_04_01_0']
+
+
+@pytest.mark.parametrize('reference, affected', [('046d:c31c', ['usb_1_3_1_0']), ('1.3', ['usb_1_3_1_0'])])
+def test_affected_by_takes_usb_references(run_module, sample_uri, reference, affected):
+    result = run_module(uri=sample_uri, affected_by=reference)
+    assert result['failed'] is False and result['devices'] == affected
+
+
+def test_affected_by_an_address_the_host_lacks_names_it(run_module, sample_uri):
+    result = run_module(uri=sample_uri, affected_by='99:00.0')
+    assert result == dict(result, failed=True, msg='no PCI device at address 0000:99:00.0 (99:00.0) on this host')
 
 
 def test_filters_return_sorted_names(run_module, sample_uri):

@@ -129,3 +129,21 @@ def test_every_test_has_its_documentation(name):
     assert doc['DOCUMENTATION']['extends_documentation_fragment'] == ['virt.hostdev.hostdev_query.test']
     assert doc['RETURN']['_value']['type'] == 'bool'
     assert 'virt.hostdev.%s' % name in doc['EXAMPLES']
+
+
+@pytest.mark.parametrize('name, words', [(None, 'a dict whose name is null'), (7, 'a dict whose name is the number 7')])
+def test_a_device_named_null_or_a_number_in_the_facts_is_named(facts, name, words):
+    broken = dict(facts, devices=[dict(facts['devices'][0], name=name)] + facts['devices'][1:])
+    for test in (hostdev_alone_in_group, hostdev_group_within_slot):
+        with pytest.raises(AnsibleFilterError) as caught:
+            test('pci_0000_01_00_0', broken)
+        assert str(caught.value) == ('%s: item 0 of ansible_facts.hostdev.devices is not a device (a dict with a '
+                                     'name): %s' % (test.__name__, words))
+
+
+@pytest.mark.parametrize('device, words', [(3, 'not the number 3'), (['pci_0000_01_00_0'], 'not a list')])
+def test_a_device_of_another_type_is_named_in_user_words(facts, device, words):
+    with pytest.raises(AnsibleFilterError) as caught:
+        hostdev_alone_in_group(device, facts)
+    assert str(caught.value) == ('hostdev_alone_in_group: needs a device name such as pci_0000_01_00_0 (or a '
+                                 'device dict), %s' % words)

@@ -21,6 +21,8 @@ from ansible_collections.virt.hostdev.plugins.module_utils.model.facts_format im
     IOMMU_GROUP_KEYS,
     IOMMU_KEYS,
     QUERY_DEVICE_KEYS,
+    CompactListing,
+    compact_listing,
 )
 from ansible_collections.virt.hostdev.plugins.module_utils.model.host_facts import host_facts, model_of_facts
 from ansible_collections.virt.hostdev.plugins.module_utils.model.records import CAPABILITIES, CAPABILITY_KEYS
@@ -120,3 +122,15 @@ def test_the_query_doc_fragment_names_the_declared_keys():
             assert field in CAPABILITY_FIELDS[top], key
         elif field:
             assert field in ('eligible', 'reasons'), key  # passthrough's keys
+
+
+def test_compact_facts_say_which_devices_they_list(sample_facts):
+    assert compact_listing(sample_facts('full')) is None
+    assert compact_listing(sample_facts('full')['devices']) is None
+    compact = sample_facts('compact')
+    names = set(device['name'] for device in compact['devices'])
+    assert 'pci_0000_00_01_0' not in names and 'usb_usb1' not in names
+    assert compact_listing(compact) == CompactListing(names, every_pci=True)
+    assert compact_listing(compact['devices']) == CompactListing(names, every_pci=False)  # no iommu_groups there
+    assert compact_listing(dict(compact, iommu_groups=[])) == CompactListing(names, every_pci=False)
+    assert compact_listing({'devices': []}) is None and compact_listing('junk') is None

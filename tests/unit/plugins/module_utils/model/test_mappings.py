@@ -9,10 +9,13 @@ import copy
 import pytest
 
 from ansible_collections.virt.hostdev.plugins.module_utils.reading.host_reader import read_host
+from ansible_collections.virt.hostdev.plugins.module_utils.model.facts_format import compact_listing
 from ansible_collections.virt.hostdev.plugins.module_utils.model.mappings import (
     PROPERTIES,
     MappingError,
     MappingRefused,
+    MappingUnknown,
+    checked_ignore,
     facts_model,
     host_entries,
     mapping_drift,
@@ -190,7 +193,9 @@ def test_resolving_several_mappings_of_one_device_gives_it_once(model):
 @pytest.mark.parametrize('entry, message', [
     (dict(GPU, vendor='NVIDIA'), "mapping gpu, host ws1: unknown property vendor (known: address, vendor_id, "),
     (dict(GPU, address='pci_0000_01_00_0'), 'address pci_0000_01_00_0 is not a PCI address'),
-    (dict((key, value) for key, value in GPU.items() if key != 'address'), 'address None is not a PCI address'),
+    (dict((key, value) for key, value in GPU.items() if key != 'address'),
+     "mapping gpu, host ws1: address is missing: give the device's address, as a PCI address (0000:41:00.0), "
+     "a USB vendor:product (046d:c31c) or a USB bus.device (1.3)"),
     (dict((key, value) for key, value in GPU.items() if key != 'product_id'),
      'mapping gpu, host ws1: product_id is required'),
     (dict(GPU, vendor_id=8086), 'vendor_id is the number 8086, not an id: quote it'),
@@ -202,7 +207,7 @@ def test_resolving_several_mappings_of_one_device_gives_it_once(model):
     ({'address': '1.3', 'vendor_id': '046d', 'product_id': 'c31c', 'iommu_group': 3},
      'iommu_group does not apply to the USB device at 1.3'),
     ({'address': '046d:c31c', 'vendor_id': '1d6b'}, 'vendor_id and product_id contradict the address 046d:c31c'),
-    (['0000:01:00.0'], 'the entry must be a dict of properties, not list'),
+    (['0000:01:00.0'], 'the entry must be a dict of properties, not a list'),
 ])
 def test_a_bad_entry_is_an_error_naming_it(model, entry, message):
     with pytest.raises(MappingError, match='^bad device mappings: ') as caught:
@@ -222,14 +227,14 @@ def test_every_problem_of_the_table_is_reported_at_once(model):
         'mapping gpu, host hv2: vendor_id is required; mapping gpu, host hv2: product_id is required; '
         'mapping gpu, host ws1: unknown property foo (known: address, vendor_id, product_id, subsystem_vendor_id, '
         'subsystem_id, iommu_group, driver); mapping gpu, host ws1: iommu_group one is not a group number; '
-        'mapping nic: hosts must be a dict of host names, not list')
+        'mapping nic: hosts must be a dict of host names, not a list')
 
 
 @pytest.mark.parametrize('mappings, names, message', [
-    (['gpu'], None, 'the device mappings must be a dict of mapping names, not list'),
-    ({'gpu': 'hv1'}, None, 'mapping gpu must be a dict with hosts, not str'),
-    ({'gpu': {'hosts': {}}}, [], 'mapping names must be a name or a list of names, not []'),
-    ({'gpu': {'hosts': {}}}, 3, 'mapping names must be a name or a list of names, not 3'),
+    (['gpu'], None, 'the device mappings must be a dict of mapping names, not a list'),
+    ({'gpu': 'hv1'}, None, "mapping gpu must be a dict with hosts, not the string 'hv1'"),
+    ({'gpu': {'hosts': {}}}, [], 'mapping names must be a name or a list of names, not an empty list'),
+    ({'gpu': {'hosts': {}}}, 3, 'mapping names must be a name or a list of names, not the number 3'),
 ])
 def test_a_bad_table_or_request_is_an_error(model, mappings, names, message):
     with pytest.raises(MappingError) as caught:
@@ -254,3 +259,33 @@ def test_the_model_comes_from_the_facts_or_their_devices(facts):
     for bad in ({'source': 'sysfs'}, 'facts', [{'type': 'pci'}]):
         with pytest.raises(MappingError, match='expected the facts of virt.hostdev.hostdev_facts'):
             facts_model(bad)
+
+
+def test_an_address_yaml_read_as_a_number_says_to_quote_it(model):
+    """An unquoted bus.device 1.3 is the float 1.3 in YAML."""
+    with pytest.raises(MappingError) as caught:
+        mapping_drift(model, table(usb={'address': 1.3, 'vendor_id': '046d', 'product_id': 'c31c'}), HOST)
+    assert caught.value.message == (
+        'bad device mappings: mapping usb, host ws1: address is the number 1.3, not a PCI address (0000:41:00.0), '
+        'a USB vendor:product (046d:c31c) or a USB bus.device (1.3): quote it (YAML reads an unquoted 1.3 as a '
+        'number)')
+
+
+def test_a_mapped_device_compact_facts_leave_out_is_unknown(sample_facts):
+    compact = sample_facts('compact')
+    port = table(port={'address': '00:01.0', 'vendor_id': '8086', 'product_id': '460d'})
+    listing = compact_listing(compact)
+    with pytest.raises(MappingUnknown, match='^mapping port on ws1: compact facts do not list the device at '
+                                             '0000:00:01.0 '):
+        mapping_drift(facts_model(compact), port, HOST, listed=listing)
+    with pytest.raises(MappingRefused, match='mapping port on ws1: compact facts do not list'):
+        resolve_mappings(facts_model(compact), port, 'port', HOST, listed=listing)
+    # Without what the facts list, the bridge the model makes up of iommu_groups has no ids: false drift.
+    assert [item['property'] for item in mapping_drift(facts_model(compact), port, HOST)] == [
+        'vendor_id', 'product_id']
+
+
+@pytest.mark.parametrize('ignore, expected', [
+    (None, ()), ('driver', ('driver',)), (['driver', 'iommu_group'], ('driver', 'iommu_group')), ((), ())])
+def test_ignore_is_a_property_or_a_list_of_them(ignore, expected):
+    assert checked_ignore(ignore) == expected

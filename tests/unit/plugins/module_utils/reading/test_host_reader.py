@@ -1,9 +1,13 @@
 """host_reader: source selection, fallbacks, and both readers agreeing on one host."""
 
+import os
+import shutil
+
 import pytest
 
-from ansible_collections.virt.hostdev.plugins.module_utils.reading import host_reader
 from ansible_collections.virt.hostdev.plugins.module_utils.errors import HostdevError
+from ansible_collections.virt.hostdev.plugins.module_utils.model.host_facts import host_facts
+from ansible_collections.virt.hostdev.plugins.module_utils.reading import host_reader
 
 
 def facts_by_name(facts):
@@ -57,7 +61,9 @@ def test_test_driver_is_not_enriched_from_this_machine(sample_uri):
     assert any('scsi_host6' in warning for warning in warnings)
 
 
-def test_auto_falls_back_to_sysfs_when_the_daemon_does_not_answer(tmp_path, sample_sysfs):
+def test_auto_falls_back_to_sysfs_when_the_daemon_does_not_answer(tmp_path, sample_sysfs, monkeypatch):
+    # As if the sample tree were this machine's /sys: only this machine's own tree replaces its daemon.
+    monkeypatch.setattr(host_reader, 'is_this_machines_sysfs', lambda root: root == sample_sysfs)
     uri = 'qemu:///system?socket=%s/absent-sock' % tmp_path
     model, used, warnings = host_reader.read_host('auto', uri, sample_sysfs)
     assert used == 'sysfs'
@@ -151,3 +157,78 @@ def test_host_use_in_both_readers(sample_uri, sample_sysfs):
         assert model.host_use('block_sdb_CT500MX500SSD1_2113E5901234') == [
             'mounted at /', 'mounted at /boot/efi', 'swap'], source
         assert model.host_use('pci_0000_00_17_0') == []
+
+
+# -- one machine per run ---------------------------------------------------------------
+
+def test_auto_with_another_hosts_tree_reads_that_tree_alone(sample_sysfs):
+    """This machine's daemon answers (here an open connection to another host than the tree's): the
+    devices once came from it, the IOMMU state and host use from the tree, and the tree's GPU was
+    missing. Now every read of the run comes from the tree; the domains of a caller's connection stay."""
+    libvirt = pytest.importorskip('libvirt')
+    conn = libvirt.open('test:///default')
+    try:
+        model, used, warnings = host_reader.read_host('auto', 'qemu:///system', sample_sysfs, conn=conn)
+    finally:
+        conn.close()
+    assert used == 'sysfs'
+    assert 'pci_0000_01_00_0' in model and model.device('pci_0000_01_00_0')['driver'] == 'nvidia'
+    assert model.iommu['groups'] == 10 and model.host_use_unknown == []
+    assert [dom['name'] for dom in model.domains] == ['test']  # the domains of the connection it edits
+    assert not any('libvirt' in warning for warning in warnings)
+
+
+def test_libvirt_with_another_hosts_tree_is_refused(sample_sysfs):
+    with pytest.raises(HostdevError) as caught:
+        host_reader.read_host('libvirt', 'qemu:///system', sample_sysfs)
+    assert caught.value.message == (
+        "source libvirt reads this machine's devices from qemu:///system, but sysfs_root %s is not this "
+        "machine's /sys: the devices would come from one machine and the IOMMU state and what the host runs on "
+        "from another. Set source: sysfs to read %s alone, or leave sysfs_root out to read this machine"
+        % (sample_sysfs, sample_sysfs))
+
+
+@pytest.mark.parametrize('spelling', ['/sys', '/sys/', '//sys', '/sys/../sys'])
+def test_this_machines_sysfs_however_spelled_is_not_another_host(spelling):
+    assert host_reader.is_this_machines_sysfs(spelling) is True
+
+
+def test_a_copy_of_a_tree_is_another_host(sample_sysfs, tmp_path):
+    assert host_reader.is_this_machines_sysfs(sample_sysfs) is False
+    assert host_reader.is_this_machines_sysfs(str(tmp_path / 'missing')) is False
+
+
+def test_the_test_driver_with_its_matching_tree_is_still_read_through_libvirt(sample_uri, sample_sysfs):
+    """A remote URI or the test driver with a sysfs_root: the user says the tree is that machine's."""
+    model, used, _warnings = host_reader.read_host('auto', sample_uri, sample_sysfs)
+    assert used == 'libvirt' and 'scsi_target6_0_0' in model  # the stale target only libvirt lists
+
+
+def test_a_wrong_root_says_so_before_the_combination_is_refused(tmp_path):
+    with pytest.raises(HostdevError, match='^sysfs_root %s is not a sysfs tree' % tmp_path):
+        host_reader.read_host('libvirt', 'qemu:///system', str(tmp_path))
+
+
+# -- what the host runs on, unknown ----------------------------------------------------
+
+@pytest.mark.parametrize('removed, named', [
+    (['proc/mounts'], ['proc/mounts']),
+    (['proc/net/route'], ['proc/net/route or ', 'proc/net/ipv6_route']),
+])
+def test_a_snapshot_without_mounts_or_routes_has_its_host_use_unknown(sample_sysfs, tmp_path, removed, named):
+    root = copy_of(sample_sysfs, tmp_path)
+    for relative in removed:
+        os.remove(os.path.join(os.path.dirname(root), relative))
+    model, _used, warnings = host_reader.read_host('sysfs', sysfs_root=root)
+    assert len(model.host_use_unknown) == 1 and all(part in model.host_use_unknown[0] for part in named)
+    assert any(warning.startswith('what the host itself runs on is unknown: %s' % os.path.dirname(root))
+               for warning in warnings)
+    facts = host_facts(model, 'sysfs')
+    assert facts['assignable'] == []
+    assert all('host_use_unknown' in device['blockers'] for device in facts['devices'])
+
+
+def copy_of(sample_sysfs, tmp_path):
+    dest = tmp_path / 'host'
+    shutil.copytree(os.path.dirname(sample_sysfs), str(dest), symlinks=True)
+    return str(dest / 'sys')

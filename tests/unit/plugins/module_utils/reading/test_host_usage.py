@@ -1,6 +1,9 @@
 """What the host itself runs on: mounts, swap, device-mapper, bridges, the default route."""
 
 import os
+import shutil
+
+import pytest
 
 from ansible_collections.virt.hostdev.plugins.module_utils.reading.host_usage import attach_host_usage, read_host_usage
 from ansible_collections.virt.hostdev.plugins.module_utils.reading.sysfs_reader import SysfsReader
@@ -72,3 +75,56 @@ def test_host_use_reaches_the_nearest_listed_device(sample_sysfs):
     by_name = dict((record['name'], record) for record in records)
     assert by_name['scsi_1_0_0_0']['host_use'] == ['mounted at /', 'mounted at /boot/efi', 'swap']
     assert 'host_use' not in by_name['scsi_0_0_0_0']
+
+
+def host_copy(sample_sysfs, tmp_path, *removed):
+    """A copy of the sample host without the host files removed (proc/mounts, ...): its sysfs tree."""
+    dest = tmp_path / 'host'
+    shutil.copytree(os.path.dirname(sample_sysfs), str(dest), symlinks=True)
+    for relative in removed:
+        os.remove(str(dest / relative))
+    return str(dest / 'sys')
+
+
+def test_the_sample_hosts_use_is_known(sample_sysfs):
+    reader = SysfsReader(sample_sysfs)
+    assert attach_host_usage(reader.read_devices(), reader.tree) == []
+    assert reader.warnings == []
+
+
+@pytest.mark.parametrize('removed, unknown', [
+    (('proc/mounts',), ['proc/mounts']),
+    (('proc/net/route',), ['proc/net/route or {root}/proc/net/ipv6_route']),
+    (('proc/mounts', 'proc/net/route'), ['proc/mounts', 'proc/net/route or {root}/proc/net/ipv6_route']),
+])
+def test_without_mounts_or_a_route_table_the_hosts_use_is_unknown_not_nothing(sample_sysfs, tmp_path,
+                                                                              removed, unknown):
+    root = host_copy(sample_sysfs, tmp_path, *removed)
+    host = os.path.dirname(root)
+    reader = SysfsReader(root)
+    found = attach_host_usage(reader.read_devices(), reader.tree)
+    assert found == [os.path.join(host, item.format(root=host)) for item in unknown]
+    assert reader.warnings == [
+        'what the host itself runs on is unknown: %s cannot be read, so no device is known to be free of it '
+        '(blocker host_use_unknown)' % ' and '.join(found)]
+
+
+def test_without_a_swaps_file_the_hosts_use_is_known(sample_sysfs, tmp_path):
+    """A kernel without swap support has no /proc/swaps: its mounts still say where the root disk is."""
+    reader = SysfsReader(host_copy(sample_sysfs, tmp_path, 'proc/swaps'))
+    records = reader.read_devices()
+    assert attach_host_usage(records, reader.tree) == []
+    by_name = dict((record['name'], record) for record in records)
+    assert by_name['block_sdb_CT500MX500SSD1_2113E5901234']['host_use'] == ['mounted at /', 'mounted at /boot/efi']
+
+
+def test_the_ipv6_route_table_alone_is_a_route_table(sample_sysfs, tmp_path):
+    root = host_copy(sample_sysfs, tmp_path, 'proc/net/route')
+    write(os.path.join(os.path.dirname(root), 'proc', 'net', 'ipv6_route'),
+          '00000000000000000000000000000000 00 00000000000000000000000000000000 00 '
+          'fe800000000000000000000000000001 00000400 00000001 00000000 00000003 enp4s0\n')
+    reader = SysfsReader(root)
+    records = reader.read_devices()
+    assert attach_host_usage(records, reader.tree) == []
+    by_name = dict((record['name'], record) for record in records)
+    assert by_name['net_enp4s0_00_1b_21_00_00_40']['host_use'] == ['default route']

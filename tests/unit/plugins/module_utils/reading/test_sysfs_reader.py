@@ -73,13 +73,33 @@ def test_unreadable_attribute_is_null(sample_copy):
     assert records['pci_0000_00_02_0']['pci']['class'] is None
 
 
-def test_device_that_vanished_is_skipped_with_a_warning(sample_copy):
+def test_device_that_vanished_is_skipped_with_a_warning(sample_copy, monkeypatch):
+    """Unplugged right after the listing: a live sysfs removes the device's links with its directory."""
     device_dir = os.path.join(sample_copy, 'devices/pci0000:00/0000:00:1c.0/0000:02:00.0')
-    shutil.rmtree(device_dir)
     reader = SysfsReader(sample_copy)
+    listdir = reader.tree.listdir
+
+    def listed_then_unplugged(path):
+        entries = listdir(path)
+        if path == reader.tree.path('bus', 'pci', 'devices') and os.path.isdir(device_dir):
+            shutil.rmtree(device_dir)
+            os.remove(os.path.join(path, '0000:02:00.0'))
+        return entries
+    monkeypatch.setattr(reader.tree, 'listdir', listed_then_unplugged)
     names = by_name(reader.read_devices())
     assert 'pci_0000_02_00_0' not in names
     assert any('pci_0000_02_00_0' in warning and 'vanished' in warning for warning in reader.warnings)
+
+
+def test_a_dangling_link_is_named_as_such_not_as_a_device_that_vanished(sample_copy):
+    """A partial copy of a tree: class/net/wg0 points to a directory the copy left out."""
+    os.symlink('../../devices/virtual/net/wg0', os.path.join(sample_copy, 'class', 'net', 'wg0'))
+    reader = SysfsReader(sample_copy)
+    names = by_name(reader.read_devices())
+    assert not [name for name in names if name.startswith('net_wg0')]
+    assert [warning for warning in reader.warnings if 'wg0' in warning] == [
+        'the link class/net/wg0 points to ../../devices/virtual/net/wg0, which is not in the tree (a dangling '
+        'link: is the tree an incomplete copy?); device net_wg0 skipped']
 
 
 def test_sriov_from_links(sample_copy):

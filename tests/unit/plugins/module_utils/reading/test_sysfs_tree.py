@@ -2,6 +2,9 @@
 
 import os
 
+import pytest
+
+from ansible_collections.virt.hostdev.plugins.module_utils.errors import HostdevError
 from ansible_collections.virt.hostdev.plugins.module_utils.reading.sysfs_tree import SysfsTree
 
 
@@ -90,3 +93,19 @@ def test_reads_are_whole_stripped_utf8_text(tmp_path):
     assert tree.read(tree.path('utf8')) == 'Ger\u00e4t'
     assert tree.read(tree.path('empty')) == ''
     assert tree.read(str(tmp_path / 'sys')) is None  # a directory
+
+
+def test_a_root_one_level_above_a_sys_directory_suggests_it(sample_sysfs):
+    """/srv/snap instead of /srv/snap/sys: the copy of a host, not its sysfs tree."""
+    above = os.path.dirname(sample_sysfs)
+    with pytest.raises(HostdevError) as caught:
+        SysfsTree(above).require_sysfs()
+    assert caught.value.message == (
+        'sysfs_root %s is not a sysfs tree: it has no devices/, bus/, class/ directories (a sysfs tree has '
+        'devices, bus, class); %s has a sys/ directory: did you mean %s?' % (above, above, sample_sysfs))
+
+
+def test_a_root_without_a_sys_directory_suggests_nothing(tmp_path):
+    with pytest.raises(HostdevError) as caught:
+        SysfsTree(str(tmp_path)).require_sysfs()
+    assert caught.value.message.endswith('(a sysfs tree has devices, bus, class)')
