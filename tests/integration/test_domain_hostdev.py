@@ -244,7 +244,7 @@ def test_real_devices_iommu_off_refused_then_forced_config_only(libvirtd, scratc
     with pytest.raises(AssignmentRefused) as caught:
         assign(AssignmentRequest(dom.name(), [device]), libvirtd, source='libvirt')
     assert [item['code'] for item in caught.value.plan.problems] == ['iommu_off']
-    for hint in ('intel_iommu=on', 'amd_iommu=on', 'VT-d', 'AMD-Vi', device):
+    for hint in ('intel_iommu=on', 'amd_iommu=off', 'AMD needs no argument', 'VT-d', 'AMD-Vi', device):
         assert hint in caught.value.message
     assert config(dom) == before
     plan, _used, _warnings = assign(AssignmentRequest(dom.name(), [device], force=True), libvirtd,

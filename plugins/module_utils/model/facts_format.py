@@ -155,9 +155,12 @@ def facts_record(device: Mapping[str, Any]) -> Record:
     return record
 
 
+# What turns the IOMMU on: AMD's driver has no "on" option (amd_iommu=on only logs "Unknown option";
+# the AMD IOMMU is on whenever the firmware describes it and nothing turns it off).
 IOMMU_OFF_HINT = (
-    'the IOMMU is off: enable VT-d (Intel) or AMD-Vi/IOMMU (AMD) in the firmware and add '
-    'intel_iommu=on (Intel) or amd_iommu=on (AMD) to the kernel command line, then reboot')
+    'the IOMMU is off: enable VT-d (Intel) or AMD-Vi/IOMMU (AMD) in the firmware; on Intel add '
+    'intel_iommu=on to the kernel command line (AMD needs no argument); remove intel_iommu=off, '
+    'amd_iommu=off or iommu=off where the command line has them; then reboot')
 
 
 def iommu_hint(iommu: Dict[str, Any]) -> Optional[str]:
