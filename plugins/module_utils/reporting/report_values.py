@@ -63,7 +63,7 @@ _FORMULA_START = ('=', '+', '-', '@', '\t', '\r')
 _MARKDOWN_SPECIAL = re.compile(r'([\\`*_\[\]<>|~&#])')
 _MARKDOWN_CODE_SAFE = re.compile(r'^[A-Za-z0-9_.:@+/-]+$')
 _LABEL_LIMIT = 34
-BASENAME_RE = re.compile(r'^[A-Za-z0-9_][A-Za-z0-9_.+-]*$')
+BASENAME_RE = re.compile(r'^[A-Za-z0-9_][A-Za-z0-9_.+-]*\Z')  # \Z: $ would let a trailing newline through
 
 
 class ReportError(HostdevError):

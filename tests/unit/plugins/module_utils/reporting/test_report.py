@@ -306,7 +306,7 @@ def test_documents_and_their_names(report):
     assert FleetReport(report.facts).documents(['html'], 'fleet') == report.documents(['html'], 'fleet')
 
 
-@pytest.mark.parametrize('basename', ['', '../x', 'a/b', '.hidden', '-x', 'a b'])
+@pytest.mark.parametrize('basename', ['', '../x', 'a/b', '.hidden', '-x', 'a b', 'report\n', 'a\nb'])
 def test_a_basename_is_a_plain_file_name(report, basename):
     with pytest.raises(ReportError, match='not a plain file name'):
         report.documents(['csv'], basename)
