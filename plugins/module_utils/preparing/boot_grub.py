@@ -100,8 +100,8 @@ class Grub(Mechanism):
         config, command = self.generated()
         regenerate = bool(changes_) or self.stale(config)
         return BootPlan(changes_, effective_grub_cmdline(texts, reals), effective_grub_cmdline(edited, reals),
-                     effective_grub_arguments(texts, reals), effective_grub_arguments(edited, reals),
-                     [command] if regenerate else [])
+                        effective_grub_arguments(texts, reals), effective_grub_arguments(edited, reals),
+                        [command] if regenerate else [])
 
     def after(self, plan: BootPlan) -> List[str]:
         config, _command = self.generated()

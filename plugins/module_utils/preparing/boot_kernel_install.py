@@ -81,7 +81,7 @@ class KernelInstall(Mechanism):
         change = FileChange(KERNEL_CMDLINE, before, after)
         commands = self.regeneration() if change.changed else []
         return BootPlan([change] if change.changed else [], current, after, kernel_arguments(current, real),
-                     after_arguments, commands)
+                        after_arguments, commands)
 
     def after(self, plan: BootPlan) -> List[str]:
         if plan.files and not plan.commands:
