@@ -194,7 +194,6 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.virt.hostdev.plugins.module_utils.preparing.boot_cmdline import (
     BOOTLOADERS,
     DEFAULT_COMMAND_TIMEOUT,
-    detect_vendor,
     ensure_cmdline,
 )
 from ansible_collections.virt.hostdev.plugins.module_utils.preparing.cmdline_args import (
@@ -202,6 +201,7 @@ from ansible_collections.virt.hostdev.plugins.module_utils.preparing.cmdline_arg
     VENDORS,
     CmdlineSpec,
 )
+from ansible_collections.virt.hostdev.plugins.module_utils.preparing.iommu_vendor import detect_vendor
 from ansible_collections.virt.hostdev.plugins.module_utils.errors import reported_to
 from ansible_collections.virt.hostdev.plugins.module_utils.host_files import (
     Commands,

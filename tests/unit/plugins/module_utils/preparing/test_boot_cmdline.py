@@ -5,11 +5,9 @@ import os
 
 import pytest
 
-from ansible_collections.virt.hostdev.plugins.module_utils.preparing.boot_cmdline import (
-    PENDING,
-    detect_bootloader,
-    ensure_cmdline,
-)
+from ansible_collections.virt.hostdev.plugins.module_utils.preparing import boot_grub
+from ansible_collections.virt.hostdev.plugins.module_utils.preparing.boot_cmdline import detect_bootloader, ensure_cmdline
+from ansible_collections.virt.hostdev.plugins.module_utils.preparing.boot_mechanism import PENDING
 from ansible_collections.virt.hostdev.plugins.module_utils.preparing.cmdline_args import CmdlineSpec
 from ansible_collections.virt.hostdev.plugins.module_utils.errors import HostdevError
 from ansible_collections.virt.hostdev.plugins.module_utils.host_files import HostFiles
@@ -299,8 +297,7 @@ def test_a_file_the_shell_cannot_parse_is_refused_as_it_is(debian):
 def test_an_edit_the_shell_cannot_parse_is_never_written(debian, monkeypatch):
     """The consumer's own check (sh -n) stands behind the reader's: a wrong edit is not written."""
     files, tools = debian
-    from ansible_collections.virt.hostdev.plugins.module_utils.preparing import boot_cmdline
-    monkeypatch.setattr(boot_cmdline, 'edit_grub_files', lambda texts, spec, paths: ['GRUB_CMDLINE_LINUX="x\n'])
+    monkeypatch.setattr(boot_grub, 'edit_grub_files', lambda texts, spec, paths: ['GRUB_CMDLINE_LINUX="x\n'])
     with pytest.raises(HostdevError) as caught:
         ensure_cmdline(files, tools.commands(), INTEL_PT)
     assert caught.value.message.startswith('refusing %s: the edited file would not parse as a shell file (sh -n: '
@@ -447,25 +444,3 @@ def test_rhel_grubby_failing_on_the_second_entry_puts_the_first_back(rhel):
         'el9.x86_64 --args=iommu=pt succeeded; the entry grubby changed (/boot/vmlinuz-5.14.0-427.el9.x86_64) was put '
         'back as it was' % (grubby, grubby))
     assert grubby_state(files) == before
-
-
-# -- the IOMMU vendor -----------------------------------------------------------------------
-
-def test_vendor_from_the_tables_then_the_units_then_the_cpu_and_what_is_missing(tmp_path):
-    from ansible_collections.virt.hostdev.plugins.module_utils.preparing.boot_cmdline import detect_vendor
-    files = HostFiles(str(tmp_path))
-    assert detect_vendor(files) == (None, [
-        '/sys/firmware/acpi/tables is missing', '/sys/class/iommu is missing', '/proc/cpuinfo is missing'])
-    write(tmp_path, '/proc/cpuinfo', 'processor\t: 0\nvendor_id\t: AuthenticAMD\n')
-    assert detect_vendor(files) == ('amd', [])
-    os.makedirs(files.real('/sys/class/iommu/dmar0'))
-    assert detect_vendor(files) == ('intel', [])  # the running IOMMU's units before the CPU
-    write(tmp_path, '/sys/firmware/acpi/tables/IVRS', 'table')
-    assert detect_vendor(files) == ('amd', [])  # the firmware's table first
-    os.unlink(files.real('/sys/firmware/acpi/tables/IVRS'))
-    os.rmdir(files.real('/sys/class/iommu/dmar0'))
-    write(tmp_path, '/proc/cpuinfo', 'processor\t: 0\nCPU implementer\t: 0x41\n')
-    assert detect_vendor(files) == (None, [
-        'no DMAR or IVRS table (or both) in /sys/firmware/acpi/tables',
-        'no dmar* or ivhd* unit in /sys/class/iommu (the IOMMU is off)',
-        'the CPU vendor in /proc/cpuinfo is neither Intel nor AMD'])
