@@ -109,9 +109,10 @@ def _open_parent(directory: str, root: Optional[str]) -> int:
     relative = os.path.relpath(parent, root)
     if relative == os.curdir:
         return _open_below(root, [])
-    if relative.split(os.sep)[0] == os.pardir:
+    parts = relative.split(os.sep)
+    if parts[0] == os.pardir:
         raise HostLockUnsafe('the host lock %s is not under the root %s' % (directory, root))
-    return _open_below(root, relative.split(os.sep))
+    return _open_below(root, parts)
 
 
 def _open_directory(directory: str, root: Optional[str] = None) -> int:

@@ -43,7 +43,7 @@ class HostRead(NamedTuple):
 def uri_is_local_hypervisor(uri: str) -> bool:
     """True for a URI whose devices are this machine's (no host part, not the test driver)."""
     scheme, _sep, rest = uri.partition('://')
-    if scheme.split('+')[0] == 'test':
+    if scheme.split('+', 1)[0] == 'test':
         return False
     host = rest.split('/', 1)[0]
     return host in ('', 'localhost')
