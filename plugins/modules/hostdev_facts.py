@@ -87,13 +87,13 @@ options:
         C(product_id)) or C(scsi). A listed device is eligible unless its C(blockers) have
         C(not_eligible). The top-level keys are those of the full facts but C(eligible) and C(kinds).
       - V(summary) names no device, for fleets of thousands of hosts and their fact caches (under 2 KB per host
-        once parsed, whatever the host's size): C(source), the IOMMU state in C(iommu) (C(enabled), C(groups),
-        C(interrupt_remapping), C(hint)), and C(kinds), the PCI devices compact facts list counted by kind, the
-        GPUs and accelerators also by model (vendor:product ids and the names from C(pci.ids)), each count with
-        how many are assignable and the blocker codes of the others. Enough for C(ansible.builtin.constructed)
-        groups such as "has a free GPU of model X". Full facts have C(kinds) too.
+        once parsed, whatever the host's size). It has C(source), the IOMMU state in C(iommu) (C(enabled),
+        C(groups), C(interrupt_remapping), C(hint)), and C(kinds), the PCI devices compact facts list counted by
+        kind, the GPUs and accelerators also by model (vendor:product ids and the names from C(pci.ids)), each
+        count with how many are assignable and the blocker codes of the others. Enough for
+        C(ansible.builtin.constructed) groups such as "has a free GPU of model X". Full facts have C(kinds) too.
       - The query filters and tests, the mapping filters, the report and the roles work on full and compact facts.
-        Summary facts name no device: the filters and tests that need device names fail saying so; the report
+        Summary facts name no device, so the filters and tests that need device names fail saying so; the report
         shows their counts.
     type: str
     choices: [full, compact, summary]

@@ -202,8 +202,8 @@ summary:
       sample: [{hint: "the IOMMU is off: enable VT-d (Intel) ...", hosts: [hv2, hv3]}]
     gpus:
       description:
-        - How many GPUs the hosts with facts have: PCI display controllers but the boot VGA device and the
-          display controllers of baseboard management controllers.
+        - How many GPUs the hosts with facts have (PCI display controllers but the boot VGA device and the
+          display controllers of baseboard management controllers).
       type: int
       returned: always
     free_gpus:

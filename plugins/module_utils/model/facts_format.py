@@ -11,7 +11,7 @@ model again. tests/unit/plugins/module_utils/model/test_facts_format.py checks t
 against what is produced, the facts doc fragment and hostdev_facts' RETURN.
 """
 
-from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Mapping, NamedTuple, Optional, Set
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Mapping, NamedTuple, Optional, Set, cast
 
 from ansible_collections.virt.hostdev.plugins.module_utils.model.devices import (
     eligibility,
@@ -154,18 +154,23 @@ def facts_eligible(device: Mapping[str, Any]) -> bool:
     return isinstance(blockers, list) and 'not_eligible' not in blockers
 
 
+def _pci_of(device: Mapping[str, Any]) -> Mapping[str, Any]:
+    pci = device.get('pci')
+    return pci if isinstance(pci, Mapping) else {}
+
+
 def is_bmc_display(device: Mapping[str, Any]) -> bool:
     """A display controller of a baseboard management controller (BMC_DISPLAY_IDS)."""
-    pci = device.get('pci') if isinstance(device.get('pci'), Mapping) else {}
+    pci = _pci_of(device)
     products = BMC_DISPLAY_IDS.get(str(pci.get('vendor_id')).lower())
-    return is_display(device) and products is not None and str(pci.get('product_id')).lower() in products
+    return is_display(cast(Record, device)) and products is not None and str(pci.get('product_id')).lower() in products
 
 
 def is_boot_vga(device: Mapping[str, Any]) -> bool:
     """The boot VGA device: pci.boot_vga (records, full facts); in compact facts, a display controller
     whose blockers have not_eligible (a display controller is eligible unless it is the boot VGA)."""
-    pci = device.get('pci') if isinstance(device.get('pci'), Mapping) else {}
-    if not is_display(device):
+    pci = _pci_of(device)
+    if not is_display(cast(Record, device)):
         return False
     if 'boot_vga' in pci:
         return bool(pci['boot_vga'])
@@ -183,7 +188,7 @@ def summary_kind(device: Mapping[str, Any]) -> Optional[str]:
 
 def model_ids(device: Mapping[str, Any]) -> Optional[str]:
     """vendor:product ids of a PCI device ('10de:24b0'); None when either is unknown."""
-    pci = device.get('pci') if isinstance(device.get('pci'), Mapping) else {}
+    pci = _pci_of(device)
     vendor, product = (str(pci.get(key) or '').lower() for key in ('vendor_id', 'product_id'))
     if not vendor or not product:
         return None
@@ -192,7 +197,7 @@ def model_ids(device: Mapping[str, Any]) -> Optional[str]:
 
 def model_name(device: Mapping[str, Any]) -> Optional[str]:
     """Vendor and product names of a PCI device, as the readers filled them; None when neither is known."""
-    pci = device.get('pci') if isinstance(device.get('pci'), Mapping) else {}
+    pci = _pci_of(device)
     return ' '.join(str(pci[key]) for key in ('vendor', 'product') if pci.get(key)) or None
 
 
@@ -204,7 +209,7 @@ def kinds_of(devices: Iterable[Mapping[str, Any]]) -> Dict[str, Dict[str, Any]]:
     kinds = {}  # type: Dict[str, Dict[str, Any]]
     models = {}  # type: Dict[str, Dict[Optional[str], Dict[str, Any]]]
     for device in devices:
-        kind = summary_kind(device) if is_pci_endpoint(device) else None
+        kind = summary_kind(device) if is_pci_endpoint(cast(Record, device)) else None
         if kind is None:
             continue
         entry = kinds.setdefault(kind, dict(total=0, assignable=0, held=0, blockers={}, models=[]))
@@ -287,6 +292,7 @@ def iommu_hint(iommu: Dict[str, Any]) -> Optional[str]:
 
 
 # -- a model's facts, and a model of facts (HostModel's facts methods and HostModel.of_facts) ----
+
 
 def device_facts(model: 'HostModel', name: str, blockers: Optional[Mapping[str, List[str]]] = None,
                  mode: str = 'full') -> Dict[str, Any]:

@@ -46,13 +46,14 @@ if TYPE_CHECKING:  # the report these functions read (for the type checker only:
 
 # -- DOT -----------------------------------------------------------------------
 
+
 def dot_of(report: 'FleetReport', section: 'Section', prefix: str = 'h') -> Optional[str]:
     """The topology of a section's hosts as DOT: IOMMU groups as clusters, PCI parents as edges;
     None without device facts (summary facts name no device).
 
     Element ids start with ``prefix`` so several pictures can share one page.
     """
-    if section.kind != DEVICES:
+    if section.kind != DEVICES or section.facts is None:
         return None
     devices = [device for device in section.facts['devices'] if device.get('type') == 'pci']
     names = set(text(device.get('name')) for device in devices)
@@ -86,6 +87,7 @@ def dot_of(report: 'FleetReport', section: 'Section', prefix: str = 'h') -> Opti
     lines.append('}')
     return '\n'.join(lines) + '\n'
 
+
 def _dot_node(device: Dict[str, Any], prefix: str) -> str:
     pci = device.get('pci') or {}
     state = device_state(device)
@@ -101,6 +103,7 @@ def _dot_node(device: Dict[str, Any], prefix: str) -> str:
         dot_string(device.get('name')), dot_string('%s_%s' % (prefix, text(device.get('name')))), label,
         fill, border, style, dot_string('%s: %s' % (text(device.get('name')), STATE_LABELS[state])))
 
+
 def dot_sources(report: 'FleetReport') -> Dict[str, str]:
     """DOT text per section with device facts, keyed by its first host, ids prefixed with the
     section's position (h1, h2, ...)."""
@@ -110,6 +113,7 @@ def dot_sources(report: 'FleetReport') -> Dict[str, str]:
         if source is not None:
             sources[section.hosts[0]] = source
     return sources
+
 
 def documents(report: 'FleetReport', formats: Sequence[str], basename: str,
               pictures: Optional[Mapping[str, str]] = None) -> Dict[str, str]:
@@ -129,6 +133,7 @@ def documents(report: 'FleetReport', formats: Sequence[str], basename: str,
     return documents
 
 # -- CSV -------------------------------------------------------------------------
+
 
 def csv_text(report: 'FleetReport') -> str:
     """One row per listed device of each host; a host without facts, or with unreadable facts, has one
@@ -152,6 +157,7 @@ def csv_text(report: 'FleetReport') -> str:
         writer.writerows([csv_cell(row[column]) for column in CSV_COLUMNS] for row in rows)
     return out.getvalue()
 
+
 def _summary_rows(report: 'FleetReport', host: str) -> List[Dict[str, Any]]:
     rows = kind_rows(report.section_of[host].kinds)
     with_models = set(row['kind'] for row in rows if row['level'] == 'model')
@@ -161,6 +167,7 @@ def _summary_rows(report: 'FleetReport', host: str) -> List[Dict[str, Any]]:
             for row in rows if row['level'] == 'model' or row['kind'] not in with_models]
 
 # -- Markdown ----------------------------------------------------------------------
+
 
 def markdown_text(report: 'FleetReport') -> str:
     lines = ['# ' + escape_markdown(report.title), '', '## Fleet summary', '']
@@ -188,6 +195,7 @@ def markdown_text(report: 'FleetReport') -> str:
     for section in report.sections:
         lines += ['', '## ' + escape_markdown(section.title), ''] + _markdown_section(report, section)
     return '\n'.join(lines) + '\n'
+
 
 def _markdown_section(report: 'FleetReport', section: 'Section') -> List[str]:
     host = section.hosts[0]
@@ -221,6 +229,7 @@ def _markdown_section(report: 'FleetReport', section: 'Section') -> List[str]:
           markdown_code(row['ids']), escape_markdown(row['iommu_group']), markdown_code(row['driver']),
           escape_markdown(row['assigned_to']), 'yes' if row['assignable'] else 'no',
           escape_markdown(row['blockers'])) for row in rows])
+
 
 def _markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> List[str]:
     lines = ['| %s |' % ' | '.join(header), '|%s' % ('---|' * len(header))]

@@ -36,8 +36,8 @@ DEVICE_TYPES = dict({'name': _STR, 'type': _STR + _NULL, 'parent': _STR + _NULL,
                      'iommu_group': _INT + _NULL, 'assigned_to': _LIST + _NULL, 'assignable': _BOOL + _NULL,
                      'blockers': _LIST + _NULL, 'passthrough': _DICT + _NULL},
                     **dict((key, _DICT + _NULL) for key in CAPABILITY_KEYS))
-PCI_TYPES = dict(dict((key, _STR + _NULL) for key in ('address', 'class', 'vendor_id', 'product_id', 'vendor',
-                                                         'product')), boot_vga=_BOOL + _NULL)
+PCI_TYPES = dict(dict((key, _STR + _NULL) for key in ('address', 'class', 'vendor_id', 'product_id', 'vendor', 'product')),
+                 boot_vga=_BOOL + _NULL)
 KIND_TYPES = {'total': _INT, 'assignable': _INT, 'held': _INT + _NULL, 'blockers': _DICT, 'models': _LIST}
 MODEL_TYPES = {'ids': _STR + _NULL, 'name': _STR + _NULL, 'total': _INT, 'assignable': _INT, 'blockers': _DICT}
 _TYPE_WORDS = ((bool, 'true or false'), (int, 'a number'), (float, 'a number'), (str, 'a string'),
@@ -86,7 +86,8 @@ def _summary_problems(kinds: Mapping) -> List[str]:
             problems.append('kinds.%s is %s, not a dict' % (kind, type_words(entry)))
             continue
         problems += _checked('kinds.%s.' % kind, entry, KIND_TYPES)
-        for index, model in enumerate(entry.get('models') if isinstance(entry.get('models'), list) else ()):
+        models = entry.get('models')
+        for index, model in enumerate(models if isinstance(models, list) else []):
             if not isinstance(model, Mapping):
                 problems.append('kinds.%s.models[%d] is %s, not a dict' % (kind, index, type_words(model)))
             else:
@@ -127,6 +128,7 @@ def intake(facts: Any) -> Tuple[str, Any]:
 
 
 # -- names from the controller ---------------------------------------------------------
+
 
 def _ids(vendor_id: Any, product_id: Any) -> Optional[Ids]:
     vendor, product = normalize_hex_id(vendor_id), normalize_hex_id(product_id)
@@ -189,6 +191,7 @@ def _named_model(model: Mapping, names: Names) -> Mapping:
 
 
 # -- identical hosts -------------------------------------------------------------------
+
 
 def identity(kind: str, facts: Any) -> str:
     """What two hosts must share to be shown as one: the form of their facts, and for facts the IOMMU

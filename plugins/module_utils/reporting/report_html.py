@@ -55,6 +55,7 @@ def html_page(report: 'FleetReport', pictures: Optional[Mapping[str, str]] = Non
     parts += ['</main>', '</body>', '</html>']
     return '\n'.join(parts) + '\n'
 
+
 def _state(section: 'Section') -> str:
     if section.kind == NONE:
         return 'nofacts'
@@ -62,12 +63,14 @@ def _state(section: 'Section') -> str:
         return 'unreadable'
     return 'on' if section.iommu.get('enabled') else 'off'
 
+
 def _hosts(hosts: Sequence[str]) -> str:
     """Host names as HTML: all of them, folded behind their count when there are many."""
     if len(hosts) <= NAMES_SHOWN:
         return escape_html(', '.join(hosts))
     return '<details><summary>%d hosts: %s, ...</summary><p>%s</p></details>' % (
         len(hosts), escape_html(', '.join(hosts[:3])), escape_html(', '.join(hosts)))
+
 
 def _html_summary(report: 'FleetReport') -> List[str]:
     summary = report.summary
@@ -96,6 +99,7 @@ def _html_summary(report: 'FleetReport') -> List[str]:
     parts.append('</section>')
     return parts
 
+
 def _html_drift(report: 'FleetReport') -> List[str]:
     parts = ['<section id="drift">', '<h2>Drift</h2>']
     if not report.drift:
@@ -108,6 +112,7 @@ def _html_drift(report: 'FleetReport') -> List[str]:
         parts.append('</tbody></table>')
     parts.append('</section>')
     return parts
+
 
 def _html_section(report: 'FleetReport', section: 'Section', picture: Optional[str]) -> List[str]:
     host = section.hosts[0]
@@ -137,6 +142,7 @@ def _html_section(report: 'FleetReport', section: 'Section', picture: Optional[s
     parts.append('</section>')
     return parts
 
+
 def _html_devices(report: 'FleetReport', section: 'Section') -> List[str]:
     rows = [report.device_row(section.hosts[0], device) for device in section.listed]
     if not rows:
@@ -155,6 +161,7 @@ def _html_devices(report: 'FleetReport', section: 'Section') -> List[str]:
                 'yes' if row['assignable'] else 'no', escape_html(row['blockers'])))
     parts.append('</tbody></table>')
     return parts
+
 
 def _html_kinds(section: 'Section') -> List[str]:
     rows = kind_rows(section.kinds)

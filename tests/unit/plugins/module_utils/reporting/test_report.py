@@ -430,8 +430,8 @@ def test_bmc_and_boot_vga_displays_are_not_gpus_in_any_count(sample):
     assert [(model['ids'], model['total'], model['free']) for model in summary['gpu_models']] == [
         ('8086:4680', 1, 1), ('10de:24b0', 1, 0)]
     assert dict(report.summary_rows())['Boot VGA and BMC displays'] == '2'
-    kinds = dict((row['device'], row['kind']) for row in (report.device_row('ws-a', device)
-                                                            for device in report.listed['ws-a']))
+    rows = [report.device_row('ws-a', device) for device in report.listed['ws-a']]
+    kinds = dict((row['device'], row['kind']) for row in rows)
     assert kinds[IGPU] == 'BMC display' and kinds[GPU] == 'GPU'
     assert report.device_row('ws-b', [device for device in report.listed['ws-b'] if device['name'] == GPU][0])[
         'kind'] == 'boot VGA'
