@@ -76,7 +76,7 @@ from ansible_collections.virt.hostdev.plugins.module_utils.reporting.report_file
 from ansible_collections.virt.hostdev.plugins.module_utils.reporting.report_values import FORMATS  # noqa: E402
 
 from fixtures.synthetic_host import synthetic_sysfs  # noqa: E402
-from support.browser import chromium, load  # noqa: E402
+from support.browser import chromium, load, timings  # noqa: E402
 from support.fleet_hosts import FLEET_KINDS, build_fleet_hosts, fleet_facts, fleet_kinds  # noqa: E402
 
 
@@ -560,7 +560,7 @@ def report_figures(work, roots, hosts, full, browser=True):
     render = None
     if browser:
         with chromium(wait=300) as driver:
-            render = load(driver, 'file://' + os.path.join(dest, 'hostdev-report.html'), 300)
+            render = timings(load(driver, 'file://' + os.path.join(dest, 'hostdev-report.html'), 300))
     return {'hosts': hosts, 'full_hosts': full, 'facts_bytes': os.path.getsize(facts_path),
             'sections': len(report.sections), 'pictures': len(pictures), 'module': module,
             'build_seconds': built - start, 'dot_seconds': drawn - built, 'documents_seconds': written - drawn,
