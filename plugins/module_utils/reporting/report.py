@@ -48,6 +48,7 @@ from ansible_collections.virt.hostdev.plugins.module_utils.reporting.report_valu
 
 # -- the fleet ----------------------------------------------------------------------
 
+
 def normalized_drift(drift: Optional[Sequence[Mapping[str, Any]]]) -> Optional[List[Dict[str, str]]]:
     """The drift entries as text (expected and found values that are not strings as JSON), sorted;
     None when no mapping was checked."""

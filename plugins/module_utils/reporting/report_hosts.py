@@ -14,7 +14,7 @@
 
 import json
 from collections.abc import Mapping
-from typing import Any, Callable, Dict, Iterable, List, Optional, Set, Tuple
+from typing import Any, Callable, Iterable, List, Optional, Set, Tuple
 
 from ansible_collections.virt.hostdev.plugins.module_utils.model.facts_format import is_summary
 from ansible_collections.virt.hostdev.plugins.module_utils.model.records import CAPABILITY_KEYS, normalize_hex_id

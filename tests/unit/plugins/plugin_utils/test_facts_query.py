@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import pytest
 
 from ansible_collections.virt.hostdev.plugins.module_utils.model.facts_format import facts_record as device_record
@@ -81,6 +83,10 @@ SUMMARY_MESSAGE = ('summary facts (virt.hostdev.hostdev_facts with facts=summary
                    'and this needs device names: gather the facts with facts=compact or facts=full')
 
 
+def on_the_gpu(function, facts):
+    return function(facts, 'pci_0000_01_00_0')
+
+
 def every_device_plugin():
     """(plugin name, a call of it on given facts) for every filter and test that reads device names."""
     from ansible_collections.virt.hostdev.plugins.filter import hostdev_query
@@ -93,7 +99,7 @@ def every_device_plugin():
     )
 
     from support.sample_mappings import MAPPINGS
-    calls = [(name, (lambda function: lambda facts: function(facts, 'pci_0000_01_00_0'))(function))
+    calls = [(name, functools.partial(on_the_gpu, function))
              for name, function in hostdev_query.FilterModule().filters().items()
              if name not in ('hostdev_assignable', 'hostdev_group', 'hostdev_of_kind', 'hostdev_pci_class_name')]
     return calls + [
