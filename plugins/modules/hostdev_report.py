@@ -188,7 +188,7 @@ summary:
       description: The hosts whose facts are malformed, each with what was wrong.
       type: dict
       returned: always
-      sample: {hv9: "device pci_0000_01_00_0: pci is a string, not a dict or null"}
+      sample: {hv9: "device pci_0000_01_00_0: iommu_group is a dict, not a number or null"}
     iommu_off:
       description: Sorted names of the hosts whose IOMMU is off.
       type: list

@@ -16,6 +16,7 @@ import json
 from collections.abc import Mapping
 from typing import Any, Callable, Iterable, List, Optional, Set, Tuple
 
+from ansible_collections.virt.hostdev.plugins.module_utils.errors import described
 from ansible_collections.virt.hostdev.plugins.module_utils.model.facts_format import is_summary
 from ansible_collections.virt.hostdev.plugins.module_utils.model.records import CAPABILITY_KEYS, normalize_hex_id
 
@@ -40,21 +41,18 @@ PCI_TYPES = dict(dict((key, _STR + _NULL) for key in ('address', 'class', 'vendo
                  boot_vga=_BOOL + _NULL)
 KIND_TYPES = {'total': _INT, 'assignable': _INT, 'held': _INT + _NULL, 'blockers': _DICT, 'models': _LIST}
 MODEL_TYPES = {'ids': _STR + _NULL, 'name': _STR + _NULL, 'total': _INT, 'assignable': _INT, 'blockers': _DICT}
-_TYPE_WORDS = ((bool, 'true or false'), (int, 'a number'), (float, 'a number'), (str, 'a string'),
-               (list, 'a list'), (Mapping, 'a dict'), (type(None), 'null'))
+# The words of a type, for what a value should have been (errors.described says what it is).
+_TYPE_WORDS = ((bool, 'a boolean'), (int, 'a number'), (str, 'a string'), (list, 'a list'), (Mapping, 'a dict'),
+               (type(None), 'null'))
 _PROBLEMS_SHOWN = 3
-
-
-def type_words(value: Any) -> str:
-    return next((words for kind, words in _TYPE_WORDS if isinstance(value, kind)), type(value).__name__)
 
 
 def _wrong(where: str, value: Any, types: Tuple[type, ...]) -> Optional[str]:
     # bool is an int to Python, never to the facts
     if isinstance(value, types) and not (isinstance(value, bool) and bool not in types):
         return None
-    wanted = ' or '.join(words for kind, words in _TYPE_WORDS if kind in types and kind is not float)
-    return '%s is %s, not %s' % (where, type_words(value), wanted)
+    return '%s is %s, not %s' % (where, described(value), ' or '.join(
+        words for kind, words in _TYPE_WORDS if kind in types))
 
 
 def _checked(prefix: str, values: Mapping, types: Mapping[str, Tuple[type, ...]]) -> List[str]:
@@ -65,7 +63,7 @@ def _checked(prefix: str, values: Mapping, types: Mapping[str, Tuple[type, ...]]
 
 def _device_problems(index: int, device: Any) -> List[str]:
     if not isinstance(device, Mapping):
-        return ['devices[%d] is %s, not a dict' % (index, type_words(device))]
+        return ['devices[%d] is %s, not a dict' % (index, described(device))]
     name = device.get('name')
     where = 'device %s' % name if isinstance(name, str) else 'devices[%d]' % index
     if 'name' not in device:
@@ -83,13 +81,13 @@ def _summary_problems(kinds: Mapping) -> List[str]:
     problems = []
     for kind, entry in kinds.items():
         if not isinstance(entry, Mapping):
-            problems.append('kinds.%s is %s, not a dict' % (kind, type_words(entry)))
+            problems.append('kinds.%s is %s, not a dict' % (kind, described(entry)))
             continue
         problems += _checked('kinds.%s.' % kind, entry, KIND_TYPES)
         models = entry.get('models')
         for index, model in enumerate(models if isinstance(models, list) else []):
             if not isinstance(model, Mapping):
-                problems.append('kinds.%s.models[%d] is %s, not a dict' % (kind, index, type_words(model)))
+                problems.append('kinds.%s.models[%d] is %s, not a dict' % (kind, index, described(model)))
             else:
                 problems += _checked('kinds.%s.models[%d].' % (kind, index), model, MODEL_TYPES)
     return problems
@@ -103,7 +101,7 @@ def facts_problems(facts: Mapping) -> List[str]:
     if is_summary(facts):
         return problems + _summary_problems(facts['kinds'])
     if not isinstance(facts.get('devices'), list):
-        return problems + ['devices is %s, not a list' % type_words(facts.get('devices'))]
+        return problems + ['devices is %s, not a list' % described(facts.get('devices'))]
     for index, device in enumerate(facts['devices']):
         problems += _device_problems(index, device)
         if len(problems) > _PROBLEMS_SHOWN:

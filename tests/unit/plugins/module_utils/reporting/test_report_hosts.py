@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import html
 import io
 
 import pytest
@@ -44,22 +45,22 @@ def set_device(name, key, value):
 
 MALFORMED = [
     ('pci a string', set_device(GPU, 'pci', '0000:01:00.0'),
-     'device pci_0000_01_00_0: pci is a string, not a dict or null'),
-    ('iommu a string', lambda facts: facts.__setitem__('iommu', 'on'), 'iommu is a string, not a dict or null'),
+     "device pci_0000_01_00_0: pci is the string '0000:01:00.0', not a dict or null"),
+    ('iommu a string', lambda facts: facts.__setitem__('iommu', 'on'), "iommu is the string 'on', not a dict or null"),
     ('iommu_group a dict', set_device(GPU, 'iommu_group', {'number': 1}),
      'device pci_0000_01_00_0: iommu_group is a dict, not a number or null'),
     ('iommu_group true', set_device(GPU, 'iommu_group', True),
-     'device pci_0000_01_00_0: iommu_group is true or false, not a number or null'),
-    ('devices a string', lambda facts: facts.__setitem__('devices', 'none'), 'devices is a string, not a list'),
+     'device pci_0000_01_00_0: iommu_group is the boolean true, not a number or null'),
+    ('devices a string', lambda facts: facts.__setitem__('devices', 'none'), "devices is the string 'none', not a list"),
     ('a device a string', lambda facts: facts['devices'].__setitem__(3, 'pci_0000_00_14_0'),
-     'devices[3] is a string, not a dict'),
+     "devices[3] is the string 'pci_0000_00_14_0', not a dict"),
     ('a device without a name', lambda facts: device(facts, GPU).pop('name'), 'devices[16] has no name'),
     ('a holder a number', set_device(GPU, 'assigned_to', ['vm', 7]),
      'device pci_0000_01_00_0: assigned_to has an item that is not a string'),
     ('pci.class a number', lambda facts: device(facts, GPU)['pci'].__setitem__('class', 0x030000),
-     'device pci_0000_01_00_0: pci.class is a number, not a string or null'),
+     'device pci_0000_01_00_0: pci.class is the number 196608, not a string or null'),
     ('iommu.enabled a string', lambda facts: facts['iommu'].__setitem__('enabled', 'yes'),
-     'iommu.enabled is a string, not true or false or null'),
+     "iommu.enabled is the string 'yes', not a boolean or null"),
     ('not facts at all', lambda facts: facts.clear() or facts.update(hostdev={}),
      'neither a device list nor summary facts (keys: hostdev)'),
 ]
@@ -79,7 +80,7 @@ def test_one_malformed_host_is_listed_and_the_report_goes_on(sample_facts, label
     assert report.summary['with_facts'] == ['ws-a', 'ws-s'] and report.summary['free_gpus'] == 2
     assert dict(report.summary_rows())['Unreadable facts'] == '1: ws-bad'
     page = report.html()
-    assert '<p class="unreadable">Unreadable facts: %s. Gather them again' % problem in page
+    assert '<p class="unreadable">Unreadable facts: %s. Gather them again' % html.escape(problem) in page
     rows = [row for row in csv.DictReader(io.StringIO(report.csv())) if row['host'] == 'ws-bad']
     assert [row['state'] for row in rows] == ['unreadable facts: ' + problem]
     assert 'Unreadable facts: %s.' % problem.replace('_', '\\_') in report.markdown()
@@ -89,9 +90,9 @@ def test_one_malformed_host_is_listed_and_the_report_goes_on(sample_facts, label
 def test_malformed_summary_facts_are_unreadable(sample_facts):
     summary = sample_facts('summary')
     assert intake(changed(summary, lambda facts: facts['kinds'].__setitem__('gpu', 2))) == \
-        (UNREADABLE, 'kinds.gpu is a number, not a dict')
+        (UNREADABLE, 'kinds.gpu is the number 2, not a dict')
     assert intake(changed(summary, lambda facts: facts['kinds']['gpu']['models'][0].__setitem__('total', '1'))) == \
-        (UNREADABLE, 'kinds.gpu.models[0].total is a string, not a number')
+        (UNREADABLE, "kinds.gpu.models[0].total is the string '1', not a number")
 
 
 def test_many_problems_are_cut_short(sample_facts):
@@ -99,7 +100,7 @@ def test_many_problems_are_cut_short(sample_facts):
         for item in facts['devices']:
             item['driver'] = 1
     kind, problem = intake(changed(sample_facts('full'), break_all))
-    assert kind == UNREADABLE and problem.count('driver is a number') == 3 and problem.endswith('; and more')
+    assert kind == UNREADABLE and problem.count('driver is the number 1') == 3 and problem.endswith('; and more')
 
 
 @pytest.mark.parametrize('value', [None, False, 'not gathered', {}, [], 3])
