@@ -31,6 +31,8 @@ notes:
     leave out is one of the bridges compact facts leave out."
   - Input that is not the facts dict, and a device, group or kind that does not exist, fail with a message
     that names the filter and what was wrong.
+  - Summary facts (O(virt.hostdev.hostdev_facts#module:facts=summary)) name no device, so the filter fails saying
+    so. Their C(kinds) count the devices of each kind and model, assignable or not, without a filter.
   - C(docs/howto-iommu-conditions.md) in the collection writes the common conditions on IOMMU groups with
     these filters and tests, one line each.
 '''
@@ -61,6 +63,7 @@ notes:
   - "Compact facts (M(virt.hostdev.hostdev_facts) with O(virt.hostdev.hostdev_facts#module:facts=compact))
     give the same answers: a PCI device that C(iommu_groups) names and the devices leave out is one of the
     bridges compact facts leave out."
+  - Summary facts (O(virt.hostdev.hostdev_facts#module:facts=summary)) name no device, so the test fails saying so.
   - The test is false for a device that is not a PCI endpoint (a bridge, a USB or SCSI device, a network
     interface) and for a device without an IOMMU group (on a host with the IOMMU off, every device).
   - C(docs/howto-iommu-conditions.md) in the collection writes the common conditions on IOMMU groups with

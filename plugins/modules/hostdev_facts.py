@@ -85,10 +85,18 @@ options:
         C(blockers), and the ids that name it in C(pci) (C(class), C(vendor_id), C(product_id),
         C(subsystem_vendor_id), C(subsystem_id)), C(usb) (C(bus), C(device), C(vendor_id),
         C(product_id)) or C(scsi). A listed device is eligible unless its C(blockers) have
-        C(not_eligible). The top-level keys are those of the full facts but C(eligible).
-      - The query filters and tests, the mapping filters, the report and the roles work on both.
+        C(not_eligible). The top-level keys are those of the full facts but C(eligible) and C(kinds).
+      - V(summary) names no device, for fleets of thousands of hosts and their fact caches (under 2 KB per host
+        once parsed, whatever the host's size). It has C(source), the IOMMU state in C(iommu) (C(enabled),
+        C(groups), C(interrupt_remapping), C(hint)), and C(kinds), the PCI devices compact facts list counted by
+        kind, the GPUs and accelerators also by model (vendor:product ids and the names from C(pci.ids)), each
+        count with how many are assignable and the blocker codes of the others. Enough for
+        C(ansible.builtin.constructed) groups such as "has a free GPU of model X". Full facts have C(kinds) too.
+      - The query filters and tests, the mapping filters, the report and the roles work on full and compact facts.
+        Summary facts name no device, so the filters and tests that need device names fail saying so; the report
+        shows their counts.
     type: str
-    choices: [full, compact]
+    choices: [full, compact, summary]
     default: full
 notes:
   - Without a udev daemon, libvirt lists no C(usb_device) and no C(storage) devices; the sysfs
@@ -149,9 +157,19 @@ EXAMPLES = r'''
   virt.hostdev.hostdev_facts:
     source: sysfs
 
-- name: A summary of the passthrough candidates only, for a fleet or a fact cache
+- name: The passthrough candidates only, for a fleet or a fact cache
   virt.hostdev.hostdev_facts:
     facts: compact
+
+- name: Counts by kind and model, no device names, for a fleet of thousands of hosts
+  virt.hostdev.hostdev_facts:
+    facts: summary
+
+- name: Say how many RTX A4000 GPUs the host can give a guest now, from summary (or full) facts
+  ansible.builtin.debug:
+    msg: >-
+      {{ ansible_facts.hostdev.kinds.gpu.models | default([]) | selectattr('name', 'search', 'RTX A4000')
+         | map(attribute='assignable') | sum }} free RTX A4000
 
 # As a facts module: setup's and hostdev's facts in one gathering step, for a whole fleet.
 # (ansible.cfg can say the same: [defaults] facts_modules = ansible.builtin.setup, virt.hostdev.hostdev_facts)
@@ -178,7 +196,7 @@ RETURN = r'''
 devices:
   description:
     - Sorted names of the devices that match O(cap), O(passthrough) or O(affected_by); all
-      device names when no filter is given.
+      device names when no filter is given, but none with O(facts=summary) (summary facts name no device).
     - Run inside C(gather_facts), the module gets no filter, and C(gather_facts) keeps only the facts.
   returned: always
   type: list
@@ -191,8 +209,8 @@ ansible_facts:
   contains:
     hostdev:
       description:
-        - Everything under one key, full or compact (O(facts)). docs/hostdev_facts.md in the collection
-          has a full reference.
+        - Everything under one key, full, compact or summary (O(facts)). docs/hostdev_facts.md in the
+          collection has a full reference.
       type: complex
       returned: always
       contains:
@@ -208,6 +226,7 @@ ansible_facts:
               a dict), C(interrupt_remapping) (bool, or null when unknown),
               C(unsafe_interrupts) (vfio_iommu_type1.allow_unsafe_interrupts, or null),
               C(acs_override) (bool), C(hint) (what to do about it, or null).
+            - Summary facts have C(enabled), C(groups), C(interrupt_remapping) and C(hint) only.
           type: dict
           returned: always
           sample: {enabled: true, groups: 14, units: [dmar0], kernel_args: {intel_iommu: "on"},
@@ -220,7 +239,7 @@ ansible_facts:
             - A value that could not be read is null.
           type: list
           elements: dict
-          returned: always
+          returned: in full and compact facts
           contains:
             name: {description: "libvirt's node device name (V(pci_0000_01_00_0), V(usb_1_3), V(scsi_0_0_0_0), ...).",
                 type: str, returned: always, sample: pci_0000_01_00_0}
@@ -373,7 +392,7 @@ ansible_facts:
               (bridges too, in compact facts as well).
           type: list
           elements: dict
-          returned: always
+          returned: in full and compact facts
           sample: [{number: 1, devices: [pci_0000_00_01_0, pci_0000_01_00_0, pci_0000_01_00_1]}]
         eligible:
           description: Sorted names of every device eligible for passthrough by its class and type.
@@ -384,12 +403,34 @@ ansible_facts:
           description: Sorted names of the devices that can be taken now, alone, for a new domain (no blockers).
           type: list
           elements: str
-          returned: always
+          returned: in full and compact facts
         domains:
           description: Every domain, with C(active) and the sorted names of the host devices it references.
           type: list
           elements: dict
-          returned: always
+          returned: in full and compact facts
+        kinds:
+          description:
+            - The PCI devices that compact facts list, counted by kind, in this order, each kind only when the host
+              has one; V(bmc_display) (the display controller of a baseboard management controller, such as
+              ASPEED's, the Matrox G200 server variants or HiSilicon's iBMC), V(boot_vga) (the boot VGA device),
+              V(gpu) (every other display controller), V(nic), V(nvme), V(storage), V(usb_controller),
+              V(fibre_channel), V(audio), V(multimedia), V(accelerator).
+            - Each kind has C(total) (devices), C(assignable) (how many can be taken now), C(held) (how many
+              domains hold), C(blockers) (each blocker code of the devices that are not assignable, with how many
+              devices it refuses) and C(models).
+            - C(models) is for V(gpu) and V(accelerator) only (empty for the other kinds), sorted by ids. Each
+              model has C(ids) (V(10de:24b0), or null when unknown), C(name) (the vendor and product names from
+              C(pci.ids), or null), C(total), C(assignable) and C(blockers), counted the same way.
+          type: dict
+          returned: in full and summary facts
+          sample: {gpu: {total: 2, assignable: 1, held: 0, blockers: {group_not_viable: 1},
+                         models: [{ids: "10de:24b0", name: "NVIDIA Corporation GA104GL [RTX A4000]", total: 1,
+                                   assignable: 0, blockers: {group_not_viable: 1}},
+                                  {ids: "8086:4680", name: "Intel Corporation AlderLake-S GT1", total: 1,
+                                   assignable: 1, blockers: {}}]},
+                   nic: {total: 3, assignable: 0, held: 1, blockers: {assigned_elsewhere: 1, group_not_viable: 2},
+                         models: []}}
 '''
 
 from ansible.module_utils.basic import AnsibleModule
@@ -421,10 +462,11 @@ def main():
         if params['affected_by'] is not None:
             # Every reference form, resolved as domain_hostdev resolves them.
             names = model.affected_by(model.resolve_reference(params['affected_by']))
+        elif params['cap'] is None and not params['passthrough'] and params['facts'] == 'summary':
+            names = []  # summary facts name no device, and a fleet's controller keeps every result
         else:
             names = model.filter_names(cap=params['cap'], passthrough=params['passthrough'])
-        mode = params['facts']
-        facts = host_facts(model, used, mode)
+        facts = host_facts(model, used, params['facts'])
     for warning in warnings:
         module.warn(warning)
     module.exit_json(changed=False, devices=names, ansible_facts={'hostdev': facts})

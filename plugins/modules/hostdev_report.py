@@ -9,16 +9,26 @@ module: hostdev_report
 short_description: Write a fleet report of host devices as HTML, CSV and Markdown
 version_added: 0.1.0
 description:
-  - Builds one report over the facts of many hosts, as gathered by M(virt.hostdev.hostdev_facts), and writes
-    it into a directory as a self-contained HTML page, a CSV file and a Markdown file.
-  - A fleet summary comes first (hosts without facts, hosts with the IOMMU off, free GPUs per model, devices held
-    by domains, drift), then the drift entries given in O(drift), then one section per host with its IOMMU state
-    and hint, and each GPU, NIC and controller (PCI display, network, storage, USB, Fibre Channel, multimedia and
-    accelerator classes) with its IOMMU group, driver, the domains holding it, whether it is assignable and what
-    blocks it.
-  - In the HTML page, each host has a picture of its PCI topology drawn by Graphviz, inline as SVG (IOMMU groups
-    as boxes, parents linked to children, held, blocked and assignable devices in their colours and border
-    styles, with a legend). The page loads nothing and runs no script; its Content-Security-Policy forbids both.
+  - Builds one report over the facts of many hosts, as gathered by M(virt.hostdev.hostdev_facts) (full, compact
+    or summary facts), and writes it into a directory as a self-contained HTML page, a CSV file and a Markdown
+    file.
+  - A fleet summary comes first (hosts without facts, hosts whose facts are unreadable, hosts with the IOMMU off,
+    free GPUs per model, boot VGA and BMC display controllers, devices held by domains, drift), then each hint
+    once with the hosts it applies to, the drift entries given in O(drift), then one section per set of
+    identical hosts (the same devices in the same state, the same IOMMU; the section lists its hosts) with the
+    IOMMU state and hint, and each GPU, NIC and controller (PCI display, network, storage, USB, Fibre Channel,
+    multimedia and accelerator classes) with its IOMMU group, driver, the domains holding it, whether it is
+    assignable and what blocks it. For summary facts, the section has the counts by kind and model instead.
+  - The display controller of a baseboard management controller (ASPEED, the Matrox G200 server variants,
+    HiSilicon iBMC) and the boot VGA device are kinds of their own, never counted as GPUs.
+  - Compact facts carry the vendor and product ids, not their names; the report names them from the C(pci.ids)
+    file where the module runs (O(pci_ids)), and shows the ids where it has no name.
+  - A host whose facts are malformed (a device's C(pci) or the C(iommu) not a dict, an C(iommu_group) that is not
+    a number, ...) is listed as unreadable with what was wrong; the rest of the report is written.
+  - In the HTML page, each section of facts that list devices has a picture of its PCI topology drawn by Graphviz,
+    inline as SVG (IOMMU groups as boxes, parents linked to children, held, blocked and assignable devices in
+    their colours and border styles, with a legend). The page loads nothing and runs no script; its
+    Content-Security-Policy forbids both.
   - Text that comes from the hosts (device, product and domain names) is HTML-escaped, Markdown-escaped and
     CSV-quoted. A CSV cell that would start with C(=), C(+), C(-) or C(@) gets a leading C(') so that a
     spreadsheet shows it as text instead of running it as a formula.
@@ -102,9 +112,17 @@ options:
     description: The longest one Graphviz call may take, in seconds.
     type: int
     default: 60
+  pci_ids:
+    description:
+      - The C(pci.ids) file that names the vendor and product ids the facts carry without names.
+      - When not given, C(/usr/share/misc/pci.ids) (Debian's pci.ids package) or C(/usr/share/hwdata/pci.ids)
+        (hwdata), whichever exists; with neither, the report shows the ids.
+    type: path
 notes:
-  - The CSV has one row per listed device, and one row with the state C(no hostdev facts) per host without
-    facts. Lists (blockers, domains) are joined with a comma and a space.
+  - The CSV has one row per listed device of each host (C(count) 1), one row per kind (per model for GPUs and
+    accelerators) of each host with summary facts (C(count) devices, C(assignable) of them assignable, the state
+    C(summary facts)), and one row with the state C(no hostdev facts) or C(unreadable facts) and what was wrong
+    per host without readable facts. Lists (blockers, domains) are joined with a comma and a space.
 seealso:
   - module: virt.hostdev.hostdev_facts
   - name: Graphviz
@@ -156,18 +174,36 @@ summary:
       type: list
       elements: str
       returned: always
+    summary_facts:
+      description: Sorted names of the hosts whose facts are summary facts.
+      type: list
+      elements: str
+      returned: always
     without_facts:
       description: Sorted names of the hosts without facts.
       type: list
       elements: str
       returned: always
+    unreadable:
+      description: The hosts whose facts are malformed, each with what was wrong.
+      type: dict
+      returned: always
+      sample: {hv9: "device pci_0000_01_00_0: iommu_group is a dict, not a number or null"}
     iommu_off:
       description: Sorted names of the hosts whose IOMMU is off.
       type: list
       elements: str
       returned: always
+    hints:
+      description: Each hint of the hosts' IOMMU state once, with the sorted names of the hosts it applies to.
+      type: list
+      elements: dict
+      returned: always
+      sample: [{hint: "the IOMMU is off: enable VT-d (Intel) ...", hosts: [hv2, hv3]}]
     gpus:
-      description: How many GPUs (PCI display controllers) the hosts with facts have.
+      description:
+        - How many GPUs the hosts with facts have (PCI display controllers but the boot VGA device and the
+          display controllers of baseboard management controllers).
       type: int
       returned: always
     free_gpus:
@@ -182,8 +218,16 @@ summary:
       elements: dict
       returned: always
       sample: [{model: "NVIDIA Corporation GA104GL [RTX A4000]", ids: "10de:24b0", free: 1, total: 2, free_on: [hv1]}]
+    displays:
+      description: How many boot VGA devices and BMC display controllers the hosts with facts have.
+      type: int
+      returned: always
     held:
       description: How many listed devices domains hold.
+      type: int
+      returned: always
+    sections:
+      description: How many sections the report has; identical hosts share one.
       type: int
       returned: always
     drift:
@@ -202,7 +246,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.virt.hostdev.plugins.module_utils.errors import reported_to
 from ansible_collections.virt.hostdev.plugins.module_utils.host_files import Commands
 from ansible_collections.virt.hostdev.plugins.module_utils.reporting.report import FleetReport
-from ansible_collections.virt.hostdev.plugins.module_utils.reporting.report_files import render_svg, write_files
+from ansible_collections.virt.hostdev.plugins.module_utils.reporting.report_files import pci_names, render_svg, write_files
 from ansible_collections.virt.hostdev.plugins.module_utils.reporting.report_values import DEFAULT_TITLE, FORMATS
 
 
@@ -223,12 +267,14 @@ def main():
             )),
             topology=dict(type='bool', default=True),
             dot_timeout=dict(type='int', default=60),
+            pci_ids=dict(type='path'),
         ),
         supports_check_mode=True,
     )
     params = module.params
     with reported_to(module):
-        report = FleetReport(params['hosts'], title=params['title'], drift=params['drift'])
+        report = FleetReport(params['hosts'], title=params['title'], drift=params['drift'],
+                             names=lambda wanted: pci_names(wanted, params['pci_ids']))
         pictures = {}
         if params['topology'] and 'html' in params['formats']:
             commands = Commands.of(module)

@@ -27,12 +27,15 @@ from ansible_collections.virt.hostdev.plugins.module_utils.model.devices import 
     is_pci_kind,
     pci_slot,
 )
-from ansible_collections.virt.hostdev.plugins.module_utils.model.host_facts import model_of_facts
+from ansible_collections.virt.hostdev.plugins.module_utils.model.facts_format import is_summary
+from ansible_collections.virt.hostdev.plugins.module_utils.model.host_facts import SUMMARY_HAS_NO_DEVICES, model_of_facts
 from ansible_collections.virt.hostdev.plugins.module_utils.model.pci_classes import pci_kind_prefixes
 
 
 def device_list(devices: Any, plugin: str, where: str = 'ansible_facts.hostdev.devices') -> List[Mapping]:
     """devices, checked: a list of dicts that each have a string name."""
+    if is_summary(devices):
+        raise AnsibleFilterError('%s: %s' % (plugin, SUMMARY_HAS_NO_DEVICES))
     if not isinstance(devices, list):
         raise AnsibleFilterError('%s expects the list %s, not %s' % (plugin, where, described(devices)))
     for index, device in enumerate(devices):
@@ -78,6 +81,8 @@ class FactsQuery:
 
     def __init__(self, facts: Any, plugin: str) -> None:
         self.plugin = plugin
+        if is_summary(facts):
+            raise AnsibleFilterError('%s: %s' % (plugin, SUMMARY_HAS_NO_DEVICES))
         if not isinstance(facts, Mapping) or not isinstance(facts.get('devices'), list):
             raise AnsibleFilterError('%s expects ansible_facts.hostdev, the dict virt.hostdev.hostdev_facts sets, '
                                      'not %s' % (plugin, self._described(facts)))

@@ -5,34 +5,45 @@
     a few fake hosts through ``source: sysfs`` and ``sysfs_root``: the sample workstation, the same
     booted without an IOMMU, one whose free GPU a domain holds, and (every 20th host) a synthetic
     host of 5,001 devices. Plays of one task each: ``ansible.builtin.setup`` with
-    ``gather_subset: min``, and ``virt.hostdev.hostdev_facts`` with ``facts: compact`` and
-    ``facts: full``, after a no-op play (the baseline of memory). Per play: wall seconds, CPU seconds
-    and the controller's peak memory (the largest ru_maxrss of ansible-playbook and the workers it
-    forked, from wait4). The cost of a play's facts is its peak minus the no-op play's.
+    ``gather_subset: min``, and ``virt.hostdev.hostdev_facts`` with ``facts: compact``,
+    ``facts: full`` and ``facts: summary``, after a no-op play (the baseline of memory). Per play: wall
+    seconds, CPU seconds and the controller's peak memory (the largest ru_maxrss of ansible-playbook
+    and the workers it forked, from wait4). The cost of a play's facts is its peak minus the no-op
+    play's. Goals: compact facts no slower than setup min, full facts within 1.25 times; summary
+    facts add under half of what setup min adds to the controller's peak.
 (b) The sysfs path (SysfsReader, the model, the blockers and the full facts: what hostdev_facts runs
     with ``source: sysfs``) against a bare Python walk of the same files (list the device links,
     os.path.realpath each, open and read each attribute the reader reads, readlink each link it
     reads), on synthetic hosts of about 2,500, 5,000 and 10,000 devices; also against a lean walk
     (no path resolution, raw reads: the I/O alone).
-(c) Bytes of facts per host (JSON as a module returns them), full and compact, beside setup min's; and
-    what each costs once parsed into Python objects (tracemalloc of json.loads, as the controller holds
-    facts), with two floors of any facts that list the same devices: their names alone, and one record
-    of compact's keys per device with every value null; and compact facts without their devices (the
-    IOMMU state and groups alone). Also the seconds ansible-core's controller
+(c) Bytes of facts per host (JSON as a module returns them), full, compact and summary, beside setup
+    min's; and what each costs once parsed into Python objects (tracemalloc of json.loads, as the
+    controller holds facts), with two floors of any facts that list the same devices: their names
+    alone, and one record of compact's keys per device with every value null; and compact facts
+    without their devices (the IOMMU state and groups alone). Also the seconds ansible-core's controller
     spends walking one such result (transform_to_native_types, module_response_deepcopy and
-    strip_internal_keys, which every task result goes through).
+    strip_internal_keys, which every task result goes through). Goals: compact facts under 1.2 KB
+    parsed per listed device, summary facts under 2 KB parsed per host, on every kind of host.
+    (tracemalloc sees what json.loads allocates: small dicts and lists that CPython takes from its
+    free lists are not counted, so the figures are of a warm controller.)
 (d) The same fleet as a fleet gathers: one ``gather_facts`` step with ``setup`` (``gather_subset:
     min``) alone, and with ``setup`` and ``hostdev_facts`` (``facts: compact``) side by side, plus a
     play of ``ansible.builtin.ping`` (a task result that holds almost nothing: what any task's result
     costs the controller). What compact facts add beside setup is the difference of the two gathers.
+(e) The fleet's report: the facts of the fleet of (a) as a fact cache would hold them (summary facts,
+    full facts for BENCH_FLEET_REPORT_FULL hosts), through virt.hostdev.hostdev_report in one
+    ansible-playbook run on the controller (wall seconds, peak memory), the same report built in
+    process (seconds to build, draw and write), the size of each file, and the HTML page rendered by
+    Debian's headless Chromium (DOMContentLoaded, load and first paint, in milliseconds).
 
 Variants are interleaved: each round of (b) alternates which of walk and path goes first, and the
 plays of (a) run in the order given, then reversed for further rounds. Prints a short table and
 writes every figure to .build/bench/fleet.json. Not a test: nothing here fails on a slow machine.
 
-Environment: BENCH_FLEET_HOSTS (1000), BENCH_FLEET_FORKS (20), BENCH_FLEET_LARGE_EVERY (20),
-BENCH_FLEET_PLAY_ROUNDS (1), BENCH_FLEET_SYSFS_ROUNDS (5), BENCH_FLEET_SIZES (2500,5000,10000),
-BENCH_FLEET_PARTS (abcd), BENCH_FLEET_OUT (.build/bench).
+Environment: BENCH_FLEET_HOSTS (1000: the size of the fleet of a, d and e), BENCH_FLEET_FORKS (20),
+BENCH_FLEET_LARGE_EVERY (20), BENCH_FLEET_PLAY_ROUNDS (1), BENCH_FLEET_SYSFS_ROUNDS (5),
+BENCH_FLEET_SIZES (2500,5000,10000), BENCH_FLEET_REPORT_FULL (20), BENCH_FLEET_PARTS (abcde),
+BENCH_FLEET_OUT (.build/bench).
 """
 
 import json
@@ -60,9 +71,13 @@ sys.path.insert(0, COLLECTIONS)
 from ansible_collections.virt.hostdev.plugins.module_utils.model.facts_format import COMPACT_DEVICE_KEYS  # noqa: E402
 from ansible_collections.virt.hostdev.plugins.module_utils.model.refusals import assignability  # noqa: E402
 from ansible_collections.virt.hostdev.plugins.module_utils.reading.host_reader import read_host  # noqa: E402
+from ansible_collections.virt.hostdev.plugins.module_utils.reporting.report import FleetReport  # noqa: E402
+from ansible_collections.virt.hostdev.plugins.module_utils.reporting.report_files import pci_names  # noqa: E402
+from ansible_collections.virt.hostdev.plugins.module_utils.reporting.report_values import FORMATS  # noqa: E402
 
 from fixtures.synthetic_host import synthetic_sysfs  # noqa: E402
-from support.fleet_hosts import build_fleet_hosts  # noqa: E402
+from support.browser import chromium, load, timings  # noqa: E402
+from support.fleet_hosts import FLEET_KINDS, build_fleet_hosts, fleet_facts, fleet_kinds  # noqa: E402
 
 
 def setting(name, default):
@@ -75,11 +90,12 @@ LARGE_EVERY = setting('LARGE_EVERY', 20)
 PLAY_ROUNDS = setting('PLAY_ROUNDS', 1)
 SYSFS_ROUNDS = setting('SYSFS_ROUNDS', 5)
 SIZES = [int(size) for size in setting('SIZES', '2500,5000,10000').split(',')]
-PARTS = setting('PARTS', 'abcd')
+REPORT_FULL = setting('REPORT_FULL', 20)
+PARTS = setting('PARTS', 'abcde')
 OUT = setting('OUT', os.path.join(REPO, '.build', 'bench'))
 LARGE_ENDPOINTS = 2500  # the synthetic large host: 5,001 devices
 
-KINDS = ('sample', 'iommu_off', 'gpu_held')
+KINDS = FLEET_KINDS
 KIND_LABELS = {'sample': 'sample workstation', 'iommu_off': 'sample, IOMMU off',
                'gpu_held': 'sample, GPU held', 'large': 'synthetic (SR-IOV-like)'}
 
@@ -263,19 +279,25 @@ def bench_sysfs(work):
 
 # -- (c) bytes of facts per host ---------------------------------------------------------------
 
-BYTES_KEYS = ('full_bytes', 'compact_bytes', 'full_parsed', 'compact_parsed', 'names_parsed', 'records_parsed',
-              'undeviced_parsed')
+BYTES_KEYS = ('full_bytes', 'compact_bytes', 'summary_bytes', 'full_parsed', 'compact_parsed', 'summary_parsed',
+              'names_parsed', 'records_parsed', 'undeviced_parsed')
+# The goals of (c): compact facts parsed per device they list, summary facts parsed per host.
+COMPACT_PER_DEVICE_GOAL = 1.2 * 1024
+SUMMARY_PER_HOST_GOAL = 2 * 1024
 
 
 def bench_bytes(roots, mix):
     rows = []
     for kind, root in roots.items():
-        full, compact = facts_of(root, 'full'), facts_of(root, 'compact')
+        full, compact, summary = facts_of(root, 'full'), facts_of(root, 'compact'), facts_of(root, 'summary')
         full_bytes, compact_bytes = json_bytes(full), json_bytes(compact)
+        compact_parsed = parsed_bytes(compact)
         rows.append({'host': kind, 'devices': len(full['devices']), 'compact_devices': len(compact['devices']),
-                     'full_bytes': full_bytes, 'compact_bytes': compact_bytes,
+                     'full_bytes': full_bytes, 'compact_bytes': compact_bytes, 'summary_bytes': json_bytes(summary),
                      'ratio': compact_bytes / float(full_bytes),
-                     'full_parsed': parsed_bytes(full), 'compact_parsed': parsed_bytes(compact),
+                     'full_parsed': parsed_bytes(full), 'compact_parsed': compact_parsed,
+                     'compact_parsed_per_device': compact_parsed / float(len(compact['devices'])),
+                     'summary_parsed': parsed_bytes(summary),
                      'names_parsed': parsed_bytes([device['name'] for device in compact['devices']]),
                      'records_parsed': parsed_bytes([dict.fromkeys(COMPACT_DEVICE_KEYS) for _device in compact['devices']]),
                      'undeviced_parsed': parsed_bytes(dict((key, value) for key, value in compact.items()
@@ -288,7 +310,10 @@ def bench_bytes(roots, mix):
     setup_parsed = parsed_bytes(setup)
     return {'rows': rows, 'fleet': fleet, 'mix': mix,
             'setup_min': {'bytes': json_bytes(setup), 'parsed': setup_parsed,
-                          'fleet_parsed': setup_parsed * sum(mix.values())}}
+                          'fleet_parsed': setup_parsed * sum(mix.values())},
+            'goals': {'compact_per_device_under_1_2_kb': all(row['compact_parsed_per_device'] < COMPACT_PER_DEVICE_GOAL
+                                                             for row in rows),
+                      'summary_under_2_kb': all(row['summary_parsed'] < SUMMARY_PER_HOST_GOAL for row in rows)}}
 
 
 # -- (a) the fleet -------------------------------------------------------------------------------
@@ -328,8 +353,20 @@ PLAYS = {
         source: sysfs
         sysfs_root: "{{ hostdev_sysfs_root }}"
 '''),
+    'summary': ('hostdev_facts summary', '''- name: hostdev summary
+  hosts: fleet
+  gather_facts: false
+  tasks:
+    - name: Gather hostdev's summary facts
+      virt.hostdev.hostdev_facts:
+        source: sysfs
+        sysfs_root: "{{ hostdev_sysfs_root }}"
+        facts: summary
+'''),
 }
-ORDER = ('setup', 'compact', 'full')
+ORDER = ('setup', 'compact', 'full', 'summary')
+# The goals of (a), against setup min: time of compact facts (1.0) and full facts, memory of summary facts.
+COMPACT_TIME_GOAL, FULL_TIME_GOAL, SUMMARY_MEMORY_GOAL = 1.0, 1.25, 0.5
 
 # -- (d) the fleet as it gathers ------------------------------------------------------------------
 
@@ -373,10 +410,8 @@ GATHER_ORDER = ('gather_setup', 'gather_compact', 'ping')
 
 
 def fleet_mix():
-    """{kind: hosts} of the fleet, and each host's kind in inventory order."""
-    kinds = []
-    for index in range(HOSTS):
-        kinds.append('large' if LARGE_EVERY and index % LARGE_EVERY == LARGE_EVERY - 1 else KINDS[index % len(KINDS)])
+    """{kind: hosts} of the fleet, and each host's kind in inventory order (support.fleet_hosts.fleet_kinds)."""
+    kinds = fleet_kinds(HOSTS, LARGE_EVERY)
     return dict((kind, kinds.count(kind)) for kind in KINDS + ('large',)), kinds
 
 
@@ -442,17 +477,23 @@ def bench_fleet(work, roots):
     base = summary['noop']['peak_kb']
     for name in PLAYS:
         summary[name]['added_kb'] = summary[name]['peak_kb'] - base
+    return {'hosts': HOSTS, 'forks': FORKS, 'mix': mix, 'rounds': PLAY_ROUNDS, 'runs': runs, 'summary': summary,
+            'goals': play_goals(summary)}
+
+
+def play_goals(summary):
+    """The goals of (a), from the plays' medians with their added_kb: each play's time and memory against
+    setup min's (memory None when setup added nothing measurable: a fleet too small for its facts to show),
+    and whether each goal holds (a memory goal does not when it cannot be told)."""
     setup = summary['setup']
-    for name in ('setup', 'compact', 'full'):
+    for name in ORDER:
         summary[name]['time_vs_setup'] = summary[name]['seconds'] / setup['seconds']
-        # None when setup added nothing measurable (a fleet too small for its facts to show)
         summary[name]['memory_vs_setup'] = (summary[name]['added_kb'] / float(setup['added_kb'])
                                             if setup['added_kb'] > 0 else None)
-    memory = summary['compact']['memory_vs_setup']
-    return {'hosts': HOSTS, 'forks': FORKS, 'mix': mix, 'rounds': PLAY_ROUNDS, 'runs': runs, 'summary': summary,
-            'goals': {'compact_no_slower_than_setup': summary['compact']['seconds'] <= setup['seconds'],
-                      'full_no_slower_than_setup': summary['full']['seconds'] <= setup['seconds'],
-                      'compact_memory_under_half_of_setup': memory is not None and memory < 0.5}}
+    memory = summary['summary']['memory_vs_setup']
+    return {'compact_no_slower_than_setup': summary['compact']['time_vs_setup'] <= COMPACT_TIME_GOAL,
+            'full_within_1_25_of_setup': summary['full']['time_vs_setup'] <= FULL_TIME_GOAL,
+            'summary_memory_under_half_of_setup': memory is not None and memory < SUMMARY_MEMORY_GOAL}
 
 
 def bench_gather(work, inventory):
@@ -472,6 +513,59 @@ def bench_gather(work, inventory):
             'compact_added_kb': compact_added, 'ping_added_kb': ping_added,
             'compact_memory_vs_setup': share(compact_added), 'ping_memory_vs_setup': share(ping_added),
             'time_vs_setup': summary['gather_compact']['seconds'] / summary['gather_setup']['seconds']}
+
+
+# -- (e) the fleet's report ----------------------------------------------------------------------
+
+REPORT_PLAY = '''---
+- name: Write the fleet report
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  vars:
+    ansible_python_interpreter: %(python)s
+  tasks:
+    - name: Write the report of the fleet's facts
+      virt.hostdev.hostdev_report:
+        hosts: "{{ lookup('ansible.builtin.file', '%(facts)s') | from_json }}"
+        dest: %(dest)s
+'''
+
+
+def dot_svg(source):
+    completed = subprocess.run(['dot', '-Tsvg'], input=source, capture_output=True, text=True, check=True,
+                               timeout=600)
+    return completed.stdout
+
+
+def report_figures(work, roots, hosts, full, browser=True):
+    """(e) on a fleet of `hosts` hosts, full facts for `full` of them: the module's run, the report built in
+    process, the files' sizes and (browser) Chromium's timings of the module's page."""
+    facts = fleet_facts(roots, hosts, full, LARGE_EVERY)
+    facts_path = os.path.join(work, 'report-facts.json')
+    with open(facts_path, 'w') as handle:
+        json.dump(facts, handle)
+    dest = os.path.join(work, 'report')
+    with open(os.path.join(work, 'play-report.yml'), 'w') as handle:
+        handle.write(REPORT_PLAY % {'python': sys.executable, 'facts': facts_path, 'dest': dest})
+    module = run_play(work, 'localhost,', 'report')
+    start = time.perf_counter()
+    report = FleetReport(facts, names=pci_names)
+    built = time.perf_counter()
+    pictures = dict((host, dot_svg(source)) for host, source in report.dot_sources().items())
+    drawn = time.perf_counter()
+    documents = report.documents(FORMATS, 'in-process', pictures)
+    written = time.perf_counter()
+    files = dict((name, os.path.getsize(os.path.join(dest, name))) for name in sorted(os.listdir(dest)))
+    render = None
+    if browser:
+        with chromium(wait=300) as driver:
+            render = timings(load(driver, 'file://' + os.path.join(dest, 'hostdev-report.html'), 300))
+    return {'hosts': hosts, 'full_hosts': full, 'facts_bytes': os.path.getsize(facts_path),
+            'sections': len(report.sections), 'pictures': len(pictures), 'module': module,
+            'build_seconds': built - start, 'dot_seconds': drawn - built, 'documents_seconds': written - drawn,
+            'file_bytes': files, 'render': render,
+            'same_page': files['hostdev-report.html'] == len(documents['in-process.html'].encode('utf-8'))}
 
 
 # -- the report ----------------------------------------------------------------------------------
@@ -500,17 +594,18 @@ def table(results):
             '%-26s %9s %9s %10s %10s %10s %10s' % ('play', 'seconds', 'vs setup', 'CPU s', 'peak MB',
                                                    'added MB', 'vs setup')]
         summary = fleet['summary']
-        for name in ('noop', 'setup', 'compact', 'full'):
+        for name in ('noop',) + ORDER:
             row = summary[name]
             lines.append('%-26s %9.1f %9s %10.1f %10.1f %10.1f %10s' % (
                 PLAYS[name][0], row['seconds'], ratio(row.get('time_vs_setup')), row['cpu_seconds'],
                 row['peak_kb'] / 1024.0, row['added_kb'] / 1024.0, ratio(row.get('memory_vs_setup'))))
         goals = fleet['goals']
-        lines.append('goal: no slower than setup min: compact %s (%s), full %s (%s)' % (
-            held(goals['compact_no_slower_than_setup']), ratio(summary['compact']['time_vs_setup']),
-            held(goals['full_no_slower_than_setup']), ratio(summary['full']['time_vs_setup'])))
-        lines.append('goal: compact facts add < 0.5 x what setup min adds to peak memory: %s (%s)' % (
-            held(goals['compact_memory_under_half_of_setup']), ratio(summary['compact']['memory_vs_setup'])))
+        lines.append('goal: compact facts no slower than setup min: %s (%s); full facts within %.2f x: %s (%s)' % (
+            held(goals['compact_no_slower_than_setup']), ratio(summary['compact']['time_vs_setup']), FULL_TIME_GOAL,
+            held(goals['full_within_1_25_of_setup']), ratio(summary['full']['time_vs_setup'])))
+        lines.append('goal: summary facts add < %.1f x what setup min adds to peak memory: %s (%s)' % (
+            SUMMARY_MEMORY_GOAL, held(goals['summary_memory_under_half_of_setup']),
+            ratio(summary['summary']['memory_vs_setup'])))
     gather = results.get('gather')
     if gather:
         summary = gather['summary']
@@ -542,32 +637,55 @@ def table(results):
         lines += ['', '(c) bytes of facts per host: JSON, and parsed into Python (KB); of the devices compact facts '
                       'list, their names alone and one all-null record each, and compact facts without their '
                       'devices, parsed; the controller\'s walk of a result',
-                  '%-26s %7s %6s %10s %9s %6s %9s %10s %8s %10s %9s %11s %14s' % (
-                      'host', 'devices', 'listed', 'full B', 'compact B', 'ratio', 'full KB', 'compact KB',
-                      'names KB', 'records KB', 'no dev KB', 'full walk s', 'compact walk s')]
+                  '%-26s %7s %6s %10s %9s %9s %6s %9s %10s %10s %10s %8s %10s %9s %11s %14s' % (
+                      'host', 'devices', 'listed', 'full B', 'compact B', 'summary B', 'ratio', 'full KB',
+                      'compact KB', 'KB/listed', 'summary KB', 'names KB', 'records KB', 'no dev KB', 'full walk s',
+                      'compact walk s')]
         for row in facts['rows']:
-            lines.append('%-26s %7d %6d %10d %9d %6.3f %9.1f %10.1f %8.1f %10.1f %9.1f %11s %14s' % (
+            lines.append('%-26s %7d %6d %10d %9d %9d %6.3f %9.1f %10.1f %10.2f %10.2f %8.1f %10.1f %9.1f %11s %14s' % (
                 KIND_LABELS[row['host']], row['devices'], row['compact_devices'], row['full_bytes'],
-                row['compact_bytes'], row['ratio'], row['full_parsed'] / 1024.0, row['compact_parsed'] / 1024.0,
-                row['names_parsed'] / 1024.0, row['records_parsed'] / 1024.0, row['undeviced_parsed'] / 1024.0,
-                seconds(row['full_walk_seconds']), seconds(row['compact_walk_seconds'])))
+                row['compact_bytes'], row['summary_bytes'], row['ratio'], row['full_parsed'] / 1024.0,
+                row['compact_parsed'] / 1024.0, row['compact_parsed_per_device'] / 1024.0,
+                row['summary_parsed'] / 1024.0, row['names_parsed'] / 1024.0, row['records_parsed'] / 1024.0,
+                row['undeviced_parsed'] / 1024.0, seconds(row['full_walk_seconds']),
+                seconds(row['compact_walk_seconds'])))
         fleet_bytes = facts['fleet']
-        lines.append('%-26s %7s %6s %10d %9d %6.3f %9.1f %10.1f %8.1f %10.1f %9.1f' % (
+        lines.append('%-26s %7s %6s %10d %9d %9d %6.3f %9.1f %10.1f %10s %10.1f %8.1f %10.1f %9.1f' % (
             'the fleet of (a), in all', '', '', fleet_bytes['full_bytes'], fleet_bytes['compact_bytes'],
-            fleet_bytes['compact_bytes'] / float(fleet_bytes['full_bytes']), fleet_bytes['full_parsed'] / 1024.0,
-            fleet_bytes['compact_parsed'] / 1024.0, fleet_bytes['names_parsed'] / 1024.0,
+            fleet_bytes['summary_bytes'], fleet_bytes['compact_bytes'] / float(fleet_bytes['full_bytes']),
+            fleet_bytes['full_parsed'] / 1024.0, fleet_bytes['compact_parsed'] / 1024.0, '',
+            fleet_bytes['summary_parsed'] / 1024.0, fleet_bytes['names_parsed'] / 1024.0,
             fleet_bytes['records_parsed'] / 1024.0, fleet_bytes['undeviced_parsed'] / 1024.0))
         setup = facts['setup_min']
         lines.append('setup min\'s facts on this machine: %d B, %.1f KB parsed; %.1f MB for the fleet' % (
             setup['bytes'], setup['parsed'] / 1024.0, setup['fleet_parsed'] / 1048576.0))
+        goals = facts['goals']
+        lines.append('goal: compact facts < %.1f KB parsed per listed device: %s (at most %.2f KB); summary facts '
+                     '< %.0f KB parsed per host: %s (at most %.2f KB)' % (
+                         COMPACT_PER_DEVICE_GOAL / 1024, held(goals['compact_per_device_under_1_2_kb']),
+                         max(row['compact_parsed_per_device'] for row in facts['rows']) / 1024.0,
+                         SUMMARY_PER_HOST_GOAL / 1024, held(goals['summary_under_2_kb']),
+                         max(row['summary_parsed'] for row in facts['rows']) / 1024.0))
         if fleet and gather:
             room = fleet['summary']['setup']['added_kb'] / 2.0 - gather['ping_added_kb']
             lines.append('room the memory goal leaves for facts: half of what setup min adds (a) less what any '
-                         'task result adds (ping, d): %.1f MB; compact facts parsed: %.1f MB; their names alone: '
-                         '%.1f MB; all-null records: %.1f MB; compact facts without devices: %.1f MB' % (
-                             room / 1024.0, fleet_bytes['compact_parsed'] / 1048576.0,
-                             fleet_bytes['names_parsed'] / 1048576.0, fleet_bytes['records_parsed'] / 1048576.0,
-                             fleet_bytes['undeviced_parsed'] / 1048576.0))
+                         'task result adds (ping, d): %.1f MB; summary facts parsed: %.1f MB; compact facts '
+                         'parsed: %.1f MB' % (room / 1024.0, fleet_bytes['summary_parsed'] / 1048576.0,
+                                              fleet_bytes['compact_parsed'] / 1048576.0))
+    report = results.get('report')
+    if report:
+        lines += ['', '(e) the report of the fleet of (a): summary facts, full facts for %d hosts' % report['full_hosts'],
+                  'facts in: %.1f MB of JSON; %d sections; the module on the controller: %.1f s, peak %.1f MB; '
+                  'in process: built in %.2f s, %d pictures drawn in %.2f s, documents in %.2f s' % (
+                      report['facts_bytes'] / 1048576.0, report['sections'], report['module']['seconds'],
+                      report['module']['peak_kb'] / 1024.0, report['build_seconds'], report['pictures'],
+                      report['dot_seconds'], report['documents_seconds']),
+                  'files: %s' % ', '.join('%s %.1f KB' % (name, size / 1024.0) for name, size in
+                                          sorted(report['file_bytes'].items())),
+                  'Chromium: DOMContentLoaded %.0f ms, load %.0f ms, first contentful paint %s ms, page %d px high' % (
+                      report['render']['dom'], report['render']['load'],
+                      'n/a' if report['render']['paint'] is None else '%.0f' % report['render']['paint'],
+                      report['render']['height'])]
     return '\n'.join(lines)
 
 
@@ -588,7 +706,7 @@ def main():
     work = tempfile.mkdtemp(prefix='fleet-', dir=OUT)
     results = {'machine': machine(), 'settings': {
         'hosts': HOSTS, 'forks': FORKS, 'large_every': LARGE_EVERY, 'play_rounds': PLAY_ROUNDS,
-        'sysfs_rounds': SYSFS_ROUNDS, 'sizes': SIZES, 'parts': PARTS}}
+        'sysfs_rounds': SYSFS_ROUNDS, 'sizes': SIZES, 'report_full': REPORT_FULL, 'parts': PARTS}}
     started = time.time()
     try:
         roots = build_fleet_hosts(os.path.join(work, 'hosts'))
@@ -603,6 +721,8 @@ def main():
         if 'd' in PARTS:
             _mix, kinds = fleet_mix()
             results['gather'] = bench_gather(work, write_fleet(work, roots, kinds))
+        if 'e' in PARTS:
+            results['report'] = report_figures(work, roots, HOSTS, REPORT_FULL)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     results['seconds'] = time.time() - started

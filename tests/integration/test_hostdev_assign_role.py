@@ -11,7 +11,7 @@ import os
 import libvirt
 import pytest
 
-from ansible_collections.virt.hostdev.plugins.module_utils.model.facts_format import FACTS_MODES
+from ansible_collections.virt.hostdev.plugins.module_utils.model.facts_format import DEVICE_FACTS_MODES
 from ansible_collections.virt.hostdev.plugins.module_utils.model.hostdev_xml import hostdev_elements
 
 PLAYBOOK = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'playbooks', 'assign_role.yml')
@@ -167,7 +167,7 @@ MAPPINGS = {
 REFUSED_TASK = 'Resolve the mappings, refusing drift and hosts they do not map'
 
 
-@pytest.mark.parametrize('facts', FACTS_MODES)
+@pytest.mark.parametrize('facts', DEVICE_FACTS_MODES)
 def test_a_mapping_assigns_the_mapped_devices(role, domain, facts):
     # hostdev_assign_mappings defaults to the inventory's hostdev_mappings
     outcome, _completed = role(domain=domain.name(), mapping=['gpu-a4000', 'keyboard'], include_group=True,
@@ -182,7 +182,7 @@ def test_a_mapping_assigns_the_mapped_devices(role, domain, facts):
     assert outcome['failed'] is False and outcome['result']['changed'] is False, outcome
 
 
-@pytest.mark.parametrize('facts', FACTS_MODES)
+@pytest.mark.parametrize('facts', DEVICE_FACTS_MODES)
 def test_a_drifted_mapping_is_refused_naming_the_drift(role, domain, facts):
     before = domain.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)
     drifted = {'gpu-a4000': dict(MAPPINGS['gpu-a4000'], hosts={

@@ -11,7 +11,7 @@ import os
 
 import pytest
 
-from ansible_collections.virt.hostdev.plugins.module_utils.model.facts_format import FACTS_MODES
+from ansible_collections.virt.hostdev.plugins.module_utils.model.facts_format import DEVICE_FACTS_MODES
 
 from fixtures.sample_host import build_tree
 from support.fake_host import DEBIAN_GRUB, FakeTools, debian_root, read, write
@@ -81,7 +81,7 @@ def test_check_mode_changes_nothing(role, host):
 FACTS_DEVICES = {'full': 33, 'compact': 13}
 
 
-@pytest.mark.parametrize('facts', FACTS_MODES)
+@pytest.mark.parametrize('facts', DEVICE_FACTS_MODES)
 def test_prepare_without_reboot_then_verify_after_it(role, host, facts):
     root, tools = host
     outcome, completed = role(devices=GPU, include_group=True, iommu_pt=True, facts=facts)
@@ -108,7 +108,7 @@ def test_prepare_without_reboot_then_verify_after_it(role, host, facts):
     assert 'Gather the host\'s IOMMU state and drivers' in completed.stdout and tools.calls() == []
 
 
-@pytest.mark.parametrize('facts', FACTS_MODES)
+@pytest.mark.parametrize('facts', DEVICE_FACTS_MODES)
 def test_verification_names_what_the_host_lacks(role, host, facts):
     root, _tools = host
     outcome, _completed = role(devices=GPU, include_group=True, iommu_pt=True)
@@ -131,7 +131,7 @@ def test_a_refused_reservation_changes_nothing(role, host):
     assert not os.path.exists(root + RESERVATION)
 
 
-@pytest.mark.parametrize('facts', FACTS_MODES)
+@pytest.mark.parametrize('facts', DEVICE_FACTS_MODES)
 def test_absent_undoes_it_all(role, host, facts):
     root, tools = host
     selected, _completed = role(select="[?name=='pci_0000_02_00_0']", facts=facts)
@@ -162,7 +162,7 @@ MAPPINGS = {
 }
 
 
-@pytest.mark.parametrize('facts', FACTS_MODES)
+@pytest.mark.parametrize('facts', DEVICE_FACTS_MODES)
 def test_devices_by_mapping_name(role, host, facts):
     root, _tools = host
     outcome, _completed = role(mapping=['gpu-a4000', 'gpu-a4000-audio'], mappings=MAPPINGS, facts=facts)
@@ -173,7 +173,7 @@ def test_devices_by_mapping_name(role, host, facts):
         '0000:01:00.0', '0000:01:00.1']
 
 
-@pytest.mark.parametrize('facts', FACTS_MODES)
+@pytest.mark.parametrize('facts', DEVICE_FACTS_MODES)
 def test_a_drifted_mapping_is_refused_before_anything_changes(role, host, facts):
     root, tools = host
     moved = dict(MAPPINGS, **{'gpu-a4000': dict(MAPPINGS['gpu-a4000'],

@@ -1,21 +1,27 @@
 """The fleet report as a person sees it: the role writes it through ansible-playbook, Debian's
 headless Chromium opens the page, and the assertions are on what it renders (visible text,
-displayed SVG and its clusters, no script run), not on the HTML text.
+displayed SVG and its clusters, no script run), not on the HTML text. Also a report of 1,000
+hosts (summary facts, full facts for 20), written by the module on the controller.
 
 Chromium and chromedriver come from Debian's packages (bindep.txt); nothing is downloaded.
 A screenshot of the whole page is left in .build/hostdev-report.png.
 """
 
+import json
 import os
 
 import pytest
 from selenium.webdriver.common.by import By
 
-from support.browser import chromium, load
+from support.browser import WAIT, chromium, load, timings
+from support.fleet_hosts import build_fleet_hosts, fleet_facts
 from support.playbook import REPO_ROOT
 from support.report_hosts import FLEET_DRIFT, HOSTILE_PRODUCT, build_fleet
 
+from fixtures.synthetic_host import synthetic_sysfs
+
 PLAYBOOK = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'playbooks', 'report_fleet.yml')
+FACTS_PLAYBOOK = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'playbooks', 'report_facts.yml')
 SCREENSHOT = os.path.join(REPO_ROOT, '.build', 'hostdev-report.png')
 TOPOLOGY_SHOT = os.path.join(REPO_ROOT, '.build', 'hostdev-report-topology.png')
 
@@ -64,8 +70,10 @@ def test_summary_table_shows_the_fleet(loaded):
         ['Hosts', '3'],
         ['With facts', '2'],
         ['Without facts', '1: ws-c'],
+        ['Unreadable facts', '0'],
         ['IOMMU off', '1: ws-b'],
         ['Free GPUs', '1 of 4'],
+        ['Boot VGA and BMC displays', '0'],
         ['Devices held by domains', '2'],
         ['Drift', '2 on 2 hosts: ws-a, ws-b'],
     ]
@@ -75,8 +83,8 @@ def test_summary_table_shows_the_fleet(loaded):
         ['Intel Corporation ' + HOSTILE_PRODUCT, '8086:4680', '1', '2', 'ws-a'],
         ['NVIDIA Corporation GA104GL [RTX A4000]', '10de:24b0', '0', '2', ''],
     ]
-    off = visible_rows(loaded.find_element(By.CSS_SELECTOR, '#summary table.iommu-off'))
-    assert off[1][0] == 'ws-b' and off[1][1].startswith('the IOMMU is off: enable VT-d')
+    hints = visible_rows(loaded.find_element(By.CSS_SELECTOR, '#summary table.hints'))
+    assert len(hints) == 2 and hints[1][0].startswith('the IOMMU is off: enable VT-d') and hints[1][1] == 'ws-b'
 
 
 def test_drift_section_lists_the_entries(loaded):
@@ -162,3 +170,59 @@ def test_screenshots_of_the_page_and_a_picture(loaded):
     assert os.path.getsize(SCREENSHOT) > 50000
     figure = host_section(loaded, 'ws-a').find_element(By.CSS_SELECTOR, 'figure.topology')
     assert figure.screenshot(TOPOLOGY_SHOT)
+
+
+# -- a fleet of 1,000 hosts ------------------------------------------------------------------------
+
+FLEET_HOSTS = 1000
+FLEET_FULL = 20
+
+
+@pytest.fixture(scope='module')
+def fleet_report(tmp_path_factory):
+    """(file:// URL, module result) of the report the module wrote for 1,000 hosts: summary facts of the
+    sample workstation, it without an IOMMU, it with its GPU held, and every 20th a synthetic host of 5,001
+    devices; full facts for the first 20 that are not synthetic (the hosts a play picked)."""
+    from support import run_playbook
+    work = tmp_path_factory.mktemp('report-fleet')
+    roots = build_fleet_hosts(str(work / 'hosts'))
+    roots['large'] = synthetic_sysfs(str(work / 'hosts' / 'large'), 2500)
+    facts = work / 'facts.json'
+    facts.write_text(json.dumps(fleet_facts(roots, FLEET_HOSTS, FLEET_FULL)))
+    dest = str(work / 'report')
+    completed = run_playbook(FACTS_PLAYBOOK, extra_vars={'report_facts_file': str(facts), 'report_dest': dest},
+                             timeout=600)
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    with open(dest + '.result.json') as handle:
+        result = json.load(handle)
+    return 'file://' + os.path.join(dest, 'hostdev-report.html'), result
+
+
+def test_a_report_of_1000_hosts_renders_one_section_per_kind_of_host(browser, fleet_report):
+    url, result = fleet_report
+    timing = timings(load(browser, url))
+    summary = result['summary']
+    assert summary['hosts'] == FLEET_HOSTS and len(summary['summary_facts']) == FLEET_HOSTS - FLEET_FULL
+    # three kinds of host with full facts, the same three and the synthetic one with summary facts
+    assert summary['sections'] == 7
+    sections = browser.find_elements(By.CSS_SELECTOR, 'section.host')
+    assert len(sections) == 7 and len(browser.find_elements(By.CSS_SELECTOR, 'nav a')) == 7
+    titles = [section.find_element(By.TAG_NAME, 'h2').text for section in sections]
+    assert titles == ['host0000 and 6 identical hosts', 'host0001 and 5 identical hosts', 'host0002 and 6 identical hosts',
+                      'host0019 and 49 identical hosts', 'host0021 and 309 identical hosts',
+                      'host0022 and 309 identical hosts', 'host0023 and 309 identical hosts']
+    pictures = browser.find_elements(By.CSS_SELECTOR, 'figure.topology svg')
+    assert len(pictures) == 3 and all(svg.is_displayed() for svg in pictures)
+    assert len(browser.find_elements(By.CSS_SELECTOR, 'table.kinds')) == 4
+    rows = dict(visible_rows(browser.find_element(By.CSS_SELECTOR, '#summary table.summary')))
+    assert rows['Hosts'] == '1000' and rows['IOMMU off'].startswith('366: host0001, host0004')
+    assert rows['IOMMU off'].endswith(' and 356 more')
+    # the IOMMU-off hint once, its 366 hosts (316 like the sample, the 50 synthetic) folded behind their count
+    hints = browser.find_elements(By.CSS_SELECTOR, '#summary table.hints tbody tr')
+    assert len(hints) == 1 and 'the IOMMU is off' in hints[0].text
+    folded = hints[0].find_element(By.TAG_NAME, 'details')
+    assert folded.find_element(By.TAG_NAME, 'summary').text == '366 hosts: host0001, host0004, host0007, ...'
+    assert not folded.find_element(By.TAG_NAME, 'p').is_displayed() and not folded.get_property('open')
+    assert 0 < timing['load'] < WAIT * 1000 and timing['height'] < 20000
+    size = os.path.getsize(url[len('file://'):])
+    assert size < 600 * 1024, size

@@ -1,5 +1,5 @@
-"""The hostdev_report role through ansible-playbook: facts gathered in the play (full or compact) or
-from the fact cache, idempotence, check mode and diff, and a controller without Graphviz."""
+"""The hostdev_report role through ansible-playbook: facts gathered in the play (full, compact or summary)
+or from the fact cache, idempotence, check mode and diff, and a controller without Graphviz."""
 
 import csv
 import json
@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from support.report_hosts import FLEET_DRIFT, HOSTILE_PRODUCT, build_fleet
+from support.report_hosts import FLEET_DRIFT, HOSTILE_PRODUCT, SAMPLE_IGPU_PRODUCT, build_fleet
 
 PLAYBOOK = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'playbooks', 'report_fleet.yml')
 FILES = ['hostdev-report.csv', 'hostdev-report.html', 'hostdev-report.md']
@@ -100,17 +100,43 @@ def test_facts_from_the_fact_cache(report, tmp_path):
     assert result['summary']['without_facts'] == ['not-in-inventory', 'ws-a', 'ws-b', 'ws-c']
 
 
-def test_the_report_from_compact_facts(report, tmp_path):
-    """Compact facts give the same rows, states and summary; the ids stand in for the names they lack."""
+def test_the_report_from_compact_facts(report, tmp_path, fleet):
+    """Compact facts give the same rows, states and summary; the controller's pci.ids names the ids they carry."""
     assert report(dest=tmp_path / 'full')[0] == 0
-    returncode, output, result = report(dest=tmp_path / 'compact', report_facts='compact')
+    # ws-b's pci.ids is the sample's; ws-a's names its integrated GPU with hostile text, which full facts read
+    pci_ids = os.path.join(os.path.dirname(fleet[1]['root']), 'usr', 'share', 'misc', 'pci.ids')
+    returncode, output, result = report(dest=tmp_path / 'compact', report_facts='compact',
+                                        hostdev_report_pci_ids=pci_ids)
     assert returncode == 0, output
     full = csv_rows(str(tmp_path / 'full' / 'hostdev-report.csv'))
     compact = csv_rows(str(tmp_path / 'compact' / 'hostdev-report.csv'))
-    assert [dict(row, vendor='', product='') for row in full] == compact
+    assert compact == [dict(row, product=SAMPLE_IGPU_PRODUCT) if row['product'] == HOSTILE_PRODUCT else row
+                       for row in full]
     assert result['summary']['free_gpus'] == 1 and result['summary']['gpus'] == 4
     assert result['summary']['iommu_off'] == ['ws-b'] and result['summary']['without_facts'] == ['ws-c']
     assert '<svg' in open(str(tmp_path / 'compact' / 'hostdev-report.html')).read()
+    # by default, the controller's own pci.ids (Debian's pci.ids package) names the vendors
+    returncode, output, result = report(dest=tmp_path / 'default', report_facts='compact')
+    assert returncode == 0, output
+    vendors = set(row['vendor'] for row in csv_rows(str(tmp_path / 'default' / 'hostdev-report.csv')) if row['device'])
+    assert vendors == {'Intel Corporation', 'NVIDIA Corporation'}
+
+
+def test_the_report_from_summary_facts(report, tmp_path):
+    """Summary facts give the same fleet summary, a section of counts per host, and no picture."""
+    returncode, output, full = report(dest=tmp_path / 'full')
+    assert returncode == 0, output
+    returncode, output, result = report(dest=tmp_path / 'summary', report_facts='summary')
+    assert returncode == 0, output
+    assert result['summary']['summary_facts'] == ['ws-a', 'ws-b']
+    for key in ('hosts', 'with_facts', 'without_facts', 'iommu_off', 'hints', 'gpus', 'free_gpus', 'held'):
+        assert result['summary'][key] == full['summary'][key], key
+    rows = csv_rows(str(tmp_path / 'summary' / 'hostdev-report.csv'))
+    assert [(row['host'], row['kind'], row['count']) for row in rows if row['host'] == 'ws-a'][:2] == [
+        ('ws-a', 'GPU', '1'), ('ws-a', 'GPU', '1')]
+    assert set(row['state'] for row in rows) == {'summary facts', 'no hostdev facts'}
+    page = open(str(tmp_path / 'summary' / 'hostdev-report.html')).read()
+    assert page.count('<table class="kinds">') == 2 and '<svg' not in page
 
 
 def path_without_dot(bindir):

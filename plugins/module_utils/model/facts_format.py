@@ -2,18 +2,23 @@
 # Copyright: virt.hostdev contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """PRIVATE: the format of ansible_facts.hostdev, declared once: its modes, the keys of the facts and
-of each device in each mode, which devices compact facts list, and how a device of the facts is read
-back as a device record. No I/O happens here.
+of each device in each mode, which devices compact facts list, the counts summary facts give, and how
+a device of the facts is read back as a device record. No I/O happens here.
 
-HostModel.facts() produces the facts from this declaration; model.facts.host_facts() is the one
-way a module builds them from a read, and model.facts.model_of_facts() the one way facts become a
-model again. tests/unit/plugins/module_utils/model/test_facts_schema.py checks this declaration
+HostModel.facts() produces the facts from this declaration; model.host_facts.host_facts() is the one
+way a module builds them from a read, and model.host_facts.model_of_facts() the one way facts become a
+model again. tests/unit/plugins/module_utils/model/test_facts_format.py checks this declaration
 against what is produced, the facts doc fragment and hostdev_facts' RETURN.
 """
 
-from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Mapping, NamedTuple, Optional, Set
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Mapping, NamedTuple, Optional, Set, cast
 
-from ansible_collections.virt.hostdev.plugins.module_utils.model.devices import eligibility, is_pci_endpoint
+from ansible_collections.virt.hostdev.plugins.module_utils.model.devices import (
+    eligibility,
+    is_display,
+    is_pci_endpoint,
+    is_pci_kind,
+)
 from ansible_collections.virt.hostdev.plugins.module_utils.model.pci_classes import PCI_CLASS_BRIDGE
 from ansible_collections.virt.hostdev.plugins.module_utils.model.records import (
     CAPABILITY_KEYS,
@@ -26,13 +31,18 @@ if TYPE_CHECKING:  # the model these functions read (for the type checker only: 
 
 # -- the declaration -------------------------------------------------------------
 
-# What the facts give: every device with every key, or a summary of the passthrough candidates.
-FACTS_MODES = ('full', 'compact')
+# What the facts give: every device with every key; the passthrough candidates with the keys that
+# decide on them; or no device at all, only counts of the candidates by kind and model.
+FACTS_MODES = ('full', 'compact', 'summary')
+# The modes whose facts list devices (what the query filters and the device mappings need).
+DEVICE_FACTS_MODES = ('full', 'compact')
 
 # The keys of ansible_facts.hostdev in each mode (model.host_facts.host_facts gives assignable).
+# Full facts carry the summary's kinds too, so what groups hosts by kinds reads either form.
 FACTS_KEYS = {
-    'full': ('source', 'iommu', 'devices', 'iommu_groups', 'eligible', 'assignable', 'domains'),
+    'full': ('source', 'iommu', 'devices', 'iommu_groups', 'eligible', 'assignable', 'domains', 'kinds'),
     'compact': ('source', 'iommu', 'devices', 'iommu_groups', 'assignable', 'domains'),
+    'summary': ('source', 'iommu', 'kinds'),
 }
 # The keys of iommu (the first four are there whatever the reader found), of an IOMMU group and of a domain.
 IOMMU_KEYS = ('enabled', 'groups', 'kernel_args', 'interrupt_remapping', 'units', 'unsafe_interrupts',
@@ -63,11 +73,39 @@ QUERY_DEVICE_KEYS = ('name', 'type', 'parent', 'iommu_group', 'pci.class', 'pci.
 # The class compact facts give a bridge they leave out (HostModel.of_facts).
 BRIDGE_CLASS = '0x%02x0000' % PCI_CLASS_BRIDGE
 
+# Summary facts: the IOMMU state (SUMMARY_IOMMU_KEYS) and kinds, which maps each kind below that the
+# host has to KIND_KEYS. They count the PCI devices compact facts list, of these kinds, first match
+# wins; display controllers that are no GPU a guest wants come first: the BMC's (a server's remote
+# console) and the boot VGA device (the host's console). The kinds guests are placed by
+# (MODEL_KINDS) are also counted by model (vendor:product ids, MODEL_KEYS). What is left out (USB and
+# SCSI devices, the other kinds' models, IOMMU units and kernel arguments) keeps a host's summary
+# under 2 KB once parsed (make bench-fleet), whatever the host's size.
+SUMMARY_KINDS = ('bmc_display', 'boot_vga', 'gpu', 'nic', 'nvme', 'storage', 'usb_controller', 'fibre_channel',
+                 'audio', 'multimedia', 'accelerator')
+MODEL_KINDS = ('gpu', 'accelerator')
+SUMMARY_IOMMU_KEYS = ('enabled', 'groups', 'interrupt_remapping', 'hint')
+KIND_KEYS = ('total', 'assignable', 'held', 'blockers', 'models')
+MODEL_KEYS = ('ids', 'name', 'total', 'assignable', 'blockers')
+
+# The display controllers of baseboard management controllers, by vendor id and product ids (None:
+# every product of the vendor's display): ASPEED's AST graphics, the Matrox G200 server variants
+# (G200e/SE, EV, eW/WB, EH, eR, eW3, eH3) of Dell, HPE and Lenovo BMCs, HiSilicon's iBMC display.
+BMC_DISPLAY_IDS = {
+    '0x1a03': ('0x2000',),
+    '0x102b': ('0x0522', '0x0524', '0x0530', '0x0532', '0x0533', '0x0534', '0x0536', '0x0538'),
+    '0x19e5': ('0x1711',),
+}
+
 
 def facts_mode(mode: str) -> str:
     if mode not in FACTS_MODES:
         raise ValueError('facts mode must be one of %s, not %r' % (', '.join(FACTS_MODES), mode))
     return mode
+
+
+def is_summary(facts: Any) -> bool:
+    """Whether facts are summary facts: counts by kind, no device list (hostdev_facts with facts=summary)."""
+    return isinstance(facts, Mapping) and 'devices' not in facts and isinstance(facts.get('kinds'), Mapping)
 
 
 def in_compact_facts(record: Record, eligible: Optional[bool] = None) -> bool:
@@ -114,6 +152,83 @@ def facts_eligible(device: Mapping[str, Any]) -> bool:
         return bool(passthrough.get('eligible'))
     blockers = device.get('blockers')
     return isinstance(blockers, list) and 'not_eligible' not in blockers
+
+
+def _pci_of(device: Mapping[str, Any]) -> Mapping[str, Any]:
+    pci = device.get('pci')
+    return pci if isinstance(pci, Mapping) else {}
+
+
+def is_bmc_display(device: Mapping[str, Any]) -> bool:
+    """A display controller of a baseboard management controller (BMC_DISPLAY_IDS)."""
+    pci = _pci_of(device)
+    products = BMC_DISPLAY_IDS.get(str(pci.get('vendor_id')).lower())
+    return is_display(cast(Record, device)) and products is not None and str(pci.get('product_id')).lower() in products
+
+
+def is_boot_vga(device: Mapping[str, Any]) -> bool:
+    """The boot VGA device: pci.boot_vga (records, full facts); in compact facts, a display controller
+    whose blockers have not_eligible (a display controller is eligible unless it is the boot VGA)."""
+    pci = _pci_of(device)
+    if not is_display(cast(Record, device)):
+        return False
+    if 'boot_vga' in pci:
+        return bool(pci['boot_vga'])
+    return not facts_eligible(device) and 'passthrough' not in device and isinstance(device.get('blockers'), list)
+
+
+def summary_kind(device: Mapping[str, Any]) -> Optional[str]:
+    """The kind of SUMMARY_KINDS a PCI record or device of the facts counts as; None for the others."""
+    if is_bmc_display(device):
+        return 'bmc_display'
+    if is_boot_vga(device):
+        return 'boot_vga'
+    return next((kind for kind in SUMMARY_KINDS[2:] if is_pci_kind(device, kind)), None)
+
+
+def model_ids(device: Mapping[str, Any]) -> Optional[str]:
+    """vendor:product ids of a PCI device ('10de:24b0'); None when either is unknown."""
+    pci = _pci_of(device)
+    vendor, product = (str(pci.get(key) or '').lower() for key in ('vendor_id', 'product_id'))
+    if not vendor or not product:
+        return None
+    return '%s:%s' % tuple(value[2:] if value.startswith('0x') else value for value in (vendor, product))
+
+
+def model_name(device: Mapping[str, Any]) -> Optional[str]:
+    """Vendor and product names of a PCI device, as the readers filled them; None when neither is known."""
+    pci = _pci_of(device)
+    return ' '.join(str(pci[key]) for key in ('vendor', 'product') if pci.get(key)) or None
+
+
+def kinds_of(devices: Iterable[Mapping[str, Any]]) -> Dict[str, Dict[str, Any]]:
+    """Summary facts' kinds: the PCI devices of the facts that compact facts list, counted by
+    summary_kind (and the MODEL_KINDS by model), each count with how many are assignable, held by a
+    domain (kinds only), and the blocker codes of the others ({code: devices}). Kinds in SUMMARY_KINDS
+    order, models by ids."""
+    kinds = {}  # type: Dict[str, Dict[str, Any]]
+    models = {}  # type: Dict[str, Dict[Optional[str], Dict[str, Any]]]
+    for device in devices:
+        kind = summary_kind(device) if is_pci_endpoint(cast(Record, device)) else None
+        if kind is None:
+            continue
+        entry = kinds.setdefault(kind, dict(total=0, assignable=0, held=0, blockers={}, models=[]))
+        counted = [entry]
+        if kind in MODEL_KINDS:
+            ids = model_ids(device)
+            counted.append(models.setdefault(kind, {}).setdefault(ids, dict(
+                ids=ids, name=model_name(device), total=0, assignable=0, blockers={})))
+        entry['held'] += 1 if device.get('assigned_to') else 0
+        for counts in counted:
+            counts['total'] += 1
+            if device.get('assignable') is True:
+                counts['assignable'] += 1
+                continue
+            for code in device.get('blockers') or ():
+                counts['blockers'][code] = counts['blockers'].get(code, 0) + 1
+    for kind, by_ids in models.items():
+        kinds[kind]['models'] = [by_ids[ids] for ids in sorted(by_ids, key=lambda ids: (ids is None, ids or ''))]
+    return dict((kind, kinds[kind]) for kind in SUMMARY_KINDS if kind in kinds)
 
 
 def is_int(value: Any) -> bool:
@@ -178,6 +293,7 @@ def iommu_hint(iommu: Dict[str, Any]) -> Optional[str]:
 
 # -- a model's facts, and a model of facts (HostModel's facts methods and HostModel.of_facts) ----
 
+
 def device_facts(model: 'HostModel', name: str, blockers: Optional[Mapping[str, List[str]]] = None,
                  mode: str = 'full') -> Dict[str, Any]:
     """The facts of one device; with blockers (name: codes), also assignable and blockers.
@@ -222,7 +338,8 @@ def device_facts(model: 'HostModel', name: str, blockers: Optional[Mapping[str, 
 
 
 def facts_names(model: 'HostModel', mode: str = 'full') -> List[str]:
-    """Sorted names of the devices the facts list: every one, or in compact mode in_compact_facts()."""
+    """Sorted names of the devices the facts list: every one, or in compact mode in_compact_facts()
+    (which summary facts count)."""
     if facts_mode(mode) == 'full':
         return model.names()
     return [name for name in model.names() if in_compact_facts(model.device(name), model.eligibility(name)[0])]
@@ -231,12 +348,13 @@ def facts_names(model: 'HostModel', mode: str = 'full') -> List[str]:
 def facts_of(model: 'HostModel', source: str, blockers: Optional[Mapping[str, List[str]]] = None,
              mode: str = 'full') -> Dict[str, Any]:
     """ansible_facts.hostdev. blockers: {name: problem codes} from refusals.assignability(),
-    which adds assignable and blockers to each device and the top-level assignable list
-    (in compact mode, blockers of the listed devices are enough).
+    which adds assignable and blockers to each device, the top-level assignable list and the kinds
+    (in compact and summary mode, blockers of the listed devices are enough).
 
-    mode: 'full', every device with every key; or 'compact', the devices of facts_names('compact')
+    mode: 'full', every device with every key; 'compact', the devices of facts_names('compact')
     with the keys of device_facts(mode='compact'), and no eligible list (the devices say it: see
-    facts_eligible). The other keys are the same in both.
+    facts_eligible), nor kinds; 'summary', no device: the IOMMU state and the kinds of the devices
+    compact facts list (kinds_of), which full facts have too.
     """
     groups = model.iommu_groups()
     iommu = dict(model.iommu)
@@ -246,10 +364,16 @@ def facts_of(model: 'HostModel', source: str, blockers: Optional[Mapping[str, Li
     iommu.setdefault('interrupt_remapping', None)
     iommu['hint'] = iommu_hint(iommu)
     listed = facts_names(model, mode)
+    if mode == 'summary':
+        # full device facts of the candidates (names, boot_vga), counted and let go
+        return {'source': source, 'iommu': dict((key, iommu.get(key)) for key in SUMMARY_IOMMU_KEYS),
+                'kinds': kinds_of(device_facts(model, name, blockers) for name in listed
+                                  if model.device(name).get('type') == 'pci')}
+    devices = [device_facts(model, name, blockers, mode) for name in listed]
     return {
         'source': source,
         'iommu': iommu,
-        'devices': [device_facts(model, name, blockers, mode) for name in listed],
+        'devices': devices,
         'iommu_groups': [{'number': number, 'devices': groups[number]} for number in sorted(groups)],
         **({'eligible': model.eligible_names()} if mode == 'full' else {}),
         **({'assignable': [name for name in listed if not blockers[name]]} if blockers is not None else {}),
@@ -258,6 +382,7 @@ def facts_of(model: 'HostModel', source: str, blockers: Optional[Mapping[str, Li
              'hostdevs': sorted(set(name for source_ in dom.get('hostdevs', ())
                                     for name in model.match_source(source_)))}
             for dom in model.domains],
+        **({'kinds': kinds_of(devices)} if mode == 'full' and blockers is not None else {}),
     }
 
 

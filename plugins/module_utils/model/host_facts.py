@@ -6,19 +6,26 @@
 - ``host_facts()``: ansible_facts.hostdev of one read of a host, with every listed device's
   blockers (model.refusals): what hostdev_facts returns, and what tests and benchmarks build.
 - ``model_of_facts()``: a HostModel of facts again, full or compact, for the filters and tests,
-  the device mappings and anything else that reads facts a module returned.
+  the device mappings and anything else that reads facts a module returned. Summary facts name no
+  device, so they make no model: the error says so.
 """
 
 from collections.abc import Mapping
 from typing import Any, Dict, Type
 
 from ansible_collections.virt.hostdev.plugins.module_utils.errors import HostdevError, described
+from ansible_collections.virt.hostdev.plugins.module_utils.model.facts_format import is_summary
 from ansible_collections.virt.hostdev.plugins.module_utils.model.host_model import HostModel
 from ansible_collections.virt.hostdev.plugins.module_utils.model.refusals import assignability
 
 
+# What a reader of device facts says of summary facts (model_of_facts, plugin_utils.facts_query).
+SUMMARY_HAS_NO_DEVICES = ('summary facts (virt.hostdev.hostdev_facts with facts=summary) count devices but name '
+                          'none, and this needs device names: gather the facts with facts=compact or facts=full')
+
+
 def host_facts(model: HostModel, source: str, mode: str = 'full') -> Dict[str, Any]:
-    """ansible_facts.hostdev of a read (a HostModel and the source it came from), full or compact."""
+    """ansible_facts.hostdev of a read (a HostModel and the source it came from), full, compact or summary."""
     return model.facts(source, assignability(model, model.facts_names(mode)), mode)
 
 
@@ -32,6 +39,8 @@ def model_of_facts(facts: Any, error: Type[HostdevError] = HostdevError) -> Host
     error: the HostdevError subclass to raise when facts are not facts (a caller's own, such as
     MappingError), with a message naming what was given instead.
     """
+    if is_summary(facts):
+        raise error(SUMMARY_HAS_NO_DEVICES)
     expected = 'expected the facts of virt.hostdev.hostdev_facts (ansible_facts.hostdev or its devices)'
     devices = facts.get('devices') if isinstance(facts, Mapping) else facts
     if not isinstance(devices, list):

@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: virt.hostdev contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""PRIVATE: the edge of the fleet report: Graphviz's ``dot``, and writing the report's files.
+"""PRIVATE: the edge of the fleet report: the controller's pci.ids, Graphviz's ``dot``, and writing the
+report's files.
 
 Files are written into one directory, each atomically (a temporary file in the same
 directory, then a rename), only when their content differs. A symbolic link or anything
@@ -13,15 +14,37 @@ import errno
 import os
 import stat
 import tempfile
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
 
 from ansible_collections.virt.hostdev.plugins.module_utils.errors import shown
 from ansible_collections.virt.hostdev.plugins.module_utils.host_files import Commands
+from ansible_collections.virt.hostdev.plugins.module_utils.reading.id_names import ID_DATABASES, IdQuery
+from ansible_collections.virt.hostdev.plugins.module_utils.reporting.report_hosts import Ids, Names
 from ansible_collections.virt.hostdev.plugins.module_utils.reporting.report_values import ReportError
 
 GRAPHVIZ_MISSING = (
     "Graphviz's dot command is not on the controller's PATH: install the graphviz package "
     "(apt-get install graphviz, dnf install graphviz), or set topology: false for a report without pictures")
+
+
+def pci_names(wanted: Iterable[Ids], path: Optional[str] = None) -> Names:
+    """{(vendor, product): (vendor name, product name)} of PCI ids ('10de', '24b0') from a pci.ids file:
+    path, or the first of the usual places (Debian's /usr/share/misc, hwdata's /usr/share/hwdata) that
+    exists. Only the wanted ids are looked up (reading.id_names.IdQuery, one pass over the file); ids
+    the file does not name are left out, and so is everything when there is no file (but a path given
+    that is no readable file is an error)."""
+    if path and not (os.path.isfile(path) and os.access(path, os.R_OK)):
+        raise ReportError('pci_ids %s is not a readable file: give the path of a pci.ids file, or none to read '
+                          'the usual places' % path)
+    wanted = set(wanted)
+    query = IdQuery()
+    for vendor, product in wanted:
+        query.want_device(vendor, product)
+    paths = [path] if path else [os.path.join(os.sep, relative) for relative in ID_DATABASES['pci']]
+    if query.empty() or not any(os.path.isfile(candidate) and query.read(candidate) for candidate in paths):
+        return {}
+    found = dict((ids, (query.vendor(ids[0]), query.product(*ids))) for ids in wanted)
+    return dict((ids, names) for ids, names in found.items() if any(names))
 
 
 def render_svg(commands: Commands, source: str, timeout: int, what: str = 'the picture') -> str:

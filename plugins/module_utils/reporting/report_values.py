@@ -12,29 +12,35 @@ a spreadsheet formula, Markdown-escaped, DOT-quoted (dot escapes it again in its
 import html
 import json
 import re
-from typing import Any, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from ansible_collections.virt.hostdev.plugins.module_utils.errors import HostdevError
-from ansible_collections.virt.hostdev.plugins.module_utils.model.devices import is_pci_kind
-from ansible_collections.virt.hostdev.plugins.module_utils.model.facts_format import facts_eligible
+from ansible_collections.virt.hostdev.plugins.module_utils.model import facts_format
+from ansible_collections.virt.hostdev.plugins.module_utils.model.facts_format import facts_eligible, summary_kind
 from ansible_collections.virt.hostdev.plugins.module_utils.model.records import pci_address_of_name
 
 FORMATS = ('html', 'csv', 'markdown')
 EXTENSIONS = {'html': 'html', 'csv': 'csv', 'markdown': 'md'}
 DEFAULT_TITLE = 'Host device report'
 
-# The PCI devices the report lists, by (base class, subclass or None for any): first match wins.
-LISTED_KINDS = (
-    ('gpu', 'GPU'),
-    ('nic', 'NIC'),
-    ('nvme', 'NVMe controller'),
-    ('storage', 'storage controller'),
-    ('usb_controller', 'USB controller'),
-    ('fibre_channel', 'Fibre Channel HBA'),
-    ('audio', 'audio controller'),
-    ('multimedia', 'multimedia controller'),
-    ('accelerator', 'accelerator'),
-)
+# What the report calls the PCI devices it lists: the kinds summary facts count (facts_format.SUMMARY_KINDS).
+KIND_LABELS = {
+    'bmc_display': 'BMC display',
+    'boot_vga': 'boot VGA',
+    'gpu': 'GPU',
+    'nic': 'NIC',
+    'nvme': 'NVMe controller',
+    'storage': 'storage controller',
+    'usb_controller': 'USB controller',
+    'fibre_channel': 'Fibre Channel HBA',
+    'audio': 'audio controller',
+    'multimedia': 'multimedia controller',
+    'accelerator': 'accelerator',
+}
+# The display controllers that are no GPU a guest wants: counted apart from the GPUs.
+DISPLAY_KINDS = ('bmc_display', 'boot_vga')
+# How many hosts a list shows by name where it sums up (the sections list them all).
+NAMES_SHOWN = 10
 
 # A device's state, most telling first; the picture, the tables and the legend use these.
 STATES = ('held', 'blocked', 'assignable', 'not_eligible')
@@ -52,10 +58,13 @@ STATE_STYLES = {
     'not_eligible': ('#f1f3f5', '#868e96', 'filled'),
 }
 
+# One row per device; for summary facts one per kind, or per model, of count devices, assignable a number.
 CSV_COLUMNS = ('host', 'iommu', 'device', 'address', 'kind', 'class', 'vendor', 'product', 'ids',
-               'iommu_group', 'driver', 'assigned_to', 'assignable', 'blockers', 'state')
+               'iommu_group', 'driver', 'assigned_to', 'assignable', 'blockers', 'state', 'count')
 DRIFT_KEYS = ('host', 'mapping', 'property', 'expected', 'found')
 NO_FACTS = 'no hostdev facts'
+UNREADABLE_FACTS = 'unreadable facts'
+SUMMARY_STATE = 'summary facts'
 NO_MAPPINGS = 'no mappings checked'
 
 _CONTROL = re.compile(r'[\x00-\x1f\x7f]+')
@@ -117,19 +126,26 @@ def shortened(value: str, limit: int = _LABEL_LIMIT) -> str:
     return value if len(value) <= limit else value[:limit - 1].rstrip() + '\u2026'
 
 
-def hex_id(value: Any) -> str:
-    shown = text(value)
-    return shown[2:] if shown.lower().startswith('0x') else shown
+def count_and_names(hosts: Sequence[str], limit: int = NAMES_SHOWN) -> str:
+    """'2: ws-a, ws-b'; past limit names, how many more."""
+    if not hosts:
+        return '0'
+    more = len(hosts) - limit
+    return '%d: %s%s' % (len(hosts), ', '.join(hosts[:limit]), ' and %d more' % more if more > 0 else '')
+
+
+def counted_codes(codes: Mapping[str, Any]) -> str:
+    """Blocker codes with how many devices each refuses: 'group_not_viable (2), iommu_off (1)'."""
+    return ', '.join('%s (%s)' % (text(code), text(count)) for code, count in sorted(codes.items()))
 
 
 # -- one device -------------------------------------------------------------------
 
 def device_kind(device: Mapping[str, Any]) -> Optional[str]:
-    """What the report calls a listed PCI device (GPU, NIC, ...); None for the others."""
-    for kind, label in LISTED_KINDS:
-        if is_pci_kind(device, kind):
-            return label
-    return None
+    """What the report calls a listed PCI device (GPU, BMC display, NIC, ...); None for the others."""
+    if device.get('type') != 'pci' or not isinstance(device.get('pci'), Mapping):
+        return None
+    return KIND_LABELS.get(summary_kind(device) or '')
 
 
 def device_state(device: Mapping[str, Any]) -> str:
@@ -145,17 +161,7 @@ def device_state(device: Mapping[str, Any]) -> str:
 
 def model_ids(device: Mapping[str, Any]) -> str:
     """vendor:product ids of a PCI device (10de:24b0), empty when unknown."""
-    pci = device.get('pci') or {}
-    if not pci.get('vendor_id') or not pci.get('product_id'):
-        return ''
-    return '%s:%s' % (hex_id(pci['vendor_id']), hex_id(pci['product_id']))
-
-
-def model_name(device: Mapping[str, Any]) -> str:
-    """Vendor and product names of a PCI device, or its ids when the names are unknown."""
-    pci = device.get('pci') or {}
-    names = [text(pci.get(key)) for key in ('vendor', 'product') if pci.get(key)]
-    return ' '.join(names) or model_ids(device) or text(device.get('name'))
+    return text(facts_format.model_ids(device))
 
 
 def device_address(device: Mapping[str, Any]) -> Optional[str]:
@@ -166,6 +172,21 @@ def device_address(device: Mapping[str, Any]) -> Optional[str]:
 def short_address(device: Mapping[str, Any]) -> str:
     address = text(device_address(device)) or text(device.get('name'))
     return address[5:] if address.startswith('0000:') else address
+
+
+def kind_rows(kinds: Mapping[str, Mapping[str, Any]]) -> List[Dict[str, Any]]:
+    """The table of summary facts' kinds: a row per kind, then a row per model of it (level 'kind' or
+    'model'), each with kind, model, ids, total, assignable, held (kinds only) and blockers (counted)."""
+    rows = []
+    for kind, entry in kinds.items():
+        rows.append({'level': 'kind', 'kind': KIND_LABELS.get(kind, text(kind)), 'model': '', 'ids': '',
+                     'total': entry['total'], 'assignable': entry['assignable'], 'held': entry.get('held'),
+                     'blockers': counted_codes(entry['blockers'])})
+        rows += [{'level': 'model', 'kind': KIND_LABELS.get(kind, text(kind)),
+                  'model': text(model.get('name')) or 'unknown model', 'ids': text(model.get('ids')),
+                  'total': model['total'], 'assignable': model['assignable'], 'held': None,
+                  'blockers': counted_codes(model['blockers'])} for model in entry['models']]
+    return rows
 
 
 def state_note(device: Mapping[str, Any], state: str) -> str:

@@ -1,4 +1,5 @@
-"""make bench-fleet's bytes part (c) runs and its figures hang together (a smoke test: it times nothing)."""
+"""make bench-fleet's pieces: the bytes part (c) runs and its figures hang together, the goals of (a) are
+what the README says, and the report part (e) runs on a small fleet (smoke tests: they time nothing)."""
 
 import json
 import os
@@ -8,7 +9,11 @@ import sys
 BENCH_DIR = os.path.join(os.path.dirname(__file__), '..', '..', 'bench')
 BENCH = os.path.join(BENCH_DIR, 'bench_fleet.py')
 sys.path.insert(0, BENCH_DIR)
-from bench_fleet import controller_walk  # noqa: E402  pylint: disable=wrong-import-position
+import bench_fleet  # noqa: E402  pylint: disable=wrong-import-position
+from bench_fleet import controller_walk, play_goals, report_figures, table  # noqa: E402  pylint: disable=wrong-import-position
+
+from fixtures.synthetic_host import synthetic_sysfs  # noqa: E402  pylint: disable=wrong-import-position
+from support.fleet_hosts import build_fleet_hosts  # noqa: E402  pylint: disable=wrong-import-position
 
 
 def test_bytes_part_writes_coherent_figures_and_a_table(tmp_path):
@@ -23,6 +28,8 @@ def test_bytes_part_writes_coherent_figures_and_a_table(tmp_path):
         assert 0 < row['compact_bytes'] < row['full_bytes'] and 0 < row['compact_devices'] < row['devices']
         # parsed facts weigh more than their JSON; the floors weigh less than the facts they stand for
         assert row['full_parsed'] > row['full_bytes'] and row['compact_parsed'] > row['compact_bytes']
+        assert 0 < row['summary_bytes'] < row['compact_bytes'] and 0 < row['summary_parsed'] < row['compact_parsed']
+        assert row['compact_parsed_per_device'] == row['compact_parsed'] / row['compact_devices']
         assert 0 < row['names_parsed'] < row['records_parsed'] < row['compact_parsed']
         assert 0 < row['undeviced_parsed'] < row['compact_parsed']
         if controller_walk() is not None:  # ansible-core 2.16 has no such walk
@@ -34,3 +41,50 @@ def test_bytes_part_writes_coherent_figures_and_a_table(tmp_path):
     assert fleet['compact_bytes'] == sum(rows[kind]['compact_bytes'] * count for kind, count in figures['mix'].items())
     assert figures['setup_min']['bytes'] > 1000 and figures['setup_min']['parsed'] > figures['setup_min']['bytes']
     assert '(c) bytes of facts per host' in completed.stdout and 'the fleet of (a), in all' in completed.stdout
+    # the goals as measured: each holds when every kind of host is under it
+    assert figures['goals'] == {
+        'compact_per_device_under_1_2_kb': all(row['compact_parsed_per_device'] < 1.2 * 1024 for row in rows.values()),
+        'summary_under_2_kb': all(row['summary_parsed'] < 2048 for row in rows.values())}
+    assert 'goal: compact facts < 1.2 KB parsed per listed device: ' in completed.stdout
+    assert 'summary facts < 2 KB parsed per host: ' in completed.stdout
+
+
+def plays(setup, compact, full, summary, noop_kb=100000):
+    """Medians of the plays of (a): (seconds, peak KB) of each, the no-op's peak noop_kb."""
+    found = {'noop': {'seconds': 1.0, 'cpu_seconds': 1.0, 'peak_kb': noop_kb}}
+    for name, (seconds, peak) in (('setup', setup), ('compact', compact), ('full', full), ('summary', summary)):
+        found[name] = {'seconds': seconds, 'cpu_seconds': seconds, 'peak_kb': peak, 'added_kb': peak - noop_kb}
+    return found
+
+
+def test_the_goals_of_the_plays_are_the_restated_ones():
+    holding = plays(setup=(100.0, 140000), compact=(100.0, 180000), full=(125.0, 500000), summary=(90.0, 119999))
+    assert play_goals(holding) == {'compact_no_slower_than_setup': True, 'full_within_1_25_of_setup': True,
+                                   'summary_memory_under_half_of_setup': True}
+    assert holding['summary']['memory_vs_setup'] < 0.5 and holding['full']['time_vs_setup'] == 1.25
+    failing = plays(setup=(100.0, 140000), compact=(100.5, 120000), full=(125.5, 120000), summary=(50.0, 120000))
+    assert play_goals(failing) == {'compact_no_slower_than_setup': False, 'full_within_1_25_of_setup': False,
+                                   'summary_memory_under_half_of_setup': False}
+    # setup adding nothing measurable: the memory goal cannot be told, so it does not hold
+    unknown = plays(setup=(100.0, 100000), compact=(90.0, 100000), full=(100.0, 100000), summary=(90.0, 100000))
+    assert play_goals(unknown)['summary_memory_under_half_of_setup'] is False
+    assert unknown['summary']['memory_vs_setup'] is None
+
+
+def test_the_report_part_on_a_small_fleet(tmp_path, monkeypatch):
+    monkeypatch.setattr(bench_fleet, 'LARGE_EVERY', 10)
+    roots = build_fleet_hosts(str(tmp_path / 'hosts'))
+    roots['large'] = synthetic_sysfs(str(tmp_path / 'hosts' / 'large'), 40)
+    work = tmp_path / 'work'
+    work.mkdir()
+    figures = report_figures(str(work), roots, 30, 4, browser=False)
+    # 4 kinds of host with summary facts; the three small ones with full facts too: 7 sections, 3 pictures
+    assert (figures['hosts'], figures['full_hosts'], figures['sections'], figures['pictures']) == (30, 4, 7, 3)
+    assert figures['module']['seconds'] > 0 and figures['module']['peak_kb'] > 0 and figures['same_page'] is True
+    assert sorted(figures['file_bytes']) == ['hostdev-report.csv', 'hostdev-report.html', 'hostdev-report.md']
+    assert figures['file_bytes']['hostdev-report.html'] > 10000 and figures['facts_bytes'] > 4 * 20000
+    figures['render'] = {'dom': 100.0, 'load': 120.0, 'paint': None, 'height': 5000}
+    shown = table({'machine': {'cpus': 2, 'cpu': '', 'python': '3', 'load': (0.0,)}, 'load_at_end': (0.0,),
+                   'report': figures})
+    assert '(e) the report of the fleet of (a): summary facts, full facts for 4 hosts' in shown
+    assert 'Chromium: DOMContentLoaded 100 ms, load 120 ms, first contentful paint n/a ms' in shown

@@ -24,13 +24,13 @@ from ansible_collections.virt.hostdev.plugins.filter.hostdev_query import (
     hostdev_pci_class_name,
 )
 from ansible_collections.virt.hostdev.plugins.filter.hostdev_select import hostdev_select
-from ansible_collections.virt.hostdev.plugins.module_utils.model.facts_format import FACTS_MODES
+from ansible_collections.virt.hostdev.plugins.module_utils.model.facts_format import DEVICE_FACTS_MODES
 from ansible_collections.virt.hostdev.plugins.module_utils.model.pci_classes import PCI_KINDS
 
 FILTER_DIR = os.path.dirname(hostdev_query.__file__)
 
 
-@pytest.fixture(scope='module', params=FACTS_MODES)
+@pytest.fixture(scope='module', params=DEVICE_FACTS_MODES)
 def facts(request, sample_facts):
     """ansible_facts.hostdev of the sample workstation, as hostdev_facts sets it, full and compact."""
     return sample_facts(request.param)

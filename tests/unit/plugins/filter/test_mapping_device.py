@@ -10,12 +10,12 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.virt.hostdev.plugins.filter import mapping_device as plugin
 from ansible_collections.virt.hostdev.plugins.filter.mapping_device import mapping_device
-from ansible_collections.virt.hostdev.plugins.module_utils.model.facts_format import FACTS_MODES
+from ansible_collections.virt.hostdev.plugins.module_utils.model.facts_format import DEVICE_FACTS_MODES
 
 from support.sample_mappings import MAPPINGS
 
 
-@pytest.fixture(scope='module', params=FACTS_MODES)
+@pytest.fixture(scope='module', params=DEVICE_FACTS_MODES)
 def facts(request, sample_facts):
     """The sample workstation's facts, full and compact: every test runs on both."""
     return sample_facts(request.param)

@@ -115,10 +115,24 @@ def test_compact_facts_are_the_summary_and_devices_stay_the_filters(run_module, 
     assert filtered['ansible_facts']['hostdev'] == hostdev
 
 
+def test_summary_facts_name_no_device_unless_a_filter_asks(run_module, sample_uri, sample_sysfs):
+    full = run_module(uri=sample_uri, source='libvirt', sysfs_root=sample_sysfs)
+    summary = run_module(uri=sample_uri, source='libvirt', sysfs_root=sample_sysfs, facts='summary')
+    assert summary['failed'] is False and summary['devices'] == []
+    hostdev = summary['ansible_facts']['hostdev']
+    assert list(hostdev) == ['source', 'iommu', 'kinds'] and hostdev['kinds'] == full['ansible_facts']['hostdev']['kinds']
+    assert 'pci_0000' not in str(hostdev)  # no device name anywhere
+    for extra, names in (({'cap': 'usb_device'}, ['usb_1_3', 'usb_usb1', 'usb_usb2']),
+                         ({'passthrough': True}, full['ansible_facts']['hostdev']['eligible']),
+                         ({'affected_by': 'pci_0000_01_00_0'}, ['pci_0000_00_01_0', 'pci_0000_01_00_1'])):
+        filtered = run_module(uri=sample_uri, source='libvirt', sysfs_root=sample_sysfs, facts='summary', **extra)
+        assert filtered['devices'] == names and filtered['ansible_facts']['hostdev'] == hostdev, extra
+
+
 def test_an_unknown_facts_form_is_rejected(run_module, sample_uri):
     result = run_module(uri=sample_uri, facts='small')
     assert result['failed'] is True
-    assert 'facts' in result['msg'] and 'full, compact' in result['msg']
+    assert 'facts' in result['msg'] and 'full, compact, summary' in result['msg']
 
 
 def returned(doc):

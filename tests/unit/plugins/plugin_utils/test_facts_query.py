@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import pytest
 
 from ansible_collections.virt.hostdev.plugins.module_utils.model.facts_format import facts_record as device_record
@@ -75,3 +77,48 @@ def test_plain_gives_plain_types():
     # exactly the builtin types (subclasses are what jmespath rejects): pylint: disable=unidiomatic-typecheck
     assert type(key) is str and type(result['a']) is list
     assert [type(item) for item in result['a']] == [str, int, bool, type(None), float, list]
+
+
+SUMMARY_MESSAGE = ('summary facts (virt.hostdev.hostdev_facts with facts=summary) count devices but name none, '
+                   'and this needs device names: gather the facts with facts=compact or facts=full')
+
+
+def on_the_gpu(function, facts):
+    return function(facts, 'pci_0000_01_00_0')
+
+
+def every_device_plugin():
+    """(plugin name, a call of it on given facts) for every filter and test that reads device names."""
+    from ansible_collections.virt.hostdev.plugins.filter import hostdev_query
+    from ansible_collections.virt.hostdev.plugins.filter.hostdev_select import hostdev_select
+    from ansible_collections.virt.hostdev.plugins.filter.mapping_device import mapping_device
+    from ansible_collections.virt.hostdev.plugins.filter.mapping_drift import mapping_drift
+    from ansible_collections.virt.hostdev.plugins.test.hostdev_group import (
+        hostdev_alone_in_group,
+        hostdev_group_within_slot,
+    )
+
+    from support.sample_mappings import MAPPINGS
+    calls = [(name, functools.partial(on_the_gpu, function))
+             for name, function in hostdev_query.FilterModule().filters().items()
+             if name not in ('hostdev_assignable', 'hostdev_group', 'hostdev_of_kind', 'hostdev_pci_class_name')]
+    return calls + [
+        ('hostdev_assignable', lambda facts: hostdev_query.hostdev_assignable(facts, 'gpu')),
+        ('hostdev_group', lambda facts: hostdev_query.hostdev_group(facts, 1)),
+        ('hostdev_of_kind', lambda facts: hostdev_query.hostdev_of_kind(facts, 'gpu')),
+        ('hostdev_alone_in_group', lambda facts: hostdev_alone_in_group('pci_0000_01_00_0', facts)),
+        ('hostdev_group_within_slot', lambda facts: hostdev_group_within_slot('pci_0000_01_00_0', facts)),
+        # hostdev_select takes the devices; summary facts have none, so ansible_facts.hostdev is what it gets
+        ('hostdev_select', lambda facts: hostdev_select(facts.get('devices', facts), '[].name')),
+        ('mapping_drift', lambda facts: mapping_drift(facts, MAPPINGS, 'ws1')),
+        ('mapping_device', lambda facts: mapping_device(facts, MAPPINGS, 'gpu-a4000', 'ws1')),
+    ]
+
+
+@pytest.mark.parametrize('plugin, call', every_device_plugin(), ids=lambda value: value if isinstance(value, str) else '')
+def test_every_plugin_that_needs_device_names_says_summary_facts_have_none(sample_facts, plugin, call):
+    from ansible.errors import AnsibleFilterError
+    with pytest.raises(AnsibleFilterError) as raised:
+        call(sample_facts('summary'))
+    assert raised.value.message == '%s: %s' % (plugin, SUMMARY_MESSAGE)
+    call(sample_facts('compact'))  # the same call on facts that name devices answers

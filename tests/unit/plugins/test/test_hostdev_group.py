@@ -12,7 +12,7 @@ import pytest
 import yaml
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.virt.hostdev.plugins.module_utils.model.facts_format import FACTS_MODES
+from ansible_collections.virt.hostdev.plugins.module_utils.model.facts_format import DEVICE_FACTS_MODES
 from ansible_collections.virt.hostdev.plugins.test import hostdev_group
 from ansible_collections.virt.hostdev.plugins.test.hostdev_group import (
     hostdev_alone_in_group,
@@ -22,7 +22,7 @@ from ansible_collections.virt.hostdev.plugins.test.hostdev_group import (
 TEST_DIR = os.path.dirname(hostdev_group.__file__)
 
 
-@pytest.fixture(scope='module', params=FACTS_MODES)
+@pytest.fixture(scope='module', params=DEVICE_FACTS_MODES)
 def facts(request, sample_facts):
     """ansible_facts.hostdev of the sample workstation, as hostdev_facts sets it, full and compact."""
     return sample_facts(request.param)

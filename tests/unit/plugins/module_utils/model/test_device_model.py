@@ -427,12 +427,12 @@ def test_compact_devices_are_full_devices_cut_down():
     assert full['pci_0000_04_01_0']['assigned_to'] == ['web']
 
 
-def test_compact_top_level_is_the_full_one_but_eligible():
+def test_compact_top_level_is_the_full_one_but_eligible_and_kinds():
     model = HostModel(workstation(), iommu={'enabled': True})
     blockers = blockers_of(model)
     full = model.facts('sysfs', blockers)
     compact = model.facts('sysfs', blockers, 'compact')
-    assert list(compact) == [key for key in full if key != 'eligible']
+    assert list(compact) == [key for key in full if key not in ('eligible', 'kinds')]
     for key in compact:
         if key != 'devices':
             assert compact[key] == full[key], key
@@ -446,14 +446,14 @@ def test_compact_facts_of_a_model_without_blockers_have_no_assignable():
     assert 'assignable' not in compact and all('blockers' not in device for device in compact['devices'])
 
 
-@pytest.mark.parametrize('mode', ['summary', 'Full', '', None])
+@pytest.mark.parametrize('mode', ['Summary', 'Full', '', None])
 def test_an_unknown_facts_mode_is_refused(mode):
     model = HostModel(workstation())
     with pytest.raises(ValueError, match='facts mode must be one of full, compact'):
         model.facts('sysfs', mode=mode)
     with pytest.raises(ValueError):
         model.device_facts('usb_1_3', mode=mode)
-    assert FACTS_MODES == ('full', 'compact')
+    assert FACTS_MODES == ('full', 'compact', 'summary')
 
 
 def test_facts_eligible_reads_passthrough_or_blockers():

@@ -1,33 +1,46 @@
 # Copyright: virt.hostdev contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """facts_format: the declaration of ansible_facts.hostdev is what the facts are, what hostdev_facts'
-RETURN documents and what the query plugins' doc fragment says they read."""
+RETURN documents and what the query plugins' doc fragment says they read; summary facts count what
+compact facts list."""
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
 import yaml
 
 from ansible_collections.virt.hostdev.plugins.doc_fragments.hostdev_query import ModuleDocFragment
+from ansible_collections.virt.hostdev.plugins.module_utils.errors import HostdevError
 from ansible_collections.virt.hostdev.plugins.module_utils.model.facts_format import (
     COMPACT_CAPABILITY_KEYS,
     COMPACT_DEVICE_KEYS,
+    DEVICE_FACTS_MODES,
     DOMAIN_KEYS,
     FACTS_KEYS,
     FACTS_MODES,
     FULL_DEVICE_KEYS,
     IOMMU_GROUP_KEYS,
     IOMMU_KEYS,
+    KIND_KEYS,
+    MODEL_KEYS,
+    MODEL_KINDS,
     QUERY_DEVICE_KEYS,
+    SUMMARY_IOMMU_KEYS,
+    SUMMARY_KINDS,
     CompactListing,
     compact_listing,
+    kinds_of,
+    summary_kind,
 )
 from ansible_collections.virt.hostdev.plugins.module_utils.model.host_facts import host_facts, model_of_facts
 from ansible_collections.virt.hostdev.plugins.module_utils.model.records import CAPABILITIES, CAPABILITY_KEYS
 from ansible_collections.virt.hostdev.plugins.module_utils.reading.host_reader import read_host
 from ansible_collections.virt.hostdev.plugins.modules import hostdev_facts
+
+from fixtures.synthetic_host import synthetic_sysfs
 
 CAPABILITY_FIELDS = dict(CAPABILITIES.values())
 
@@ -39,8 +52,23 @@ def declared_device_keys(device, mode):
     return set(own) | set(key for key in capabilities if key in device)
 
 
+def assert_kinds_follow_the_declaration(kinds):
+    assert kinds and list(kinds) == [kind for kind in SUMMARY_KINDS if kind in kinds]
+    for kind, entry in kinds.items():
+        assert list(entry) == list(KIND_KEYS), kind
+        assert bool(entry['models']) == (kind in MODEL_KINDS), kind
+        for model in entry['models']:
+            assert list(model) == list(MODEL_KEYS), (kind, model)
+        assert sum(model['total'] for model in entry['models']) in (0, entry['total']), kind
+
+
 def assert_facts_follow_the_declaration(facts, mode):
     assert list(facts) == list(FACTS_KEYS[mode])
+    if 'kinds' in facts:
+        assert_kinds_follow_the_declaration(facts['kinds'])
+    if mode == 'summary':
+        assert list(facts['iommu']) == list(SUMMARY_IOMMU_KEYS)
+        return
     assert set(facts['iommu']) == set(IOMMU_KEYS)
     assert facts['iommu_groups'] and all(list(group) == list(IOMMU_GROUP_KEYS) for group in facts['iommu_groups'])
     assert facts['domains'] and all(list(domain) == list(DOMAIN_KEYS) for domain in facts['domains'])
@@ -64,7 +92,7 @@ def test_the_libvirt_reader_gives_the_same_format(sample_uri, sample_sysfs, mode
     assert_facts_follow_the_declaration(host_facts(model, used, mode), mode)
 
 
-@pytest.mark.parametrize('mode', FACTS_MODES)
+@pytest.mark.parametrize('mode', DEVICE_FACTS_MODES)
 def test_a_model_of_the_facts_gives_the_same_facts(sample_facts, mode):
     """Facts out, model in, facts out again: the one way back (model_of_facts) loses nothing the
     facts say of each device and group (compact facts list the same devices; the model knows the
@@ -81,6 +109,21 @@ def test_a_model_of_the_facts_gives_the_same_facts(sample_facts, mode):
     assert again['iommu_groups'] == facts['iommu_groups']
 
 
+def test_summary_facts_make_no_model_and_say_why(sample_facts):
+    with pytest.raises(HostdevError, match=r'^summary facts \(virt.hostdev.hostdev_facts with facts=summary\) '
+                                           r'count devices but name none.*facts=compact or facts=full$'):
+        model_of_facts(sample_facts('summary'))
+
+
+# Which modes a RETURN entry's `returned` names.
+RETURNED_MODES = {
+    'always': set(FACTS_MODES),
+    'in full and compact facts': {'full', 'compact'},
+    'in full and summary facts': {'full', 'summary'},
+    'in full facts': {'full'},
+}
+
+
 def return_of_hostdev():
     doc = yaml.safe_load(hostdev_facts.RETURN)
     return doc['ansible_facts']['contains']['hostdev']['contains']
@@ -89,12 +132,24 @@ def return_of_hostdev():
 def test_return_documents_the_declared_facts_keys():
     hostdev = return_of_hostdev()
     assert list(hostdev) == list(FACTS_KEYS['full'])
-    full_only = set(FACTS_KEYS['full']) - set(FACTS_KEYS['compact'])
     for key, entry in hostdev.items():
-        assert (entry['returned'] == 'in full facts') == (key in full_only), key
+        assert RETURNED_MODES[entry['returned']] == set(mode for mode in FACTS_MODES if key in FACTS_KEYS[mode]), key
     assert set(hostdev['iommu']['sample']) == set(IOMMU_KEYS)
     for key in IOMMU_KEYS:
         assert 'C(%s)' % key in ' '.join(hostdev['iommu']['description']), key
+    summary_note = [line for line in hostdev['iommu']['description'] if line.startswith('Summary facts have')]
+    assert summary_note and re.findall(r'C\((\w+)\)', summary_note[0]) == list(SUMMARY_IOMMU_KEYS)
+
+
+def test_return_documents_the_kinds_and_their_models():
+    kinds = return_of_hostdev()['kinds']
+    described = ' '.join(kinds['description'])
+    assert re.findall(r'V\((\w+)\) \(', described) == ['bmc_display', 'boot_vga', 'gpu']  # the display kinds
+    assert [kind for kind in re.findall(r'V\((\w+)\)', described) if kind in SUMMARY_KINDS][:len(SUMMARY_KINDS)] == \
+        list(SUMMARY_KINDS)
+    for key in KIND_KEYS + MODEL_KEYS:
+        assert 'C(%s)' % key in described, key
+    assert_kinds_follow_the_declaration(kinds['sample'])
 
 
 def test_return_documents_the_declared_device_keys():
@@ -134,3 +189,98 @@ def test_compact_facts_say_which_devices_they_list(sample_facts):
     assert compact_listing(compact['devices']) == CompactListing(names, every_pci=False)  # no iommu_groups there
     assert compact_listing(dict(compact, iommu_groups=[])) == CompactListing(names, every_pci=False)
     assert compact_listing({'devices': []}) is None and compact_listing('junk') is None
+
+
+# -- summary facts --------------------------------------------------------------------
+
+def test_summary_facts_count_the_sample_hosts_candidates_by_kind_and_model(sample_facts):
+    summary = sample_facts('summary')
+    assert summary['source'] == 'sysfs'
+    assert summary['iommu'] == {'enabled': True, 'groups': 10, 'interrupt_remapping': True, 'hint': None}
+    kinds = summary['kinds']
+    assert list(kinds) == ['gpu', 'nic', 'storage', 'usb_controller', 'audio']  # no USB or SCSI device
+    assert kinds['gpu'] == {'total': 2, 'assignable': 1, 'held': 0, 'blockers': {'group_not_viable': 1}, 'models': [
+        {'ids': '10de:24b0', 'name': 'NVIDIA Corporation GA104GL [RTX A4000]', 'total': 1, 'assignable': 0,
+         'blockers': {'group_not_viable': 1}},
+        {'ids': '8086:4680', 'name': 'Intel Corporation AlderLake-S GT1', 'total': 1, 'assignable': 1, 'blockers': {}}]}
+    # the I225-V is held by ci-runner; the two 82541PI share a group with the bridge's other side
+    assert kinds['nic'] == {'total': 3, 'assignable': 0, 'held': 1,
+                            'blockers': {'assigned_elsewhere': 1, 'group_not_viable': 2}, 'models': []}
+    assert kinds['storage']['blockers'] == {'host_in_use': 1} and kinds['usb_controller']['assignable'] == 1
+    # the same counts as full facts carry, and as the devices of compact facts give (without names)
+    assert sample_facts('full')['kinds'] == kinds
+    from_compact = kinds_of(sample_facts('compact')['devices'])
+    assert from_compact == dict((kind, dict(entry, models=[dict(model, name=None) for model in entry['models']]))
+                                for kind, entry in kinds.items())
+
+
+def test_summary_facts_do_not_grow_with_the_host(tmp_path):
+    """A host's summary is the same size whatever its device count: 401 or 4,001 devices."""
+    sizes = {}
+    for endpoints in (200, 2000):
+        root = synthetic_sysfs(str(tmp_path / str(endpoints)), endpoints)
+        model, used, _warnings = read_host('sysfs', 'qemu:///system', root)
+        summary = host_facts(model, used, 'summary')
+        assert summary['kinds'] == {'nic': {'total': endpoints, 'assignable': 0, 'held': 0,
+                                            'blockers': {'iommu_off': endpoints}, 'models': []}}
+        sizes[endpoints] = len(json.dumps(summary).replace(str(endpoints), ''))
+    assert sizes[200] == sizes[2000] < 1000, sizes
+
+
+def test_the_sample_hosts_summary_is_small(sample_facts):
+    assert len(json.dumps(sample_facts('summary'))) < 1200
+
+
+def pci(name, pci_class, vendor_id, product_id, boot_vga=None, **device):
+    """A PCI device of full facts (boot_vga given) or of compact facts (boot_vga None: no such key)."""
+    details = {'class': pci_class, 'vendor_id': vendor_id, 'product_id': product_id}
+    if boot_vga is not None:
+        details['boot_vga'] = boot_vga
+    return dict({'name': name, 'type': 'pci', 'pci': details, 'assignable': True, 'blockers': []}, **device)
+
+
+NOT_ELIGIBLE = {'assignable': False, 'blockers': ['not_eligible']}
+
+
+@pytest.mark.parametrize('device, kind', [
+    (pci('ast', '0x030000', '0x1a03', '0x2000', boot_vga=True, **NOT_ELIGIBLE), 'bmc_display'),
+    (pci('ast', '0x030000', '0x1a03', '0x2000'), 'bmc_display'),
+    (pci('g200er2', '0x030000', '0x102b', '0x0534', boot_vga=False), 'bmc_display'),
+    (pci('g200eh3', '0x030000', '0x102B', '0x0538'), 'bmc_display'),
+    (pci('ibmc', '0x030000', '0x19e5', '0x1711'), 'bmc_display'),
+    (pci('g200', '0x030000', '0x102b', '0x0520'), 'gpu'),  # a desktop Matrox G200: no BMC
+    (pci('ast_bridge', '0x060400', '0x1a03', '0x1150'), None),  # ASPEED's PCI bridge: not a display
+    (pci('boot', '0x030000', '0x10de', '0x1eb8', boot_vga=True, **NOT_ELIGIBLE), 'boot_vga'),
+    (pci('boot', '0x030000', '0x10de', '0x1eb8', **NOT_ELIGIBLE), 'boot_vga'),  # compact facts: no boot_vga key
+    (pci('t4', '0x030200', '0x10de', '0x1eb8', boot_vga=False), 'gpu'),
+    (pci('a100', '0x120000', '0x10de', '0x20b0'), 'accelerator'),
+    (pci('nvme', '0x010802', '0x144d', '0xa80a'), 'nvme'),
+    (pci('sata', '0x010601', '0x8086', '0x7ae2'), 'storage'),
+    (pci('hda', '0x040300', '0x10de', '0x228b'), 'audio'),
+    (pci('smbus', '0x0c0500', '0x8086', '0x7aa3', **NOT_ELIGIBLE), None),
+])
+def test_boot_vga_and_bmc_displays_are_kinds_apart_from_gpus(device, kind):
+    assert summary_kind(device) == kind
+    assert list(kinds_of([device])) == ([kind] if kind else [])
+
+
+def test_kinds_count_assignable_held_and_the_blockers_of_the_others():
+    devices = [
+        pci('a', '0x030000', '0x10de', '0x24b0'),
+        pci('b', '0x030000', '0x10de', '0x24b0', assignable=False, blockers=['group_not_viable', 'iommu_off']),
+        pci('c', '0x030000', '0x10de', '0x24b0', assignable=False, blockers=['assigned_elsewhere'],
+            assigned_to=['vm1']),
+        pci('d', '0x030000', None, None, assignable=False, blockers=['iommu_off']),
+        pci('e', '0x030000', '0x1a03', '0x2000', boot_vga=True, **NOT_ELIGIBLE),
+        pci('f', '0x060400', '0x8086', '0x460d', **NOT_ELIGIBLE),  # a bridge: not counted
+        {'name': 'usb_1_3', 'type': 'usb_device', 'usb': {'vendor_id': '0x046d'}, 'assignable': True, 'blockers': []},
+    ]
+    devices[0]['pci'].update(vendor='NVIDIA Corporation', product='GA104GL [RTX A4000]')
+    assert kinds_of(devices) == {
+        'bmc_display': {'total': 1, 'assignable': 0, 'held': 0, 'blockers': {'not_eligible': 1}, 'models': []},
+        'gpu': {'total': 4, 'assignable': 1, 'held': 1,
+                'blockers': {'group_not_viable': 1, 'iommu_off': 2, 'assigned_elsewhere': 1}, 'models': [
+                    {'ids': '10de:24b0', 'name': 'NVIDIA Corporation GA104GL [RTX A4000]', 'total': 3,
+                     'assignable': 1, 'blockers': {'group_not_viable': 1, 'iommu_off': 1, 'assigned_elsewhere': 1}},
+                    {'ids': None, 'name': None, 'total': 1, 'assignable': 0, 'blockers': {'iommu_off': 1}}]},
+    }

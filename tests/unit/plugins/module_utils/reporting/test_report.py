@@ -15,7 +15,7 @@ import pytest
 from ansible_collections.virt.hostdev.plugins.module_utils.model.refusals import assignability
 from ansible_collections.virt.hostdev.plugins.module_utils.reading.host_reader import read_host
 from ansible_collections.virt.hostdev.plugins.module_utils.reporting.report import FleetReport
-from ansible_collections.virt.hostdev.plugins.module_utils.reporting.report_documents import embedded_svg
+from ansible_collections.virt.hostdev.plugins.module_utils.reporting.report_html import embedded_svg
 from ansible_collections.virt.hostdev.plugins.module_utils.reporting.report_values import (
     CSV_COLUMNS,
     ReportError,
@@ -91,9 +91,10 @@ def test_summary_counts_hosts_iommu_and_free_gpus(report):
 
 
 def test_summary_rows_say_it_in_words(report):
-    assert dict(report.summary_rows()) == {
-        'Hosts': '3', 'With facts': '2', 'Without facts': '1: ws-c', 'IOMMU off': '1: ws-b',
-        'Free GPUs': '1 of 4', 'Devices held by domains': '2', 'Drift': 'no mappings checked'}
+    assert report.summary_rows() == [
+        ('Hosts', '3'), ('With facts', '2'), ('Without facts', '1: ws-c'), ('Unreadable facts', '0'),
+        ('IOMMU off', '1: ws-b'), ('Free GPUs', '1 of 4'), ('Boot VGA and BMC displays', '0'),
+        ('Devices held by domains', '2'), ('Drift', 'no mappings checked')]
 
 
 def test_listed_devices_are_the_gpus_nics_and_controllers(report):
@@ -126,7 +127,7 @@ def test_bridges_and_smbus_are_not_listed(sample):
     assert kinds[GPU] == 'GPU' and kinds['pci_0000_04_00_0'] == 'NIC'
 
 
-@pytest.mark.parametrize('facts', [None, 'not gathered', {}, {'devices': 'none'}, []])
+@pytest.mark.parametrize('facts', [None, False, 'not gathered', {}, []])
 def test_hosts_without_facts_are_listed_not_crashed_on(sample, facts):
     report = FleetReport({'ws-a': sample, 'ws-x': facts})
     assert report.summary['without_facts'] == ['ws-x']
@@ -351,3 +352,143 @@ def test_compact_facts_draw_the_groups_without_the_bridges(compact_report, sampl
     assert 'fillcolor="#f1f3f5"' in nodes['pci_0000_00_1f_4']  # the SMBus controller: not eligible
     page = compact_report.html()
     assert page.count('<tr class="state-') == 18 and '10de:24b0' in page
+
+
+# -- at fleet scale ----------------------------------------------------------------------------
+
+def test_identical_hosts_share_one_section_with_their_list(sample, iommu_off):
+    released = copy.deepcopy(sample)
+    for device in released['devices']:
+        if device['name'] == HELD_NIC:
+            device.update(assigned_to=[], assignable=True, blockers=[])
+    report = FleetReport({'ws-a': sample, 'ws-d': copy.deepcopy(sample), 'ws-e': copy.deepcopy(sample),
+                          'ws-b': iommu_off, 'ws-c': None, 'ws-f': None, 'ws-r': released})
+    assert [(section.title, section.hosts) for section in report.sections] == [
+        ('ws-a and 2 identical hosts', ['ws-a', 'ws-d', 'ws-e']), ('ws-b', ['ws-b']),
+        ('ws-c and 1 identical hosts', ['ws-c', 'ws-f']), ('ws-r', ['ws-r'])]
+    assert report.summary['sections'] == 4 and report.summary['hosts'] == 7
+    # the counts are the hosts', not the sections'
+    assert report.summary['gpus'] == 10 and report.summary['free_gpus'] == 4 and report.summary['held'] == 4
+    assert report.summary['gpu_models'][0]['free_on'] == ['ws-a', 'ws-d', 'ws-e', 'ws-r']
+    page = report.html()
+    assert page.count('<section class="host"') == 4
+    assert '<h2>ws-a and 2 identical hosts</h2>\n<div class="hosts">3 identical hosts: ws-a, ws-d, ws-e</div>' in page
+    assert '<a href="#host-1" class="state-on">ws-a +2</a>' in page
+    assert sorted(report.dot_sources()) == ['ws-a', 'ws-b', 'ws-r']  # one picture per section
+    assert '"h1:root" [id="h1_root", label="ws-a and 2 identical hosts"' in report.dot_sources()['ws-a']
+    markdown = report.markdown()
+    assert markdown.count('\n## ws-') == 4 and '3 identical hosts: ws-a, ws-d, ws-e' in markdown
+    rows = list(csv.DictReader(io.StringIO(report.csv())))
+    assert sorted(set(row['host'] for row in rows)) == ['ws-a', 'ws-b', 'ws-c', 'ws-d', 'ws-e', 'ws-f', 'ws-r']
+    assert len(rows) == 9 * 5 + 2  # every host's devices; a row for each host without facts
+
+
+def test_a_long_list_of_hosts_is_folded(sample):
+    report = FleetReport(dict(('hv%02d' % number, sample) for number in range(12)))
+    page = report.html()
+    assert '<div class="hosts">12 identical hosts: <details><summary>12 hosts: hv00, hv01, hv02, ...</summary><p>hv00, ' \
+        in page
+    assert dict(report.summary_rows())['With facts'] == '12'
+
+
+def test_a_repeated_hint_is_shown_once_with_its_hosts(iommu_off_root, sample):
+    full_off = facts_of(iommu_off_root)
+    summary_off = facts_of(iommu_off_root, 'summary')
+    report = FleetReport({'ws-a': sample, 'ws-b': full_off, 'ws-b2': copy.deepcopy(full_off),
+                          'hv-1': summary_off, 'hv-2': copy.deepcopy(summary_off)})
+    hint = full_off['iommu']['hint']
+    assert report.summary['hints'] == [{'hint': hint, 'hosts': ['hv-1', 'hv-2', 'ws-b', 'ws-b2']}]
+    assert dict(report.summary_rows())['IOMMU off'] == '4: hv-1, hv-2, ws-b, ws-b2'
+    page = report.html()
+    summary = page[page.index('<section id="summary">'):page.index('<section id="drift">')]
+    assert summary.count('the IOMMU is off') == 1
+    assert '<table class="hints">' in summary and '<td>hv-1, hv-2, ws-b, ws-b2</td>' in summary
+    assert page.count('<p class="hint">') == 2  # once in each of the two sections (full, summary)
+    assert report.markdown().count('the IOMMU is off') == 3
+
+
+def as_display(facts, name, vendor_id, product_id, boot_vga=False):
+    """A copy of facts whose device name is a display controller with these ids (the boot VGA device when
+    boot_vga: not eligible then)."""
+    changed = copy.deepcopy(facts)
+    for device in changed['devices']:
+        if device['name'] == name:
+            device['pci'].update(vendor_id=vendor_id, product_id=product_id, boot_vga=boot_vga, vendor=None,
+                                 product=None)
+            if boot_vga:
+                device.update(assignable=False, blockers=['not_eligible'],
+                              passthrough={'eligible': False, 'reasons': ['boot_vga']})
+    return changed
+
+
+def test_bmc_and_boot_vga_displays_are_not_gpus_in_any_count(sample):
+    # ws-a's integrated GPU made an ASPEED BMC display; ws-b's RTX A4000 made the boot VGA device
+    report = FleetReport({'ws-a': as_display(sample, IGPU, '0x1a03', '0x2000'),
+                          'ws-b': as_display(sample, GPU, '0x10de', '0x24b0', boot_vga=True)})
+    summary = report.summary
+    assert summary['gpus'] == 2 and summary['free_gpus'] == 1 and summary['displays'] == 2
+    assert [(model['ids'], model['total'], model['free']) for model in summary['gpu_models']] == [
+        ('8086:4680', 1, 1), ('10de:24b0', 1, 0)]
+    assert dict(report.summary_rows())['Boot VGA and BMC displays'] == '2'
+    rows = [report.device_row('ws-a', device) for device in report.listed['ws-a']]
+    kinds = dict((row['device'], row['kind']) for row in rows)
+    assert kinds[IGPU] == 'BMC display' and kinds[GPU] == 'GPU'
+    assert report.device_row('ws-b', [device for device in report.listed['ws-b'] if device['name'] == GPU][0])[
+        'kind'] == 'boot VGA'
+    # the same from compact facts, where the boot VGA device is a display controller that is not eligible
+    compact = FleetReport({'ws-b': dict(as_display(sample, GPU, '0x10de', '0x24b0', boot_vga=True), devices=[
+        dict((key, value) for key, value in device.items() if key in ('name', 'type', 'pci', 'assignable', 'blockers',
+                                                                      'assigned_to'))
+        for device in as_display(sample, GPU, '0x10de', '0x24b0', boot_vga=True)['devices']])})
+    assert compact.summary['displays'] == 1 and compact.summary['gpus'] == 1
+
+
+def test_summary_facts_give_the_fleet_summary_that_full_facts_give(sample_sysfs, iommu_off_root):
+    full = FleetReport({'ws-a': facts_of(sample_sysfs), 'ws-b': facts_of(iommu_off_root), 'ws-c': None})
+    summary = FleetReport({'ws-a': facts_of(sample_sysfs, 'summary'), 'ws-b': facts_of(iommu_off_root, 'summary'),
+                           'ws-c': None})
+    same = ('hosts', 'with_facts', 'without_facts', 'iommu_off', 'hints', 'gpus', 'free_gpus', 'gpu_models',
+            'displays', 'held', 'sections')
+    assert dict((key, summary.summary[key]) for key in same) == dict((key, full.summary[key]) for key in same)
+    assert summary.summary['summary_facts'] == ['ws-a', 'ws-b'] and full.summary['summary_facts'] == []
+    assert summary.summary_rows() == full.summary_rows()
+    assert summary.dot_sources() == {} and summary.dot('ws-a') is None
+
+
+def test_summary_facts_sections_show_the_counts(sample_sysfs):
+    report = FleetReport({'hv1': facts_of(sample_sysfs, 'summary')})
+    assert report.iommu_details('hv1') == [('IOMMU', 'on, 10 groups'), ('Interrupt remapping', 'yes'),
+                                           ('Read through', 'sysfs')]
+    page = report.html()
+    table = page[page.index('<table class="kinds">'):page.index('</table>', page.index('<table class="kinds">'))]
+    cells = [re.findall(r'<td[^>]*>(.*?)</td>', row) for row in re.findall(r'<tr class="(?:kind|model)">.*?</tr>', table)]
+    assert cells[:3] == [
+        ['GPU', '', '<code></code>', '2', '1', '0', 'group_not_viable (1)'],
+        ['', 'NVIDIA Corporation GA104GL [RTX A4000]', '<code>10de:24b0</code>', '1', '0', '', 'group_not_viable (1)'],
+        ['', 'Intel Corporation AlderLake-S GT1', '<code>8086:4680</code>', '1', '1', '', '']]
+    assert cells[3] == ['NIC', '', '<code></code>', '3', '0', '1', 'assigned_elsewhere (1), group_not_viable (2)']
+    rows = list(csv.DictReader(io.StringIO(report.csv())))
+    assert [(row['kind'], row['product'], row['ids'], row['count'], row['assignable'], row['state']) for row in rows] == [
+        ('GPU', 'NVIDIA Corporation GA104GL [RTX A4000]', '10de:24b0', '1', '0', 'summary facts'),
+        ('GPU', 'Intel Corporation AlderLake-S GT1', '8086:4680', '1', '1', 'summary facts'),
+        ('NIC', '', '', '3', '0', 'summary facts'), ('storage controller', '', '', '1', '0', 'summary facts'),
+        ('USB controller', '', '', '1', '1', 'summary facts'), ('audio controller', '', '', '2', '0', 'summary facts')]
+    assert '| GPU |  |  | 2 | 1 | 0 | group\\_not\\_viable (1) |' in report.markdown()
+
+
+def test_ids_without_names_are_named_by_the_source_given(sample_sysfs):
+    asked = []
+
+    def names(wanted):
+        asked.append(set(wanted))
+        return {('10de', '24b0'): ('NVIDIA Corporation', 'GA104GL [RTX A4000]')}
+    report = FleetReport({'ws-a': facts_of(sample_sysfs, 'compact'), 'ws-f': facts_of(sample_sysfs)}, names=names)
+    assert len(asked) == 1 and ('10de', '24b0') in asked[0] and ('8086', '4680') in asked[0]
+    rows = dict((row['device'], row) for row in (report.device_row('ws-a', device) for device in report.listed['ws-a']))
+    assert (rows[GPU]['vendor'], rows[GPU]['product']) == ('NVIDIA Corporation', 'GA104GL [RTX A4000]')
+    assert rows[IGPU]['product'] is None  # the source has no name for it: its ids stay
+    assert [model['model'] for model in report.summary['gpu_models']] == [
+        'Intel Corporation AlderLake-S GT1', 'NVIDIA Corporation GA104GL [RTX A4000]']
+    assert 'GA104GL [RTX A4000]' in report.dot('ws-a')
+    FleetReport({'ws-f': facts_of(sample_sysfs)}, names=names)
+    assert len(asked) == 1  # full facts have every name: nothing asked

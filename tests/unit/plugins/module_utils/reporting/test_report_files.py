@@ -1,6 +1,7 @@
 # Copyright: virt.hostdev contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The report's edge: Graphviz's dot (real, missing, slow, failing) and the safe, atomic writes."""
+"""The report's edge: the controller's pci.ids, Graphviz's dot (real, missing, slow, failing) and the safe,
+atomic writes."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from ansible_collections.virt.hostdev.plugins.module_utils.reading.host_reader i
 from ansible_collections.virt.hostdev.plugins.module_utils.reporting.report import FleetReport
 from ansible_collections.virt.hostdev.plugins.module_utils.reporting.report_files import (
     ReportError,
+    pci_names,
     render_svg,
     write_files,
 )
@@ -187,3 +189,24 @@ def test_a_dest_that_cannot_be_made_fails_with_a_message():
     # procfs refuses new directories, to root too
     with pytest.raises(ReportError, match='cannot write the report into /proc/virt-hostdev-report: No such file'):
         write_files('/proc/virt-hostdev-report', DOCUMENTS)
+
+
+# -- names from the controller's pci.ids -------------------------------------------------------
+
+def test_pci_names_from_a_pci_ids_file(sample_sysfs):
+    path = os.path.join(os.path.dirname(sample_sysfs), 'usr', 'share', 'misc', 'pci.ids')
+    found = pci_names({('10de', '24b0'), ('8086', '4680'), ('8086', 'ffff'), ('abcd', '0001')}, path)
+    assert found == {('10de', '24b0'): ('NVIDIA Corporation', 'GA104GL [RTX A4000]'),
+                     ('8086', '4680'): ('Intel Corporation', 'AlderLake-S GT1'),
+                     ('8086', 'ffff'): ('Intel Corporation', None)}  # a vendor without the product
+    assert pci_names(set(), path) == {}
+
+
+def test_pci_names_from_the_usual_places():
+    """This machine's pci.ids (Debian's pci.ids package, in bindep.txt) names NVIDIA's vendor id."""
+    assert pci_names({('10de', '24b0')})[('10de', '24b0')][0].startswith('NVIDIA')
+
+
+def test_a_pci_ids_path_that_is_no_file_is_an_error(tmp_path):
+    with pytest.raises(ReportError, match=r'^pci_ids %s is not a readable file' % re.escape(str(tmp_path))):
+        pci_names({('10de', '24b0')}, str(tmp_path))
