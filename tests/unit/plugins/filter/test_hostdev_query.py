@@ -27,6 +27,8 @@ from ansible_collections.virt.hostdev.plugins.filter.hostdev_select import hostd
 from ansible_collections.virt.hostdev.plugins.module_utils.model.facts_format import DEVICE_FACTS_MODES
 from ansible_collections.virt.hostdev.plugins.module_utils.model.pci_classes import PCI_KINDS
 
+from support.ansible_types import _AnsibleLazyTemplateDict
+
 FILTER_DIR = os.path.dirname(hostdev_query.__file__)
 
 
@@ -119,10 +121,6 @@ def test_a_group_number_is_ascii_digits_only(facts, number):
         hostdev_group(facts, number)
     assert str(caught.value) == "hostdev_group: needs an IOMMU group number, not the string '%s'" % number
     assert hostdev_group(facts, ' 8 ')['number'] == 8
-
-
-class _AnsibleLazyTemplateDict(dict):
-    """What ansible-core 2.19 hands a filter for a dict (tests/integration check the real one)."""
 
 
 def test_messages_name_user_types_not_ansibles(facts):

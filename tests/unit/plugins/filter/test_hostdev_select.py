@@ -11,6 +11,8 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.virt.hostdev.plugins.filter.hostdev_select import FilterModule, hostdev_select
 from ansible_collections.virt.hostdev.plugins.module_utils.reading.host_reader import read_host
 
+from support.ansible_types import _AnsibleLazyTemplateList
+
 
 @pytest.fixture(scope='module')
 def devices(sample_sysfs):
@@ -84,10 +86,6 @@ def test_an_unreadable_pci_class_is_no_bridge_and_no_failure(devices):
               else device for device in devices]
     assert hostdev_select(broken, "[?name=='pci_0000_01_00_0'].group_endpoints[]") == \
         ['pci_0000_00_01_0', 'pci_0000_01_00_0', 'pci_0000_01_00_1']
-
-
-class _AnsibleLazyTemplateList(list):
-    """What ansible-core 2.19 hands a filter for a list of the facts."""
 
 
 def test_ansible_s_own_list_types_work_in_jmespath_functions(devices):

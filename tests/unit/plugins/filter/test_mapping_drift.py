@@ -12,6 +12,7 @@ from ansible_collections.virt.hostdev.plugins.filter import mapping_drift as plu
 from ansible_collections.virt.hostdev.plugins.filter.mapping_drift import mapping_drift
 from ansible_collections.virt.hostdev.plugins.module_utils.model.facts_format import DEVICE_FACTS_MODES
 
+from support.ansible_types import _AnsibleLazyTemplateList
 from support.sample_mappings import MAPPINGS
 
 
@@ -125,10 +126,6 @@ def test_the_host_must_be_an_inventory_name(facts, host, words):
         mapping_drift(facts, MAPPINGS, host)
     assert str(caught.value) == ('mapping_drift: the host must be its inventory name (a string such as '
                                  'inventory_hostname), not %s' % words)
-
-
-class _AnsibleLazyTemplateList(list):
-    """What ansible-core 2.19 hands a filter for a list (tests/integration check the real one)."""
 
 
 def test_messages_name_user_types_not_ansibles(facts):

@@ -10,6 +10,13 @@ from ansible_collections.virt.hostdev.plugins.module_utils.errors import (
 )
 from ansible_collections.virt.hostdev.plugins.module_utils.host_lock import HostLockTimeout
 
+from support.ansible_types import (
+    _AnsibleLazyTemplateDict,
+    _AnsibleLazyTemplateList,
+    _AnsibleTaggedInt,
+    _AnsibleTaggedStr,
+)
+
 
 class Failed(Exception):
     pass
@@ -43,22 +50,6 @@ def test_other_exceptions_are_not_hidden():
 @pytest.mark.parametrize('subclass', [HostdevModelError, HostLockTimeout])
 def test_every_failure_of_the_collection_shares_the_root(subclass):
     assert issubclass(subclass, HostdevError)
-
-
-class _AnsibleLazyTemplateDict(dict):
-    """The names ansible-core 2.19 gives the dicts, lists and strings it hands a plugin."""
-
-
-class _AnsibleLazyTemplateList(list):
-    pass
-
-
-class _AnsibleTaggedStr(str):
-    pass
-
-
-class _AnsibleTaggedInt(int):
-    pass
 
 
 @pytest.mark.parametrize('value, words', [

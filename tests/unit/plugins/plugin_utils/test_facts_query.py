@@ -14,6 +14,8 @@ from ansible_collections.virt.hostdev.plugins.module_utils.model.refusals import
 from ansible_collections.virt.hostdev.plugins.module_utils.reading.host_reader import read_host
 from ansible_collections.virt.hostdev.plugins.plugin_utils.facts_query import plain
 
+from support.ansible_types import _AnsibleLazyTemplateList, _AnsibleTaggedInt, _AnsibleTaggedStr
+
 
 @pytest.fixture(scope='module')
 def host(sample_sysfs):
@@ -54,18 +56,6 @@ def test_junk_values_are_dropped():
                             'usb': 3, 'passthrough': 'no'})
     assert record['parent'] is None and 'usb' not in record
     assert record['pci'] == {'address': None}
-
-
-class _AnsibleLazyTemplateList(list):
-    pass
-
-
-class _AnsibleTaggedStr(str):
-    pass
-
-
-class _AnsibleTaggedInt(int):
-    pass
 
 
 def test_plain_gives_plain_types():
