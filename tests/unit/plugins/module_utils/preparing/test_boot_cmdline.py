@@ -5,12 +5,15 @@ import os
 
 import pytest
 
-from ansible_collections.virt.hostdev.plugins.module_utils.preparing import boot_grub
-from ansible_collections.virt.hostdev.plugins.module_utils.preparing.boot_cmdline import detect_bootloader, ensure_cmdline
-from ansible_collections.virt.hostdev.plugins.module_utils.preparing.boot_mechanism import PENDING
-from ansible_collections.virt.hostdev.plugins.module_utils.preparing.cmdline_args import CmdlineSpec
 from ansible_collections.virt.hostdev.plugins.module_utils.errors import HostdevError
 from ansible_collections.virt.hostdev.plugins.module_utils.host_files import HostFiles
+from ansible_collections.virt.hostdev.plugins.module_utils.preparing import boot_grub
+from ansible_collections.virt.hostdev.plugins.module_utils.preparing.boot_cmdline import (
+    detect_bootloader,
+    ensure_cmdline,
+)
+from ansible_collections.virt.hostdev.plugins.module_utils.preparing.boot_mechanism import PENDING
+from ansible_collections.virt.hostdev.plugins.module_utils.preparing.cmdline_args import CmdlineSpec
 
 from support.fake_host import DEBIAN_GRUB, FakeTools, debian_root, read, rhel_root, systemd_boot_root, write
 

@@ -7,18 +7,9 @@ from ansible_collections.virt.hostdev.plugins.module_utils.preparing.boot_grubby
     grubby_tokens,
     grubby_updates,
 )
-from ansible_collections.virt.hostdev.plugins.module_utils.preparing.cmdline_args import (
-    CmdlineSpec,
-    edited_tokens,
-    satisfied,
-)
+from ansible_collections.virt.hostdev.plugins.module_utils.preparing.cmdline_args import edited_tokens, satisfied
 
-INTEL = CmdlineSpec('present', 'intel')
-INTEL_PT = CmdlineSpec('present', 'intel', passthrough=True)
-AMD = CmdlineSpec('present', 'amd')
-AMD_PT = CmdlineSpec('present', 'amd', passthrough=True)
-ABSENT = CmdlineSpec('absent')
-
+from support.cmdline_specs import ABSENT, AMD, AMD_PT, INTEL, INTEL_PT
 
 GRUBBY_INFO = '''index=0
 kernel="/boot/vmlinuz-5.14.0-427.el9.x86_64"

@@ -8,11 +8,7 @@ from ansible_collections.virt.hostdev.plugins.module_utils.preparing.cmdline_arg
     satisfied,
 )
 
-INTEL = CmdlineSpec('present', 'intel')
-INTEL_PT = CmdlineSpec('present', 'intel', passthrough=True)
-AMD = CmdlineSpec('present', 'amd')
-AMD_PT = CmdlineSpec('present', 'amd', passthrough=True)
-ABSENT = CmdlineSpec('absent')
+from support.cmdline_specs import ABSENT, AMD, AMD_PT, INTEL, INTEL_PT
 
 
 def test_spec_rejects_unknown_state_and_vendor():

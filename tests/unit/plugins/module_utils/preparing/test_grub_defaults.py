@@ -4,10 +4,7 @@ import subprocess
 
 import pytest
 
-from ansible_collections.virt.hostdev.plugins.module_utils.preparing.cmdline_args import (
-    CmdlineSpec,
-    satisfied,
-)
+from ansible_collections.virt.hostdev.plugins.module_utils.preparing.cmdline_args import satisfied
 from ansible_collections.virt.hostdev.plugins.module_utils.preparing.grub_defaults import (
     edit_grub_files,
     effective_grub_arguments,
@@ -16,11 +13,7 @@ from ansible_collections.virt.hostdev.plugins.module_utils.preparing.grub_defaul
 )
 from ansible_collections.virt.hostdev.plugins.module_utils.preparing.kernel_words import UnreadableBootFile
 
-INTEL = CmdlineSpec('present', 'intel')
-INTEL_PT = CmdlineSpec('present', 'intel', passthrough=True)
-AMD_PT = CmdlineSpec('present', 'amd', passthrough=True)
-ABSENT = CmdlineSpec('absent')
-
+from support.cmdline_specs import ABSENT, AMD_PT, INTEL, INTEL_PT
 
 GRUB = '''# comment GRUB_CMDLINE_LINUX="x"
 GRUB_DEFAULT=0

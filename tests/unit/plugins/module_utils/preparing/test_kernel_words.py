@@ -2,10 +2,7 @@
 
 import pytest
 
-from ansible_collections.virt.hostdev.plugins.module_utils.preparing.cmdline_args import (
-    CmdlineSpec,
-    satisfied,
-)
+from ansible_collections.virt.hostdev.plugins.module_utils.preparing.cmdline_args import satisfied
 from ansible_collections.virt.hostdev.plugins.module_utils.preparing.kernel_words import (
     UnreadableBootFile,
     edit_value,
@@ -13,9 +10,7 @@ from ansible_collections.virt.hostdev.plugins.module_utils.preparing.kernel_word
     kernel_arguments,
 )
 
-INTEL = CmdlineSpec('present', 'intel')
-INTEL_PT = CmdlineSpec('present', 'intel', passthrough=True)
-ABSENT = CmdlineSpec('absent')
+from support.cmdline_specs import ABSENT, INTEL, INTEL_PT
 
 
 @pytest.mark.parametrize('before, after', [

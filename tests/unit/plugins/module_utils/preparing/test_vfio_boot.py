@@ -9,7 +9,6 @@ import pytest
 
 from ansible_collections.virt.hostdev.plugins.module_utils.errors import HostdevError
 from ansible_collections.virt.hostdev.plugins.module_utils.host_files import HostFiles
-from ansible_collections.virt.hostdev.plugins.module_utils.reading.host_reader import read_host
 from ansible_collections.virt.hostdev.plugins.module_utils.preparing.vfio_boot import (
     REGENERATING,
     detect_initramfs,
@@ -29,6 +28,7 @@ from ansible_collections.virt.hostdev.plugins.module_utils.preparing.vfio_reserv
     ReservationRequest,
     initramfs_stamp,
 )
+from ansible_collections.virt.hostdev.plugins.module_utils.reading.host_reader import read_host
 
 from fixtures.sample_host import build_tree
 from support.fake_host import FakeTools, debian_root, read, rhel_root

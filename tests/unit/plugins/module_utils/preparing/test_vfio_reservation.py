@@ -7,7 +7,6 @@ import subprocess
 
 import pytest
 
-from ansible_collections.virt.hostdev.plugins.module_utils.reading.host_reader import read_host
 from ansible_collections.virt.hostdev.plugins.module_utils.preparing.vfio_reservation import (
     ALL_FILES,
     BIND_SCRIPT,
@@ -24,6 +23,7 @@ from ansible_collections.virt.hostdev.plugins.module_utils.preparing.vfio_reserv
     plan_reservation,
     reserved_addresses,
 )
+from ansible_collections.virt.hostdev.plugins.module_utils.reading.host_reader import read_host
 
 from fixtures.sample_host import build_tree
 from support.fake_host import write
