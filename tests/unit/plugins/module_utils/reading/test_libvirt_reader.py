@@ -23,8 +23,8 @@ SRIOV_PF = """
     <product id='0x1593'>Ethernet Controller E810-C for SFP</product>
     <vendor id='0x8086'>Intel Corporation</vendor>
     <capability type='virt_functions' maxCount='64'>
-      <address domain='0x0000' bus='0x3b' slot='0x01' function='0x1'/>
       <address domain='0x0000' bus='0x3b' slot='0x01' function='0x0'/>
+      <address domain='0x0000' bus='0x3b' slot='0x01' function='0x1'/>
     </capability>
     <capability type='mdev_types'>
       <type id='nvidia-35'>
@@ -70,8 +70,11 @@ def test_pci_device_with_sriov_and_mdev_types():
     assert pci['product'] == 'Ethernet Controller E810-C for SFP'
     assert pci['iommu_group'] == 27
     assert pci['numa_node'] == 1
-    assert pci['sriov'] == {'totalvfs': 64, 'numvfs': 2, 'physical_function': None,
-                            'virtual_functions': ['pci_0000_3b_01_0', 'pci_0000_3b_01_1']}
+    # What only sysfs gives (drivers_autoprobe, vgpu) and what takes the whole read (index, netdev, link)
+    # stay None here.
+    assert pci['sriov'] == {'totalvfs': 64, 'numvfs': 2, 'drivers_autoprobe': None, 'physical_function': None,
+                            'virtual_functions': ['0000:3b:01.0', '0000:3b:01.1'], 'vf_index': None,
+                            'netdev': None, 'link': None, 'vgpu': None}
     assert pci['mdev_types'] == [{'type': 'nvidia-35', 'name': 'GRID M60-2Q', 'device_api': 'vfio-pci',
                                   'available_instances': 4}]
     assert 'virt_functions' in record['capabilities']
@@ -83,7 +86,7 @@ def test_virtual_function_without_class_names_or_numa():
     assert pci['vendor'] is None and pci['product'] is None
     assert pci['numa_node'] is None
     assert pci['iommu_group'] is None
-    assert pci['sriov']['physical_function'] == 'pci_0000_3b_00_0'
+    assert pci['sriov']['physical_function'] == '0000:3b:00.0'
 
 
 @pytest.mark.parametrize('xml, key, expected', [
