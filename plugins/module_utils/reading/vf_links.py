@@ -105,8 +105,8 @@ def attach_vf_links(records: Iterable[Record], links: Optional[VfLinks], why_unk
                     warnings: List[str]) -> None:
     """Set pci.sriov.link of each VF of a network PF (a PF with a netdev) from links.
 
-    links None: not read, for the reason why_unknown gives (the warning names how many VFs that
-    leaves unknown). A VF its PF does not list keeps link None, with one warning per PF.
+    links None: not read, for the reason why_unknown gives (None: a warning said it already); one
+    warning names how many VFs that leaves unknown. A VF its PF does not list keeps link None, with one warning per PF.
     """
     records = list(records)
     netdev_of = {}
@@ -128,8 +128,9 @@ def attach_vf_links(records: Iterable[Record], links: Optional[VfLinks], why_unk
         return
     if links is None:
         count = sum(len(addresses) for addresses in unknown.values())
-        warnings.append('the MAC, VLAN and link settings of %d virtual function%s (of %s) are unknown: %s'
-                        % (count, '' if count == 1 else 's', ', '.join(sorted(unknown)), why_unknown))
+        warnings.append('the MAC, VLAN and link settings of %d virtual function%s (of %s) are unknown%s'
+                        % (count, '' if count == 1 else 's', ', '.join(sorted(unknown)),
+                           ': %s' % why_unknown if why_unknown else ''))
         return
     for pf_netdev in sorted(unknown):
         warnings.append('%s lists no settings for its virtual function%s %s (an iproute2 too old to give them '
