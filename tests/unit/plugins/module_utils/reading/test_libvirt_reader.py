@@ -9,6 +9,7 @@ from ansible_collections.virt.hostdev.plugins.module_utils.reading.libvirt_reade
     parse_nodedev_xml,
     read_devices,
     read_domains,
+    read_networks,
 )
 
 SRIOV_PF = """
@@ -216,3 +217,29 @@ def test_domain_that_vanishes_mid_scan_is_skipped_with_a_warning():
     warnings = []
     assert read_domains(Connection(), warnings) == []
     assert len(warnings) == 1 and 'a domain vanished while it was read' in warnings[0]
+
+
+def test_hostdev_networks_through_the_test_driver(sample_uri):
+    """The test driver keeps networks: the hostdev ones are read with their pools, active or not."""
+    with connection(sample_uri) as conn:
+        conn.networkCreateXML("<network><name>sriov-pool</name><forward mode='hostdev' managed='yes'>"
+                              "<pf dev='enp2s0'/></forward></network>")
+        conn.networkDefineXML("<network><name>by-address</name><forward mode='hostdev'>"
+                              "<address type='pci' domain='0x0000' bus='0x02' slot='0x10' function='0x1'/>"
+                              "</forward></network>")
+        warnings = []
+        networks = read_networks(conn, warnings)
+    assert networks == [
+        {'name': 'by-address', 'pf': [], 'addresses': ['0000:02:10.1'], 'active': False},
+        {'name': 'sriov-pool', 'pf': ['enp2s0'], 'addresses': [], 'active': True}]
+    assert warnings == []
+
+
+def test_a_daemon_without_networks_holds_none_and_says_so():
+    class NoNetworkDriver:
+        def listAllNetworks(self, _flags):
+            raise libvirt.libvirtError('this function is not supported by the connection driver: virConnectListAllNetworks')
+    warnings = []
+    assert read_networks(NoNetworkDriver(), warnings) == []
+    assert warnings == ['cannot list networks: this function is not supported by the connection driver: '
+                        'virConnectListAllNetworks: the VFs of libvirt hostdev networks are not known as held by them']
