@@ -339,9 +339,10 @@ def device_facts(model: 'HostModel', name: str, blockers: Optional[Mapping[str, 
         if mode == 'full':
             facts[key] = dict(values)
         elif key in COMPACT_CAPABILITY_KEYS:
-            facts[key] = dict((field, values.get(field)) for field in COMPACT_CAPABILITY_KEYS[key])
+            compact = dict((field, values.get(field)) for field in COMPACT_CAPABILITY_KEYS[key])
             if key == 'pci' and values.get('sriov') is not None:
-                facts[key]['sriov'] = compact_sriov(values['sriov'])
+                compact['sriov'] = compact_sriov(values['sriov'])
+            facts[key] = compact
     return facts
 
 

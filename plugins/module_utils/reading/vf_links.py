@@ -120,7 +120,7 @@ def attach_vf_links(records: Iterable[Record], links: Optional[VfLinks], why_unk
         pf_netdev = netdev_of.get(values.get('physical_function')) if values else None
         if pf_netdev is None or values is None:
             continue  # not a VF, or its PF has no interface: not a network VF
-        link = (links or {}).get(pf_netdev, {}).get(values.get('vf_index'))  # type: ignore[arg-type]
+        link = (links or {}).get(pf_netdev, {}).get(values.get('vf_index'))
         values['link'] = link
         if link is None:
             unknown.setdefault(pf_netdev, []).append(record['pci']['address'])
