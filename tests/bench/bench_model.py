@@ -209,8 +209,8 @@ def bench_sriov():
     count = len(facts['devices'])
     print('%8d  %-28s %10.3f %14.1f' % (count, 'bare walk (same files, ip)', walk, walk / count * 1e6))
     print('%8d  %-28s %10.3f %14.1f' % (count, 'sysfs path (to full facts)', path, path / count * 1e6))
-    print('%8s  path / walk %.2f (goal 1.10 or better: %s)' % ('', path / walk, 'held' if path / walk <= 1.10
-                                                                 else 'NOT held'))
+    held = 'held' if path / walk <= 1.10 else 'NOT held'
+    print('%8s  path / walk %.2f (goal 1.10 or better: %s)' % ('', path / walk, held))
     print('%8s  compact facts %.1f KB for %d devices (goal under 64 KB: %s); full facts %.1f KB'
           % ('', compact_bytes / 1024.0, len(compact['devices']), 'held' if compact_bytes < 64 * 1024 else 'NOT held',
              full_bytes / 1024.0))

@@ -85,8 +85,8 @@ def sriov_host(numvfs=2, domains=(), networks=()):
                 'pci': {'address': address, 'class': '0x020000', 'iommu_group': group, 'sriov': sriov}}
     vfs = ['0000:81:10.%d' % index for index in range(numvfs)]
     records = [{'name': 'computer', 'type': 'system', 'parent': None},
-               pci(PF, '0000:81:00.0', 10, 'igb', {'totalvfs': 7, 'numvfs': numvfs, 'virtual_functions': vfs,
-                                                  'physical_function': None}),
+               pci(PF, '0000:81:00.0', 10, 'igb',
+                   {'totalvfs': 7, 'numvfs': numvfs, 'virtual_functions': vfs, 'physical_function': None}),
                {'name': 'net_enp129s0f0', 'type': 'net', 'parent': PF, 'net': {'interface': 'enp129s0f0'}}]
     records += [pci('pci_0000_81_10_%d' % index, address, 11 + index, 'igbvf', {'physical_function': '0000:81:00.0'})
                 for index, address in enumerate(vfs)]
