@@ -103,6 +103,10 @@ notes:
     reader lists them anyway.
   - One libvirt connection serves the whole run and is closed afterwards. Work is linear in
     the number of devices.
+  - On a host with SR-IOV network VFs whose devices are this machine's, the module runs C(ip -j -d link show)
+    (iproute2) once, for 10 seconds at most, for the settings each PF gives its VFs (C(pci.sriov.link)). Through
+    a remote URI, the test driver or another host's tree it runs nothing, and those settings are unknown (null,
+    with a warning), as they are when C(ip) fails or gives no VF settings.
   - A facts module. List it in the C(facts_modules) setting (C(ANSIBLE_FACTS_MODULES), or the
     C(ansible_facts_modules) variable) beside C(ansible.builtin.setup), and a play's C(gather_facts)
     gathers both in one step. Run that way, the module gets no options but those of
