@@ -263,3 +263,32 @@ def test_gather_facts_without_options_reads_this_machine(run_playbook, tmp_path)
     facts = json.loads(out.read_text())
     assert facts['hostdev']['source'] in ('libvirt', 'sysfs') and 'eligible' in facts['hostdev']
     assert 'gather_subset' not in facts  # setup did not run
+
+
+def test_virtual_functions_example_on_a_synthetic_sriov_host(run_playbook, tmp_path):
+    """docs/examples/virtual_functions.yml on two igb PFs of four VFs each, VF 1 of the first held by a domain
+    as an <interface type='hostdev'>; read with source: sysfs from a copy of a tree, so the settings the PFs
+    give their VFs are unknown (a warning), never guessed."""
+    from fixtures.synthetic_host import synthetic_sriov_sysfs
+    root = synthetic_sriov_sysfs(str(tmp_path / 'host'), pfs=2, vfs=4)
+    os.makedirs(str(tmp_path / 'host' / 'etc' / 'libvirt' / 'qemu'))
+    (tmp_path / 'host' / 'etc' / 'libvirt' / 'qemu' / 'vm.xml').write_text(
+        "<domain type='kvm'><name>vm</name><devices><interface type='hostdev' managed='yes'><source>"
+        "<address type='pci' domain='0' bus='0x81' slot='0x10' function='0x1'/></source></interface>"
+        "</devices></domain>")
+    example = os.path.join(os.path.dirname(os.path.dirname(PLAYBOOKS)), '..', 'docs', 'examples',
+                           'virtual_functions.yml')
+    out = tmp_path / 'answers.json'
+    completed = run_playbook(os.path.abspath(example), extra_vars={
+        'virtual_functions_source': 'sysfs', 'virtual_functions_sysfs_root': root,
+        'virtual_functions_out': str(out)})
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert 'the MAC, VLAN and link settings of 8 virtual functions' in completed.stdout + completed.stderr
+    assert json.loads(out.read_text()) == {
+        'pf_sriov': {'totalvfs': 7, 'numvfs': 4, 'physical_function': None, 'vf_index': None, 'link': None},
+        'pf_blockers': ['has_virtual_functions'],
+        'free_vfs': ['pci_0000_81_10_0', 'pci_0000_81_10_2', 'pci_0000_81_10_3'],
+        'held_vfs': ['pci_0000_81_10_1'],
+        'vf_3': ['pci_0000_81_10_3'],
+        'tagged_vfs': [],
+    }

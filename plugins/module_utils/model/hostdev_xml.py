@@ -37,7 +37,7 @@ def _pci_source_address(address):
 
 
 def hostdev_source(element: ET.Element) -> Optional[Dict[str, Any]]:
-    """The source dict of a <hostdev> or <interface type='hostdev'> element, or None.
+    """The source dict of a <hostdev>, <interface type='hostdev'> or <actual type='hostdev'> element, or None.
 
     Only host devices are described (mode='subsystem' PCI/USB/SCSI with a local
     adapter); iSCSI, mdev and capability-mode hostdevs return None.
@@ -45,7 +45,7 @@ def hostdev_source(element: ET.Element) -> Optional[Dict[str, Any]]:
     source = element.find('source')
     if source is None:
         return None
-    if element.tag == 'interface':
+    if element.tag in ('interface', 'actual'):
         address = source.find('address')
         if address is None or address.get('type', 'pci') != 'pci':
             return None
@@ -87,8 +87,35 @@ def hostdev_source(element: ET.Element) -> Optional[Dict[str, Any]]:
 
 
 def hostdev_sources(domain_xml: Union[str, bytes]) -> List[Dict[str, Any]]:
-    """Source dicts of every host device a domain definition refers to."""
-    return [source for _element, source in hostdev_elements(domain_xml) if source is not None]
+    """Source dicts of every host device a domain definition holds: its <hostdev> and
+    <interface type='hostdev'> elements, and the VF a libvirt hostdev network handed to an
+    <interface type='network'> (its <actual type='hostdev'>, in a running domain's state)."""
+    sources = [source for _element, source in hostdev_elements(domain_xml) if source is not None]
+    devices = ET.fromstring(domain_xml).find('devices')
+    for interface in devices.findall('interface') if devices is not None else ():
+        actual = interface.find('actual')
+        if interface.get('type') == 'network' and actual is not None and actual.get('type') == 'hostdev':
+            source = hostdev_source(actual)
+            if source is not None:
+                sources.append(source)
+    return sources
+
+
+def network_pool(network_xml: Union[str, bytes]) -> Optional[Dict[str, Any]]:
+    """The devices a libvirt hostdev network (<forward mode='hostdev'>) hands out, or None for
+    another network: {'name', 'pf': [PF interface names], 'addresses': [PCI addresses of its pool]}.
+    An active network lists its PF's VFs as <address> elements too."""
+    root = ET.fromstring(network_xml)
+    forward = root.find('forward')
+    if forward is None or forward.get('mode') != 'hostdev':
+        return None
+    addresses = []
+    for address in forward.findall('address'):
+        text = _pci_source_address(address) if address.get('type', 'pci') == 'pci' else None
+        if text is not None:
+            addresses.append(text)
+    return {'name': root.findtext('name'), 'pf': [pf.get('dev') for pf in forward.findall('pf') if pf.get('dev')],
+            'addresses': addresses}
 
 
 # -- building and matching <hostdev> elements (used by domain_hostdev) ---------

@@ -12,14 +12,15 @@ import functools
 import xml.etree.ElementTree as ET
 from typing import Any, Callable, Dict, List, Optional, Tuple, TypeVar
 
-from ansible_collections.virt.hostdev.plugins.module_utils.model.hostdev_xml import hostdev_sources, xml_int
+from ansible_collections.virt.hostdev.plugins.module_utils.errors import HostdevError
+from ansible_collections.virt.hostdev.plugins.module_utils.model.hostdev_xml import hostdev_sources, network_pool, xml_int
 from ansible_collections.virt.hostdev.plugins.module_utils.libvirt_errors import libvirt, libvirt_call, translated
 from ansible_collections.virt.hostdev.plugins.module_utils.model.records import (
     Record,
     device_record,
     normalize_hex_id,
+    pci_address,
     pci_address_fields,
-    pci_name,
     unique_sources,
 )
 
@@ -36,11 +37,12 @@ def _int(element, path):
     return xml_int(_text(element, path))
 
 
-def _address_name(address):
+def _address_text(address):
+    """The PCI address of an <address domain bus slot function/> element, or None."""
     parts = [xml_int(address.get(key)) for key in ('domain', 'bus', 'slot', 'function')]
     if None in parts:
         return None
-    return pci_name(*parts)
+    return pci_address(*parts)
 
 
 def _id_and_name(cap, tag):
@@ -64,12 +66,13 @@ def _pci(cap):
         if kind == 'virt_functions':
             sriov = sriov or {}
             sriov['totalvfs'] = xml_int(sub.get('maxCount'))
+            # libvirt lists them as the PF's virtfnN links go: in VF index order
             sriov['virtual_functions'] = [
-                name for name in (_address_name(addr) for addr in sub.findall('address')) if name]
+                text for text in (_address_text(addr) for addr in sub.findall('address')) if text]
         elif kind == 'phys_function':
             address_element = sub.find('address')
             sriov = sriov or {}
-            sriov['physical_function'] = _address_name(address_element) if address_element is not None else None
+            sriov['physical_function'] = _address_text(address_element) if address_element is not None else None
         elif kind == 'mdev_types':
             mdev_types = [{'type': mtype.get('id'),
                            'name': _text(mtype, 'name'),
@@ -186,3 +189,33 @@ def read_domains(conn: Any, warnings: List[str]) -> List[Dict[str, Any]]:
             name, active, sources = read
             result.append({'name': name, 'active': active, 'hostdevs': unique_sources(sources)})
     return result
+
+
+def _network_pool(net: Any) -> Optional[Dict[str, Any]]:
+    """network_pool() of one network's live definition, with whether it is active."""
+    pool = network_pool(net.XMLDesc(0))
+    if pool is not None:
+        pool['active'] = bool(net.isActive())
+    return pool
+
+
+def read_networks(conn: Any, warnings: List[str]) -> List[Dict[str, Any]]:
+    """The libvirt hostdev networks (<forward mode='hostdev'>): {'name', 'active', 'pf', 'addresses'}
+    (see hostdev_xml.network_pool). A driver without networks, or one that vanishes, is no network."""
+    try:
+        with translated('cannot list networks'):
+            networks = conn.listAllNetworks(0)
+    except HostdevError as error:
+        # A daemon without its network driver has no hostdev network to hand VFs out.
+        warnings.append('%s: the VFs of libvirt hostdev networks are not known as held by them' % error.message)
+        return []
+    pools = []
+    for net in networks:
+        try:
+            pool = _read_or_skip(functools.partial(_network_pool, net), 'a network', warnings)
+        except ET.ParseError as error:
+            warnings.append('a network has unreadable XML (%s); skipped' % error)
+            continue
+        if pool is not None:
+            pools.append(pool)
+    return sorted(pools, key=lambda pool: pool['name'] or '')

@@ -13,7 +13,9 @@ from ansible_collections.virt.hostdev.plugins.module_utils.model.hostdev_xml imp
     element_xml,
     hostdev_elements,
     hostdev_source,
+    hostdev_sources,
     hostdevs_text,
+    network_pool,
     sources_match,
 )
 
@@ -116,3 +118,43 @@ def test_element_xml_is_stable_and_diff_text_ends_lines():
     assert text.startswith('<hostdev ') and text.endswith('</hostdev>')
     assert hostdevs_text([text, text]).count('</hostdev>\n') == 2
     assert hostdevs_text([]) == ''
+
+
+# A running domain's state: a VF as an <interface type='hostdev'>, and one a hostdev network handed to an
+# <interface type='network'> (libvirt's <actual type='hostdev'>); a bridged interface holds no device.
+RUNNING = """<domain type='kvm'><name>vm</name><devices>
+  <interface type='hostdev' managed='yes'><mac address='52:54:00:6d:90:02'/>
+    <source><address type='pci' domain='0x0000' bus='0x81' slot='0x10' function='0x1'/></source>
+    <vlan><tag id='100'/></vlan></interface>
+  <interface type='network'><mac address='52:54:00:6d:90:03'/><source network='sriov-pool'/>
+    <actual type='hostdev' managed='yes'>
+      <source><address type='pci' domain='0x0000' bus='0x81' slot='0x10' function='0x2'/></source>
+    </actual></interface>
+  <interface type='network'><source network='default'/><actual type='bridge'><source bridge='virbr0'/></actual>
+    </interface>
+  <interface type='network'><source network='sriov-pool'/></interface>
+</devices></domain>"""
+
+
+def test_a_domain_holds_its_hostdev_interfaces_and_what_a_hostdev_network_handed_it():
+    assert hostdev_sources(RUNNING) == [{'type': 'pci', 'address': '0000:81:10.1'},
+                                        {'type': 'pci', 'address': '0000:81:10.2'}]
+
+
+def test_a_network_interface_without_an_actual_hostdev_is_no_hostdev_element():
+    """hostdev_elements is what domain_hostdev matches and edits: only the elements it wrote."""
+    assert [element.get('type') for element, _source in hostdev_elements(RUNNING)] == ['hostdev']
+
+
+@pytest.mark.parametrize('xml, expected', [
+    ("<network><name>pool</name><forward mode='hostdev' managed='yes'><pf dev='enp129s0f0'/></forward></network>",
+     {'name': 'pool', 'pf': ['enp129s0f0'], 'addresses': []}),
+    ("<network><name>pool</name><forward mode='hostdev'><pf dev='enp129s0f0'/>"
+     "<address type='pci' domain='0x0000' bus='0x81' slot='0x10' function='0x0'/>"
+     "<address type='pci' bus='0x81' slot='0x10' function='0x1'/><address type='pci' bus='junk'/></forward></network>",
+     {'name': 'pool', 'pf': ['enp129s0f0'], 'addresses': ['0000:81:10.0', '0000:81:10.1']}),
+    ("<network><name>default</name><forward mode='nat'/></network>", None),
+    ("<network><name>isolated</name></network>", None),
+])
+def test_network_pool(xml, expected):
+    assert network_pool(xml) == expected
