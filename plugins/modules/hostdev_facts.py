@@ -313,6 +313,8 @@ ansible_facts:
                   contains:
                     totalvfs: {description: How many virtual functions a physical function can have., type: int, returned: always, sample: 64}
                     numvfs: {description: How many virtual functions are listed., type: int, returned: always, sample: 8}
+                    drivers_autoprobe: {description: "Whether new virtual functions are bound to a driver at once
+                        (C(sriov_drivers_autoprobe)); null when not read.", type: bool, returned: always, sample: true}
                     virtual_functions: {description: "The virtual functions' names.",
                         type: list, elements: str, returned: always, sample: ["pci_0000_41_00_1"]}
                     physical_function: {description: "A virtual function's physical function.", type: str, returned: always, sample: pci_0000_41_00_0}

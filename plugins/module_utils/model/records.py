@@ -139,7 +139,7 @@ NODEDEV_CAPABILITIES = (
 # The per-type sub-dict keys a record may carry, in a stable order.
 CAPABILITY_KEYS = tuple(key for key, _fields in CAPABILITIES.values())
 
-SRIOV_KEYS = ('totalvfs', 'numvfs', 'virtual_functions', 'physical_function')
+SRIOV_KEYS = ('totalvfs', 'numvfs', 'drivers_autoprobe', 'virtual_functions', 'physical_function')
 MDEV_TYPE_KEYS = ('type', 'name', 'device_api', 'available_instances')
 
 
@@ -159,6 +159,7 @@ def sriov(values: Optional[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
     return {
         'totalvfs': values.get('totalvfs'),
         'numvfs': len(functions) if functions is not None else values.get('numvfs'),
+        'drivers_autoprobe': values.get('drivers_autoprobe'),
         'virtual_functions': sorted(functions or []),
         'physical_function': values.get('physical_function'),
     }

@@ -114,9 +114,11 @@ class SysfsReader:
                 if address:
                     virtfns.append(pci_name(*address))
         physical = parse_pci_address(physfn) if physfn else None
+        autoprobe = self._attr(path, 'sriov_drivers_autoprobe')
         # A VF lists no virtual functions of its own: numvfs stays unknown for it.
         return {
             'totalvfs': totalvfs,
+            'drivers_autoprobe': None if autoprobe not in ('0', '1') else autoprobe == '1',
             'virtual_functions': virtfns if totalvfs is not None else None,
             'physical_function': pci_name(*physical) if physical else None,
         }

@@ -52,10 +52,10 @@ def test_numa_node_rule(node, expected):
 
 def test_sriov_rule_gives_one_shape():
     physical = records.capability_record('pci', sriov={'totalvfs': 8, 'virtual_functions': ['b', 'a']})
-    assert physical['sriov'] == {'totalvfs': 8, 'numvfs': 2, 'virtual_functions': ['a', 'b'],
+    assert physical['sriov'] == {'totalvfs': 8, 'numvfs': 2, 'drivers_autoprobe': None, 'virtual_functions': ['a', 'b'],
                                  'physical_function': None}
     virtual = records.capability_record('pci', sriov={'physical_function': 'pci_0000_3b_00_0'})
-    assert virtual['sriov'] == {'totalvfs': None, 'numvfs': None, 'virtual_functions': [],
+    assert virtual['sriov'] == {'totalvfs': None, 'numvfs': None, 'drivers_autoprobe': None, 'virtual_functions': [],
                                 'physical_function': 'pci_0000_3b_00_0'}
     assert records.capability_record('pci')['sriov'] is None
 

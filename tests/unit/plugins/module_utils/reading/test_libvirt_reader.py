@@ -70,7 +70,7 @@ def test_pci_device_with_sriov_and_mdev_types():
     assert pci['product'] == 'Ethernet Controller E810-C for SFP'
     assert pci['iommu_group'] == 27
     assert pci['numa_node'] == 1
-    assert pci['sriov'] == {'totalvfs': 64, 'numvfs': 2, 'physical_function': None,
+    assert pci['sriov'] == {'totalvfs': 64, 'numvfs': 2, 'drivers_autoprobe': None, 'physical_function': None,
                             'virtual_functions': ['pci_0000_3b_01_0', 'pci_0000_3b_01_1']}
     assert pci['mdev_types'] == [{'type': 'nvidia-35', 'name': 'GRID M60-2Q', 'device_api': 'vfio-pci',
                                   'available_instances': 4}]

@@ -111,13 +111,16 @@ def test_sriov_from_links(sample_copy):
             handle.write(value + '\n')
     with open(os.path.join(pf, 'sriov_totalvfs'), 'w') as handle:
         handle.write('7\n')
+    with open(os.path.join(pf, 'sriov_drivers_autoprobe'), 'w') as handle:
+        handle.write('1\n')
     os.symlink('../0000:02:10.0', os.path.join(pf, 'virtfn0'))
     os.symlink('../0000:02:00.0', os.path.join(vf, 'physfn'))
     os.symlink('../../../devices/pci0000:00/0000:00:1c.0/0000:02:10.0',
                os.path.join(sample_copy, 'bus/pci/devices/0000:02:10.0'))
     records = by_name(SysfsReader(sample_copy).read_devices())
     assert records['pci_0000_02_00_0']['pci']['sriov'] == {
-        'totalvfs': 7, 'numvfs': 1, 'virtual_functions': ['pci_0000_02_10_0'], 'physical_function': None}
+        'totalvfs': 7, 'numvfs': 1, 'drivers_autoprobe': True, 'virtual_functions': ['pci_0000_02_10_0'],
+        'physical_function': None}
     assert records['pci_0000_02_10_0']['pci']['sriov']['physical_function'] == 'pci_0000_02_00_0'
     assert records['pci_0000_02_10_0']['parent'] == 'pci_0000_00_1c_0'
 
