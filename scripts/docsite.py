@@ -41,6 +41,7 @@ PAGES = {
     'hostdev_prepare': 'docs/hostdev_prepare.md',
     'bad_input': 'docs/bad-input.md',
     'execution_environment': 'docs/execution-environment.md',
+    'virtual_functions': 'docs/virtual-functions.md',
     'architecture': 'docs/architecture.md',
     'role_hostdev_assign': 'roles/hostdev_assign/README.md',
     'role_hostdev_prepare': 'roles/hostdev_prepare/README.md',

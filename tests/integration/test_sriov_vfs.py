@@ -47,3 +47,21 @@ def test_check_mode_diff_change_idempotence_and_a_refusal(run_playbook, tmp_path
     # udevadm ran only after the two changes: never in check mode, for the unchanged run or the refusal
     assert [call for call in tools.calls() if call[1:] == ['control', '--reload']] == [
         ['udevadm', 'control', '--reload']] * 2
+
+
+def test_the_docs_example_on_a_fake_host(run_playbook, tmp_path):
+    """docs/examples/sriov_vfs.yml: four VFs, their addresses shown, two through 0, then none and no rule."""
+    root, kernel = sriov_host(str(tmp_path / 'root'), numvfs=0)
+    tools = FakeTools(tmp_path, root, tools=('udevadm',))
+    example = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                           'docs', 'examples', 'sriov_vfs.yml')
+    env = tools.env(PATH=tools.bin + os.pathsep + '/usr/bin:/bin')
+    with kernel.watching():
+        completed = run_playbook(example, extra_vars={
+            'sriov_vfs_become': False, 'sriov_vfs_pf': 'enp2s0', 'sriov_vfs_root': root,
+            'sriov_vfs_source': 'sysfs'}, env=env)
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert '0000:02:00.0 has 4 VFs: 0000:02:10.0, 0000:02:10.2, 0000:02:10.4, 0000:02:10.6' in completed.stdout
+    assert 'changed=4' in completed.stdout  # the preview, the change, the lowering, the removal
+    assert kernel.vfs(PF) == [] and kernel.refused == []
+    assert not os.path.exists(os.path.join(root, RULES.lstrip('/')))
