@@ -202,7 +202,7 @@ def _count_diff(plan: VfPlan) -> Dict[str, str]:
         after += '%s: %s\n' % (NUMVFS, ' -> '.join(str(value) for value in plan.numvfs_writes()))
     header = '%s/%s' % (plan.path, NUMVFS if plan.numvfs_writes() else AUTOPROBE)
     note = (' (through 0: the kernel refuses %d -> %d directly, so the %d VFs are removed first)'
-            % (plan.before, plan.after, plan.before) if plan.through_zero else '')
+            % (plan.before or 0, plan.after, plan.before or 0) if plan.through_zero else '')
     return {'before_header': header, 'after_header': header + note, 'before': before, 'after': after}
 
 

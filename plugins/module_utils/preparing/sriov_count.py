@@ -101,7 +101,7 @@ def resolve_pf(model: HostModel, request: VfRequest) -> Tuple[Optional[str], Lis
     if request.mapping is not None:
         name = str(request.mapping.get('name'))
         try:
-            names = resolve_mappings(model, request.mapping.get('mappings'), [name], request.mapping.get('host'))
+            names = resolve_mappings(model, request.mapping.get('mappings'), [name], request.mapping.get('host', ''))
         except HostdevError as error:
             return None, [problem('unresolved_reference', shown(name), error.message)]
         return names[0], []
@@ -114,7 +114,7 @@ def resolve_pf(model: HostModel, request: VfRequest) -> Tuple[Optional[str], Lis
         record = model.device(name)
         if record.get('type') == 'net' and (record.get('net') or {}).get('interface') == reference:
             parent = record.get('parent')
-            if parent in model and model.device(parent).get('type') == 'pci':
+            if isinstance(parent, str) and parent in model and model.device(parent).get('type') == 'pci':
                 return parent, []
             return None, [problem('not_pci', reference, 'network interface %s is not a PCI device\'s (its parent is %s): '
                                   'only a PCI physical function has virtual functions' % (reference, parent))]

@@ -36,7 +36,7 @@ _LINE = re.compile(
 
 class PfRule(NamedTuple):
     """What the rule of one PF sets: its count and, when given, sriov_drivers_autoprobe."""
-    count: int
+    numvfs: int
     autoprobe: Optional[bool] = None
 
 
@@ -47,7 +47,7 @@ def rule_line(address: str, rule: PfRule) -> str:
         raise HostdevError('not a PCI address: %s' % shown(address))
     autoprobe = '' if rule.autoprobe is None else 'ATTR{sriov_drivers_autoprobe}="%d", ' % int(rule.autoprobe)
     return ('ACTION=="add|bind", SUBSYSTEM=="pci", KERNEL=="%s", DRIVER=="?*", %sATTR{sriov_numvfs}="%d"'
-            % (pci_address(*parsed), autoprobe, rule.count))
+            % (pci_address(*parsed), autoprobe, rule.numvfs))
 
 
 def parse_rules(text: Optional[str], path: str = RULES) -> Dict[str, PfRule]:
