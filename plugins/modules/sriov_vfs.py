@@ -23,14 +23,14 @@ description:
     (C(count_above_total)), a count change on a PF with no driver bound (C(no_pf_driver)), since its driver
     makes the VFs; a count change while a VF that vanishes is held by a domain (C(vf_assigned), naming it) or
     used by the host (C(vf_host_in_use)); and, unless O(allow_host_device), a PF the host itself runs on (its
-    network interface carries the default route, a disk below it is mounted: C(host_in_use)), or any PF while
+    network interface carries the default route, or a disk below it is mounted; C(host_in_use)), or any PF while
     what the host runs on cannot be read (C(host_use_unknown)).
   - "Persistence is a udev rule in C(/etc/udev/rules.d/70-virt-hostdev-sriov.rules), one line per PF:
     C(ACTION==\"add|bind\", SUBSYSTEM==\"pci\", KERNEL==\"0000:02:00.0\", DRIVER==\"?*\",
     ATTR{sriov_drivers_autoprobe}=\"0\", ATTR{sriov_numvfs}=\"4\"). The VFs are made by the PF's driver, so
     the count can only be written once it is bound: udev does it when the driver binds, at boot and at any
     later bind (a driver reloaded), which a one-shot unit at boot would miss."
-  - The rule file is the module's own: it is parsed back before it is replaced, and a line the module would not
+  - The rule file is the module's own; it is parsed back before it is replaced, and a line the module would not
     write is refused, naming it. It is written atomically, never through a symbolic link, with mode 0644, then
     C(udevadm control --reload) runs when udevadm exists; where udevadm has C(verify) (systemd 253 and later),
     the new rules are verified by it first.
@@ -58,7 +58,7 @@ options:
   mapping:
     description:
       - The PF as a device mapping (see the device mappings guide), resolved on this host against the host as
-        it is read now: a host the mapping does not cover, or a mapped device that drifted, is refused
+        it is read now. A host the mapping does not cover, or a mapped device that drifted, is refused
         (C(unresolved_reference)) with every drift named.
     type: dict
     suboptions:
@@ -88,7 +88,7 @@ options:
     default: present
   drivers_autoprobe:
     description:
-      - The PF's C(sriov_drivers_autoprobe), written before the VFs are made: V(false) leaves new VFs without a
+      - The PF's C(sriov_drivers_autoprobe), written before the VFs are made. V(false) leaves new VFs without a
         driver (to bind them to vfio-pci), V(true) lets their own driver (C(igbvf), C(iavf), ...) take them.
       - It applies to VFs made afterwards; VFs the PF already has keep their drivers (a warning says so).
       - Unset leaves the attribute as it is (the kernel's default is V(true)) and out of the rule.
@@ -120,7 +120,7 @@ notes:
   - The module holds the host lock that every virt.hostdev change takes (C(/run/virt-hostdev/lock), the same
     path under O(root) when it is not V(/)) from its read of the host to its last write, in check mode too.
   - O(sysfs_root) defaults to the C(sys) directory under O(root) when O(root) is not V(/), and must be under it.
-    A O(uri) of another machine or the test driver is refused unless O(source=sysfs): the VFs changed are this
+    A O(uri) of another machine or the test driver is refused unless O(source=sysfs), since the VFs changed are this
     machine's.
   - "Limits of the udev rule: a PF whose driver is not bound at boot gets no VFs (the rule waits for the bind);
     a driver that resets its VFs without unbinding (some do on a firmware reset) loses them until the next bind;

@@ -19,7 +19,7 @@ write (an edit by hand) is refused, naming it, rather than dropped or kept witho
 """
 
 import re
-from typing import Dict, List, NamedTuple, Optional
+from typing import Dict, NamedTuple, Optional
 
 from ansible_collections.virt.hostdev.plugins.module_utils.errors import HostdevError, shown
 from ansible_collections.virt.hostdev.plugins.module_utils.model.records import parse_pci_address, pci_address

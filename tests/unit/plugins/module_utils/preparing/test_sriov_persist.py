@@ -35,8 +35,8 @@ def test_rules_render_sorted_and_read_back_as_written():
 
 def test_one_pf_is_replaced_or_removed_and_the_others_stay():
     current = {'0000:41:00.0': PfRule(8, True), '0000:02:00.0': PfRule(2)}
-    assert wanted_rules(current, '0000:02:00.0', PfRule(4, False)) == {'0000:41:00.0': PfRule(8, True),
-                                                                      '0000:02:00.0': PfRule(4, False)}
+    replaced = wanted_rules(current, '0000:02:00.0', PfRule(4, False))
+    assert replaced == {'0000:41:00.0': PfRule(8, True), '0000:02:00.0': PfRule(4, False)}
     assert wanted_rules(current, '0000:02:00.0', None) == {'0000:41:00.0': PfRule(8, True)}
     assert current == {'0000:41:00.0': PfRule(8, True), '0000:02:00.0': PfRule(2)}
 
