@@ -142,7 +142,12 @@ def ensure_vfs(files: HostFiles, commands: Commands, model: HostModel, tree: Sys
         if files.read(change.path) != change.after:
             raise HostdevError('%s does not hold what was written: another program changed it' % change.path)
         if udevadm:
-            commands.run([udevadm, 'control', '--reload'], timeout)
+            try:
+                commands.run([udevadm, 'control', '--reload'], timeout)
+            except HostdevError as error:
+                raise HostdevError('%s has its %d virtual functions and %s is written, but %s; udev reads changed '
+                                   'rules at its next event anyway' % (plan.address, plan.after, change.path,
+                                                                       error.message))
     if request.drivers_autoprobe is not None:
         plan.autoprobe = request.drivers_autoprobe
     return VfOutcome(plan=plan, changed=bool(plan.writes) or change.changed, virtual_functions=functions,

@@ -221,3 +221,14 @@ def test_only_this_machines_sysfs_is_changed(tmp_path):
         local_sysfs('qemu+ssh://hv2/system', 'auto', '/', None)
     assert local_sysfs('qemu:///system', 'auto', '/', None) == '/sys'
     assert local_sysfs('test:///default', 'sysfs', str(tmp_path), None) == str(tmp_path / 'sys')
+
+
+def test_a_failed_udev_reload_says_what_was_done(host, monkeypatch):
+    root, kernel, tools, run = host
+    monkeypatch.setenv('FAKE_FAIL_WITH', '--reload')
+    with pytest.raises(HostdevError) as raised:
+        run(VfRequest(device=PF, count=3))
+    assert raised.value.message.startswith('0000:02:00.0 has its 3 virtual functions and '
+                                           '/etc/udev/rules.d/70-virt-hostdev-sriov.rules is written, but ')
+    assert 'control --reload failed with exit code 3' in raised.value.message
+    assert len(kernel.vfs(PF)) == 3 and 'ATTR{sriov_numvfs}="3"' in read(root, RULES)
