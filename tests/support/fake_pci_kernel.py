@@ -95,12 +95,14 @@ class FakePciKernel:
             if os.path.isdir(os.path.join(self.sys, 'module', 'vfio_pci')) and \
                     not os.path.isdir(self.bus('drivers', VFIO)):
                 self._register(VFIO)
+            # the probe is taken first: an unbind written before it is then on disk, and done before it
+            probe = self._take(self.bus('drivers_probe'))
             for driver in sorted(os.listdir(self.bus('drivers'))):
                 address = self._take(self.bus('drivers', driver, 'unbind'))
                 if address and self.driver(address) == driver:
                     os.unlink(os.path.join(os.path.realpath(self.devices(address)), 'driver'))
                     self.events.append(('unbind', address, driver))
-            address = self._take(self.bus('drivers_probe'))
+            address = probe
             if address and os.path.isdir(self.devices(address)) and self.driver(address) is None:
                 override = self.override(address)
                 wanted = override or self.host_drivers.get(address)
