@@ -39,7 +39,7 @@ description:
   - A VF may be reserved before its PF creates it, by the address the PF gives it (the PF's C(sriov_offset) and
     C(sriov_stride) tell which addresses those are; any other address the host has no device at is refused as
     C(unresolved_reference)). A VF's udev rule moves it to vfio-pci when its PF creates it (at every boot, and
-    whenever the count is set again: see virt.hostdev.sriov_vfs), since the kernel probes a new VF's driver
+    whenever the count is set again, see virt.hostdev.sriov_vfs), since the kernel probes a new VF's driver
     before udev sees it.
 author:
   - virt.hostdev developers (@virt-hostdev)
@@ -98,10 +98,10 @@ options:
         C(driver_override), is unbound from its driver and probed (C(/sys/bus/pci/drivers_probe)), and is
         checked to be on vfio-pci within 10 seconds; a device released (O(state=absent), or no longer in
         O(devices)) gets its override cleared, is unbound from vfio-pci and probed, and is checked to be on
-        another driver (or on none, when no loaded driver claims it: a warning says so).
-      - Refused before any change, besides the reservation's refusals, while the host uses a device now: a
-        network interface of it that is up with addresses or routes, or a port of a bridge or bond
-        (C(host_in_use)); a running domain that holds it (C(held_by_running_domain)).
+        another driver (or on none when no loaded driver claims it, with a warning saying so).
+      - Refused before any change, besides the reservation's refusals, while the host uses a device now (a
+        network interface of it that is up with addresses or routes, or a port of a bridge or bond,
+        C(host_in_use)) or a running domain holds it (C(held_by_running_domain)).
       - When a device does not arrive, the devices this run moved are put back on their drivers, and the
         module fails naming the device and the driver it is on; the boot files stay written.
       - A device already on vfio-pci with the override is left alone, so a second run writes nothing.

@@ -263,7 +263,8 @@ def _move(bus: PciBus, move: Move) -> Optional[str]:
 
 def _put_back(bus: PciBus, moves: List[Move]) -> str:
     """Undo moves (the last one possibly half-done): the override as it was, probed again."""
-    back, stuck = [], []
+    back: List[str] = []
+    stuck: List[str] = []
     for move in reversed(moves):
         try:
             if bus.override(move.address) != move.override:
