@@ -225,8 +225,7 @@ def apply_moves(bus: PciBus, moves: List[Move]) -> List[Dict[str, Any]]:
         except HostdevError as error:
             undone = _put_back(bus, done + [move])
             raise HostdevError('%s (%s) was not moved %s: %s. %s' % (
-                move.address, move.name, 'to vfio-pci' if move.bind else 'off vfio-pci', error, undone),
-                moved=[move.result(bus.driver(move.address)) for move in done])
+                move.address, move.name, 'to vfio-pci' if move.bind else 'off vfio-pci', error, undone))
         done.append(move)
     return results
 
