@@ -67,12 +67,12 @@ class Move:
 
     def diff(self) -> Dict[str, str]:
         header = '%s (%s): driver and driver_override' % (self.address, self.name)
-        after = '%s\n%s\n' % (('driver: %s' % VFIO_DRIVER) if self.bind or not self.rebinds else
-                              'driver: its host driver (any but vfio-pci), or none',
-                              'driver_override: %s' % (VFIO_DRIVER if self.bind else
-                                                       (None if self.sets_override else self.override)))
-        return {'before_header': header, 'after_header': header,
-                'before': 'driver: %s\ndriver_override: %s\n' % (self.driver, self.override), 'after': after}
+        after = '%s\ndriver_override: %s\n' % (
+            'driver: %s' % VFIO_DRIVER if self.bind or not self.rebinds else
+            'driver: its host driver (any but vfio-pci), or none',
+            VFIO_DRIVER if self.bind else _shown(None if self.sets_override else self.override))
+        return {'before_header': header, 'after_header': header, 'after': after,
+                'before': 'driver: %s\ndriver_override: %s\n' % (_shown(self.driver), _shown(self.override))}
 
     def result(self, driver_after: Optional[str] = None) -> Dict[str, Any]:
         return {'device': self.name, 'address': self.address, 'driver': self.driver,
@@ -282,6 +282,10 @@ def _put_back(bus: PciBus, moves: List[Move]) -> str:
     if stuck:
         words += ' Not back as they were: %s; the next run moves them again.' % ', '.join(stuck)
     return words.strip()
+
+
+def _shown(value: Optional[str]) -> str:
+    return '(none)' if value is None else value
 
 
 def _driver_words(driver: Optional[str]) -> str:

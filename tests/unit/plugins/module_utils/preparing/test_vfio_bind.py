@@ -72,7 +72,7 @@ def test_check_mode_shows_the_moves_and_moves_nothing(host):
     moves = [item for item in planned.diff if 'driver_override' in item['after_header']]
     assert moves[0] == {'before_header': '0000:01:00.0 (pci_0000_01_00_0): driver and driver_override',
                         'after_header': '0000:01:00.0 (pci_0000_01_00_0): driver and driver_override',
-                        'before': 'driver: nvidia\ndriver_override: None\n',
+                        'before': 'driver: nvidia\ndriver_override: (none)\n',
                         'after': 'driver: vfio-pci\ndriver_override: vfio-pci\n'}
     assert [move['driver_after'] for move in planned.moves] == [None, None]
     assert host.kernel.events == [] and [host.where(address) for address in GPU] == [
