@@ -260,8 +260,8 @@ def reservation_text(model: HostModel, names: List[str], future_vfs: Optional[Di
         ids = ':'.join(str(pci.get(key) or '0x?')[2:] for key in ('vendor_id', 'product_id'))
         described[address] = '%s %s' % (name, ids)
     for address in sorted(described):
-        lines.append('%s  # %s%s\n' % (address, described[address], ', not created yet' if address in
-                                        (future_vfs or {}) else ''))
+        later = ', not created yet' if address in (future_vfs or {}) else ''
+        lines.append('%s  # %s%s\n' % (address, described[address], later))
     return ''.join(lines)
 
 
