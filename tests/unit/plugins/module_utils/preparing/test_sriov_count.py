@@ -65,7 +65,7 @@ def test_autoprobe_alone_warns_that_existing_vfs_keep_their_drivers(tmp_path):
     ('eth9', 'unresolved_reference', 'nor is it the name of a network interface of this host'),
     ('usb_1_3', 'not_pci', 'usb_1_3 is a usb_device device, not PCI'),
     ('0000:01:00.0', 'not_sriov_pf', 'pci_0000_01_00_0 is not an SR-IOV physical function'),
-    ('0000:02:10.2', 'not_sriov_pf', 'pci_0000_02_10_2 is a virtual function of pci_0000_02_00_0'),
+    ('0000:02:10.2', 'not_sriov_pf', 'pci_0000_02_10_2 is a virtual function of 0000:02:00.0'),
 ])
 def test_a_device_that_is_no_sriov_pf_is_refused(tmp_path, device, code, words):
     root, _kernel = sriov_host(str(tmp_path), numvfs=2)
