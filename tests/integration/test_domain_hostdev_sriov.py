@@ -25,6 +25,7 @@ from fixtures.sample_host import build_tree
 from fixtures.sriov_host import NET_PF, add_sriov, net_vf
 
 PLAYBOOKS = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'playbooks')
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 VF = dict((index, 'pci_0000_%s' % net_vf(index)[5:].replace(':', '_').replace('.', '_')) for index in range(6))
 
 
@@ -125,3 +126,29 @@ def test_pool_pick_stable_and_release(run, scratch):
     released = run(dom.name(), pool={'pf': NET_PF}, state='absent')
     assert released['changed'] is True and released['removed'] == [VF[1], VF[3]] and held(dom) == []
     assert len(held(holder)) == 3  # the other domain's VFs stay where they are
+
+
+def test_the_hostdev_network_example_defines_the_network_and_the_interface_once(run_playbook, libvirtd, scratch,
+                                                                                  conn):
+    """docs/examples/vf_hostdev_network.yml, without starting the network (the PF is not on this machine)."""
+    from ansible_collections.virt.hostdev.plugins.module_utils.model.hostdev_xml import interface_macs
+
+    dom = scratch()
+    playbook = os.path.join(REPO, 'docs', 'examples', 'vf_hostdev_network.yml')
+    extra = {'vf_network_uri': libvirtd, 'vf_network_pf': 'enp6s0', 'vf_network_name': 'vf-%s' % dom.name(),
+             'vf_network_domain': dom.name(), 'vf_network_start': False}
+    try:
+        first = run_playbook(playbook, extra_vars=extra)
+        assert first.returncode == 0, first.stdout + first.stderr
+        network = conn.networkLookupByName('vf-%s' % dom.name())
+        assert "<forward mode='hostdev' managed='yes'>" in network.XMLDesc(0) and network.autostart()
+        assert "<pf dev='enp6s0'/>" in network.XMLDesc(0)
+        assert "network='vf-%s'" % dom.name() in config(dom) and "<tag id='100'/>" in config(dom)
+        assert len(interface_macs(config(dom))) == 1
+        again = run_playbook(playbook, extra_vars=extra)
+        assert again.returncode == 0 and 'changed=0' in again.stdout, again.stdout
+    finally:
+        try:
+            conn.networkLookupByName('vf-%s' % dom.name()).undefine()
+        except libvirt.libvirtError:
+            pass
