@@ -99,7 +99,7 @@ class AssignmentRequest:
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> 'AssignmentRequest':
         """The request in a module's parameters; the other parameters (uri, source, ...) are left out."""
-        values = dict((option.name, params.get(option.name)) for option in fields(cls))
+        values: Dict[str, Any] = dict((option.name, params.get(option.name)) for option in fields(cls))
         values['devices'] = values['devices'] or []
         return cls(**values)
 

@@ -196,9 +196,9 @@ def _vf_layout(model: HostModel, pf: str) -> Optional[Tuple[int, int]]:
         return sriov['offset'], sriov['stride']
     base = _routing_id(model.device(pf)['pci']['address'])
     ids = [_routing_id(model.device(name)['pci']['address']) for name in virtual_functions(model, pf)]
-    if base is None or len(ids) < 2 or None in ids:
+    rids = sorted(found[1] for found in ids if found is not None)
+    if base is None or len(rids) < 2 or len(rids) != len(ids):
         return None
-    rids = sorted(rid for _domain, rid in ids if rid is not None)
     stride = rids[1] - rids[0]
     if stride <= 0 or any(later - earlier != stride for earlier, later in zip(rids, rids[1:])):
         return None
