@@ -128,8 +128,8 @@ def test_pool_pick_stable_and_release(run, scratch):
     assert len(held(holder)) == 3  # the other domain's VFs stay where they are
 
 
-def test_the_hostdev_network_example_defines_the_network_and_the_interface_once(run_playbook, libvirtd, scratch,
-                                                                                  conn):
+def test_the_hostdev_network_example_defines_the_network_and_the_interface_once(
+        run_playbook, libvirtd, scratch, conn):
     """docs/examples/vf_hostdev_network.yml, without starting the network (the PF is not on this machine)."""
     from ansible_collections.virt.hostdev.plugins.module_utils.model.hostdev_xml import interface_macs
 

@@ -54,12 +54,12 @@ def checked_mac(value: Any) -> str:
     return text
 
 
-def checked_interface(interface: Optional[Mapping[str, Any]], device_count: Optional[int],
-                      include_group: bool) -> Optional[Wanted]:
+def checked_interface(interface: Optional[Mapping[str, Any]], device_count: int, include_group: bool,
+                      pooled: bool = False) -> Optional[Wanted]:
     """The interface option, checked and normalised ({'mac', 'vlan'}), or None when not given.
 
-    device_count: how many devices the request names (None when a pool decides). A MAC given
-    is one device's: with several devices (or a pool of more than one, or include_group) it is refused.
+    device_count: how many devices the request names, or the pool's count (pooled). A MAC given
+    is one device's: with any other count, or include_group, it is refused.
     """
     if interface is None:
         return None
@@ -77,12 +77,14 @@ def checked_interface(interface: Optional[Mapping[str, Any]], device_count: Opti
     if mac is not None:
         mac = checked_mac(mac)
         if device_count != 1 or include_group:
+            if include_group:
+                named = 'the members of IOMMU groups too (include_group)'
+            else:
+                named = '%s%d devices' % ('a pool of ' if pooled else '', device_count)
             raise RequestError(
                 'interface.mac %s is one interface\'s MAC, but this request names %s: give one device per task '
                 'with a MAC, or leave interface.mac out so that each device gets its own stable generated MAC'
-                % (mac, 'a pool of %s devices' % device_count if device_count is not None and device_count != 1
-                       else 'the members of IOMMU groups too (include_group)' if include_group
-                       else '%s devices' % device_count if device_count is not None else 'several devices'))
+                % (mac, named))
     return {'mac': mac, 'vlan': vlan}
 
 

@@ -142,7 +142,7 @@ def test_a_mac_of_another_interface_of_the_same_domain_is_refused(records):
 
 
 @pytest.mark.parametrize('devices, options, words', [
-    (['06:10.0', '06:10.2'], {'interface': {'mac': '02:00:00:00:00:01'}}, '2 devices'),
+    (['06:10.0', '06:10.2'], {'interface': {'mac': '02:00:00:00:00:01'}}, 'names 2 devices'),
     (['06:10.0'], {'interface': {'mac': '02:00:00:00:00:01'}, 'include_group': True}, 'include_group'),
     ([], {'interface': {'mac': '02:00:00:00:00:01'}, 'pool': {'pf': NET_PF, 'count': 2}}, 'pool of 2'),
     (['06:10.0'], {'interface': {'mac': '03:00:00:00:00:01'}}, 'multicast'),
