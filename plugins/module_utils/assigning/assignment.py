@@ -94,8 +94,8 @@ class AssignmentRequest:
         pool = checked_pool(self.pool, self.state)
         count = pool['count'] if pool is not None else len(self.devices)
         object.__setattr__(self, 'pool', pool)
-        object.__setattr__(self, 'interface', checked_interface(self.interface, count, self.include_group,
-                                                                       pool is not None))
+        interface = checked_interface(self.interface, count, self.include_group, pooled=pool is not None)
+        object.__setattr__(self, 'interface', interface)
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> 'AssignmentRequest':
