@@ -152,3 +152,26 @@ def test_the_hostdev_network_example_defines_the_network_and_the_interface_once(
             conn.networkLookupByName('vf-%s' % dom.name()).undefine()
         except libvirt.libvirtError:
             pass
+
+
+def test_a_failed_edit_rolls_interfaces_back(scratch):
+    """apply_edits undoes interface edits as it undoes hostdev ones: a detached interface comes back
+    with its MAC and VLAN, an attached one goes."""
+    from ansible_collections.virt.hostdev.plugins.module_utils.assigning.domain_editor import EditFailed, apply_edits
+    from ansible_collections.virt.hostdev.plugins.module_utils.model.hostdev_xml import element_xml
+
+    old = ("<interface type='hostdev' managed='yes'><mac address='02:00:00:00:00:21'/><source>"
+           "<address type='pci' domain='0x0000' bus='0x06' slot='0x10' function='0x0'/></source>"
+           "<vlan><tag id='21'/></vlan></interface>")
+    new = ("<interface type='hostdev' managed='yes'><mac address='02:00:00:00:00:22'/><source>"
+           "<address type='pci' domain='0x0000' bus='0x06' slot='0x10' function='0x2'/></source></interface>")
+    broken = "<interface type='hostdev'><mac address='not-a-mac'/></interface>"
+    dom = scratch(devices=old)
+    stored = element_xml(hostdev_elements(config(dom))[0][0])
+    edits = [{'action': 'detach', 'device': VF[0], 'target': 'config', 'xml': stored, 'update': 'yes'},
+             {'action': 'attach', 'device': VF[1], 'target': 'config', 'xml': new},
+             {'action': 'attach', 'device': VF[2], 'target': 'config', 'xml': broken}]
+    with pytest.raises(EditFailed) as caught:
+        apply_edits(dom, edits)
+    assert caught.value.rolled_back and 'rollback succeeded: the 2 earlier edits were undone' in caught.value.message
+    assert held(dom) == [('interface', net_vf(0), {'mac': '02:00:00:00:00:21', 'vlan': 21})]
