@@ -13,7 +13,12 @@ import xml.etree.ElementTree as ET
 from typing import Any, Callable, Dict, List, Optional, Tuple, TypeVar
 
 from ansible_collections.virt.hostdev.plugins.module_utils.errors import HostdevError
-from ansible_collections.virt.hostdev.plugins.module_utils.model.hostdev_xml import hostdev_sources, network_pool, xml_int
+from ansible_collections.virt.hostdev.plugins.module_utils.model.hostdev_xml import (
+    hostdev_sources,
+    interface_macs,
+    network_pool,
+    xml_int,
+)
 from ansible_collections.virt.hostdev.plugins.module_utils.libvirt_errors import libvirt, libvirt_call, translated
 from ansible_collections.virt.hostdev.plugins.module_utils.model.records import (
     Record,
@@ -167,15 +172,20 @@ def _name_and_xml(device: Any) -> Tuple[str, str]:
     return device.name(), device.XMLDesc(0)
 
 
-def _domain_hostdevs(dom: Any) -> Tuple[str, bool, List[Dict[str, Any]]]:
-    """(name, active, source dicts of its persistent and live definitions) of one domain."""
+def _domain_hostdevs(dom: Any) -> Tuple[str, bool, List[Dict[str, Any]], List[str]]:
+    """(name, active, source dicts, interface MACs of its persistent and live definitions) of one domain."""
     active = bool(dom.isActive())
     sources = []
+    macs: List[str] = []
+    definitions = []
     if dom.isPersistent():
-        sources.extend(hostdev_sources(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)))
+        definitions.append(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
     if active:
-        sources.extend(hostdev_sources(dom.XMLDesc(0)))
-    return dom.name(), active, sources
+        definitions.append(dom.XMLDesc(0))
+    for xml in definitions:
+        sources.extend(hostdev_sources(xml))
+        macs.extend(interface_macs(xml))
+    return dom.name(), active, sources, sorted(set(macs))
 
 
 def read_domains(conn: Any, warnings: List[str]) -> List[Dict[str, Any]]:
@@ -186,8 +196,9 @@ def read_domains(conn: Any, warnings: List[str]) -> List[Dict[str, Any]]:
     for dom in domains:
         read = _read_or_skip(functools.partial(_domain_hostdevs, dom), 'a domain', warnings)
         if read is not None:
-            name, active, sources = read
-            result.append({'name': name, 'active': active, 'hostdevs': unique_sources(sources)})
+            name, active, sources, macs = read
+            # macs: what domain_hostdev's mac_in_use refusal compares a new interface's MAC with.
+            result.append({'name': name, 'active': active, 'hostdevs': unique_sources(sources), 'macs': macs})
     return result
 
 

@@ -133,7 +133,7 @@ def test_sample_host_through_the_test_driver(sample_uri):
     assert by_name['pci_0000_01_00_0']['pci']['iommu_group'] == 1
     assert by_name['usb_1_3']['usb']['product_id'] == '0xc31c'
     assert domains == [{'name': 'ci-runner', 'active': True,
-                        'hostdevs': [{'type': 'pci', 'address': '0000:02:00.0'}]}]
+                        'hostdevs': [{'type': 'pci', 'address': '0000:02:00.0'}], 'macs': []}]
     assert warnings == []
 
 
