@@ -75,7 +75,8 @@ lint: setup ## ansible-lint at the root, as .ansible-lint says (profile producti
 	$(BIN)/ansible-lint --offline
 
 DOCS := $(BUILD)/docs
-docs: setup ## the docsite in .build/docs: (re)writes its pages from docs/*.md, antsibull-docs lint, Sphinx without warnings
+# tests/docsite runs here, on the site just built: the docs are built once per `make test`.
+docs: setup ## the docsite in .build/docs: (re)writes its pages from docs/*.md, antsibull-docs lint, Sphinx without warnings, tests/docsite on it
 	$(PYTHON) scripts/docsite.py
 	cd $(BUILD)/collections/ansible_collections/virt/hostdev && $(BIN)/antsibull-docs lint-collection-docs --plugin-docs .
 	rm -rf $(DOCS) && mkdir -p $(DOCS) && chmod 755 $(DOCS)
@@ -87,6 +88,7 @@ docs: setup ## the docsite in .build/docs: (re)writes its pages from docs/*.md, 
 	  >>$(DOCS)/conf.py
 	cd $(DOCS) && ./build.sh >build.log 2>&1 || { tail -n 40 build.log; exit 1; }
 	@echo "docsite: $(DOCS)/build/html/index.html"
+	DOCSITE_HTML=$(DOCS)/build/html $(PYTEST) $(PYTEST_ARGS) tests/docsite
 
 lab: setup ## boot the virtual-IOMMU guest, run the checks in it, assert on its JSON report
 	@rc=0; $(PYTEST) -p no:cacheprovider $(PYTEST_ARGS) tests/lab || rc=$$?; \
