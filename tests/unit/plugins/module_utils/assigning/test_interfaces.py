@@ -14,17 +14,14 @@ from ansible_collections.virt.hostdev.plugins.module_utils.assigning.assignment 
     plan_assignment,
 )
 from ansible_collections.virt.hostdev.plugins.module_utils.assigning.interfaces import RequestError
-from ansible_collections.virt.hostdev.plugins.module_utils.model.host_model import HostModel
 from ansible_collections.virt.hostdev.plugins.module_utils.model.hostdev_xml import (
     build_hostdev,
     generated_mac,
     interface_settings,
 )
 from ansible_collections.virt.hostdev.plugins.module_utils.model.refusals import problems_message
-from ansible_collections.virt.hostdev.plugins.module_utils.reading.host_reader import read_via_sysfs
 
-from fixtures.sample_host import build_tree
-from fixtures.sriov_host import NET_PF, NET_TOTAL, add_sriov, net_vf, nvme_vf
+from fixtures.sriov_host import NET_PF, NET_TOTAL, read_sriov, sriov_model, net_vf, nvme_vf
 
 UUID = '6695eb01-f6a4-8304-79aa-97f2502e193f'
 VF0, VF1 = 'pci_0000_06_10_0', 'pci_0000_06_10_2'
@@ -32,13 +29,10 @@ VF0, VF1 = 'pci_0000_06_10_0', 'pci_0000_06_10_2'
 
 @pytest.fixture(scope='module')
 def records(tmp_path_factory):
-    root = add_sriov(build_tree(str(tmp_path_factory.mktemp('host'))), vfs=4)
-    found, _domains, iommu, _warnings, _unknown = read_via_sysfs(root)
-    return found, iommu
+    return read_sriov(str(tmp_path_factory.mktemp('host')), vfs=4)
 
 
-def model_of(records, domains=()):
-    return HostModel(records[0], domains=domains, iommu=records[1])
+model_of = sriov_model
 
 
 def domain(body='', name='guest', uuid=UUID):

@@ -219,9 +219,18 @@ VF_RULE_0410 = (
     'echo 0000:04:10.0 > /sys/bus/pci/drivers_probe; }\'"\n')
 
 
-def test_a_vf_not_created_yet_is_reserved_by_its_slot_and_gets_the_moving_rule(model):
-    slots = {'0000:04:10.0': 'VF 0 of pci_0000_04_00_0', '0000:04:10.2': 'VF 1 of pci_0000_04_00_0'}
-    reservation = plan_reservation(model, ReservationRequest(['04:10.0', '01:00.0', '01:00.1']), slots)
+@pytest.fixture(scope='module')
+def pf_model(tmp_path_factory):
+    """The sample host with 04:00.0 an SR-IOV PF of 2 VFs at most, none created: VF 0 at 04:10.0, VF 1 at 04:10.2."""
+    sysfs = build_tree(str(tmp_path_factory.mktemp('host')))
+    for key, value in (('totalvfs', 2), ('numvfs', 0), ('offset', 128), ('stride', 2)):
+        write(sysfs, 'bus/pci/devices/0000:04:00.0/sriov_%s' % key, '%d\n' % value)
+    return read_host('sysfs', sysfs_root=sysfs)[0]
+
+
+def test_a_vf_not_created_yet_is_reserved_by_its_slot_and_gets_the_moving_rule(pf_model):
+    model = pf_model
+    reservation = plan_reservation(model, ReservationRequest(['04:10.0', '01:00.0', '01:00.1']))
     assert reservation.problems == [] and reservation.future_vfs == {'0000:04:10.0': 'VF 0 of pci_0000_04_00_0'}
     files = boot_files('initramfs-tools', model, reservation.devices, reservation.future_vfs)
     assert files[RESERVATION].endswith('0000:01:00.0  # pci_0000_01_00_0 10de:24b0\n'
@@ -233,11 +242,11 @@ def test_a_vf_not_created_yet_is_reserved_by_its_slot_and_gets_the_moving_rule(m
     assert '%' not in rules and '$' not in rules  # udev substitutes both itself
 
 
-def test_an_address_that_is_no_device_and_no_vf_slot_is_refused_as_before(model):
-    slots = {'0000:04:10.0': 'VF 0 of pci_0000_04_00_0'}
-    reservation = plan_reservation(model, ReservationRequest(['04:10.1']), slots)
-    assert [item['code'] for item in reservation.problems] == ['unresolved_reference']
-    assert reservation.future_vfs == {}
+def test_an_address_that_is_no_device_and_no_vf_slot_is_refused_as_before(pf_model):
+    for address in ('04:10.1', '04:10.4'):  # between two VFs; beyond sriov_totalvfs
+        reservation = plan_reservation(pf_model, ReservationRequest([address]))
+        assert [item['code'] for item in reservation.problems] == ['unresolved_reference']
+        assert reservation.future_vfs == {}
 
 
 def test_a_vf_the_host_has_gets_the_moving_rule(tmp_path):
