@@ -124,10 +124,11 @@ def _uses(model: HostModel, name: str) -> List[str]:
 
 
 def _vf_problems(model: HostModel, pf: str, vfs: List[str]) -> List[Problem]:
-    """Every VF that vanishes and is held: by a domain (or what the model counts as its holder), or the host."""
+    """Every VF that vanishes and is held: by a domain (a <hostdev> or <interface type='hostdev'>), a running
+    libvirt hostdev network whose pool lists it (it hands the VF to its guests), or the host."""
     problems = []
     for vf in vfs:
-        holders = model.assigned_to(vf)
+        holders = model.assigned_to(vf) + ['network %s' % net for net in model.held_by_network(vf)]
         if holders:
             problems.append(problem('vf_assigned', vf, 'virtual function %s of %s is held by %s, and changing the '
                                     'count removes it: release it first (virt.hostdev.domain_hostdev state: absent)'
