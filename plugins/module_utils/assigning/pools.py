@@ -147,7 +147,8 @@ def choose(model: HostModel, domain: str, pool: Mapping[str, Any], members: List
             continue
         reasons = refusals(model, [name], ASSIGN, domain=domain, force=force)
         if reasons:
-            holders = [dom for dom in model.assigned_to(name) if dom != domain]
+            holders = ([dom for dom in model.assigned_to(name) if dom != domain]
+                       + ['network %s' % net for net in model.held_by_network(name)])
             busy[name] = ('held by %s' % ', '.join(holders) if holders
                           else 'not assignable: %s' % ', '.join(sorted(set(str(item['code']) for item in reasons))))
             continue

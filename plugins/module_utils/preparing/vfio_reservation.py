@@ -132,6 +132,12 @@ def plan_reservation(model: HostModel, request: ReservationRequest) -> Reservati
                             'and the firmware framebuffer lose it at the next boot' % item['device'])
             continue
         problems.append(item)
+    # A PF bound to vfio-pci at boot creates no VFs (its driver does), so its VF slots would stay empty.
+    for pf in sorted(set(slots[address][0] for address in future) & set(pci)):
+        vfs = sorted(address for address in future if slots[address][0] == pf)
+        problems.append(problem('has_virtual_functions', pf, '%s is reserved together with virtual functions it is '
+                                'to create (%s), but bound to vfio-pci at boot it creates none: reserve the VFs '
+                                'alone, so that the PF keeps its driver' % (pf, ', '.join(vfs))))
     warnings += _groups_unknown(model, pci)
     return Reservation(devices=names, problems=problems, warnings=warnings, future_vfs=future)
 

@@ -124,3 +124,20 @@ def test_bad_pool_options_are_refused(pool, words):
     with pytest.raises(RequestError) as caught:
         AssignmentRequest('guest', [], pool=pool)
     assert words in caught.value.message
+
+
+def test_vfs_a_running_hostdev_network_lists_are_skipped_and_named(records):
+    """A running <forward mode='hostdev'> network hands its pool to its guests: the pool takes none of it,
+    whether the network lists the VFs by address or through its <pf dev>."""
+    by_address = {'name': 'vf-pool', 'active': True, 'pf': [], 'addresses': [net_vf(0), net_vf(1)]}
+    model = model_of(records, networks=[by_address])
+    result = plan(model, {'pf': NET_PF, 'count': 2})
+    assert result.problems == [] and result.devices == [VFS[2], VFS[3]]
+    whole = model_of(records, [held('a', net_vf(5))],
+                     networks=[{'name': 'all-vfs', 'active': True, 'pf': ['enp6s0'], 'addresses': []}])
+    result = plan(whole, {'pf': 'enp6s0', 'count': 1})
+    assert codes(result) == ['pool_exhausted']
+    message = result.problems[0]['message']
+    assert '%s held by network all-vfs' % VFS[0] in message and '%s held by a, network all-vfs' % VFS[5] in message
+    stopped = model_of(records, networks=[dict(by_address, active=False)])
+    assert plan(stopped, {'pf': NET_PF, 'count': 2}).devices == [VFS[0], VFS[1]]

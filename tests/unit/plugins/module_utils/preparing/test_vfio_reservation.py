@@ -26,6 +26,7 @@ from ansible_collections.virt.hostdev.plugins.module_utils.preparing.vfio_reserv
 from ansible_collections.virt.hostdev.plugins.module_utils.reading.host_reader import read_host
 
 from fixtures.sample_host import build_tree
+from fixtures.sriov_host import net_vf, read_sriov, sriov_model
 from support.fake_host import write
 
 
@@ -287,3 +288,24 @@ def test_the_vf_rule_moves_a_vf_its_driver_took_and_leaves_one_on_vfio_pci(tmp_p
     assert kernel.driver('0000:04:01.0') == 'vfio-pci' and kernel.driver('0000:04:00.0') == 'e1000'
     assert kernel.events == [('unbind', '0000:04:01.0', 'e1000'), ('bind', '0000:04:01.0', 'vfio-pci')]
     assert [call[0] for call in tools.calls()] == ['modprobe', 'modprobe']
+
+
+def test_a_pf_reserved_with_vf_slots_it_is_to_create_is_refused(pf_model):
+    """vfio-pci makes no VFs: a PF bound to it at boot leaves the slots reserved beside it empty."""
+    reservation = plan_reservation(pf_model, ReservationRequest(['04:00.0', '04:10.0', '04:10.2'], include_group=True))
+    found = [item for item in reservation.problems if item['code'] == 'has_virtual_functions']
+    assert found == [{'code': 'has_virtual_functions', 'device': 'pci_0000_04_00_0', 'message':
+                      'pci_0000_04_00_0 is reserved together with virtual functions it is to create (0000:04:10.0, '
+                      '0000:04:10.2), but bound to vfio-pci at boot it creates none: reserve the VFs alone, so that '
+                      'the PF keeps its driver'}]
+    alone = plan_reservation(pf_model, ReservationRequest(['04:10.0', '04:10.2']))
+    assert alone.problems == [] and sorted(alone.future_vfs) == ['0000:04:10.0', '0000:04:10.2']
+
+
+def test_a_created_vf_with_its_pf_is_refused_by_the_pf_s_vfs(tmp_path):
+    """The PF of a VF reserved by its address has VFs enabled: has_virtual_functions names them."""
+    model = sriov_model(read_sriov(str(tmp_path), vfs=2))
+    reservation = plan_reservation(model, ReservationRequest(['06:00.0', net_vf(0)]))
+    assert ('has_virtual_functions', 'pci_0000_06_00_0') in [(item['code'], item['device'])
+                                                            for item in reservation.problems]
+    assert reservation.future_vfs == {}
