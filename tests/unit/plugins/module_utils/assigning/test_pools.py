@@ -14,7 +14,7 @@ from ansible_collections.virt.hostdev.plugins.module_utils.assigning.assignment 
 from ansible_collections.virt.hostdev.plugins.module_utils.assigning.interfaces import RequestError
 from ansible_collections.virt.hostdev.plugins.module_utils.model.hostdev_xml import build_hostdev, build_interface
 
-from fixtures.sriov_host import NET_PF, NVME_PF, read_sriov, sriov_model, net_vf
+from fixtures.sriov_host import NET_PF, NVME_PF, net_vf, read_sriov, sriov_model
 
 VFS = ['pci_0000_06_%s' % suffix for suffix in ('10_0', '10_2', '10_4', '10_6', '11_0', '11_2')]
 
