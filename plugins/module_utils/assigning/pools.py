@@ -172,7 +172,7 @@ def vf_slot_hint(model: HostModel, reference: Any) -> Optional[str]:
     slot = vf_slot_of(model, address) if address else None
     if slot is None:
         return None
-    pf, index = slot
+    pf, index = slot[0], slot[1]
     return ('%s is not on this host: it is VF %d of %s, which has %d VFs now (of %d): it appears when the '
             'VF count of %s is at least %d (virt.hostdev.sriov_vfs with device: %s and count: %d)'
             % (address, index, pf, len(model.virtual_functions(pf)), sriov_of(model, pf)['totalvfs'], pf,

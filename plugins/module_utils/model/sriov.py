@@ -122,4 +122,3 @@ def vf_slot_of(model: HostModel, address: Any) -> Optional[Tuple[str, int]]:
 def describe_slot(slot: Tuple[str, int]) -> str:
     """What messages call a VF slot: 'VF n of <PF>'."""
     return 'VF %d of %s' % (slot[1], slot[0])
-

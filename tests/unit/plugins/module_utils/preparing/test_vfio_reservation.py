@@ -306,6 +306,6 @@ def test_a_created_vf_with_its_pf_is_refused_by_the_pf_s_vfs(tmp_path):
     """The PF of a VF reserved by its address has VFs enabled: has_virtual_functions names them."""
     model = sriov_model(read_sriov(str(tmp_path), vfs=2))
     reservation = plan_reservation(model, ReservationRequest(['06:00.0', net_vf(0)]))
-    assert ('has_virtual_functions', 'pci_0000_06_00_0') in [(item['code'], item['device'])
-                                                            for item in reservation.problems]
+    found = [(item['code'], item['device']) for item in reservation.problems]
+    assert ('has_virtual_functions', 'pci_0000_06_00_0') in found
     assert reservation.future_vfs == {}
