@@ -330,6 +330,10 @@ ansible_facts:
                     numvfs: {description: "How many VFs the PF has now (those listed).", type: int, returned: always, sample: 4}
                     drivers_autoprobe: {description: "Whether the PF's new VFs bind to their driver at once (C(sriov_drivers_autoprobe));
                         null when unknown.", type: bool, returned: in full facts, sample: true}
+                    offset: {description: "The PF's C(sriov_offset), the routing ID of its first VF less its own; with C(stride),
+                        where each VF goes, created or not. null when unknown.", type: int, returned: in full facts, sample: 128}
+                    stride: {description: "The PF's C(sriov_stride), the routing ID step from one VF to the next; null when
+                        unknown.", type: int, returned: in full facts, sample: 2}
                     virtual_functions: {description: "The PF's VFs' PCI addresses, in VF index order.",
                         type: list, elements: str, returned: in full facts, sample: ["0000:41:10.0", "0000:41:10.2"]}
                     physical_function: {description: "A VF's PF, its PCI address.", type: str, returned: always, sample: "0000:41:00.0"}

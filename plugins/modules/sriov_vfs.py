@@ -21,10 +21,11 @@ description:
     mapping that drifted or does not map this host), a device that is not PCI (C(not_pci)), one that is not an
     SR-IOV PF (C(not_sriov_pf), a VF included), a count above the PF's C(sriov_totalvfs)
     (C(count_above_total)), a count change on a PF with no driver bound (C(no_pf_driver)), since its driver
-    makes the VFs; a count change while a VF that vanishes is held by a domain (C(vf_assigned), naming it) or
-    used by the host (C(vf_host_in_use)); and, unless O(allow_host_device), a PF the host itself runs on (its
-    network interface carries the default route, or a disk below it is mounted; C(host_in_use)), or any PF while
-    what the host runs on cannot be read (C(host_use_unknown)).
+    makes the VFs; a count change while a VF that vanishes is held by a domain or a running libvirt hostdev
+    network (C(vf_assigned), naming it) or used by the host (C(vf_host_in_use)); and, unless
+    O(allow_host_device), a PF the host itself runs on (its network interface carries the default route, or a
+    disk below it is mounted; C(host_in_use)), or any PF while what the host runs on cannot be read
+    (C(host_use_unknown)).
   - "Persistence is a udev rule in C(/etc/udev/rules.d/70-virt-hostdev-sriov.rules), one line per PF:
     C(ACTION==\"add|bind\", SUBSYSTEM==\"pci\", KERNEL==\"0000:02:00.0\", DRIVER==\"?*\",
     ATTR{sriov_drivers_autoprobe}=\"0\", ATTR{sriov_numvfs}=\"4\"). The VFs are made by the PF's driver, so

@@ -255,7 +255,6 @@ from ansible_collections.virt.hostdev.plugins.module_utils.host_lock import host
 from ansible_collections.virt.hostdev.plugins.module_utils.reading.host_reader import read_host
 from ansible_collections.virt.hostdev.plugins.module_utils.reading.sysfs_tree import SysfsTree
 from ansible_collections.virt.hostdev.plugins.module_utils.preparing.vfio_bind import PciBus
-from ansible_collections.virt.hostdev.plugins.module_utils.preparing.vfio_vf_slots import vf_slots
 from ansible_collections.virt.hostdev.plugins.module_utils.preparing.vfio_boot import (
     DEFAULT_COMMAND_TIMEOUT,
     ensure_reservation,
@@ -294,7 +293,7 @@ def main():
             HostFiles(params['root']), Commands.of(module), model,
             ReservationRequest(params['devices'], params['include_group'], params['force']),
             state=params['state'], initramfs=params['initramfs'], check_mode=module.check_mode,
-            timeout=params['command_timeout'], vf_slots=vf_slots(tree, model),
+            timeout=params['command_timeout'],
             bus=PciBus(tree) if params['bind_now'] else None)
     for warning in warnings + outcome.warnings:
         module.warn(warning)

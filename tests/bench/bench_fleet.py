@@ -64,6 +64,7 @@ TESTS = os.path.dirname(HERE)
 REPO = os.path.dirname(TESTS)
 sys.path.insert(0, TESTS)
 from support import ensure_collection_link  # noqa: E402
+from support.bare_walk import read_link, read_text  # noqa: E402
 
 COLLECTIONS = ensure_collection_link()
 sys.path.insert(0, COLLECTIONS)
@@ -173,21 +174,6 @@ USB_ATTRIBUTES = ('busnum', 'devnum', 'idVendor', 'idProduct', 'bDeviceClass', '
 SCSI_ATTRIBUTES = ('type',)
 
 
-def _read(path):
-    try:
-        with open(path) as handle:
-            return handle.read().strip()
-    except (OSError, UnicodeDecodeError):
-        return None
-
-
-def _link(path):
-    try:
-        return os.readlink(path)
-    except OSError:
-        return None
-
-
 def bare_walk(sys_root):
     """The floor: every device link listed and resolved (os.path.realpath), every attribute file the
     reader reads opened and read, every link it reads read; no records, no model, no facts."""
@@ -196,10 +182,10 @@ def bare_walk(sys_root):
     pci_root = os.path.join(sys_root, 'bus', 'pci', 'devices')
     for entry in sorted(os.listdir(pci_root)):
         base = os.path.realpath(os.path.join(pci_root, entry))
-        values.append([_read(os.path.join(base, name)) for name in PCI_ATTRIBUTES]
-                      + [_link(os.path.join(base, name)) for name in PCI_LINKS]
+        values.append([read_text(os.path.join(base, name)) for name in PCI_ATTRIBUTES]
+                      + [read_link(os.path.join(base, name)) for name in PCI_LINKS]
                       + [os.path.isdir(os.path.join(base, 'mdev_supported_types')),
-                         _read(os.path.join(host, 'run', 'udev', 'data', '+pci:' + entry))])
+                         read_text(os.path.join(host, 'run', 'udev', 'data', '+pci:' + entry))])
     for parts, attributes in ((('bus', 'usb', 'devices'), USB_ATTRIBUTES),
                               (('bus', 'scsi', 'devices'), SCSI_ATTRIBUTES),
                               (('class', 'net'), ('address',)),
@@ -207,8 +193,8 @@ def bare_walk(sys_root):
         listing = os.path.join(sys_root, *parts)
         for entry in sorted(os.listdir(listing)) if os.path.isdir(listing) else ():
             base = os.path.realpath(os.path.join(listing, entry))
-            values.append([_read(os.path.join(base, name)) for name in attributes]
-                          + [_link(os.path.join(base, 'driver'))])
+            values.append([read_text(os.path.join(base, name)) for name in attributes]
+                          + [read_link(os.path.join(base, 'driver'))])
     return values
 
 
@@ -232,11 +218,11 @@ def lean_walk(sys_root):
     pci_root = sys_root + '/bus/pci/devices/'
     for entry in os.listdir(pci_root):
         base = pci_root + entry + '/'
-        values.append([_raw(base + name) for name in PCI_ATTRIBUTES] + [_link(base + name) for name in PCI_LINKS]
+        values.append([_raw(base + name) for name in PCI_ATTRIBUTES] + [read_link(base + name) for name in PCI_LINKS]
                       + [os.path.isdir(base + 'mdev_supported_types'), _raw(host + '/run/udev/data/+pci:' + entry)])
     net_root = sys_root + '/class/net/'
     for entry in os.listdir(net_root):
-        values.append([_raw(net_root + entry + '/address'), _link(net_root + entry + '/driver')])
+        values.append([_raw(net_root + entry + '/address'), read_link(net_root + entry + '/driver')])
     return values
 
 

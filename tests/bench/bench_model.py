@@ -25,6 +25,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 from support import ensure_collection_link  # noqa: E402
+from support.bare_walk import read_link, read_text  # noqa: E402
 
 sys.path.insert(0, ensure_collection_link())
 
@@ -131,22 +132,7 @@ SRIOV_PFS, SRIOV_VFS, SRIOV_ROUNDS = 8, 64, 5
 # What SysfsReader reads of every PCI function, and of a PF or VF besides (sysfs_reader.py).
 PCI_ATTRIBUTES = ('vendor', 'device', 'boot_vga', 'reset_method', 'class', 'subsystem_vendor',
                   'subsystem_device', 'numa_node', 'sriov_totalvfs')
-PF_ATTRIBUTES = ('sriov_numvfs', 'sriov_drivers_autoprobe')
-
-
-def _read(path):
-    try:
-        with open(path) as handle:
-            return handle.read().strip()
-    except (OSError, UnicodeDecodeError):
-        return None
-
-
-def _link(path):
-    try:
-        return os.readlink(path)
-    except OSError:
-        return None
+PF_ATTRIBUTES = ('sriov_numvfs', 'sriov_drivers_autoprobe', 'sriov_offset', 'sriov_stride')
 
 
 def sriov_bare_walk(sys_root, ip_text):
@@ -158,20 +144,20 @@ def sriov_bare_walk(sys_root, ip_text):
     pci_root = os.path.join(sys_root, 'bus', 'pci', 'devices')
     for entry in sorted(os.listdir(pci_root)):
         base = os.path.realpath(os.path.join(pci_root, entry))
-        row = [_read(os.path.join(base, name)) for name in PCI_ATTRIBUTES]
-        row += [_link(os.path.join(base, name)) for name in ('iommu_group', 'physfn', 'driver')]
+        row = [read_text(os.path.join(base, name)) for name in PCI_ATTRIBUTES]
+        row += [read_link(os.path.join(base, name)) for name in ('iommu_group', 'physfn', 'driver')]
         row += [os.path.isdir(os.path.join(base, 'mdev_supported_types')),
-                _read(os.path.join(host, 'run', 'udev', 'data', '+pci:' + entry))]
+                read_text(os.path.join(host, 'run', 'udev', 'data', '+pci:' + entry))]
         if row[PCI_ATTRIBUTES.index('sriov_totalvfs')] is not None:
-            row += [_read(os.path.join(base, name)) for name in PF_ATTRIBUTES]
-            row += [_link(os.path.join(base, name)) for name in sorted(os.listdir(base)) if name.startswith('virtfn')]
+            row += [read_text(os.path.join(base, name)) for name in PF_ATTRIBUTES]
+            row += [read_link(os.path.join(base, name)) for name in sorted(os.listdir(base)) if name.startswith('virtfn')]
         elif row[len(PCI_ATTRIBUTES) + 1] is not None:
             row.append(os.path.isdir(os.path.join(base, 'nvidia')))
         values.append(row)
     net_root = os.path.join(sys_root, 'class', 'net')
     for entry in sorted(os.listdir(net_root)):
         base = os.path.realpath(os.path.join(net_root, entry))
-        values.append([_read(os.path.join(base, 'address')), _link(os.path.join(base, 'driver'))])
+        values.append([read_text(os.path.join(base, 'address')), read_link(os.path.join(base, 'driver'))])
     values.append(json.loads(ip_text))
     return values
 

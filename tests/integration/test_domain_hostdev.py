@@ -34,6 +34,7 @@ from ansible_collections.virt.hostdev.plugins.module_utils.model.hostdev_xml imp
 from ansible_collections.virt.hostdev.plugins.module_utils.reading.host_reader import read_host
 
 from fixtures.sample_host import build_tree
+from support.playbook import assign_module_runner
 
 PLAYBOOKS = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'playbooks')
 
@@ -371,20 +372,10 @@ def test_the_host_is_read_only_after_the_lock_is_taken(libvirtd, host, scratch, 
 # -- end to end: ansible-playbook ----------------------------------------------
 
 @pytest.fixture()
-def module_run(run_playbook, libvirtd, host, tmp_path):
+def module_run(libvirtd, host, tmp_path):
     """module_run(domain, devices, check=False, **options) -> the module's registered result."""
-    counter = [0]
-
-    def run(domain, devices, check=False, **options):
-        counter[0] += 1
-        out = tmp_path / ('result-%d.json' % counter[0])
-        extra = {'assign_uri': libvirtd, 'assign_domain': domain, 'assign_devices': devices,
-                 'assign_source': 'sysfs', 'assign_sysfs_root': host, 'assign_out': str(out)}
-        extra.update(('assign_%s' % key, value) for key, value in options.items())
-        completed = run_playbook(os.path.join(PLAYBOOKS, 'assign_module.yml'), extra_vars=extra, check=check)
-        assert completed.returncode == 0, completed.stdout + completed.stderr
-        return json.loads(out.read_text())
-    return run
+    call = assign_module_runner(os.path.join(PLAYBOOKS, 'assign_module.yml'), libvirtd, host, tmp_path)
+    return lambda domain, devices, check=False, **options: call(domain, check, devices=devices, **options)
 
 
 def test_check_apply_check_apply_then_remove(module_run, scratch):

@@ -9,7 +9,6 @@ domains are never started.
 
 from __future__ import annotations
 
-import json
 import os
 
 import libvirt
@@ -23,6 +22,7 @@ from ansible_collections.virt.hostdev.plugins.module_utils.model.hostdev_xml imp
 
 from fixtures.sample_host import build_tree
 from fixtures.sriov_host import NET_PF, add_sriov, net_vf
+from support.playbook import assign_module_runner
 
 PLAYBOOKS = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'playbooks')
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -45,20 +45,9 @@ def held(dom):
 
 
 @pytest.fixture()
-def run(run_playbook, libvirtd, sriov_host, tmp_path):
+def run(libvirtd, sriov_host, tmp_path):
     """run(domain, check=False, **options) -> the module's registered result (options: devices, pool, ...)."""
-    counter = [0]
-
-    def call(domain, check=False, **options):
-        counter[0] += 1
-        out = tmp_path / ('result-%d.json' % counter[0])
-        extra = {'assign_uri': libvirtd, 'assign_domain': domain, 'assign_source': 'sysfs',
-                 'assign_sysfs_root': sriov_host, 'assign_out': str(out)}
-        extra.update(('assign_%s' % key, value) for key, value in options.items())
-        completed = run_playbook(os.path.join(PLAYBOOKS, 'assign_module.yml'), extra_vars=extra, check=check)
-        assert completed.returncode == 0, completed.stdout + completed.stderr
-        return json.loads(out.read_text())
-    return call
+    return assign_module_runner(os.path.join(PLAYBOOKS, 'assign_module.yml'), libvirtd, sriov_host, tmp_path)
 
 
 def test_interface_check_add_rerun_update_absent(run, scratch):

@@ -112,20 +112,25 @@ class FakePciKernel:
                 else:
                     self.events.append(('unclaimed', address, wanted))
 
-    @contextlib.contextmanager
     def running(self, interval=0.005):
         """The fake kernel acting on the tree from a thread while the block runs."""
-        stop = threading.Event()
+        return acting(self, self.step, interval)
 
-        def loop():
-            while not stop.is_set():
-                self.step()
-                stop.wait(interval)
 
-        thread = threading.Thread(target=loop, daemon=True)
-        thread.start()
-        try:
-            yield self
-        finally:
-            stop.set()
-            thread.join(5)
+@contextlib.contextmanager
+def acting(kernel, step, interval):
+    """A fake kernel's step called from a thread every interval while the block runs (it yields kernel)."""
+    stop = threading.Event()
+
+    def loop():
+        while not stop.is_set():
+            step()
+            stop.wait(interval)
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    try:
+        yield kernel
+    finally:
+        stop.set()
+        thread.join(5)

@@ -19,15 +19,14 @@ the PF and its VFs go to guests.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
 import shutil
 import threading
-import time
 
 from fixtures.sample_host import build_tree
 from support.fake_host import write
+from support.fake_pci_kernel import acting
 
 
 PF = '0000:02:00.0'
@@ -145,35 +144,24 @@ class FakeSriovKernel:
             else:
                 _write(path, text)
 
-    @contextlib.contextmanager
     def watching(self, poll=0.005):
         """The kernel in a thread, for a module in another process: each write of sriov_numvfs (the file's text
         differing from the VFs there are) is acted on; one the kernel refuses is recorded and the file set back."""
-        stop = threading.Event()
+        return acting(self, self._watch_once, poll)
 
-        def watch():
-            while not stop.is_set():
-                for address in list(self.pfs):
-                    numvfs = os.path.join(self.pf_dir(address), 'sriov_numvfs')
-                    text = _read(numvfs)
-                    with self.lock:
-                        current = len(self.vfs(address))
-                        if text is None or not text.isdigit() or int(text) == current:
-                            continue
-                        try:
-                            self.set_numvfs(address, int(text))
-                        except OSError as error:
-                            self.refused.append((address, current, int(text), error.strerror))
-                            _write(numvfs, str(current))
-                time.sleep(poll)
-
-        thread = threading.Thread(target=watch, daemon=True)
-        thread.start()
-        try:
-            yield self
-        finally:
-            stop.set()
-            thread.join(5)
+    def _watch_once(self):
+        for address in list(self.pfs):
+            numvfs = os.path.join(self.pf_dir(address), 'sriov_numvfs')
+            text = _read(numvfs)
+            with self.lock:
+                current = len(self.vfs(address))
+                if text is None or not text.isdigit() or int(text) == current:
+                    continue
+                try:
+                    self.set_numvfs(address, int(text))
+                except OSError as error:
+                    self.refused.append((address, current, int(text), error.strerror))
+                    _write(numvfs, str(current))
 
 
 def sriov_host(root, numvfs=0, autoprobe=True):

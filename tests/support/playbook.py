@@ -50,3 +50,22 @@ def run_playbook(playbook_path, extra_vars=None, check=False, env=None, timeout=
     proc = subprocess.run(command, capture_output=True, text=True, env=run_env,
                           stdin=subprocess.DEVNULL, timeout=timeout, check=False)
     return PlaybookResult(proc.returncode, proc.stdout, proc.stderr)
+
+
+def assign_module_runner(playbook, uri, sysfs_root, out_dir):
+    """call(domain, check=False, **options) -> the result virt.hostdev.domain_hostdev registered, run through
+    playbook (tests/integration/playbooks/assign_module.yml) with source sysfs from sysfs_root; each option
+    becomes assign_<option> (devices, pool, interface, state, ...)."""
+    counter = [0]
+
+    def call(domain, check=False, **options):
+        counter[0] += 1
+        out = os.path.join(str(out_dir), 'result-%d.json' % counter[0])
+        extra = {'assign_uri': uri, 'assign_domain': domain, 'assign_source': 'sysfs',
+                 'assign_sysfs_root': sysfs_root, 'assign_out': out}
+        extra.update(('assign_%s' % key, value) for key, value in options.items())
+        completed = run_playbook(playbook, extra_vars=extra, check=check)
+        assert completed.returncode == 0, completed.stdout + completed.stderr
+        with open(out) as handle:
+            return json.load(handle)
+    return call

@@ -12,12 +12,18 @@ The caller runs under the host lock from the read to the last edit, so two runs 
 same free device.
 
 Problem codes (a stable interface, also in docs/domain_hostdev.md): pool_unresolved, pool_exhausted.
-Also here: which PF and count would create a VF address the host does not have (vf_slot_hint).
+Also here: which PF and count would create a VF address the host does not have (vf_slot_hint, from
+model.sriov's VF slots).
 """
 
 from typing import Any, Dict, List, Mapping, Optional, Set, Tuple
 
-from ansible_collections.virt.hostdev.plugins.module_utils.errors import HostdevError, described, shown
+from ansible_collections.virt.hostdev.plugins.module_utils.errors import (
+    DeviceReferenceError,
+    HostdevError,
+    described,
+    shown,
+)
 from ansible_collections.virt.hostdev.plugins.module_utils.assigning.interfaces import RequestError
 from ansible_collections.virt.hostdev.plugins.module_utils.model.host_model import HostModel
 from ansible_collections.virt.hostdev.plugins.module_utils.model.mappings import resolve_mappings
@@ -27,6 +33,7 @@ from ansible_collections.virt.hostdev.plugins.module_utils.model.records import 
     pci_address_of_name,
 )
 from ansible_collections.virt.hostdev.plugins.module_utils.model.refusals import ASSIGN, Problem, problem, refusals
+from ansible_collections.virt.hostdev.plugins.module_utils.model.sriov import resolve_function, sriov_of, vf_slot_of
 
 POOL_KEYS = ('pf', 'mapping', 'mappings', 'host', 'count')
 
@@ -76,21 +83,9 @@ def _address(value: Any) -> Optional[str]:
     return pci_address(*parsed) if parsed else None
 
 
-def _named(model: HostModel, value: Any) -> Optional[str]:
-    """The node device name at a PCI address (or of a node device name), None when the host has none."""
-    address = _address(value)
-    found = model.match_source({'type': 'pci', 'address': address}) if address else []
-    return found[0] if found else None
-
-
-def sriov_of(model: HostModel, name: str) -> Dict[str, Any]:
-    return ((model.device(name).get('pci') or {}).get('sriov')) or {}
-
-
 def virtual_functions(model: HostModel, pf: str) -> List[str]:
     """Node device names of the VFs a PF lists, in PCI address order."""
-    names = [_named(model, value) for value in sriov_of(model, pf).get('virtual_functions') or ()]
-    return sorted((name for name in names if name), key=_sort_key(model))
+    return sorted(model.virtual_functions(pf), key=_sort_key(model))
 
 
 def _sort_key(model: HostModel):
@@ -99,22 +94,11 @@ def _sort_key(model: HostModel):
 
 def find_pf(model: HostModel, reference: str) -> Tuple[Optional[str], Optional[str]]:
     """(node device name of the PF, None), or (None, why not), for a PCI address or a netdev name."""
-    text = reference.strip()
-    name = None
-    if _address(text):
-        name = _named(model, text)
-        if name is None:
-            return None, 'there is no PCI device %s on this host' % _address(text)
-    else:
-        for candidate in model.names():
-            record = model.device(candidate)
-            if record.get('type') == 'net' and (record.get('net') or {}).get('interface') == text:
-                name = record.get('parent')
-                break
-        if name is None or name not in model:
-            return None, 'there is no PCI address or network interface %s on this host' % shown(text)
-    sriov = sriov_of(model, name)
-    if not sriov.get('totalvfs'):
+    try:
+        name = resolve_function(model, reference)
+    except DeviceReferenceError as error:
+        return None, str(error)
+    if not sriov_of(model, name).get('totalvfs'):
         return None, '%s is not an SR-IOV physical function (it has no sriov_totalvfs)' % name
     return name, None
 
@@ -163,7 +147,8 @@ def choose(model: HostModel, domain: str, pool: Mapping[str, Any], members: List
             continue
         reasons = refusals(model, [name], ASSIGN, domain=domain, force=force)
         if reasons:
-            holders = [dom for dom in model.assigned_to(name) if dom != domain]
+            holders = ([dom for dom in model.assigned_to(name) if dom != domain]
+                       + ['network %s' % net for net in model.held_by_network(name)])
             busy[name] = ('held by %s' % ', '.join(holders) if holders
                           else 'not assignable: %s' % ', '.join(sorted(set(str(item['code']) for item in reasons))))
             continue
@@ -181,50 +166,14 @@ def choose(model: HostModel, domain: str, pool: Mapping[str, Any], members: List
 
 # -- a VF address the host does not have ---------------------------------------------
 
-def _routing_id(address: str) -> Optional[Tuple[int, int]]:
-    parsed = parse_pci_address(address)
-    if parsed is None:
-        return None
-    domain, bus, slot, function = parsed
-    return domain, (bus << 8) | (slot << 3) | function
-
-
-def _vf_layout(model: HostModel, pf: str) -> Optional[Tuple[int, int]]:
-    """(offset, stride) of a PF's VF routing ids: from its record when it gives them, else from two VFs."""
-    sriov = sriov_of(model, pf)
-    if isinstance(sriov.get('offset'), int) and isinstance(sriov.get('stride'), int):
-        return sriov['offset'], sriov['stride']
-    base = _routing_id(model.device(pf)['pci']['address'])
-    ids = [_routing_id(model.device(name)['pci']['address']) for name in virtual_functions(model, pf)]
-    rids = sorted(found[1] for found in ids if found is not None)
-    if base is None or len(rids) < 2 or len(rids) != len(ids):
-        return None
-    stride = rids[1] - rids[0]
-    if stride <= 0 or any(later - earlier != stride for earlier, later in zip(rids, rids[1:])):
-        return None
-    return rids[0] - base[1], stride
-
-
 def vf_slot_hint(model: HostModel, reference: Any) -> Optional[str]:
     """What to say of a PCI address the host lacks that is a VF slot of one of its PFs, or None."""
-    wanted = _routing_id(_address(reference) or '')
-    if wanted is None:
+    address = _address(reference)
+    slot = vf_slot_of(model, address) if address else None
+    if slot is None:
         return None
-    for pf in model.names():
-        record = model.device(pf)
-        sriov = (record.get('pci') or {}).get('sriov') or {}
-        if record.get('type') != 'pci' or not sriov.get('totalvfs'):
-            continue
-        layout = _vf_layout(model, pf)
-        base = _routing_id(record['pci']['address'])
-        if layout is None or base is None or base[0] != wanted[0]:
-            continue
-        offset, stride = layout
-        index, remainder = divmod(wanted[1] - base[1] - offset, stride)
-        if remainder == 0 and 0 <= index < sriov['totalvfs']:
-            now = len(virtual_functions(model, pf))
-            return ('%s is not on this host: it is VF %d of %s, which has %d VFs now (of %d): it appears when the '
-                    'VF count of %s is at least %d (virt.hostdev.sriov_vfs with device: %s and count: %d)'
-                    % (_address(reference), index, pf, now, sriov['totalvfs'], pf, index + 1,
-                       record['pci']['address'], index + 1))
-    return None
+    pf, index = slot[0], slot[1]
+    return ('%s is not on this host: it is VF %d of %s, which has %d VFs now (of %d): it appears when the '
+            'VF count of %s is at least %d (virt.hostdev.sriov_vfs with device: %s and count: %d)'
+            % (address, index, pf, len(model.virtual_functions(pf)), sriov_of(model, pf)['totalvfs'], pf,
+               index + 1, model.device(pf)['pci']['address'], index + 1))

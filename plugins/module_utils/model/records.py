@@ -143,10 +143,11 @@ CAPABILITY_KEYS = tuple(key for key, _fields in CAPABILITIES.values())
 # set); one shape for both, what does not apply is None. virtual_functions and physical_function
 # are PCI addresses; virtual_functions is in VF index order. netdev: the function's network
 # interface. link: what the PF says of a VF (SRIOV_LINK_KEYS: `ip link`); vgpu: NVIDIA's vGPU
-# attributes of a VF (SRIOV_VGPU_KEYS). drivers_autoprobe, link and vgpu come from the host alone
+# attributes of a VF (SRIOV_VGPU_KEYS). offset and stride: a PF's sriov_offset and sriov_stride, where
+# its VFs go (model.sriov). drivers_autoprobe, offset, stride, link and vgpu come from the host alone
 # (sysfs, `ip link`): a read through libvirt alone leaves them None.
-SRIOV_KEYS = ('totalvfs', 'numvfs', 'drivers_autoprobe', 'virtual_functions', 'physical_function', 'vf_index',
-              'netdev', 'link', 'vgpu')
+SRIOV_KEYS = ('totalvfs', 'numvfs', 'drivers_autoprobe', 'offset', 'stride', 'virtual_functions',
+              'physical_function', 'vf_index', 'netdev', 'link', 'vgpu')
 SRIOV_LINK_KEYS = ('mac', 'vlan', 'qos', 'spoof_check', 'trust', 'link_state')
 SRIOV_VGPU_KEYS = ('creatable_types', 'current_type')
 MDEV_TYPE_KEYS = ('type', 'name', 'device_api', 'available_instances')

@@ -28,6 +28,7 @@ from ansible_collections.virt.hostdev.plugins.module_utils.model.refusals import
     impact_label,
     problem,
 )
+from ansible_collections.virt.hostdev.plugins.module_utils.model.sriov import resolve_function
 
 STATES = ('present', 'absent')
 NUMVFS = 'sriov_numvfs'
@@ -107,19 +108,9 @@ def resolve_pf(model: HostModel, request: VfRequest) -> Tuple[Optional[str], Lis
         return names[0], []
     reference = str(request.device).strip()
     try:
-        return model.resolve_reference(reference), []
+        return resolve_function(model, reference), []
     except HostdevModelError as error:
-        unresolved = str(error)
-    for name in model.names():
-        record = model.device(name)
-        if record.get('type') == 'net' and (record.get('net') or {}).get('interface') == reference:
-            parent = record.get('parent')
-            if isinstance(parent, str) and parent in model and model.device(parent).get('type') == 'pci':
-                return parent, []
-            return None, [problem('not_pci', reference, 'network interface %s is not a PCI device\'s (its parent is %s): '
-                                  'only a PCI physical function has virtual functions' % (reference, parent))]
-    return None, [problem('unresolved_reference', shown(reference),
-                          '%s; nor is it the name of a network interface of this host' % unresolved)]
+        return None, [problem('unresolved_reference', shown(reference), str(error))]
 
 
 def _uses(model: HostModel, name: str) -> List[str]:
@@ -133,10 +124,11 @@ def _uses(model: HostModel, name: str) -> List[str]:
 
 
 def _vf_problems(model: HostModel, pf: str, vfs: List[str]) -> List[Problem]:
-    """Every VF that vanishes and is held: by a domain (or what the model counts as its holder), or the host."""
+    """Every VF that vanishes and is held: by a domain (a <hostdev> or <interface type='hostdev'>), a running
+    libvirt hostdev network whose pool lists it (it hands the VF to its guests), or the host."""
     problems = []
     for vf in vfs:
-        holders = model.assigned_to(vf)
+        holders = model.assigned_to(vf) + ['network %s' % net for net in model.held_by_network(vf)]
         if holders:
             problems.append(problem('vf_assigned', vf, 'virtual function %s of %s is held by %s, and changing the '
                                     'count removes it: release it first (virt.hostdev.domain_hostdev state: absent)'
@@ -146,17 +138,6 @@ def _vf_problems(model: HostModel, pf: str, vfs: List[str]) -> List[Problem]:
             problems.append(problem('vf_host_in_use', vf, 'virtual function %s of %s is in use by the host (%s), and '
                                     'changing the count removes it' % (vf, pf, '; '.join(uses))))
     return problems
-
-
-def _vf_names(model: HostModel, sriov: Dict[str, Any]) -> List[str]:
-    """The PF's VFs as node device names, whichever form the record lists them in (names or addresses)."""
-    names = []
-    for listed in sriov.get('virtual_functions') or ():
-        try:
-            names.append(model.resolve_reference(listed))
-        except HostdevModelError:
-            continue  # listed by the PF but not read as a device: nothing known holds it
-    return names
 
 
 def plan_vfs(model: HostModel, request: VfRequest) -> VfPlan:
@@ -184,7 +165,7 @@ def plan_vfs(model: HostModel, request: VfRequest) -> VfPlan:
         plan.problems.append(problem('not_sriov_pf', name, '%s is not an SR-IOV physical function (it has no '
                                      'sriov_totalvfs)' % name))
         return plan
-    vfs = _vf_names(model, sriov)
+    vfs = model.virtual_functions(name)
     plan.before = sriov.get('numvfs') if sriov.get('numvfs') is not None else len(vfs)
     plan.autoprobe = sriov.get('drivers_autoprobe')
     if plan.after > total:

@@ -126,11 +126,9 @@ def detect_initramfs(files: HostFiles) -> str:
 
 def ensure_reservation(files: HostFiles, commands: Commands, model: HostModel, request: ReservationRequest,
                        state: str = 'present', initramfs: str = 'auto', check_mode: bool = False,
-                       timeout: int = DEFAULT_COMMAND_TIMEOUT, vf_slots: Optional[Dict[str, str]] = None,
-                       bus: Optional[PciBus] = None) -> ReservationOutcome:
+                       timeout: int = DEFAULT_COMMAND_TIMEOUT, bus: Optional[PciBus] = None) -> ReservationOutcome:
     """Make the host's reservation exactly request (state present) or nothing (absent).
 
-    vf_slots: the VF addresses the PFs may create (a reservation may name them before they exist).
     bus: bind now (bind_now): after the files, the reserved devices move to vfio-pci and the released
     ones back to their drivers, through the PCI bus of this sysfs tree (vfio_bind)."""
     check_command_timeout(timeout)
@@ -141,7 +139,7 @@ def ensure_reservation(files: HostFiles, commands: Commands, model: HostModel, r
     names: List[str] = []
     future: Dict[str, str] = {}
     if state == 'present':
-        reservation = plan_reservation(model, request, vf_slots)
+        reservation = plan_reservation(model, request)
         if reservation.problems:
             raise HostdevError(problems_message(reservation.problems), problems=reservation.problems,
                                devices=reservation.devices)

@@ -30,6 +30,7 @@ from ansible_collections.virt.hostdev.plugins.module_utils.errors import Hostdev
 from ansible_collections.virt.hostdev.plugins.module_utils.model.devices import pci_slot
 from ansible_collections.virt.hostdev.plugins.module_utils.model.host_model import HostModel
 from ansible_collections.virt.hostdev.plugins.module_utils.model.records import parse_pci_address, pci_address
+from ansible_collections.virt.hostdev.plugins.module_utils.model.sriov import describe_slot, vf_slots
 from ansible_collections.virt.hostdev.plugins.module_utils.model.refusals import (
     RESERVE,
     Problem,
@@ -103,19 +104,18 @@ def addresses_of(model: HostModel, names: List[str]) -> List[str]:
     return sorted(found)
 
 
-def plan_reservation(model: HostModel, request: ReservationRequest,
-                     vf_slots: Optional[Dict[str, str]] = None) -> Reservation:
+def plan_reservation(model: HostModel, request: ReservationRequest) -> Reservation:
     """Resolve and validate a reservation; every problem is returned, none raised.
 
-    vf_slots: {address: 'VF n of <PF>'} of the VFs the host's PFs may create (preparing.vfio_vf_slots):
-    an address the host has no device at is reserved when it is one of them (its PF creates it
-    later), and refused as any unknown reference otherwise."""
+    An address the host has no device at is reserved when one of the host's PFs places a VF there
+    (model.sriov.vf_slots: its PF creates it later), and refused as any unknown reference otherwise."""
     references, future = [], {}
+    slots = vf_slots(model)
     for reference in request.devices:
         parsed = parse_pci_address(str(reference).strip())
         address = pci_address(*parsed) if parsed is not None else None
-        if address in (vf_slots or {}) and _unknown(model, address):
-            future[address] = (vf_slots or {})[address]
+        if address in slots and _unknown(model, address):
+            future[address] = describe_slot(slots[address])
         else:
             references.append(reference)
     names, _gone, problems = resolve_devices(model, references, request.include_group)
@@ -132,6 +132,12 @@ def plan_reservation(model: HostModel, request: ReservationRequest,
                             'and the firmware framebuffer lose it at the next boot' % item['device'])
             continue
         problems.append(item)
+    # A PF bound to vfio-pci at boot creates no VFs (its driver does), so its VF slots would stay empty.
+    for pf in sorted(set(slots[address][0] for address in future) & set(pci)):
+        vfs = sorted(address for address in future if slots[address][0] == pf)
+        problems.append(problem('has_virtual_functions', pf, '%s is reserved together with virtual functions it is '
+                                'to create (%s), but bound to vfio-pci at boot it creates none: reserve the VFs '
+                                'alone, so that the PF keeps its driver' % (pf, ', '.join(vfs))))
     warnings += _groups_unknown(model, pci)
     return Reservation(devices=names, problems=problems, warnings=warnings, future_vfs=future)
 

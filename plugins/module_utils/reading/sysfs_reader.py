@@ -126,6 +126,8 @@ class SysfsReader:
             'totalvfs': totalvfs,
             'numvfs': self._attr_int(path, 'sriov_numvfs'),
             'drivers_autoprobe': {'1': True, '0': False}.get(autoprobe or ''),
+            'offset': self._attr_int(path, 'sriov_offset'),
+            'stride': self._attr_int(path, 'sriov_stride'),
             'virtual_functions': [address for _index, address in sorted(virtfns)],
             'physical_function': pci_address(*physical) if physical else None,
         }

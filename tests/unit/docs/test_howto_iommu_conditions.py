@@ -3,30 +3,19 @@ YAML snippet of the how-to stands in the playbook (the integration tests run the
 sample host and check its answers), and every filter and test of the collection is in the how-to."""
 
 import os
-import re
 
 import pytest
 
 from ansible_collections.virt.hostdev.plugins.filter.hostdev_query import FilterModule
 from ansible_collections.virt.hostdev.plugins.test import hostdev_group
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+from support.doc_pages import REPO, folded, text, yaml_snippets
+
 HOWTO = os.path.join(REPO, 'docs', 'howto-iommu-conditions.md')
 PLAYBOOK = os.path.join(REPO, 'docs', 'examples', 'iommu_conditions.yml')
 
 
-def text(path):
-    with open(path) as handle:
-        return handle.read()
-
-
-def folded(yaml_text):
-    """The text without its comments, white space folded: indentation differs between the two."""
-    lines = [re.sub(r'\s+#.*$', '', line) for line in yaml_text.splitlines() if not line.strip().startswith('#')]
-    return ' '.join(' '.join(lines).split())
-
-
-SNIPPETS = re.findall(r'```yaml\n(.*?)```', text(HOWTO), re.S)
+SNIPPETS = yaml_snippets(text(HOWTO))
 
 
 def test_the_howto_has_snippets():

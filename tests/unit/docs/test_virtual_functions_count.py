@@ -7,15 +7,11 @@ import re
 
 import pytest
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+from support.doc_pages import REPO, folded, text, yaml_snippets
+
 PAGE = os.path.join(REPO, 'docs', 'virtual-functions.md')
 PLAYBOOK = os.path.join(REPO, 'docs', 'examples', 'sriov_vfs.yml')
 PLAN = os.path.join(REPO, 'plugins', 'module_utils', 'preparing', 'sriov_count.py')
-
-
-def text(path):
-    with open(path) as handle:
-        return handle.read()
 
 
 def section():
@@ -25,12 +21,7 @@ def section():
     return page[start:] if end < 0 else page[start:end]
 
 
-def folded(yaml_text):
-    lines = [re.sub(r'\s+#.*$', '', line) for line in yaml_text.splitlines() if not line.strip().startswith('#')]
-    return ' '.join(' '.join(lines).split())
-
-
-SNIPPETS = re.findall(r'```yaml\n(.*?)```', section(), re.S)
+SNIPPETS = yaml_snippets(section())
 
 
 def test_the_section_has_a_snippet():

@@ -9,24 +9,14 @@ import pytest
 
 from ansible_collections.virt.hostdev.plugins.module_utils.model.records import SRIOV_KEYS, SRIOV_LINK_KEYS
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+from support.doc_pages import REPO, folded, text, yaml_snippets
+
 PAGE = os.path.join(REPO, 'docs', 'virtual-functions.md')
 PLAYBOOK = os.path.join(REPO, 'docs', 'examples', 'virtual_functions.yml')
 
 
-def text(path):
-    with open(path) as handle:
-        return handle.read()
-
-
-def folded(yaml_text):
-    """The text without its comments, white space folded: indentation differs between the two."""
-    lines = [re.sub(r'\s+#.*$', '', line) for line in yaml_text.splitlines() if not line.strip().startswith('#')]
-    return ' '.join(' '.join(lines).split())
-
-
 FACTS_SECTION = text(PAGE).split('\n## Facts\n', 1)[1].split('\n## ', 1)[0]
-SNIPPETS = re.findall(r'```yaml\n(.*?)```', FACTS_SECTION, re.S)
+SNIPPETS = yaml_snippets(FACTS_SECTION)
 # The first snippet shows the facts themselves, not the playbook.
 EXAMPLES = [snippet for snippet in SNIPPETS if not snippet.startswith('# a PF:')]
 

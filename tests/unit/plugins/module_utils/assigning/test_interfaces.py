@@ -5,6 +5,7 @@ workstation with SR-IOV PFs added (fixtures.sriov_host)."""
 
 from __future__ import annotations
 
+import os
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -14,17 +15,16 @@ from ansible_collections.virt.hostdev.plugins.module_utils.assigning.assignment 
     plan_assignment,
 )
 from ansible_collections.virt.hostdev.plugins.module_utils.assigning.interfaces import RequestError
-from ansible_collections.virt.hostdev.plugins.module_utils.model.host_model import HostModel
 from ansible_collections.virt.hostdev.plugins.module_utils.model.hostdev_xml import (
     build_hostdev,
     generated_mac,
     interface_settings,
 )
 from ansible_collections.virt.hostdev.plugins.module_utils.model.refusals import problems_message
-from ansible_collections.virt.hostdev.plugins.module_utils.reading.host_reader import read_via_sysfs
+from ansible_collections.virt.hostdev.plugins.module_utils.reading.host_reader import read_host
 
-from fixtures.sample_host import build_tree
-from fixtures.sriov_host import NET_PF, NET_TOTAL, add_sriov, net_vf, nvme_vf
+from fixtures.sriov_host import NET_PF, NET_TOTAL, net_vf, nvme_vf, read_sriov, sriov_model
+from support.fake_sriov import sriov_host
 
 UUID = '6695eb01-f6a4-8304-79aa-97f2502e193f'
 VF0, VF1 = 'pci_0000_06_10_0', 'pci_0000_06_10_2'
@@ -32,13 +32,10 @@ VF0, VF1 = 'pci_0000_06_10_0', 'pci_0000_06_10_2'
 
 @pytest.fixture(scope='module')
 def records(tmp_path_factory):
-    root = add_sriov(build_tree(str(tmp_path_factory.mktemp('host'))), vfs=4)
-    read = read_via_sysfs(root)
-    return read.records, read.iommu
+    return read_sriov(str(tmp_path_factory.mktemp('host')), vfs=4)
 
 
-def model_of(records, domains=()):
-    return HostModel(records[0], domains=domains, iommu=records[1])
+model_of = sriov_model
 
 
 def domain(body='', name='guest', uuid=UUID):
@@ -166,3 +163,11 @@ def test_a_missing_vf_says_which_pf_and_count_would_create_it(records):
     # beyond the PF's total, or not a VF slot: the generic message
     assert 'VF' not in plan(model, [net_vf(NET_TOTAL)]).problems[0]['message']
     assert 'VF' not in plan(model, ['0000:06:10.1']).problems[0]['message']
+
+
+def test_a_missing_vf_of_a_pf_with_no_vfs_yet_is_placed_by_its_offset_and_stride(tmp_path):
+    """With no VF to infer the layout from, the PF's sriov_offset and sriov_stride (read into its record) tell."""
+    root, _kernel = sriov_host(str(tmp_path), numvfs=0)
+    model = read_host('sysfs', sysfs_root=os.path.join(root, 'sys'))[0]
+    message = plan(model, ['0000:02:10.4']).problems[0]['message']
+    assert 'it is VF 2 of pci_0000_02_00_0, which has 0 VFs now (of 7)' in message and 'count: 3' in message

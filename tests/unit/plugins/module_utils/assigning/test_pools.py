@@ -12,12 +12,9 @@ from ansible_collections.virt.hostdev.plugins.module_utils.assigning.assignment 
     plan_assignment,
 )
 from ansible_collections.virt.hostdev.plugins.module_utils.assigning.interfaces import RequestError
-from ansible_collections.virt.hostdev.plugins.module_utils.model.host_model import HostModel
 from ansible_collections.virt.hostdev.plugins.module_utils.model.hostdev_xml import build_hostdev, build_interface
-from ansible_collections.virt.hostdev.plugins.module_utils.reading.host_reader import read_via_sysfs
 
-from fixtures.sample_host import build_tree
-from fixtures.sriov_host import NET_PF, NVME_PF, add_sriov, net_vf
+from fixtures.sriov_host import NET_PF, NVME_PF, net_vf, read_sriov, sriov_model
 
 VFS = ['pci_0000_06_%s' % suffix for suffix in ('10_0', '10_2', '10_4', '10_6', '11_0', '11_2')]
 
@@ -29,13 +26,10 @@ def held(name, *addresses):
 
 @pytest.fixture(scope='module')
 def records(tmp_path_factory):
-    root = add_sriov(build_tree(str(tmp_path_factory.mktemp('host'))), vfs=6)
-    read = read_via_sysfs(root)
-    return read.records, read.iommu
+    return read_sriov(str(tmp_path_factory.mktemp('host')), vfs=6)
 
 
-def model_of(records, domains=()):
-    return HostModel(records[0], domains=domains, iommu=records[1])
+model_of = sriov_model
 
 
 def domain(*elements):
@@ -100,7 +94,7 @@ def test_not_enough_free_names_the_pool_what_is_free_and_the_holders(records):
 def test_not_a_pf_or_unknown_is_a_clear_problem(records):
     model = model_of(records)
     assert 'not an SR-IOV physical function' in plan(model, {'pf': '02:00.0'}).problems[0]['message']
-    assert 'no PCI address or network interface' in plan(model, {'pf': 'eth9'}).problems[0]['message']
+    assert 'nor is it the name of a network interface' in plan(model, {'pf': 'eth9'}).problems[0]['message']
     assert codes(plan(model, {'pf': '0000:0a:00.0'})) == ['pool_unresolved']
 
 
@@ -130,3 +124,20 @@ def test_bad_pool_options_are_refused(pool, words):
     with pytest.raises(RequestError) as caught:
         AssignmentRequest('guest', [], pool=pool)
     assert words in caught.value.message
+
+
+def test_vfs_a_running_hostdev_network_lists_are_skipped_and_named(records):
+    """A running <forward mode='hostdev'> network hands its pool to its guests: the pool takes none of it,
+    whether the network lists the VFs by address or through its <pf dev>."""
+    by_address = {'name': 'vf-pool', 'active': True, 'pf': [], 'addresses': [net_vf(0), net_vf(1)]}
+    model = model_of(records, networks=[by_address])
+    result = plan(model, {'pf': NET_PF, 'count': 2})
+    assert result.problems == [] and result.devices == [VFS[2], VFS[3]]
+    whole = model_of(records, [held('a', net_vf(5))],
+                     networks=[{'name': 'all-vfs', 'active': True, 'pf': ['enp6s0'], 'addresses': []}])
+    result = plan(whole, {'pf': 'enp6s0', 'count': 1})
+    assert codes(result) == ['pool_exhausted']
+    message = result.problems[0]['message']
+    assert '%s held by network all-vfs' % VFS[0] in message and '%s held by a, network all-vfs' % VFS[5] in message
+    stopped = model_of(records, networks=[dict(by_address, active=False)])
+    assert plan(stopped, {'pf': NET_PF, 'count': 2}).devices == [VFS[0], VFS[1]]

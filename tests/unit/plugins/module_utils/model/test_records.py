@@ -55,13 +55,14 @@ def test_sriov_rule_gives_one_shape():
     functions = ['0000:3b:01.%d' % index for index in range(8)] + ['0000:3b:02.0', '0000:3b:02.1']
     physical = records.capability_record('pci', sriov={'totalvfs': 16, 'virtual_functions': functions,
                                                        'drivers_autoprobe': True})
-    assert physical['sriov'] == {'totalvfs': 16, 'numvfs': 10, 'drivers_autoprobe': True,
-                                 'virtual_functions': functions, 'physical_function': None, 'vf_index': None,
+    assert physical['sriov'] == {'totalvfs': 16, 'numvfs': 10, 'drivers_autoprobe': True, 'offset': None,
+                                 'stride': None, 'virtual_functions': functions, 'physical_function': None, 'vf_index': None,
                                  'netdev': None, 'link': None, 'vgpu': None}
     virtual = records.capability_record('pci', sriov={
         'physical_function': '0000:3b:00.0', 'link': {'mac': '52:54:00:6d:90:02', 'vlan': 100, 'junk': 1},
         'vgpu': {'creatable_types': [], 'current_type': 0}})
-    assert virtual['sriov'] == {'totalvfs': None, 'numvfs': None, 'drivers_autoprobe': None, 'virtual_functions': [],
+    assert virtual['sriov'] == {'totalvfs': None, 'numvfs': None, 'drivers_autoprobe': None, 'offset': None,
+                                'stride': None, 'virtual_functions': [],
                                 'physical_function': '0000:3b:00.0', 'vf_index': None, 'netdev': None,
                                 'link': {'mac': '52:54:00:6d:90:02', 'vlan': 100, 'qos': None, 'spoof_check': None,
                                          'trust': None, 'link_state': None},

@@ -17,6 +17,7 @@ from ansible_collections.virt.hostdev.plugins.module_utils.preparing.sriov_count
 )
 from ansible_collections.virt.hostdev.plugins.module_utils.reading.host_reader import read_host
 
+from support.fake_host import write
 from support.fake_sriov import PF, PF_NAME, default_route_on, hold_in_domain, sriov_host, vf_netdev
 
 
@@ -182,3 +183,31 @@ def test_bad_requests_are_refused_before_the_host_is_read(request_, message):
     with pytest.raises(HostdevError) as raised:
         check_request(request_)
     assert raised.value.message.startswith(message)
+
+
+# -- holders the other SR-IOV pieces add: an <interface type='hostdev'>, a hostdev network --------------
+
+def test_a_vf_held_as_a_hostdev_interface_refuses_the_count_change(tmp_path):
+    """domain_hostdev gives a network VF as <interface type='hostdev'>: that holds it as much as a <hostdev>."""
+    root, _kernel = sriov_host(str(tmp_path), numvfs=2)
+    write(root, '/etc/libvirt/qemu/vf-net.xml',
+          "<domain type='kvm'><name>vf-net</name><devices><interface type='hostdev' managed='yes'>"
+          "<mac address='02:00:00:00:00:01'/><source><address type='pci' domain='0x0000' bus='0x02' slot='0x10' "
+          "function='0x2'/></source><vlan><tag id='100'/></vlan></interface></devices></domain>\n")
+    plan = plan_vfs(model_of(root), VfRequest(device=PF, count=1))
+    assert codes(plan) == [('vf_assigned', 'pci_0000_02_10_2')]
+    assert 'is held by vf-net' in plan.problems[0]['message']
+
+
+def test_a_vf_in_a_running_hostdev_network_refuses_the_count_change(tmp_path):
+    """A running <forward mode='hostdev'> network lists the PF's VFs (<pf dev>): they are its to hand out,
+    and a count change would pull them from under it."""
+    root, _kernel = sriov_host(str(tmp_path), numvfs=2)
+    write(root, '/run/libvirt/network/vf-pool.xml',
+          "<networkstatus><network><name>vf-pool</name><forward mode='hostdev' managed='yes'>"
+          "<address type='pci' domain='0x0000' bus='0x02' slot='0x10' function='0x0'/></forward></network>"
+          "</networkstatus>\n")
+    plan = plan_vfs(model_of(root), VfRequest(device=PF, state='absent'))
+    assert codes(plan) == [('vf_assigned', 'pci_0000_02_10_0')]
+    assert 'is held by network vf-pool' in plan.problems[0]['message']
+    assert plan_vfs(model_of(root), VfRequest(device=PF, count=2)).problems == []

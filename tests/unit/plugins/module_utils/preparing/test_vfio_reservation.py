@@ -26,6 +26,7 @@ from ansible_collections.virt.hostdev.plugins.module_utils.preparing.vfio_reserv
 from ansible_collections.virt.hostdev.plugins.module_utils.reading.host_reader import read_host
 
 from fixtures.sample_host import build_tree
+from fixtures.sriov_host import net_vf, read_sriov, sriov_model
 from support.fake_host import write
 
 
@@ -219,9 +220,18 @@ VF_RULE_0410 = (
     'echo 0000:04:10.0 > /sys/bus/pci/drivers_probe; }\'"\n')
 
 
-def test_a_vf_not_created_yet_is_reserved_by_its_slot_and_gets_the_moving_rule(model):
-    slots = {'0000:04:10.0': 'VF 0 of pci_0000_04_00_0', '0000:04:10.2': 'VF 1 of pci_0000_04_00_0'}
-    reservation = plan_reservation(model, ReservationRequest(['04:10.0', '01:00.0', '01:00.1']), slots)
+@pytest.fixture(scope='module')
+def pf_model(tmp_path_factory):
+    """The sample host with 04:00.0 an SR-IOV PF of 2 VFs at most, none created: VF 0 at 04:10.0, VF 1 at 04:10.2."""
+    sysfs = build_tree(str(tmp_path_factory.mktemp('host')))
+    for key, value in (('totalvfs', 2), ('numvfs', 0), ('offset', 128), ('stride', 2)):
+        write(sysfs, 'bus/pci/devices/0000:04:00.0/sriov_%s' % key, '%d\n' % value)
+    return read_host('sysfs', sysfs_root=sysfs)[0]
+
+
+def test_a_vf_not_created_yet_is_reserved_by_its_slot_and_gets_the_moving_rule(pf_model):
+    model = pf_model
+    reservation = plan_reservation(model, ReservationRequest(['04:10.0', '01:00.0', '01:00.1']))
     assert reservation.problems == [] and reservation.future_vfs == {'0000:04:10.0': 'VF 0 of pci_0000_04_00_0'}
     files = boot_files('initramfs-tools', model, reservation.devices, reservation.future_vfs)
     assert files[RESERVATION].endswith('0000:01:00.0  # pci_0000_01_00_0 10de:24b0\n'
@@ -233,11 +243,11 @@ def test_a_vf_not_created_yet_is_reserved_by_its_slot_and_gets_the_moving_rule(m
     assert '%' not in rules and '$' not in rules  # udev substitutes both itself
 
 
-def test_an_address_that_is_no_device_and_no_vf_slot_is_refused_as_before(model):
-    slots = {'0000:04:10.0': 'VF 0 of pci_0000_04_00_0'}
-    reservation = plan_reservation(model, ReservationRequest(['04:10.1']), slots)
-    assert [item['code'] for item in reservation.problems] == ['unresolved_reference']
-    assert reservation.future_vfs == {}
+def test_an_address_that_is_no_device_and_no_vf_slot_is_refused_as_before(pf_model):
+    for address in ('04:10.1', '04:10.4'):  # between two VFs; beyond sriov_totalvfs
+        reservation = plan_reservation(pf_model, ReservationRequest([address]))
+        assert [item['code'] for item in reservation.problems] == ['unresolved_reference']
+        assert reservation.future_vfs == {}
 
 
 def test_a_vf_the_host_has_gets_the_moving_rule(tmp_path):
@@ -278,3 +288,24 @@ def test_the_vf_rule_moves_a_vf_its_driver_took_and_leaves_one_on_vfio_pci(tmp_p
     assert kernel.driver('0000:04:01.0') == 'vfio-pci' and kernel.driver('0000:04:00.0') == 'e1000'
     assert kernel.events == [('unbind', '0000:04:01.0', 'e1000'), ('bind', '0000:04:01.0', 'vfio-pci')]
     assert [call[0] for call in tools.calls()] == ['modprobe', 'modprobe']
+
+
+def test_a_pf_reserved_with_vf_slots_it_is_to_create_is_refused(pf_model):
+    """vfio-pci makes no VFs: a PF bound to it at boot leaves the slots reserved beside it empty."""
+    reservation = plan_reservation(pf_model, ReservationRequest(['04:00.0', '04:10.0', '04:10.2'], include_group=True))
+    found = [item for item in reservation.problems if item['code'] == 'has_virtual_functions']
+    assert found == [{'code': 'has_virtual_functions', 'device': 'pci_0000_04_00_0', 'message':
+                      'pci_0000_04_00_0 is reserved together with virtual functions it is to create (0000:04:10.0, '
+                      '0000:04:10.2), but bound to vfio-pci at boot it creates none: reserve the VFs alone, so that '
+                      'the PF keeps its driver'}]
+    alone = plan_reservation(pf_model, ReservationRequest(['04:10.0', '04:10.2']))
+    assert alone.problems == [] and sorted(alone.future_vfs) == ['0000:04:10.0', '0000:04:10.2']
+
+
+def test_a_created_vf_with_its_pf_is_refused_by_the_pf_s_vfs(tmp_path):
+    """The PF of a VF reserved by its address has VFs enabled: has_virtual_functions names them."""
+    model = sriov_model(read_sriov(str(tmp_path), vfs=2))
+    reservation = plan_reservation(model, ReservationRequest(['06:00.0', net_vf(0)]))
+    found = [(item['code'], item['device']) for item in reservation.problems]
+    assert ('has_virtual_functions', 'pci_0000_06_00_0') in found
+    assert reservation.future_vfs == {}

@@ -71,9 +71,10 @@ def test_pci_device_with_sriov_and_mdev_types():
     assert pci['product'] == 'Ethernet Controller E810-C for SFP'
     assert pci['iommu_group'] == 27
     assert pci['numa_node'] == 1
-    # What only sysfs gives (drivers_autoprobe, vgpu) and what takes the whole read (index, netdev, link)
+    # What only sysfs gives (drivers_autoprobe, offset, stride, vgpu) and what takes the whole read (index, netdev, link)
     # stay None here.
-    assert pci['sriov'] == {'totalvfs': 64, 'numvfs': 2, 'drivers_autoprobe': None, 'physical_function': None,
+    assert pci['sriov'] == {'totalvfs': 64, 'numvfs': 2, 'drivers_autoprobe': None, 'offset': None, 'stride': None,
+                            'physical_function': None,
                             'virtual_functions': ['0000:3b:01.0', '0000:3b:01.1'], 'vf_index': None,
                             'netdev': None, 'link': None, 'vgpu': None}
     assert pci['mdev_types'] == [{'type': 'nvidia-35', 'name': 'GRID M60-2Q', 'device_api': 'vfio-pci',

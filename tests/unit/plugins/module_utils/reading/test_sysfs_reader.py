@@ -119,7 +119,8 @@ def test_sriov_from_links(sample_copy):
                os.path.join(sample_copy, 'bus/pci/devices/0000:02:10.0'))
     records = by_name(SysfsReader(sample_copy).read_devices())
     assert records['pci_0000_02_00_0']['pci']['sriov'] == {
-        'totalvfs': 7, 'numvfs': 1, 'drivers_autoprobe': None, 'virtual_functions': ['0000:02:10.0'],
+        'totalvfs': 7, 'numvfs': 1, 'drivers_autoprobe': None, 'offset': None, 'stride': None,
+        'virtual_functions': ['0000:02:10.0'],
         'physical_function': None, 'vf_index': None, 'netdev': None, 'link': None, 'vgpu': None}
     assert records['pci_0000_02_10_0']['pci']['sriov']['physical_function'] == '0000:02:00.0'
     assert records['pci_0000_02_10_0']['parent'] == 'pci_0000_00_1c_0'
