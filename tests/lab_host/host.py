@@ -952,10 +952,16 @@ SCENARIOS = {
     # reboots, a second run changes nothing; hostdev_assign gives the NIC to a domain that starts
     # with it, then takes it back; reserving the uplink NIC or the root disk's controller is
     # refused with nothing changed; state absent and a reboot undo it all.
+    # Issue 19 in the same boot sequence (no reboot of its own): sriov_vfs gives the igb PF four
+    # VFs before prepare's reboot, which they survive; after assign, a VF goes to the domain as
+    # an interface with a MAC and a VLAN the PF reports, lowering the count is refused while it
+    # is held, and state absent leaves none.
     "passthrough": [
         ("iommu_off", "iommu_off.yml", {}),
+        ("sriov_count", "sriov_count.yml", {}),
         ("prepare", "prepare.yml", {}),
         ("assign", "assign.yml", {}),
+        ("sriov", "sriov.yml", {}),
         ("refusals", "refusals.yml", {}),
         ("release", "release.yml", {}),
     ],
