@@ -1,9 +1,11 @@
 # Copyright: virt.hostdev contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """virt.hostdev real-host lab: a Debian 12 system on its own disk, booting through GRUB
-under QEMU (TCG, q35, a virtual Intel IOMMU), reached over SSH as a fleet member is.
+under QEMU 10 (TCG, q35, a virtual Intel IOMMU, an SR-IOV igb), reached over SSH as a fleet
+member is.
 
-    python3 tests/lab_host/host.py build [--rebuild]   build (or find) the cached image
+    python3 tests/lab_host/host.py build [--rebuild]   build (or find) the cached image and
+                                                       QEMU root
     python3 tests/lab_host/host.py passthrough [--out DIR]
                                                        issue 9's scenario (playbooks/, see
                                                        SCENARIOS), power off
@@ -17,6 +19,10 @@ boot with -kernel/-initrd that installs GRUB on the disk and powers off, then a 
 qcow2 (base.qcow2). The key hashes the release, the package list, the disk size and every
 file under image/; the image is rebuilt only when one of them changes. Runs never write
 to it: each run boots a qcow2 overlay in its own directory.
+
+QEMU 10 (cached the same way, in lab-host-qemu/<key>/): mmdebstrap --variant=apt of RELEASE
+with bookworm-backports' qemu-system-x86, run by unshare + chroot in a mount namespace of its
+own (QEMU_ROOT_SCRIPT); the machine's QEMU makes the image's first boot only.
 
 Run (OUT, default <repo>/.build/lab_host): a fresh SSH client key and host key per run
 (passed through QEMU fw_cfg, installed at every boot by virt-hostdev-provision.service),
@@ -289,7 +295,7 @@ def apt_mirror():
 
 def qemu_root_argv(rootfs, mirror):
     """mmdebstrap of RELEASE (--variant=apt) with QEMU_ROOT_PACKAGES from QEMU_ROOT_SUITE."""
-    # shellcheck-style note: "$1" in the hook is mmdebstrap's root, expanded by its shell
+    # "$1" in the hook is the root mmdebstrap made, expanded by the shell it runs the hook in
     install = (f'chroot "$1" apt-get install -y -q -t {QEMU_ROOT_SUITE} --no-install-recommends '
                + " ".join(QEMU_ROOT_PACKAGES))
     return ["mmdebstrap", "--mode=root", "--variant=apt", "--format=directory",
