@@ -5,5 +5,5 @@ def pytest_configure(config):
         "markers",
         "lab_host: boots the real Debian 12 lab host under QEMU TCG and reaches it over SSH "
         "(tests/lab_host/host.py; about 4 min to build the cached image and 1 min its QEMU 10 "
-        "root once, then about 10 minutes per run: issue 9's passthrough scenario with issue "
+        "root once, then 10-17 minutes per run: issue 9's passthrough scenario with issue "
         "19's SR-IOV steps, two reboots); deselect with -m 'not lab_host'")
