@@ -37,6 +37,7 @@ PAGES = {
     'hostdev_facts': 'docs/hostdev_facts.md',
     'howto_iommu_conditions': 'docs/howto-iommu-conditions.md',
     'device_mappings': 'docs/device-mappings.md',
+    'virtual_functions': 'docs/virtual-functions.md',
     'domain_hostdev': 'docs/domain_hostdev.md',
     'hostdev_prepare': 'docs/hostdev_prepare.md',
     'bad_input': 'docs/bad-input.md',

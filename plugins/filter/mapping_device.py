@@ -84,6 +84,12 @@ def mapping_device(facts, mappings, name, host, ignore=()):
                                    listed=compact_listing(facts))
     except HostdevError as error:
         raise AnsibleFilterError('mapping_device: %s' % error.message)
+    if isinstance(name, str) and len(devices) > 1:
+        # A mapping listing several devices on this host is a pool: one name never stands for one of them.
+        raise AnsibleFilterError(
+            'mapping_device: mapping %s maps %d devices on %s (%s): give the name in a list for all of them, or '
+            'use it as a pool (virt.hostdev.domain_hostdev pool.mapping) for the first free ones'
+            % (name, len(devices), host, ', '.join(devices)))
     return devices[0] if isinstance(name, str) else devices
 
 

@@ -10,6 +10,11 @@ short_description: Assign host devices to a libvirt domain, validated against th
 version_added: 0.1.0
 description:
   - Adds host devices (PCI, USB, SCSI) to a libvirt domain as C(<hostdev>) elements, or removes them.
+  - With O(interface), PCI network devices (SR-IOV virtual functions above all) go in as
+    C(<interface type='hostdev' managed='yes'>) with a MAC (given, or stable and generated) and an
+    optional VLAN tag.
+  - With O(pool), the module picks the devices itself, the first free ones of a pool (the VFs of a PF,
+    or the devices a device mapping lists on this host), under the host lock.
   - Before any edit, and under a host-wide lock, the host is read afresh and the whole request is
     validated. Every problem is reported at once and nothing is edited when there is one. Refused
     are unknown or ambiguous device references, devices not eligible for passthrough (with their
@@ -20,7 +25,12 @@ description:
     (a disk with a mounted filesystem or swap, the interface of the default route), directly or
     below an assigned controller (unless O(force)), any device while what the host runs on cannot be
     read (a sysfs tree without C(proc/mounts) or a route table beside it; unless O(force)), and
-    hot-plug of a display controller (unless O(force)). docs/domain_hostdev.md in the collection lists each message.
+    hot-plug of a display controller (unless O(force)). With O(interface) also refused are a device that is
+    not a network device, a device the domain has as a plain C(<hostdev>), and a MAC another domain's (or
+    another of this domain's) interface uses; with O(pool), a pool that cannot be resolved or has too few
+    free devices. A PF whose VFs are enabled is refused, naming its VFs and their holders (its VFs would
+    vanish). A VF address the host lacks is named with the PF and VF count that would create it.
+    docs/domain_hostdev.md in the collection lists each message.
   - Edits go through libvirt's attach and detach calls with the config and live flags; the domain
     is never redefined, so everything else in its definition (secrets, metadata, other devices)
     stays as it is. Devices already in the domain are matched by their source (address, vendor and
@@ -44,7 +54,7 @@ attributes:
     description: Validates and plans under the lock, and returns the same RV(diff) as a real run.
   diff_mode:
     support: full
-    description: RV(diff) holds the domain's hostdev XML before and the predicted XML after.
+    description: RV(diff) holds the domain's hostdev and hostdev interface XML before and the predicted XML after.
 extends_documentation_fragment:
   - virt.hostdev.host_source
 options:
@@ -58,9 +68,62 @@ options:
         (V(0000:01:00.0) or V(01:00.0)), a USB vendor:product (V(046d:c31c)) or a USB bus.device
         (V(1.3)).
       - A reference that matches nothing, or several devices, fails, naming it and its candidates.
+      - Exactly one of O(devices) and O(pool) is required.
     type: list
     elements: str
-    required: true
+  pool:
+    description:
+      - Ask for O(pool.count) devices of a pool instead of naming them. The devices of the pool the domain
+        already holds count first (a second run changes nothing), then the first free ones in PCI address
+        order; free means that nothing refuses giving it to this domain (eligible, its IOMMU group viable,
+        held by no other domain, not used by the host). This is decided under the host lock, so two runs
+        never take the same device.
+      - Not enough free devices is refused, naming the pool, how many are free and who holds the others.
+      - With O(state=absent), every device of the pool the domain holds is removed (O(pool.count) is ignored).
+      - A libvirt hostdev network allocates a VF when the guest starts instead; docs/virtual-functions.md in
+        the collection says when that serves better.
+    type: dict
+    suboptions:
+      pf:
+        description: The PF whose VFs are the pool, as a PCI address or its network interface name (V(enp6s0)).
+        type: str
+      mapping:
+        description:
+          - A device mapping name; its entries for O(pool.host) in O(pool.mappings) are the pool (a host's entry
+            may be a list of entries, one per device). Drift of any of them refuses the request.
+        type: str
+      mappings:
+        description: The device mapping table (the C(hostdev_mappings) variable). Required with O(pool.mapping).
+        type: dict
+      host:
+        description: This host's name in the mappings (C(inventory_hostname)). Required with O(pool.mapping).
+        type: str
+      count:
+        description: How many devices the domain should have from the pool.
+        type: int
+        default: 1
+  interface:
+    description:
+      - Give each PCI device as C(<interface type='hostdev' managed='yes'>) with a C(<mac>) and, when
+        O(interface.vlan) is set, a C(<vlan><tag/></vlan>), rather than as a C(<hostdev>). Only network
+        devices (PCI class 0x02) can; a VF of a storage or GPU PF goes in without this option.
+      - An interface of the same device (matched by its source address) with another MAC or VLAN is updated
+        in place (detached and attached again keeping its guest address), listed in RV(updated) and shown in
+        RV(diff). A device the domain has as a plain C(<hostdev>) is refused, never converted.
+      - Without O(interface), a device the domain already has as an interface counts as present, and
+        O(state=absent) removes it like a hostdev.
+    type: dict
+    suboptions:
+      mac:
+        description:
+          - The MAC of the interface, valid only when the request names exactly one device.
+          - Without it a new interface gets a stable generated MAC, the first six bytes of SHA-256 over
+            C(<domain UUID>/<PCI address>) made locally administered and unicast, the same on every run and
+            every controller; an existing interface keeps its own MAC.
+        type: str
+      vlan:
+        description: The VLAN tag (0 to 4095). Not set, the interface has no C(<vlan>) (an existing tag is removed).
+        type: int
   state:
     description:
       - V(present) adds the devices the domain does not have yet; V(absent) removes the ones it has,
@@ -154,11 +217,45 @@ EXAMPLES = r'''
     domain: gaming
     devices: ['0000:01:00.0', '0000:01:00.1']
     state: absent
+
+- name: Give a VF as a network interface with a MAC and VLAN 100
+  virt.hostdev.domain_hostdev:
+    domain: router
+    devices: ['0000:06:10.0']
+    interface:
+      mac: '02:00:00:00:10:01'
+      vlan: 100
+
+- name: Any two free VFs of the PF enp6s0, as interfaces with generated MACs
+  virt.hostdev.domain_hostdev:
+    domain: ci-runner
+    pool:
+      pf: enp6s0
+      count: 2
+    interface: {}
+  register: picked
+
+- name: Any free GPU of the mapping gpu-l40s (a host's entry lists several addresses)
+  virt.hostdev.domain_hostdev:
+    domain: inference-1
+    pool:
+      mapping: gpu-l40s
+      mappings: "{{ hostdev_mappings }}"
+      host: "{{ inventory_hostname }}"
+
+- name: Release every VF of the PF the domain holds
+  virt.hostdev.domain_hostdev:
+    domain: ci-runner
+    pool:
+      pf: enp6s0
+    state: absent
 '''
 
 RETURN = r'''
 devices:
-  description: The resolved node device names, in request order, followed by the group members O(include_group) added.
+  description:
+    - The resolved node device names, in request order, followed by the group members O(include_group) added.
+    - With O(pool), the devices chosen, the ones the domain already held first (for O(state=absent), the ones removed).
   returned: always
   type: list
   elements: str
@@ -175,6 +272,20 @@ removed:
   type: list
   elements: str
   sample: []
+updated:
+  description: Sorted names of the devices whose interface this run changed in place (another MAC or VLAN).
+  returned: always
+  type: list
+  elements: str
+  sample: []
+interfaces:
+  description:
+    - With O(interface) and O(state=present), each device given as an interface, with C(device), C(address),
+      C(mac) and C(vlan) as the domain has them after the run.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{device: pci_0000_06_10_0, address: "0000:06:10.0", mac: "02:00:00:00:10:01", vlan: 100}]
 affected:
   description:
     - Sorted names of the other devices the assignment takes from the host or depends on (the other
@@ -241,7 +352,19 @@ def main():
         argument_spec=dict(
             host_source_argument_spec(),
             domain=dict(type='str', required=True),
-            devices=dict(type='list', elements='str', required=True),
+            devices=dict(type='list', elements='str'),
+            pool=dict(type='dict', options=dict(
+                pf=dict(type='str'),
+                mapping=dict(type='str'),
+                mappings=dict(type='dict'),
+                host=dict(type='str'),
+                count=dict(type='int', default=1),
+            ), mutually_exclusive=[('pf', 'mapping')], required_one_of=[('pf', 'mapping')],
+                required_by=dict(mapping=('mappings', 'host'))),
+            interface=dict(type='dict', options=dict(
+                mac=dict(type='str'),
+                vlan=dict(type='int'),
+            )),
             state=dict(type='str', default='present', choices=['present', 'absent']),
             include_group=dict(type='bool', default=False),
             managed=dict(type='bool', default=True),
@@ -249,6 +372,8 @@ def main():
             config=dict(type='bool', default=True),
             force=dict(type='bool', default=False),
         ),
+        mutually_exclusive=[('devices', 'pool')],
+        required_one_of=[('devices', 'pool')],
         supports_check_mode=True,
     )
     params = module.params

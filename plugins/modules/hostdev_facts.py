@@ -103,6 +103,10 @@ notes:
     reader lists them anyway.
   - One libvirt connection serves the whole run and is closed afterwards. Work is linear in
     the number of devices.
+  - On a host with SR-IOV network VFs whose devices are this machine's, the module runs C(ip -j -d link show)
+    (iproute2) once, for 10 seconds at most, for the settings each PF gives its VFs (C(pci.sriov.link)). Through
+    a remote URI, the test driver or another host's tree it runs nothing, and those settings are unknown (null,
+    with a warning), as they are when C(ip) fails or gives no VF settings.
   - A facts module. List it in the C(facts_modules) setting (C(ANSIBLE_FACTS_MODULES), or the
     C(ansible_facts_modules) variable) beside C(ansible.builtin.setup), and a play's C(gather_facts)
     gathers both in one step. Run that way, the module gets no options but those of
@@ -258,8 +262,13 @@ ansible_facts:
               type: int
               returned: always
               sample: 1
-            assigned_to: {description: "Sorted names of the domains (defined or running) that reference the device, its holders.",
+            assigned_to: {description: "Sorted names of the domains (defined or running) that reference the device, its holders:
+                    as a C(<hostdev>), an C(<interface type='hostdev'>), or a VF a libvirt hostdev network handed to their
+                    C(<interface type='network'>).",
                 type: list, elements: str, returned: always, sample: ["ci-runner"]}
+            held_by_network: {description: "Sorted names of the active libvirt hostdev networks (C(<forward mode='hostdev'>))
+                    whose pool lists the device (a VF, by address or through its PF's C(<pf dev>)); blocker C(held_by_network).",
+                type: list, elements: str, returned: in full facts, sample: ["sriov-pool"]}
             passthrough:
               description: What the device's class and type allow, from the device alone.
               type: dict
@@ -307,15 +316,52 @@ ansible_facts:
                 reset_method: {description: "The reset methods the kernel may use.",
                     type: list, elements: str, returned: in full facts, sample: ["flr", "bus"]}
                 sriov:
-                  description: SR-IOV, or null for a device without it.
+                  description:
+                    - "SR-IOV: of a physical function (PF, C(totalvfs) set) or a virtual function (VF, C(physical_function) set),
+                      one shape, what does not apply null; null for a device without SR-IOV."
+                    - "Compact facts keep C(totalvfs), C(numvfs), C(physical_function), C(vf_index) and C(link) with its C(mac) and C(vlan)."
+                    - "C(drivers_autoprobe), C(link) and C(vgpu) come from the host itself (sysfs, C(ip link)): null when the devices are read
+                      through libvirt alone (a remote URI, the test driver) or a copy of another host's tree, with a warning for the
+                      links of network VFs."
                   type: dict
-                  returned: in full facts
+                  returned: always
                   contains:
-                    totalvfs: {description: How many virtual functions a physical function can have., type: int, returned: always, sample: 64}
-                    numvfs: {description: How many virtual functions are listed., type: int, returned: always, sample: 8}
-                    virtual_functions: {description: "The virtual functions' names.",
-                        type: list, elements: str, returned: always, sample: ["pci_0000_41_00_1"]}
-                    physical_function: {description: "A virtual function's physical function.", type: str, returned: always, sample: pci_0000_41_00_0}
+                    totalvfs: {description: "How many VFs the PF can have (C(sriov_totalvfs)).", type: int, returned: always, sample: 7}
+                    numvfs: {description: "How many VFs the PF has now (those listed).", type: int, returned: always, sample: 4}
+                    drivers_autoprobe: {description: "Whether the PF's new VFs bind to their driver at once (C(sriov_drivers_autoprobe));
+                        null when unknown.", type: bool, returned: in full facts, sample: true}
+                    virtual_functions: {description: "The PF's VFs' PCI addresses, in VF index order.",
+                        type: list, elements: str, returned: in full facts, sample: ["0000:41:10.0", "0000:41:10.2"]}
+                    physical_function: {description: "A VF's PF, its PCI address.", type: str, returned: always, sample: "0000:41:00.0"}
+                    vf_index: {description: "A VF's index on its PF (its C(virtfnN)).", type: int, returned: always, sample: 1}
+                    netdev: {description: "The function's network interface, when it has one.", type: str, returned: in full facts,
+                        sample: enp65s0f0v1}
+                    link:
+                      description: "What a network PF says of this VF (C(ip -j -d link show) of the PF): its admin settings; null
+                        for a VF of a PF without a network interface, or when they are unknown (see the warnings)."
+                      type: dict
+                      returned: always
+                      contains:
+                        mac: {description: "The MAC address the PF gives the VF (all zeros: none set).", type: str, returned: always,
+                            sample: "52:54:00:6d:90:02"}
+                        vlan: {description: "The VLAN tag the PF puts on the VF's traffic (0: untagged).", type: int, returned: always,
+                            sample: 100}
+                        qos: {description: The 802.1p priority of that VLAN (0 none)., type: int, returned: in full facts, sample: 0}
+                        spoof_check: {description: "Whether the PF drops the VF's frames from another MAC; null when the driver does not say.",
+                            type: bool, returned: in full facts, sample: true}
+                        trust: {description: "Whether the VF is trusted (may change its MAC, promiscuous mode); null when not said.",
+                            type: bool, returned: in full facts, sample: false}
+                        link_state: {description: "C(auto) (follows the PF), C(enable) or C(disable).", type: str, returned: in full facts,
+                            sample: auto}
+                    vgpu:
+                      description: "NVIDIA's vGPU attributes of a VF (its C(nvidia/) directory, driver 550+ on kernel 6.8+), or null."
+                      type: dict
+                      returned: in full facts
+                      contains:
+                        creatable_types: {description: "The vGPU types the VF can take now (C(nvidia/creatable_vgpu_types)): C(id), C(name).",
+                            type: list, elements: dict, returned: always, sample: [{"id": 557, "name": "NVIDIA L4-1B"}]}
+                        current_type: {description: "The id of the vGPU type the VF has (C(nvidia/current_vgpu_type)); 0 none.",
+                            type: int, returned: always, sample: 0}
                 mdev_types:
                   description: The mediated device types, or null.
                   type: list
@@ -437,6 +483,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.virt.hostdev.plugins.module_utils.argspec import host_source_argument_spec
 from ansible_collections.virt.hostdev.plugins.module_utils.errors import reported_to
+from ansible_collections.virt.hostdev.plugins.module_utils.host_files import Commands
 from ansible_collections.virt.hostdev.plugins.module_utils.model.facts_format import FACTS_MODES
 from ansible_collections.virt.hostdev.plugins.module_utils.model.host_facts import host_facts
 from ansible_collections.virt.hostdev.plugins.module_utils.model.records import NODEDEV_CAPABILITIES
@@ -458,7 +505,7 @@ def main():
     params = module.params
     with reported_to(module):
         model, used, warnings = read_host(params['source'], params['uri'], params['sysfs_root'],
-                                          timeout=params['timeout'])
+                                          timeout=params['timeout'], run=Commands.of(module).run)
         if params['affected_by'] is not None:
             # Every reference form, resolved as domain_hostdev resolves them.
             names = model.affected_by(model.resolve_reference(params['affected_by']))

@@ -34,7 +34,13 @@ description:
     C(/var/lib/virt-hostdev/vfio-initramfs.sha256), or when a regeneration did not finish (then
     C(/var/lib/virt-hostdev/vfio-initramfs.regenerating) exists).
   - Devices change drivers at the next boot; RV(reboot_required) says whether one is not where the
-    reservation puts it yet.
+    reservation puts it yet. With O(bind_now), they change drivers now as well (see there), and no reboot is
+    needed for them.
+  - A VF may be reserved before its PF creates it, by the address the PF gives it (the PF's C(sriov_offset) and
+    C(sriov_stride) tell which addresses those are; any other address the host has no device at is refused as
+    C(unresolved_reference)). A VF's udev rule moves it to vfio-pci when its PF creates it (at every boot, and
+    whenever the count is set again, see virt.hostdev.sriov_vfs), since the kernel probes a new VF's driver
+    before udev sees it.
 author:
   - virt.hostdev developers (@virt-hostdev)
 attributes:
@@ -86,6 +92,21 @@ options:
     type: str
     choices: [auto, initramfs-tools, dracut, none]
     default: auto
+  bind_now:
+    description:
+      - Also move the devices now, without a reboot. Each reserved device not on vfio-pci gets C(vfio-pci) in its
+        C(driver_override), is unbound from its driver and probed (C(/sys/bus/pci/drivers_probe)), and is
+        checked to be on vfio-pci within 10 seconds; a device released (O(state=absent), or no longer in
+        O(devices)) gets its override cleared, is unbound from vfio-pci and probed, and is checked to be on
+        another driver (or on none when no loaded driver claims it, with a warning saying so).
+      - Refused before any change, besides the reservation's refusals, while the host uses a device now (a
+        network interface of it that is up with addresses or routes, or a port of a bridge or bond,
+        C(host_in_use)) or a running domain holds it (C(held_by_running_domain)).
+      - When a device does not arrive, the devices this run moved are put back on their drivers, and the
+        module fails naming the device and the driver it is on; the boot files stay written.
+      - A device already on vfio-pci with the override is left alone, so a second run writes nothing.
+    type: bool
+    default: false
   command_timeout:
     description:
       - The longest each command (C(update-initramfs), C(dracut), C(modprobe)) may run, in seconds; above 0.
@@ -131,11 +152,16 @@ EXAMPLES = r'''
 - name: Release every reserved device (back on their drivers after the next boot)
   virt.hostdev.vfio_reserve:
     state: absent
+
+- name: Reserve a VF and move it to vfio-pci now, without a reboot
+  virt.hostdev.vfio_reserve:
+    devices: ['0000:03:10.0']
+    bind_now: true
 '''
 
 RETURN = r'''
 addresses:
-  description: The sorted PCI addresses of the reservation, as the boot files name the devices.
+  description: The sorted PCI addresses of the reservation, as the boot files name the devices (VFs not created yet included).
   returned: always
   type: list
   elements: str
@@ -175,6 +201,15 @@ pending:
   type: list
   elements: str
   sample: [pci_0000_01_00_0]
+moves:
+  description:
+    - With O(bind_now), each device moved now (to be moved, in check mode) as C(device), C(address), C(driver) (its
+      driver before), C(to) (V(vfio-pci), or V(host) for a released one) and C(driver_after) (the driver it is on
+      after the move; null in check mode, or when no driver claimed a released device).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{device: pci_0000_04_01_0, address: '0000:04:01.0', driver: e1000, to: vfio-pci, driver_after: vfio-pci}]
 reboot_required:
   description: RV(pending) is not empty.
   returned: always
@@ -186,7 +221,7 @@ commands:
   elements: list
   sample: [[/usr/sbin/update-initramfs, -u, -k, all], [/usr/sbin/modprobe, -a, vfio_pci]]
 diff:
-  description: Per file written or removed, C(before), C(after) and their headers.
+  description: Per file written or removed, C(before), C(after) and their headers; with O(bind_now), one more per device moved (its driver and driver_override).
   returned: always
   type: list
   elements: dict
@@ -198,7 +233,8 @@ source:
 problems:
   description:
     - When the reservation is refused, each problem found (all of them, nothing was changed) as C(code), C(device)
-      and C(message); the codes are those of virt.hostdev.domain_hostdev, and C(not_pci).
+      and C(message); the codes are those of virt.hostdev.domain_hostdev, C(not_pci), and with O(bind_now)
+      C(held_by_running_domain).
   returned: failure
   type: list
   elements: dict
@@ -217,6 +253,9 @@ from ansible_collections.virt.hostdev.plugins.module_utils.host_files import (
 )
 from ansible_collections.virt.hostdev.plugins.module_utils.host_lock import host_lock
 from ansible_collections.virt.hostdev.plugins.module_utils.reading.host_reader import read_host
+from ansible_collections.virt.hostdev.plugins.module_utils.reading.sysfs_tree import SysfsTree
+from ansible_collections.virt.hostdev.plugins.module_utils.preparing.vfio_bind import PciBus
+from ansible_collections.virt.hostdev.plugins.module_utils.preparing.vfio_vf_slots import vf_slots
 from ansible_collections.virt.hostdev.plugins.module_utils.preparing.vfio_boot import (
     DEFAULT_COMMAND_TIMEOUT,
     ensure_reservation,
@@ -239,6 +278,7 @@ def main():
             include_group=dict(type='bool', default=False),
             force=dict(type='bool', default=False),
             initramfs=dict(type='str', default='auto', choices=['auto'] + list(INITRAMFS_KINDS)),
+            bind_now=dict(type='bool', default=False),
         ),
         supports_check_mode=True,
     )
@@ -249,11 +289,13 @@ def main():
     # One lock with every other virt.hostdev change, from the read to the last write.
     with reported_to(module), host_lock(root=params['root']):
         model, used, warnings = read_host(params['source'], params['uri'], sysfs_root, timeout=params['timeout'])
+        tree = SysfsTree(sysfs_root or '/sys')
         outcome = ensure_reservation(
             HostFiles(params['root']), Commands.of(module), model,
             ReservationRequest(params['devices'], params['include_group'], params['force']),
             state=params['state'], initramfs=params['initramfs'], check_mode=module.check_mode,
-            timeout=params['command_timeout'])
+            timeout=params['command_timeout'], vf_slots=vf_slots(tree, model),
+            bus=PciBus(tree) if params['bind_now'] else None)
     for warning in warnings + outcome.warnings:
         module.warn(warning)
     module.exit_json(changed=outcome.changed, source=used, **outcome.result())

@@ -7,11 +7,17 @@ net child; USB trees), then measures:
   - the sysfs reader on a generated tree,
   - HostModel construction + facts, and one affected_by query.
 Prints seconds and microseconds per device; a linear pipeline keeps the
-per-device cost flat as the host grows. Run: make bench (or python3 this file).
+per-device cost flat as the host grows. Then SR-IOV (issue 19): a synthetic host of 8 PFs of
+64 VFs each (512 VFs, every function with its interface): the sysfs path (read with the VF
+link settings from `ip` output, model, blockers, full facts) against a bare walk of the same
+files and the same `ip` output (goal: 1.1 times the walk or better), and the size of its
+compact facts (goal: under 64 KB). Run: make bench (or python3 this file).
 """
 
+import json
 import os
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -22,12 +28,14 @@ from support import ensure_collection_link  # noqa: E402
 
 sys.path.insert(0, ensure_collection_link())
 
+from ansible_collections.virt.hostdev.plugins.module_utils.model.host_facts import host_facts  # noqa: E402
 from ansible_collections.virt.hostdev.plugins.module_utils.model.host_model import HostModel  # noqa: E402
 from ansible_collections.virt.hostdev.plugins.module_utils.model.refusals import assignability  # noqa: E402
+from ansible_collections.virt.hostdev.plugins.module_utils.reading import host_reader  # noqa: E402
 from ansible_collections.virt.hostdev.plugins.module_utils.reading.libvirt_reader import read_devices  # noqa: E402
 from ansible_collections.virt.hostdev.plugins.module_utils.reading.sysfs_reader import SysfsReader  # noqa: E402
 
-from fixtures.synthetic_host import synthetic_sysfs  # noqa: E402
+from fixtures.synthetic_host import synthetic_ip_links, synthetic_sriov_sysfs, synthetic_sysfs  # noqa: E402
 
 
 def synthetic_xml(endpoints):
@@ -87,7 +95,7 @@ def timed(func):
 
 
 def main():
-    sizes = [int(arg) for arg in sys.argv[1:]] or [1000, 4000, 16000]
+    sizes = [int(arg) for arg in sys.argv[1:] if arg.isdigit()] or [1000, 4000, 16000]
     print('%8s  %-28s %10s %14s' % ('devices', 'stage', 'seconds', 'us/device'))
     for endpoints in sizes:
         xmls = synthetic_xml(endpoints)
@@ -117,5 +125,98 @@ def main():
         print()
 
 
+# -- SR-IOV: 8 PFs of 64 VFs ----------------------------------------------------------------------
+
+SRIOV_PFS, SRIOV_VFS, SRIOV_ROUNDS = 8, 64, 5
+# What SysfsReader reads of every PCI function, and of a PF or VF besides (sysfs_reader.py).
+PCI_ATTRIBUTES = ('vendor', 'device', 'boot_vga', 'reset_method', 'class', 'subsystem_vendor',
+                  'subsystem_device', 'numa_node', 'sriov_totalvfs')
+PF_ATTRIBUTES = ('sriov_numvfs', 'sriov_drivers_autoprobe')
+
+
+def _read(path):
+    try:
+        with open(path) as handle:
+            return handle.read().strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _link(path):
+    try:
+        return os.readlink(path)
+    except OSError:
+        return None
+
+
+def sriov_bare_walk(sys_root, ip_text):
+    """The floor: every PCI device link and interface listed and resolved, every attribute and link the
+    reader reads of them read (a PF's virtfn links, a VF's nvidia/ looked for), the `ip` output parsed;
+    no records, no model, no facts."""
+    values = []
+    host = os.path.dirname(sys_root)
+    pci_root = os.path.join(sys_root, 'bus', 'pci', 'devices')
+    for entry in sorted(os.listdir(pci_root)):
+        base = os.path.realpath(os.path.join(pci_root, entry))
+        row = [_read(os.path.join(base, name)) for name in PCI_ATTRIBUTES]
+        row += [_link(os.path.join(base, name)) for name in ('iommu_group', 'physfn', 'driver')]
+        row += [os.path.isdir(os.path.join(base, 'mdev_supported_types')),
+                _read(os.path.join(host, 'run', 'udev', 'data', '+pci:' + entry))]
+        if row[PCI_ATTRIBUTES.index('sriov_totalvfs')] is not None:
+            row += [_read(os.path.join(base, name)) for name in PF_ATTRIBUTES]
+            row += [_link(os.path.join(base, name)) for name in sorted(os.listdir(base)) if name.startswith('virtfn')]
+        elif row[len(PCI_ATTRIBUTES) + 1] is not None:
+            row.append(os.path.isdir(os.path.join(base, 'nvidia')))
+        values.append(row)
+    net_root = os.path.join(sys_root, 'class', 'net')
+    for entry in sorted(os.listdir(net_root)):
+        base = os.path.realpath(os.path.join(net_root, entry))
+        values.append([_read(os.path.join(base, 'address')), _link(os.path.join(base, 'driver'))])
+    values.append(json.loads(ip_text))
+    return values
+
+
+def sriov_path(sys_root, ip_text):
+    """What hostdev_facts runs with source: sysfs on this machine: read (ip once), model, blockers, full facts."""
+    model, used, _warnings = host_reader.read_host('sysfs', sysfs_root=sys_root, run=lambda argv, timeout: ip_text)
+    return host_facts(model, used, 'full'), model, used
+
+
+def bench_sriov():
+    tmp = tempfile.mkdtemp(prefix='hostdev-bench-sriov-')
+    # The tree stands for this machine's /sys here, so that the path runs `ip` (its output given) as on a host.
+    this_machine = host_reader.is_this_machines_sysfs
+    host_reader.is_this_machines_sysfs = lambda root: True
+    try:
+        root = synthetic_sriov_sysfs(tmp, SRIOV_PFS, SRIOV_VFS)
+        ip_text = synthetic_ip_links(SRIOV_PFS, SRIOV_VFS, {(0, 1): {'mac': '52:54:00:6d:90:02', 'vlan': 100}})
+        times = {'walk': [], 'path': []}
+        for round_ in range(SRIOV_ROUNDS):
+            for variant in (('walk', 'path') if round_ % 2 == 0 else ('path', 'walk')):
+                func = sriov_bare_walk if variant == 'walk' else sriov_path
+                times[variant].append(timed(lambda: func(root, ip_text))[1])
+        facts, model, used = sriov_path(root, ip_text)
+        compact = host_facts(model, used, 'compact')
+    finally:
+        host_reader.is_this_machines_sysfs = this_machine
+        shutil.rmtree(tmp)
+    walk, path = statistics.median(times['walk']), statistics.median(times['path'])
+    vfs = sum(1 for device in facts['devices'] if ((device.get('pci') or {}).get('sriov') or {}).get('physical_function'))
+    compact_bytes, full_bytes = len(json.dumps(compact)), len(json.dumps(facts))
+    print('SR-IOV: %d PFs of %d VFs (%d VFs with netdevs, %d devices), median of %d rounds'
+          % (SRIOV_PFS, SRIOV_VFS, vfs, len(facts['devices']), SRIOV_ROUNDS))
+    print('%8s  %-28s %10s %14s' % ('devices', 'stage', 'seconds', 'us/device'))
+    count = len(facts['devices'])
+    print('%8d  %-28s %10.3f %14.1f' % (count, 'bare walk (same files, ip)', walk, walk / count * 1e6))
+    print('%8d  %-28s %10.3f %14.1f' % (count, 'sysfs path (to full facts)', path, path / count * 1e6))
+    held = 'held' if path / walk <= 1.10 else 'NOT held'
+    print('%8s  path / walk %.2f (goal 1.10 or better: %s)' % ('', path / walk, held))
+    print('%8s  compact facts %.1f KB for %d devices (goal under 64 KB: %s); full facts %.1f KB'
+          % ('', compact_bytes / 1024.0, len(compact['devices']), 'held' if compact_bytes < 64 * 1024 else 'NOT held',
+             full_bytes / 1024.0))
+
+
 if __name__ == '__main__':
-    main()
+    if sys.argv[1:] != ['sriov']:
+        main()
+    bench_sriov()

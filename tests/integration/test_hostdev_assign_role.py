@@ -211,3 +211,27 @@ def test_a_mapping_excludes_devices_and_select(role, domain, variables):
     assert outcome['failed'] is True
     assert 'exactly one of hostdev_assign_devices' in outcome['result']['msg']
     assert 'hostdev_assign_mapping' in outcome['result']['msg']
+
+
+def test_a_pool_of_vfs_as_interfaces_picked_kept_and_released(role, domain, tmp_path):
+    from fixtures.sample_host import build_tree
+    from fixtures.sriov_host import NET_PF, add_sriov
+
+    from ansible_collections.virt.hostdev.plugins.module_utils.model.hostdev_xml import interface_settings
+
+    tree = add_sriov(build_tree(str(tmp_path / 'sriov-host')), vfs=3)
+    options = dict(domain=domain.name(), sysfs_root=tree, pool={'pf': NET_PF, 'count': 2}, interface={'vlan': 100})
+    outcome, completed = role(**options)
+    assert outcome['failed'] is False, outcome
+    assert outcome['result']['added'] == ['pci_0000_06_10_0', 'pci_0000_06_10_2']
+    assert '"interfaces": [' in completed.stdout  # the role shows what it gave
+    elements = hostdev_elements(domain.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+    assert [(element.tag, interface_settings(element)['vlan']) for element, _source in elements] == [
+        ('interface', 100), ('interface', 100)]
+
+    outcome, _completed = role(**options)
+    assert outcome['result']['changed'] is False and outcome['result']['devices'] == [
+        'pci_0000_06_10_0', 'pci_0000_06_10_2']
+
+    outcome, _completed = role(**dict(options, state='absent'))
+    assert outcome['result']['removed'] == ['pci_0000_06_10_0', 'pci_0000_06_10_2'] and sources(domain) == []

@@ -15,6 +15,7 @@ from ansible_collections.virt.hostdev.plugins.module_utils.model.facts_format im
 
 from fixtures.sample_host import build_tree
 from support.fake_host import DEBIAN_GRUB, FakeTools, debian_root, read, write
+from support.fake_pci_kernel import FakePciKernel
 
 PLAYBOOK = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'playbooks', 'prepare_role.yml')
 GPU = ['0000:01:00.0']
@@ -259,3 +260,41 @@ def test_a_sysfs_root_outside_the_root_is_refused_before_any_change(role, host, 
     assert outcome['failed'] is True and outcome['task'] == 'Reserve the devices for vfio-pci at boot and load the VFIO modules'
     assert outcome['result']['msg'].startswith('sysfs_root %s is not under root %s' % (sample_sysfs, root))
     assert tools.calls() == [] and not os.path.exists(root + RESERVATION)
+
+
+def test_bind_now_needs_no_reboot_when_the_command_line_is_right_and_absent_moves_them_back(role, host):
+    """vfio_reserve's bind_now through ansible-playbook, with a fake kernel moving the driver links of the
+    fake sysfs while the playbook runs: the plan (check mode) refuses a NIC in use before anything changes;
+    the GPU moves to vfio-pci at once, no reboot, the verification runs; absent moves it back."""
+    root, tools = host
+    first, _completed = role(devices=GPU, include_group=True)
+    write(root, '/proc/cmdline', 'BOOT_IMAGE=/boot/vmlinuz-6.1.0-28-amd64 %s\n' % first['result']['cmdline'])
+    kernel = FakePciKernel(root + '/sys')
+    write(root + '/sys', 'class/net/enp4s0/flags', '0x1003\n')  # up, with a route in proc/net/route
+    with kernel.running():
+        refused, _completed = role(devices=GPU + ['0000:04:00.0'], include_group=True, bind_now=True)
+        assert refused['failed'] is True and refused['task'] == 'Reserve the devices for vfio-pci at boot and ' \
+            'load the VFIO modules'
+        assert [item['code'] for item in refused['result']['problems']] == ['host_in_use']
+        assert kernel.events == [] and read(root, RESERVATION).count('# pci_0000_01_00_') == 2
+
+        tools.clear()
+        outcome, completed = role(devices=GPU, include_group=True, bind_now=True)
+        assert outcome['failed'] is False, outcome
+        result = outcome['result']
+        assert result['changed'] is True and outcome['reboot_required'] is False and result['pending'] == []
+        assert [(move['address'], move['driver_after']) for move in result['vfio']['moves']] == [
+            ('0000:01:00.0', 'vfio-pci'), ('0000:01:00.1', 'vfio-pci')]
+        assert [kernel.driver(address) for address in ('0000:01:00.0', '0000:01:00.1')] == ['vfio-pci'] * 2
+        assert 'Gather the host\'s IOMMU state and drivers' in completed.stdout  # verified without a reboot
+        assert 'needs a reboot' not in completed.stdout
+
+        again, _completed = role(devices=GPU, include_group=True, bind_now=True)
+        assert again['result']['changed'] is False and again['result']['vfio']['moves'] == []
+
+        back, _completed = role(state='absent', bind_now=True)
+        assert back['failed'] is False, back
+        assert [(move['address'], move['driver_after']) for move in back['result']['vfio']['moves']] == [
+            ('0000:01:00.0', 'nvidia'), ('0000:01:00.1', 'snd_hda_intel')]
+    assert [kernel.driver(address) for address in ('0000:01:00.0', '0000:01:00.1')] == ['nvidia', 'snd_hda_intel']
+    assert kernel.override('0000:01:00.0') is None

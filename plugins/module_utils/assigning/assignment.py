@@ -10,19 +10,34 @@ resolved devices, the attach/detach edits per target (config, live), the devices
 the assignment takes from the host (affected, impact), the predicted diff and
 *every* problem found, so the caller can refuse the whole change at once.
 
-Planning runs in named steps: choose the targets, resolve the devices, read the
-current hostdevs, plan the edits, find the affected devices and their impact,
-validate (state present only), predict the diff.
+Planning runs in named steps: choose the targets, read the current hostdevs, resolve
+the devices (the references, or the first free ones of a pool: pools), plan the edits
+(<hostdev>, or <interface type='hostdev'> with the interface option: interfaces), find
+the affected devices and their impact, validate (state present only), predict the diff.
 
 Problem codes (a stable interface, also in docs/domain_hostdev.md):
   unresolved_reference, not_eligible, iommu_off, iommu_group_unknown, group_not_viable,
-  assigned_elsewhere, host_in_use, display_hotplug, transient_domain, nothing_to_change.
+  assigned_elsewhere, host_in_use, display_hotplug, transient_domain, nothing_to_change;
+  not_a_network_device, hostdev_not_interface, mac_in_use (interfaces);
+  pool_unresolved, pool_exhausted (pools).
 """
 
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field, fields
 from typing import Any, Dict, List, Mapping, Optional, Set, Tuple
 
+from ansible_collections.virt.hostdev.plugins.module_utils.assigning.interfaces import (
+    checked_interface,
+    interface_edits,
+    macs_in_use,
+    owner_uuid,
+)
+from ansible_collections.virt.hostdev.plugins.module_utils.assigning.pools import (
+    checked_pool,
+    choose,
+    pool_members,
+    vf_slot_hint,
+)
 from ansible_collections.virt.hostdev.plugins.module_utils.model.devices import (
     is_assignable_type,
     usb_has_address,
@@ -50,7 +65,8 @@ from ansible_collections.virt.hostdev.plugins.module_utils.model.refusals import
 STATES = ('present', 'absent')
 TARGETS = ('config', 'live')
 
-# {'action': 'attach' or 'detach', 'device', 'target': 'config' or 'live', 'xml'}.
+# {'action': 'attach' or 'detach', 'device', 'target': 'config' or 'live', 'xml'}; 'update': 'yes' on the
+# detach and attach pair that changes an interface's MAC or VLAN in place.
 Edit = Dict[str, str]
 # target -> the domain's <hostdev> elements there, each with its source dict.
 Hostdevs = Dict[str, List[Tuple[ET.Element, Optional[Dict[str, Any]]]]]
@@ -68,15 +84,25 @@ class AssignmentRequest:
     live: bool = False
     config: bool = True
     force: bool = False
+    pool: Optional[Dict[str, Any]] = None
+    interface: Optional[Dict[str, Any]] = None
 
     def __post_init__(self) -> None:
+        """Checks the options against each other (interfaces.RequestError names what is wrong)."""
         if self.state not in STATES:
             raise ValueError('state must be one of %s' % ', '.join(STATES))
+        pool = checked_pool(self.pool, self.state)
+        count = pool['count'] if pool is not None else len(self.devices)
+        object.__setattr__(self, 'pool', pool)
+        interface = checked_interface(self.interface, count, self.include_group, pooled=pool is not None)
+        object.__setattr__(self, 'interface', interface)
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> 'AssignmentRequest':
         """The request in a module's parameters; the other parameters (uri, source, ...) are left out."""
-        return cls(**dict((option.name, params[option.name]) for option in fields(cls)))
+        values: Dict[str, Any] = dict((option.name, params.get(option.name)) for option in fields(cls))
+        values['devices'] = values['devices'] or []
+        return cls(**values)
 
 
 @dataclass
@@ -97,6 +123,7 @@ class Plan:
     problems: List[Problem]
     warnings: List[str]
     pending_unplug: List[str] = field(default_factory=list)
+    interfaces: List[Dict[str, Any]] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -104,17 +131,22 @@ class Plan:
 
     @property
     def added(self) -> List[str]:
-        return sorted(set(edit['device'] for edit in self.edits if edit['action'] == 'attach'))
+        return sorted(set(edit['device'] for edit in self.edits if edit['action'] == 'attach' and 'update' not in edit))
 
     @property
     def removed(self) -> List[str]:
-        return sorted(set(edit['device'] for edit in self.edits if edit['action'] == 'detach'))
+        return sorted(set(edit['device'] for edit in self.edits if edit['action'] == 'detach' and 'update' not in edit))
+
+    @property
+    def updated(self) -> List[str]:
+        return sorted(set(edit['device'] for edit in self.edits if 'update' in edit))
 
     def result(self, source: Optional[str] = None) -> Dict[str, Any]:
         """The module's result keys (RETURN of domain_hostdev) but changed; source: the reader used."""
         return dict(
-            devices=self.devices, added=self.added, removed=self.removed, affected=self.affected,
-            impact=self.impact, diff=self.diff, source=source, pending_unplug=self.pending_unplug)
+            devices=self.devices, added=self.added, removed=self.removed, updated=self.updated,
+            interfaces=self.interfaces, affected=self.affected, impact=self.impact, diff=self.diff,
+            source=source, pending_unplug=self.pending_unplug)
 
 
 def plan_assignment(model: HostModel, request: AssignmentRequest, active: bool = False,
@@ -127,14 +159,20 @@ def plan_assignment(model: HostModel, request: AssignmentRequest, active: bool =
     config=False with it is a problem (nothing to change).
     """
     targets, problems, warnings = choose_targets(request, active, config_xml, live_xml)
-    if not request.devices:
-        warnings.append('devices is empty: nothing was asked, so nothing changes')
-    names, gone, unresolved = resolve_devices(model, request.devices, request.include_group,
-                                              absent=request.state == 'absent')
-    problems += unresolved
     current = current_hostdevs(config_xml, live_xml)
+    names, gone, unresolved, pool_warnings = request_devices(model, request, current)
+    problems += unresolved
+    warnings += pool_warnings
     edits, edit_warnings = plan_edits(model, request, names, gone, targets, current)
     warnings += edit_warnings
+    interfaces: List[Dict[str, Any]] = []
+    if request.interface is not None and request.state == 'present':
+        interface_plan, interface_problems = plan_interfaces(model, request, names, targets, current,
+                                                             owner_uuid(config_xml, live_xml, request.domain))
+        edits += interface_plan[0]
+        interfaces = interface_plan[1]
+        problems += interface_problems + macs_in_use(model, request.domain, interfaces, [config_xml, live_xml],
+                                                     edits, current, lambda source: _held(model, source))
     affected = affected_devices(model, names)
     impact = []
     # Removing a device never harms the host: only an addition is validated.
@@ -145,7 +183,7 @@ def plan_assignment(model: HostModel, request: AssignmentRequest, active: bool =
         warnings += _impact_warnings(request.domain, edits, impact)
     return Plan(devices=names, targets=targets, edits=edits, affected=affected, impact=impact,
                 diff=predicted_diff(request.domain, targets, current, edits), problems=problems,
-                warnings=warnings)
+                warnings=warnings, interfaces=interfaces)
 
 
 # -- the planning steps ----------------------------------------------------------
@@ -180,6 +218,32 @@ def choose_targets(request: AssignmentRequest, active: bool, config_xml: Optiona
     return targets, problems, warnings
 
 
+def request_devices(model: HostModel, request: AssignmentRequest, current: 'Hostdevs') -> Tuple[
+        List[str], List[Tuple[str, Dict[str, Any]]], List[Problem], List[str]]:
+    """(names, gone, problems, warnings): the devices asked for by reference, or chosen from a pool.
+
+    A PCI address the host lacks that is a VF slot of one of its PFs is said to be so, with the
+    count that would create it (pools.vf_slot_hint).
+    """
+    if request.pool is not None:
+        members, problems = pool_members(model, request.pool)
+        if problems:
+            return [], [], problems, []
+        names, warnings, chosen_problems = choose(model, request.domain, request.pool, members,
+                                                  held_by_domain(model, current), request.state, request.force)
+        return names, [], problems + chosen_problems, warnings
+    warnings = []
+    if not request.devices:
+        warnings.append('devices is empty: nothing was asked, so nothing changes')
+    names, gone, unresolved = resolve_devices(model, request.devices, request.include_group,
+                                              absent=request.state == 'absent')
+    for item in unresolved:
+        hint = vf_slot_hint(model, item['device'])
+        if hint:
+            item['message'] = hint
+    return names, gone, unresolved, warnings
+
+
 def current_hostdevs(config_xml: Optional[str], live_xml: Optional[str]) -> Hostdevs:
     """The domain's <hostdev> elements per target (none where there is no definition)."""
     return dict((target, hostdev_elements(xml) if xml is not None else [])
@@ -202,6 +266,8 @@ def plan_edits(model: HostModel, request: AssignmentRequest, names: List[str],
     """(edits, warnings): attach what a target lacks, or detach what it has, in request order."""
     edits, warnings = [], []
     for name in names:
+        if request.state == 'present' and request.interface is not None:
+            continue  # plan_interfaces plans them
         if request.state == 'present':
             attach, attach_warnings = _attach_edits(model, request, name, targets, current)
             edits += attach
@@ -211,6 +277,23 @@ def plan_edits(model: HostModel, request: AssignmentRequest, names: List[str],
     for reference, wanted in gone:
         warnings += _detach_missing(request.domain, reference, wanted, targets, current, edits)
     return edits, warnings
+
+
+def plan_interfaces(model: HostModel, request: AssignmentRequest, names: List[str], targets: List[str],
+                    current: Hostdevs, uuid: str) -> Tuple[Tuple[List[Edit], List[Dict[str, Any]]], List[Problem]]:
+    """((edits, the interfaces as they will be), problems) of giving names as <interface> elements."""
+    edits: List[Edit] = []
+    interfaces = []
+    problems: List[Problem] = []
+    for name in names:
+        device_edits, interface, device_problems = interface_edits(
+            model, request.domain, name, request.interface or {}, uuid, targets, current,
+            lambda source: _held(model, source))
+        edits += device_edits
+        problems += device_problems
+        if interface is not None:
+            interfaces.append(interface)
+    return (edits, interfaces), problems
 
 
 def _edit(action: str, device: str, target: str, xml: str) -> Edit:
@@ -291,7 +374,7 @@ def predicted_diff(domain: str, targets: List[str], current: Hostdevs, edits: Li
     removed_xml = [edit['xml'] for edit in edits if edit['target'] == shown and edit['action'] == 'detach']
     after = [text for text in before if text not in removed_xml]
     after.extend(edit['xml'] for edit in edits if edit['target'] == shown and edit['action'] == 'attach')
-    header = '%s: <hostdev> elements of the %s definition' % (
+    header = '%s: <hostdev> and <interface type=\'hostdev\'> elements of the %s definition' % (
         domain, 'persistent' if shown == 'config' else 'running')
     return {'before': hostdevs_text(before), 'after': hostdevs_text(after),
             'before_header': header, 'after_header': header + ' (predicted)'}

@@ -52,18 +52,23 @@ DOMAIN_KEYS = ('name', 'active', 'hostdevs')
 
 # Full facts: the keys of each device, besides one sub-dict per capability it has, with the keys
 # records.CAPABILITIES declares. assignable and blockers come with the blockers (host_facts).
-FULL_DEVICE_KEYS = ('name', 'type', 'parent', 'path', 'driver', 'iommu_group', 'assigned_to', 'passthrough',
-                    'host_use', 'children', 'assignable', 'blockers')
+FULL_DEVICE_KEYS = ('name', 'type', 'parent', 'path', 'driver', 'iommu_group', 'assigned_to', 'held_by_network',
+                    'passthrough', 'host_use', 'children', 'assignable', 'blockers')
 
 # Compact facts: the keys of each device, and of its capability sub-dict. Each passthrough
 # candidate with its IOMMU group, driver, holders (assigned_to), blockers and the ids that name
 # it; eligibility is that blockers lack not_eligible. The other keys are in the full facts only.
 COMPACT_DEVICE_KEYS = ('name', 'type', 'driver', 'iommu_group', 'assigned_to', 'assignable', 'blockers')
 COMPACT_CAPABILITY_KEYS = {
-    'pci': ('class', 'vendor_id', 'product_id', 'subsystem_vendor_id', 'subsystem_id'),
+    'pci': ('class', 'vendor_id', 'product_id', 'subsystem_vendor_id', 'subsystem_id', 'sriov'),
     'usb': ('bus', 'device', 'vendor_id', 'product_id'),
     'scsi': ('host', 'bus', 'target', 'lun', 'type'),
 }
+
+# Compact facts' pci.sriov (null for a device without SR-IOV): what a VF question needs,
+# its PF and index, a PF's counts, and the MAC and VLAN the PF gives a VF (pci.sriov.link).
+COMPACT_SRIOV_KEYS = ('totalvfs', 'numvfs', 'physical_function', 'vf_index', 'link')
+COMPACT_LINK_KEYS = ('mac', 'vlan')
 
 # The keys of a device the query filters and tests read (plugin_utils.facts_query), as
 # doc_fragments/hostdev_query.py lists them; only name is required.
@@ -319,6 +324,7 @@ def device_facts(model: 'HostModel', name: str, blockers: Optional[Mapping[str, 
             'driver': record.get('driver'),
             'iommu_group': model.iommu_group(name),
             'assigned_to': model.assigned_to(name),
+            'held_by_network': model.held_by_network(name),
             'passthrough': {'eligible': eligible, 'reasons': reasons},
             'host_use': model.host_use(name),
             'children': model.children(name),
@@ -333,8 +339,19 @@ def device_facts(model: 'HostModel', name: str, blockers: Optional[Mapping[str, 
         if mode == 'full':
             facts[key] = dict(values)
         elif key in COMPACT_CAPABILITY_KEYS:
-            facts[key] = dict((field, values.get(field)) for field in COMPACT_CAPABILITY_KEYS[key])
+            compact = dict((field, values.get(field)) for field in COMPACT_CAPABILITY_KEYS[key])
+            if key == 'pci' and values.get('sriov') is not None:
+                compact['sriov'] = compact_sriov(values['sriov'])
+            facts[key] = compact
     return facts
+
+
+def compact_sriov(sriov: Mapping[str, Any]) -> Dict[str, Any]:
+    """Compact facts' pci.sriov (COMPACT_SRIOV_KEYS), with its link's COMPACT_LINK_KEYS."""
+    compact = dict((key, sriov.get(key)) for key in COMPACT_SRIOV_KEYS)
+    link = sriov.get('link')
+    compact['link'] = dict((key, link.get(key)) for key in COMPACT_LINK_KEYS) if isinstance(link, Mapping) else None
+    return compact
 
 
 def facts_names(model: 'HostModel', mode: str = 'full') -> List[str]:

@@ -51,10 +51,13 @@ class HostModel:
         route table) and could not be read: while any is named, no device is known to be free of
         the host's use (refusals' host_use_unknown). Empty when they were read, or not asked
         (a remote URI or the test driver without sysfs, a model of facts).
+    networks: libvirt's hostdev networks as hostdev_xml.network_pool gives them, with 'active': the
+        VFs in an active one's pool are held by it (held_by_network).
     """
 
     def __init__(self, devices: Iterable[Record], domains: Iterable[Dict[str, Any]] = (),
-                 iommu: Optional[Dict[str, Any]] = None, host_use_unknown: Iterable[str] = ()) -> None:
+                 iommu: Optional[Dict[str, Any]] = None, host_use_unknown: Iterable[str] = (),
+                 networks: Iterable[Dict[str, Any]] = ()) -> None:
         self.warnings = []
         self.iommu = dict(iommu or {})
         self.host_use_unknown = list(host_use_unknown)
@@ -96,6 +99,7 @@ class HostModel:
         self._indexes = self._build_reference_indexes()
         self.domains = sorted(domains, key=lambda dom: dom['name'])
         self._assigned = self._compute_assignments()
+        self._in_networks = self._network_holds(networks)
         self._eligibility: Dict[str, Tuple[bool, List[str]]] = {}
 
     # -- tree and groups -------------------------------------------------
@@ -330,6 +334,35 @@ class HostModel:
         """Sorted names of the domains (defined or running) that reference name."""
         self.device(name)
         return list(self._assigned.get(name, ()))
+
+    def _network_holds(self, networks: Iterable[Dict[str, Any]]) -> Dict[str, List[str]]:
+        """{device name: sorted active hostdev networks whose pool lists it (an address, or a VF of a <pf dev>)}."""
+        by_netdev = dict(((self._devices[name].get('net') or {}).get('interface'), self._devices[name].get('parent'))
+                         for name in self._names if self._devices[name].get('type') == 'net')
+        held: Dict[str, set] = {}
+        for network in networks:
+            if not network.get('active'):
+                continue
+            addresses = list(network.get('addresses') or ())
+            for netdev in network.get('pf') or ():
+                sriov = (self._devices.get(by_netdev.get(netdev) or '', {}).get('pci') or {}).get('sriov') or {}
+                addresses += sriov.get('virtual_functions') or ()
+            for address in addresses:
+                name = self._indexes['pci'].get(address)
+                if name is not None:
+                    held.setdefault(name, set()).add(network.get('name'))
+        return dict((name, sorted(nets)) for name, nets in held.items())
+
+    def held_by_network(self, name: str) -> List[str]:
+        """Sorted names of the active libvirt hostdev networks whose pool holds name (a VF they hand out)."""
+        self.device(name)
+        return list(self._in_networks.get(name, ()))
+
+    def virtual_functions(self, name: str) -> List[str]:
+        """The names of a PF's VFs, in VF index order; [] for any other device."""
+        sriov = (self.device(name).get('pci') or {}).get('sriov') or {}
+        return [self._indexes['pci'][address] for address in sriov.get('virtual_functions') or ()
+                if address in self._indexes['pci']]
 
     # -- references --------------------------------------------------------
 

@@ -10,6 +10,8 @@ A *source dict* identifies the host device a domain element refers to:
 Missing parts are None. No I/O happens here.
 """
 
+import hashlib
+import re
 import xml.etree.ElementTree as ET
 from typing import Any, Dict, Iterable, List, Optional, Tuple, Union
 
@@ -37,7 +39,7 @@ def _pci_source_address(address):
 
 
 def hostdev_source(element: ET.Element) -> Optional[Dict[str, Any]]:
-    """The source dict of a <hostdev> or <interface type='hostdev'> element, or None.
+    """The source dict of a <hostdev>, <interface type='hostdev'> or <actual type='hostdev'> element, or None.
 
     Only host devices are described (mode='subsystem' PCI/USB/SCSI with a local
     adapter); iSCSI, mdev and capability-mode hostdevs return None.
@@ -45,7 +47,7 @@ def hostdev_source(element: ET.Element) -> Optional[Dict[str, Any]]:
     source = element.find('source')
     if source is None:
         return None
-    if element.tag == 'interface':
+    if element.tag in ('interface', 'actual'):
         address = source.find('address')
         if address is None or address.get('type', 'pci') != 'pci':
             return None
@@ -87,8 +89,35 @@ def hostdev_source(element: ET.Element) -> Optional[Dict[str, Any]]:
 
 
 def hostdev_sources(domain_xml: Union[str, bytes]) -> List[Dict[str, Any]]:
-    """Source dicts of every host device a domain definition refers to."""
-    return [source for _element, source in hostdev_elements(domain_xml) if source is not None]
+    """Source dicts of every host device a domain definition holds: its <hostdev> and
+    <interface type='hostdev'> elements, and the VF a libvirt hostdev network handed to an
+    <interface type='network'> (its <actual type='hostdev'>, in a running domain's state)."""
+    sources = [source for _element, source in hostdev_elements(domain_xml) if source is not None]
+    devices = ET.fromstring(domain_xml).find('devices')
+    for interface in devices.findall('interface') if devices is not None else ():
+        actual = interface.find('actual')
+        if interface.get('type') == 'network' and actual is not None and actual.get('type') == 'hostdev':
+            source = hostdev_source(actual)
+            if source is not None:
+                sources.append(source)
+    return sources
+
+
+def network_pool(network_xml: Union[str, bytes]) -> Optional[Dict[str, Any]]:
+    """The devices a libvirt hostdev network (<forward mode='hostdev'>) hands out, or None for
+    another network: {'name', 'pf': [PF interface names], 'addresses': [PCI addresses of its pool]}.
+    An active network lists its PF's VFs as <address> elements too."""
+    root = ET.fromstring(network_xml)
+    forward = root.find('forward')
+    if forward is None or forward.get('mode') != 'hostdev':
+        return None
+    addresses = []
+    for address in forward.findall('address'):
+        text = _pci_source_address(address) if address.get('type', 'pci') == 'pci' else None
+        if text is not None:
+            addresses.append(text)
+    return {'name': root.findtext('name'), 'pf': [pf.get('dev') for pf in forward.findall('pf') if pf.get('dev')],
+            'addresses': addresses}
 
 
 # -- building and matching <hostdev> elements (used by domain_hostdev) ---------
@@ -198,3 +227,89 @@ def element_xml(element: ET.Element) -> str:
 def hostdevs_text(xml_strings: Iterable[str]) -> str:
     """The text of a list of hostdev XML strings, as shown in a diff."""
     return ''.join(text.rstrip('\n') + '\n' for text in xml_strings)
+
+
+# -- <interface type='hostdev'> (a network device given with a MAC and a VLAN) ---------
+
+# A MAC as libvirt writes it (lower case; the module normalises what it is given).
+MAC_RE = re.compile(r'^[0-9a-f]{2}(:[0-9a-f]{2}){5}$')
+
+
+def domain_uuid(domain_xml: Union[str, bytes]) -> Optional[str]:
+    """The <uuid> of a domain definition, lower case; None when it has none."""
+    text = ET.fromstring(domain_xml).findtext('uuid')
+    return text.strip().lower() if text and text.strip() else None
+
+
+def generated_mac(uuid: str, address: str) -> str:
+    """The stable MAC of a PCI device given to a domain as an interface.
+
+    The first six bytes of SHA-256 over '<domain uuid>/<PCI address>' (lower case, the
+    address as 0000:06:10.0), with the first byte made locally administered (bit 1 set)
+    and unicast (bit 0 clear). The same domain and device give the same MAC on every run
+    and every controller; another domain or another device gives another one.
+    """
+    digest = bytearray(hashlib.sha256(('%s/%s' % (uuid.strip().lower(), address.strip().lower()))
+                                      .encode('ascii')).digest()[:6])
+    digest[0] = (digest[0] | 0x02) & 0xfe
+    return ':'.join('%02x' % byte for byte in digest)
+
+
+def build_interface(record: Record, mac: str, vlan: Optional[int] = None) -> str:
+    """The <interface type='hostdev' managed='yes'> XML (a string) that gives a PCI network device
+    to a guest with this MAC and, when vlan is not None, that VLAN tag."""
+    if record.get('type') != 'pci':
+        raise ValueError('device %s of type %s cannot be an interface' % (record.get('name'), record.get('type')))
+    pci = record['pci']
+    element = ET.Element('interface', {'type': 'hostdev', 'managed': 'yes'})
+    ET.SubElement(element, 'mac', {'address': mac})
+    source = ET.SubElement(element, 'source')
+    ET.SubElement(source, 'address', {
+        'type': 'pci', 'domain': _hex(pci['domain'], 4), 'bus': _hex(pci['bus'], 2),
+        'slot': _hex(pci['slot'], 2), 'function': _hex(pci['function'], 1)})
+    _set_vlan(element, vlan)
+    return element_xml(element)
+
+
+def is_interface(element: ET.Element) -> bool:
+    """Whether an element of hostdev_elements() is an <interface type='hostdev'>."""
+    return element.tag == 'interface'
+
+
+def interface_settings(element: ET.Element) -> Dict[str, Any]:
+    """{'mac', 'vlan'} of an <interface> element: its MAC (lower case) and its one VLAN tag (None
+    when it has none; a trunk of several tags is given as the list of ids)."""
+    mac = element.find('mac')
+    tags = [xml_int(tag.get('id')) for tag in element.findall('vlan/tag')]
+    return {'mac': mac.get('address', '').lower() if mac is not None else None,
+            'vlan': None if not tags else tags[0] if len(tags) == 1 else tags}
+
+
+def interface_updated(element: ET.Element, mac: str, vlan: Optional[int]) -> str:
+    """The XML of an existing <interface> with this MAC and VLAN, everything else (its guest
+    address, alias, driver) kept, so that the guest sees the same device in the same slot."""
+    copy = ET.fromstring(ET.tostring(element))
+    found = copy.find('mac')
+    if found is None:
+        found = ET.Element('mac')
+        copy.insert(0, found)
+    found.attrib.clear()
+    found.set('address', mac)
+    _set_vlan(copy, vlan)
+    return element_xml(copy)
+
+
+def _set_vlan(element: ET.Element, vlan: Optional[int]) -> None:
+    for old in element.findall('vlan'):
+        element.remove(old)
+    if vlan is not None:
+        ET.SubElement(ET.SubElement(element, 'vlan'), 'tag', {'id': str(vlan)})
+
+
+def interface_macs(domain_xml: Union[str, bytes]) -> List[str]:
+    """The MACs (lower case, sorted, unique) of every <interface> of a domain definition, of any type."""
+    devices = ET.fromstring(domain_xml).find('devices')
+    if devices is None:
+        return []
+    return sorted(set(mac.get('address', '').lower() for interface in devices.findall('interface')
+                      for mac in interface.findall('mac') if mac.get('address')))

@@ -253,10 +253,13 @@ def host_entries(mappings: Any, host: str, names: Names = None) -> Tuple[List[En
             continue
         defaults = dict((key, value) for key, value in mapping.items() if key in ENTRY_KEYS)
         for entry_host in sorted(hosts, key=str):
-            entry, entry_problems = _entry(name, str(entry_host), defaults, hosts[entry_host])
-            problems += entry_problems
-            if entry is not None and entry.host == host:
-                entries.append(entry)
+            # A list of entries maps several devices on one host: a pool (domain_hostdev's pool.mapping).
+            values = hosts[entry_host]
+            for item in values if isinstance(values, list) else [values]:
+                entry, entry_problems = _entry(name, str(entry_host), defaults, item)
+                problems += entry_problems
+                if entry is not None and entry.host == host:
+                    entries.append(entry)
         if host not in [str(key) for key in hosts]:
             unmapped.append(name)
     if problems:

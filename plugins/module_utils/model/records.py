@@ -139,7 +139,16 @@ NODEDEV_CAPABILITIES = (
 # The per-type sub-dict keys a record may carry, in a stable order.
 CAPABILITY_KEYS = tuple(key for key, _fields in CAPABILITIES.values())
 
-SRIOV_KEYS = ('totalvfs', 'numvfs', 'virtual_functions', 'physical_function')
+# pci.sriov of a physical function (PF: totalvfs set) or a virtual function (VF: physical_function
+# set); one shape for both, what does not apply is None. virtual_functions and physical_function
+# are PCI addresses; virtual_functions is in VF index order. netdev: the function's network
+# interface. link: what the PF says of a VF (SRIOV_LINK_KEYS: `ip link`); vgpu: NVIDIA's vGPU
+# attributes of a VF (SRIOV_VGPU_KEYS). drivers_autoprobe, link and vgpu come from the host alone
+# (sysfs, `ip link`): a read through libvirt alone leaves them None.
+SRIOV_KEYS = ('totalvfs', 'numvfs', 'drivers_autoprobe', 'virtual_functions', 'physical_function', 'vf_index',
+              'netdev', 'link', 'vgpu')
+SRIOV_LINK_KEYS = ('mac', 'vlan', 'qos', 'spoof_check', 'trust', 'link_state')
+SRIOV_VGPU_KEYS = ('creatable_types', 'current_type')
 MDEV_TYPE_KEYS = ('type', 'name', 'device_api', 'available_instances')
 
 
@@ -148,20 +157,25 @@ def numa_node(value: Optional[int]) -> Optional[int]:
     return value if value is not None and value >= 0 else None
 
 
+def _declared(values: Any, keys: Tuple[str, ...]) -> Optional[Dict[str, Any]]:
+    return dict((key, values.get(key)) for key in keys) if isinstance(values, dict) else None
+
+
 def sriov(values: Optional[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
     """One shape for SR-IOV facts whichever reader found them (None: not SR-IOV).
 
-    numvfs is the number of virtual functions listed, when they are listed.
+    numvfs is the number of virtual functions listed, when they are listed; the readers list them
+    in VF index order (virtfnN in sysfs, libvirt's own order), which is kept.
     """
     if values is None:
         return None
     functions = values.get('virtual_functions')
-    return {
-        'totalvfs': values.get('totalvfs'),
-        'numvfs': len(functions) if functions is not None else values.get('numvfs'),
-        'virtual_functions': sorted(functions or []),
-        'physical_function': values.get('physical_function'),
-    }
+    shaped = dict((key, values.get(key)) for key in SRIOV_KEYS)
+    shaped['numvfs'] = len(functions) if functions is not None else values.get('numvfs')
+    shaped['virtual_functions'] = list(functions or [])
+    shaped['link'] = _declared(values.get('link'), SRIOV_LINK_KEYS)
+    shaped['vgpu'] = _declared(values.get('vgpu'), SRIOV_VGPU_KEYS)
+    return shaped
 
 
 def mdev_types(types: Optional[Iterable[Dict[str, Any]]]) -> Optional[List[Dict[str, Any]]]:
@@ -236,6 +250,39 @@ def fill_gaps(record: Dict[str, Any], other: Dict[str, Any]) -> None:
     for field in CAPABILITIES[record['type']][1]:
         if mine.get(field) is None:
             mine[field] = theirs.get(field)
+        elif field == 'sriov' and isinstance(theirs.get(field), dict):
+            # libvirt says what a PF has; sysfs adds what libvirt does not say (drivers_autoprobe, vgpu)
+            for key, value in theirs[field].items():
+                if mine[field].get(key) is None:
+                    mine[field][key] = value
+
+
+def link_virtual_functions(records: Iterable[Record]) -> None:
+    """Fill what a function's SR-IOV facts take from the other records of the same read: a VF's
+    vf_index (its place in its PF's list) and each function's netdev (its net child's interface).
+
+    One pass over the records, so a host of thousands of VFs costs what its records do.
+    """
+    records = list(records)
+    interfaces: Dict[str, List[str]] = {}
+    for record in records:
+        interface = (record.get('net') or {}).get('interface') if record.get('type') == 'net' else None
+        if interface and record.get('parent'):
+            interfaces.setdefault(record['parent'], []).append(interface)
+    index_of: Dict[str, int] = {}
+    functions = []
+    for record in records:
+        values = (record.get('pci') or {}).get('sriov') if record.get('type') == 'pci' else None
+        if not values:
+            continue
+        functions.append((record, values))
+        for index, address in enumerate(values.get('virtual_functions') or ()):
+            index_of[address] = index
+    for record, values in functions:
+        if values.get('netdev') is None and record['name'] in interfaces:
+            values['netdev'] = sorted(interfaces[record['name']])[0]
+        if values.get('physical_function') is not None and values.get('vf_index') is None:
+            values['vf_index'] = index_of.get(record['pci'].get('address'))
 
 
 def unique_sources(sources: Iterable[Dict[str, Any]]) -> List[Dict[str, Any]]:

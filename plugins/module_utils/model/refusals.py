@@ -13,7 +13,8 @@ Three purposes ask them, each a ``Purpose`` that selects the codes and the wordi
 
 Problem codes (a stable interface, also in docs/domain_hostdev.md and docs/hostdev_prepare.md):
   unresolved_reference, not_eligible, iommu_off, iommu_group_unknown, group_not_viable,
-  assigned_elsewhere, host_in_use, host_use_unknown, display_hotplug.
+  assigned_elsewhere, held_by_network, has_virtual_functions, host_in_use, host_use_unknown,
+  display_hotplug.
 """
 
 from dataclasses import dataclass
@@ -62,14 +63,15 @@ class Purpose:
 ASSIGN = Purpose(
     noun='assignment',
     checks=('not_eligible', 'iommu_off', 'iommu_group_unknown', 'group_not_viable', 'assigned_elsewhere',
-            'host_in_use', 'host_use_unknown', 'display_hotplug'),
+            'held_by_network', 'has_virtual_functions', 'host_in_use', 'host_use_unknown', 'display_hotplug'),
     whole_groups=False,
     host_use_override='; force: true overrides',
     unknown_use_override='; force: true overrides')
 BLOCKERS = ASSIGN
 RESERVE = Purpose(
     noun='reservation',
-    checks=('not_eligible', 'iommu_group_unknown', 'host_in_use', 'host_use_unknown', 'group_not_viable'),
+    checks=('not_eligible', 'iommu_group_unknown', 'has_virtual_functions', 'host_in_use', 'host_use_unknown',
+            'group_not_viable'),
     whole_groups=True,
     host_use_override='; force does not override this for a reservation, since the host would lose it '
                       'at every boot',
@@ -205,6 +207,8 @@ def refusals(model: 'HostModel', names: List[str], purpose: Purpose, affected: O
         'group_not_viable': lambda: _groups_not_viable(model, names, affected, set(names) | set(own),
                                                        others_of, purpose),
         'assigned_elsewhere': lambda: _assigned_elsewhere(model, names, taken, others_of),
+        'held_by_network': lambda: _held_by_network(model, names, taken),
+        'has_virtual_functions': lambda: _has_virtual_functions(model, names, taken, purpose),
         'host_in_use': lambda: _host_in_use(model, names, taken, purpose),
         'host_use_unknown': lambda: _host_use_unknown(model, names, purpose),
         'display_hotplug': lambda: _display_hotplug(model, attached) if live else [],
@@ -338,6 +342,46 @@ def _assigned_elsewhere(model: 'HostModel', names: List[str], taken: List[str],
             message = ('%s, which this assignment takes from the host (IOMMU group %s), is assigned to '
                        'domain %s' % (name, model.iommu_group(name), ', '.join(others_of[name])))
         problems.append(problem('assigned_elsewhere', name, message))
+    return problems
+
+
+def _held_by_network(model: 'HostModel', names: List[str], taken: List[str]) -> List[Problem]:
+    """A VF in the pool of an active libvirt hostdev network is the network's to hand out: libvirt
+    gives it to the next guest that starts on the network, whatever else holds it."""
+    problems = []
+    for name in taken:
+        networks = model.held_by_network(name)
+        if networks:
+            problems.append(problem('held_by_network', name, '%s%s is in the pool of the active libvirt hostdev '
+                                    'network %s, which hands it to the guests that use the network' % (
+                                        name, '' if name in names else ', which this assignment takes from the host,',
+                                        ', '.join(networks))))
+    return problems
+
+
+def _has_virtual_functions(model: 'HostModel', names: List[str], taken: List[str],
+                           purpose: Purpose) -> List[Problem]:
+    """A PF with VFs enabled: once vfio-pci has it (a guest, or a reservation at boot), its driver
+    is gone and its VFs vanish, with whatever guest or network holds them."""
+    problems = []
+    for name in taken:
+        sriov = (model.device(name).get('pci') or {}).get('sriov') or {}
+        count = max(sriov.get('numvfs') or 0, len(sriov.get('virtual_functions') or ()))
+        if not count:
+            continue
+        functions = model.virtual_functions(name)  # those of them the read found
+        held = []
+        for function in functions:
+            holders = (['domain %s' % dom for dom in model.assigned_to(function)]
+                       + ['network %s' % net for net in model.held_by_network(function)])
+            if holders:
+                held.append('%s held by %s' % (function, ', '.join(holders)))
+        problems.append(problem('has_virtual_functions', name, '%s%s has %d virtual function%s enabled (%s%s): '
+                                'taking the physical function from its driver makes them vanish; set its VF '
+                                'count to 0 first (virt.hostdev.sriov_vfs with state: absent)' % (
+                                    name, '' if name in names else ', which this %s takes from the host,'
+                                    % purpose.noun, count, '' if count == 1 else 's',
+                                    ', '.join(functions) or 'not listed', '; ' + '; '.join(held) if held else '; none held')))
     return problems
 
 

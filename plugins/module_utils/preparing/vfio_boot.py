@@ -34,6 +34,13 @@ from ansible_collections.virt.hostdev.plugins.module_utils.host_files import (
 )
 from ansible_collections.virt.hostdev.plugins.module_utils.model.host_model import HostModel
 from ansible_collections.virt.hostdev.plugins.module_utils.model.refusals import problems_message
+from ansible_collections.virt.hostdev.plugins.module_utils.preparing.vfio_bind import (
+    Move,
+    PciBus,
+    apply_moves,
+    move_refusals,
+    plan_moves,
+)
 from ansible_collections.virt.hostdev.plugins.module_utils.preparing.vfio_reservation import (
     ALL_FILES,
     INITRAMFS_FILES,
@@ -77,6 +84,8 @@ class ReservationOutcome:
     commands: List[List[str]]
     diff: List[Dict[str, str]]
     warnings: List[str] = field(default_factory=list)
+    # bind_now: the driver moves made (planned, in check mode); see vfio_bind.Move.result
+    moves: List[Dict[str, Any]] = field(default_factory=list)
 
     @property
     def reboot_required(self) -> bool:
@@ -86,7 +95,7 @@ class ReservationOutcome:
         return dict(devices=self.devices, addresses=self.addresses, released=self.released,
                     initramfs=self.initramfs, regenerated=self.regenerated, loaded=self.loaded,
                     pending=self.pending, reboot_required=self.reboot_required, commands=self.commands,
-                    diff=self.diff)
+                    diff=self.diff, moves=self.moves)
 
 
 def reservation_sysfs_root(root: str, sysfs_root: Optional[str]) -> Optional[str]:
@@ -117,20 +126,26 @@ def detect_initramfs(files: HostFiles) -> str:
 
 def ensure_reservation(files: HostFiles, commands: Commands, model: HostModel, request: ReservationRequest,
                        state: str = 'present', initramfs: str = 'auto', check_mode: bool = False,
-                       timeout: int = DEFAULT_COMMAND_TIMEOUT) -> ReservationOutcome:
-    """Make the host's reservation exactly request (state present) or nothing (absent)."""
+                       timeout: int = DEFAULT_COMMAND_TIMEOUT, vf_slots: Optional[Dict[str, str]] = None,
+                       bus: Optional[PciBus] = None) -> ReservationOutcome:
+    """Make the host's reservation exactly request (state present) or nothing (absent).
+
+    vf_slots: the VF addresses the PFs may create (a reservation may name them before they exist).
+    bus: bind now (bind_now): after the files, the reserved devices move to vfio-pci and the released
+    ones back to their drivers, through the PCI bus of this sysfs tree (vfio_bind)."""
     check_command_timeout(timeout)
     if initramfs not in ('auto',) + INITRAMFS_KINDS:
         raise HostdevError('initramfs must be one of auto, %s, not %r' % (', '.join(INITRAMFS_KINDS), initramfs))
     kind = detect_initramfs(files) if initramfs == 'auto' else initramfs
     warnings: List[str] = []
     names: List[str] = []
+    future: Dict[str, str] = {}
     if state == 'present':
-        reservation = plan_reservation(model, request)
+        reservation = plan_reservation(model, request, vf_slots)
         if reservation.problems:
             raise HostdevError(problems_message(reservation.problems), problems=reservation.problems,
                                devices=reservation.devices)
-        names = reservation.devices
+        names, future = reservation.devices, reservation.future_vfs
         warnings += reservation.warnings
     elif request.devices:
         raise HostdevError('state absent releases the whole reservation: leave devices empty '
@@ -140,26 +155,61 @@ def ensure_reservation(files: HostFiles, commands: Commands, model: HostModel, r
         warnings.append('no initramfs generator (initramfs-tools, dracut) was found: the reserved devices are '
                         'bound by a udev rule only, so a host driver that is already loaded (for an identical '
                         'card, say) may claim them first')
-    wanted = boot_files(kind, model if state == 'present' else None, names)
+    wanted = boot_files(kind, model if state == 'present' else None, names, future)
     changes = [files.plan(path, wanted[path], file_mode(path)) for path in ALL_FILES]
     previously = reserved_addresses(files.read(RESERVATION))
+    released = [address for address in previously if address not in addresses and address not in future]
+    moves = _planned_moves(bus, model, names, released)
     stamp = _stamp_change(files, kind, wanted)
     regenerate = kind != 'none' and (stamp.changed or files.exists(REGENERATING))
     load = [module for module in VFIO_MODULES if not files.exists('/sys/module/%s' % module)] \
         if state == 'present' else []
     planned = _commands(commands, kind, regenerate, load)
+    moved = [move.result() for move in moves]
     if not check_mode:
         apply_all(files, changes)
         if regenerate:
             _regenerate(files, commands, kind, planned[0], timeout)
         for command in planned[1 if regenerate else 0:]:
             commands.run(command, timeout)
-    pending = _pending(model, addresses if state == 'present' else previously, state)
+        if bus is not None and moves:
+            moved = _move(bus, moves, changes, planned)
+            warnings += ['%s (%s) is back from vfio-pci on no driver: no loaded driver claims it (load its '
+                         'driver with modprobe, or leave it so)' % (item['address'], item['device'])
+                         for item in moved if item['to'] == 'host' and item['driver_after'] is None]
+    gone = set(move.name for move in moves)
+    pending = [name for name in _pending(model, addresses if state == 'present' else previously, state)
+               if name not in gone]
     return ReservationOutcome(
-        changed=any(change.changed for change in changes) or bool(planned), devices=names, addresses=addresses,
-        released=[address for address in previously if address not in addresses], initramfs=kind,
-        regenerated=regenerate, loaded=load, pending=pending, commands=planned, diff=diffs(changes),
-        warnings=warnings)
+        changed=any(change.changed for change in changes) or bool(planned) or bool(moves), devices=names,
+        addresses=sorted(addresses + list(future)), released=released, initramfs=kind, regenerated=regenerate,
+        loaded=load, pending=pending, commands=planned,
+        diff=diffs(changes) + [move.diff() for move in moves], warnings=warnings, moves=moved)
+
+
+def _planned_moves(bus: Optional[PciBus], model: HostModel, names: List[str], released: List[str]) -> List[Move]:
+    """bind_now's moves, refused before any change while a device is in use (vfio_bind.move_refusals)."""
+    if bus is None:
+        return []
+    bus.tree.require_sysfs()
+    moves = plan_moves(bus, model, [name for name in names if model.device(name).get('type') == 'pci'], released)
+    problems = move_refusals(bus.tree, model, moves)
+    if problems:
+        raise HostdevError(problems_message(problems), problems=problems, devices=[move.name for move in moves])
+    return moves
+
+
+def _move(bus: PciBus, moves: List[Move], changes: List[FileChange], commands: List[List[str]]) -> List[Dict[str, Any]]:
+    """apply_moves, its error saying what this run changed before it."""
+    try:
+        return apply_moves(bus, moves)
+    except HostdevError as error:
+        written = [change.path for change in changes if change.changed]
+        raise HostdevError('%s The boot files were written before (%s), and the commands run (%s): the next '
+                           'boot binds the reservation; run again to move the devices now.' % (
+                               error, ', '.join(written) or 'none changed',
+                               ', '.join(' '.join(command) for command in commands) or 'none'),
+                           **error.result)
 
 
 def _regenerate(files: HostFiles, commands: Commands, kind: str, command: List[str], timeout: int) -> None:

@@ -24,8 +24,9 @@ iommu_group_unknown, host_in_use, group_not_viable), and not_pci.
 
 import hashlib
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, Iterable, List, Optional, Tuple
 
+from ansible_collections.virt.hostdev.plugins.module_utils.errors import HostdevModelError
 from ansible_collections.virt.hostdev.plugins.module_utils.model.devices import pci_slot
 from ansible_collections.virt.hostdev.plugins.module_utils.model.host_model import HostModel
 from ansible_collections.virt.hostdev.plugins.module_utils.model.records import parse_pci_address, pci_address
@@ -84,6 +85,8 @@ class Reservation:
     devices: List[str]
     problems: List[Problem]
     warnings: List[str] = field(default_factory=list)
+    # VFs reserved by address before their PF creates them: {address: 'VF n of <PF name>'}
+    future_vfs: Dict[str, str] = field(default_factory=dict)
 
     def addresses(self, model: HostModel) -> List[str]:
         return addresses_of(model, self.devices)
@@ -100,9 +103,22 @@ def addresses_of(model: HostModel, names: List[str]) -> List[str]:
     return sorted(found)
 
 
-def plan_reservation(model: HostModel, request: ReservationRequest) -> Reservation:
-    """Resolve and validate a reservation; every problem is returned, none raised."""
-    names, _gone, problems = resolve_devices(model, request.devices, request.include_group)
+def plan_reservation(model: HostModel, request: ReservationRequest,
+                     vf_slots: Optional[Dict[str, str]] = None) -> Reservation:
+    """Resolve and validate a reservation; every problem is returned, none raised.
+
+    vf_slots: {address: 'VF n of <PF>'} of the VFs the host's PFs may create (preparing.vfio_vf_slots):
+    an address the host has no device at is reserved when it is one of them (its PF creates it
+    later), and refused as any unknown reference otherwise."""
+    references, future = [], {}
+    for reference in request.devices:
+        parsed = parse_pci_address(str(reference).strip())
+        address = pci_address(*parsed) if parsed is not None else None
+        if address in (vf_slots or {}) and _unknown(model, address):
+            future[address] = (vf_slots or {})[address]
+        else:
+            references.append(reference)
+    names, _gone, problems = resolve_devices(model, references, request.include_group)
     pci = [name for name in names if model.device(name).get('type') == 'pci']
     problems += [problem('not_pci', name, '%s is a %s, not a PCI device: only PCI devices are bound to vfio-pci; '
                          'give it to a domain with virt.hostdev.domain_hostdev instead'
@@ -117,7 +133,21 @@ def plan_reservation(model: HostModel, request: ReservationRequest) -> Reservati
             continue
         problems.append(item)
     warnings += _groups_unknown(model, pci)
-    return Reservation(devices=names, problems=problems, warnings=warnings)
+    return Reservation(devices=names, problems=problems, warnings=warnings, future_vfs=future)
+
+
+def _unknown(model: HostModel, address: str) -> bool:
+    try:
+        model.resolve_reference(address)
+    except HostdevModelError:
+        return True
+    return False
+
+
+def vf_addresses(model: HostModel, names: List[str]) -> List[str]:
+    """The sorted addresses of the VFs among names (a VF's record names its PF)."""
+    return addresses_of(model, [name for name in names
+                                if ((model.device(name).get('pci') or {}).get('sriov') or {}).get('physical_function')])
 
 
 def _groups_unknown(model: HostModel, names: List[str]) -> List[str]:
@@ -221,39 +251,64 @@ MODULES_LOAD_TEXT = HEADER + '# The VFIO modules, loaded at every boot.\n' + ''.
     '%s\n' % module for module in VFIO_MODULES)
 
 
-def reservation_text(model: HostModel, names: List[str]) -> str:
+def reservation_text(model: HostModel, names: List[str], future_vfs: Optional[Dict[str, str]] = None) -> str:
     lines = [HEADER, '# PCI devices bound to vfio-pci at boot, by address; the initramfs reads this file.\n']
     by_address = dict((address, name) for name in names for address in addresses_of(model, [name]))
-    for address in sorted(by_address):
-        pci = model.device(by_address[address])['pci']
+    described = dict(future_vfs or {})
+    for address, name in by_address.items():
+        pci = model.device(name)['pci']
         ids = ':'.join(str(pci.get(key) or '0x?')[2:] for key in ('vendor_id', 'product_id'))
-        lines.append('%s  # %s %s\n' % (address, by_address[address], ids))
+        described[address] = '%s %s' % (name, ids)
+    for address in sorted(described):
+        later = ', not created yet' if address in (future_vfs or {}) else ''
+        lines.append('%s  # %s%s\n' % (address, described[address], later))
     return ''.join(lines)
 
 
-def udev_rules_text(addresses: List[str]) -> str:
+# A VF does not exist in the initramfs: its PF creates it later (at every bind of the PF's driver, see
+# sriov_vfs), and the kernel probes the VF's driver while creating it, before udev handles its add
+# event, so an override set by udev comes too late. The rule of a VF sets the override and then, from
+# RUN (absolute paths, no shell variables: udev substitutes $ itself), moves the VF when a driver
+# claimed it first: unbind, drivers_probe. On vfio-pci already (a coldplug replay) it does nothing.
+VF_RULE = ('ACTION=="add", SUBSYSTEM=="pci", KERNEL=="{address}", ATTR{{driver_override}}="vfio-pci", '
+           'RUN+="/bin/sh -c \'/sbin/modprobe -q vfio-pci; '
+           '[ /sys/bus/pci/devices/{address}/driver -ef /sys/bus/pci/drivers/vfio-pci ] || {{ '
+           '[ -e /sys/bus/pci/devices/{address}/driver ] && '
+           'echo {address} > /sys/bus/pci/devices/{address}/driver/unbind; '
+           'echo {address} > /sys/bus/pci/drivers_probe; }}\'"\n')
+
+
+def udev_rules_text(addresses: List[str], vfs: Iterable[str] = ()) -> str:
+    """The rules of the reserved addresses; those of vfs (VFs, created or not) move the VF too."""
+    vfs = set(vfs)
     lines = [HEADER, '# A reserved device added after the initramfs (hot-plug, PCI rescan) gets vfio-pci as its\n'
              '# only driver too; by address, so an identical card elsewhere keeps its driver.\n']
     lines += ['ACTION=="add", SUBSYSTEM=="pci", KERNEL=="%s", ATTR{driver_override}="%s"\n'
-              % (address, VFIO_DRIVER) for address in addresses]
+              % (address, VFIO_DRIVER) for address in sorted(addresses) if address not in vfs]
+    if vfs:
+        lines.append('# A VF, created by its PF after the initramfs with its driver probed at once: moved to\n'
+                     '# vfio-pci when it appears (override, then unbind and drivers_probe).\n')
+        lines += [VF_RULE.format(address=address) for address in sorted(vfs)]
     return ''.join(lines)
 
 
-def boot_files(kind: str, model: Optional[HostModel], names: List[str]) -> Dict[str, Optional[str]]:
+def boot_files(kind: str, model: Optional[HostModel], names: List[str],
+               future_vfs: Optional[Dict[str, str]] = None) -> Dict[str, Optional[str]]:
     """The content of every file a reservation may write (None: the file must not exist).
 
-    model None, or no PCI device in names: only the modules-load file stays (state
-    present without devices), or nothing (model None: state absent).
+    model None, or no PCI device in names (nor future_vfs, the VF addresses not created yet): only
+    the modules-load file stays (state present without devices), or nothing (model None: state absent).
     """
     wanted: Dict[str, Optional[str]] = dict((path, None) for path in ALL_FILES)
     if model is None:
         return wanted
     wanted[MODULES_LOAD] = MODULES_LOAD_TEXT
     addresses = addresses_of(model, names)
-    if not addresses:
+    future = sorted(future_vfs or {})
+    if not addresses and not future:
         return wanted
-    wanted[RESERVATION] = reservation_text(model, names)
-    wanted[UDEV_RULES] = udev_rules_text(addresses)
+    wanted[RESERVATION] = reservation_text(model, names, future_vfs)
+    wanted[UDEV_RULES] = udev_rules_text(addresses + future, vf_addresses(model, names) + future)
     if kind == 'initramfs-tools':
         wanted[INITRAMFS_TOOLS_HOOK] = INITRAMFS_TOOLS_HOOK_TEXT
         wanted[INITRAMFS_TOOLS_SCRIPT] = INITRAMFS_TOOLS_SCRIPT_TEXT

@@ -5,7 +5,7 @@
 
 import contextlib
 import os
-from typing import Any, Dict, Iterable, List, NamedTuple, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, List, NamedTuple, Optional, Tuple
 
 from ansible_collections.virt.hostdev.plugins.module_utils.errors import HostdevError
 from ansible_collections.virt.hostdev.plugins.module_utils.libvirt_errors import (
@@ -18,26 +18,40 @@ from ansible_collections.virt.hostdev.plugins.module_utils.libvirt_errors import
     within_deadline,
 )
 from ansible_collections.virt.hostdev.plugins.module_utils.model.host_model import HostModel
-from ansible_collections.virt.hostdev.plugins.module_utils.model.records import Record, fill_gaps
-from ansible_collections.virt.hostdev.plugins.module_utils.reading.domain_files import read_domain_files
+from ansible_collections.virt.hostdev.plugins.module_utils.model.records import Record, fill_gaps, link_virtual_functions
+from ansible_collections.virt.hostdev.plugins.module_utils.reading.domain_files import read_domain_files, read_network_files
 from ansible_collections.virt.hostdev.plugins.module_utils.reading.host_usage import attach_host_usage
 from ansible_collections.virt.hostdev.plugins.module_utils.reading.id_names import fill_names
 from ansible_collections.virt.hostdev.plugins.module_utils.reading.iommu_state import read_iommu_state
-from ansible_collections.virt.hostdev.plugins.module_utils.reading.libvirt_reader import read_devices, read_domains
+from ansible_collections.virt.hostdev.plugins.module_utils.reading.libvirt_reader import (
+    read_devices,
+    read_domains,
+    read_networks,
+)
 from ansible_collections.virt.hostdev.plugins.module_utils.reading.sysfs_reader import SysfsReader
 from ansible_collections.virt.hostdev.plugins.module_utils.reading.sysfs_tree import SysfsTree
+from ansible_collections.virt.hostdev.plugins.module_utils.reading.vf_links import (
+    attach_vf_links,
+    network_vfs,
+    read_vf_links,
+)
+
+# A command runner: (argv, seconds) -> its output, raising HostdevError on a failure (host_files.Commands.run).
+Run = Callable[[List[str], int], str]
 
 SOURCES = ('auto', 'libvirt', 'sysfs')
 
 
 class HostRead(NamedTuple):
     """What one reader found. host_use_unknown: what the host's own use of its devices is read from
-    and could not be read (host_usage.attach_host_usage); empty when it was read, or not asked."""
+    and could not be read (host_usage.attach_host_usage); empty when it was read, or not asked.
+    networks: libvirt's hostdev networks (libvirt_reader.read_networks)."""
     records: List[Record]
     domains: List[Dict[str, Any]]
     iommu: Dict[str, Any]
     warnings: List[str]
     host_use_unknown: List[str]
+    networks: List[Dict[str, Any]]
 
 
 def uri_is_local_hypervisor(uri: str) -> bool:
@@ -106,12 +120,25 @@ def _iommu_from_groups(records):
             'interrupt_remapping': None, 'unsafe_interrupts': None, 'acs_override': None}
 
 
-def read_via_libvirt(uri: str, sysfs_root: Optional[str], conn: Any = None) -> HostRead:
+def sriov_facts(records: List[Record], run: Optional[Run], local: bool, why_not_local: str,
+                warnings: List[str]) -> None:
+    """The SR-IOV facts that take more than one record (VF index, netdevs), and the VF link settings
+    (`ip link`, run once) when run is given and the devices are this machine's; otherwise those
+    settings are unknown, and the warning says why. run None: the caller does not report them."""
+    link_virtual_functions(records)
+    if run is None or not network_vfs(records):
+        return
+    links = read_vf_links(run, warnings) if local else None
+    attach_vf_links(records, links, None if local else why_not_local, warnings)
+
+
+def read_via_libvirt(uri: str, sysfs_root: Optional[str], conn: Any = None, run: Optional[Run] = None) -> HostRead:
     warnings: List[str] = []
     opened = connection(uri, readonly=True) if conn is None else contextlib.nullcontext(conn)
     with opened as active:
         records = read_devices(active, warnings)
         domains = read_domains(active, warnings)
+        networks = read_networks(active, warnings)
     iommu = _iommu_from_groups(records)
     tree = None
     if sysfs_root:
@@ -123,23 +150,29 @@ def read_via_libvirt(uri: str, sysfs_root: Optional[str], conn: Any = None) -> H
         warnings.extend(tree.warnings)
     else:
         unknown = []  # not read at all: see host_use in docs/hostdev_facts.md
+    local = bool(sysfs_root) and uri_is_local_hypervisor(uri) and is_this_machines_sysfs(str(sysfs_root))
+    sriov_facts(records, run, local, '%s describes another machine than this one, whose `ip link` cannot tell '
+                '(read on that host to know them)' % uri, warnings)
     # The names libvirt left empty (class_name always), from the host's files when they can be read.
     fill_names(records, tree)
-    return HostRead(records, domains, iommu, warnings, unknown)
+    return HostRead(records, domains, iommu, warnings, unknown, networks)
 
 
-def read_via_sysfs(sysfs_root: str) -> HostRead:
+def read_via_sysfs(sysfs_root: str, run: Optional[Run] = None) -> HostRead:
     tree = SysfsTree(sysfs_root)
     tree.require_sysfs()
     records = SysfsReader(tree).read_devices()
+    sriov_facts(records, run, is_this_machines_sysfs(sysfs_root), 'sysfs_root %s is not this machine\'s /sys, '
+                'and `ip link` here would describe this machine' % tree.root, tree.warnings)
     unknown = attach_host_usage(records, tree)
     domains = read_domain_files(tree)
     iommu = read_iommu_state(tree)
-    return HostRead(records, domains, iommu, list(tree.warnings), unknown)
+    return HostRead(records, domains, iommu, list(tree.warnings), unknown, read_network_files(tree))
 
 
 def read_host(source: str = 'auto', uri: str = 'qemu:///system', sysfs_root: Optional[str] = None,
-              conn: Any = None, timeout: float = DEFAULT_TIMEOUT) -> Tuple[HostModel, str, List[str]]:
+              conn: Any = None, timeout: float = DEFAULT_TIMEOUT,
+              run: Optional[Run] = None) -> Tuple[HostModel, str, List[str]]:
     """Read the host once and return (HostModel, source used, warnings).
 
     source=auto uses libvirt when the binding is installed and the daemon at
@@ -152,6 +185,9 @@ def read_host(source: str = 'auto', uri: str = 'qemu:///system', sysfs_root: Opt
 
     One machine per run: with a local hypervisor URI, a sysfs_root other than this
     machine's /sys makes auto read that tree alone and refuses libvirt (one_machine_source).
+
+    run: how to run `ip link` for the VF link settings (host_files.Commands.run), once, where the
+    devices are this machine's; None leaves them unread (pci.sriov.link None).
     """
     if source not in SOURCES:
         raise HostdevError('source must be one of %s, not %r' % (', '.join(SOURCES), source))
@@ -175,7 +211,7 @@ def read_host(source: str = 'auto', uri: str = 'qemu:///system', sysfs_root: Opt
         used = 'libvirt'
     if used == 'libvirt':
         try:
-            found = within_deadline(lambda: read_via_libvirt(uri, sysfs_root, conn), uri, timeout)
+            found = within_deadline(lambda: read_via_libvirt(uri, sysfs_root, conn, run), uri, timeout)
         except MissingLibvirtError:
             raise
         except HostdevError as error:
@@ -184,9 +220,10 @@ def read_host(source: str = 'auto', uri: str = 'qemu:///system', sysfs_root: Opt
             warnings.append('%s; read devices from sysfs instead' % error.message)
             used = 'sysfs'
     if used == 'sysfs':
-        found = read_via_sysfs(sysfs_root or '/sys')
+        found = read_via_sysfs(sysfs_root or '/sys', run)
         if conn is not None:
-            found = found._replace(domains=read_domains(conn, found.warnings))
+            found = found._replace(domains=read_domains(conn, found.warnings),
+                                   networks=read_networks(conn, found.warnings))
     model = HostModel(found.records, domains=found.domains, iommu=found.iommu,
-                      host_use_unknown=found.host_use_unknown)
+                      host_use_unknown=found.host_use_unknown, networks=found.networks)
     return model, used, warnings + found.warnings + model.warnings

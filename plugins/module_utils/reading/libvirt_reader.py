@@ -12,14 +12,20 @@ import functools
 import xml.etree.ElementTree as ET
 from typing import Any, Callable, Dict, List, Optional, Tuple, TypeVar
 
-from ansible_collections.virt.hostdev.plugins.module_utils.model.hostdev_xml import hostdev_sources, xml_int
+from ansible_collections.virt.hostdev.plugins.module_utils.errors import HostdevError
+from ansible_collections.virt.hostdev.plugins.module_utils.model.hostdev_xml import (
+    hostdev_sources,
+    interface_macs,
+    network_pool,
+    xml_int,
+)
 from ansible_collections.virt.hostdev.plugins.module_utils.libvirt_errors import libvirt, libvirt_call, translated
 from ansible_collections.virt.hostdev.plugins.module_utils.model.records import (
     Record,
     device_record,
     normalize_hex_id,
+    pci_address,
     pci_address_fields,
-    pci_name,
     unique_sources,
 )
 
@@ -36,11 +42,12 @@ def _int(element, path):
     return xml_int(_text(element, path))
 
 
-def _address_name(address):
+def _address_text(address):
+    """The PCI address of an <address domain bus slot function/> element, or None."""
     parts = [xml_int(address.get(key)) for key in ('domain', 'bus', 'slot', 'function')]
     if None in parts:
         return None
-    return pci_name(*parts)
+    return pci_address(*parts)
 
 
 def _id_and_name(cap, tag):
@@ -64,12 +71,13 @@ def _pci(cap):
         if kind == 'virt_functions':
             sriov = sriov or {}
             sriov['totalvfs'] = xml_int(sub.get('maxCount'))
+            # libvirt lists them as the PF's virtfnN links go: in VF index order
             sriov['virtual_functions'] = [
-                name for name in (_address_name(addr) for addr in sub.findall('address')) if name]
+                text for text in (_address_text(addr) for addr in sub.findall('address')) if text]
         elif kind == 'phys_function':
             address_element = sub.find('address')
             sriov = sriov or {}
-            sriov['physical_function'] = _address_name(address_element) if address_element is not None else None
+            sriov['physical_function'] = _address_text(address_element) if address_element is not None else None
         elif kind == 'mdev_types':
             mdev_types = [{'type': mtype.get('id'),
                            'name': _text(mtype, 'name'),
@@ -164,15 +172,20 @@ def _name_and_xml(device: Any) -> Tuple[str, str]:
     return device.name(), device.XMLDesc(0)
 
 
-def _domain_hostdevs(dom: Any) -> Tuple[str, bool, List[Dict[str, Any]]]:
-    """(name, active, source dicts of its persistent and live definitions) of one domain."""
+def _domain_hostdevs(dom: Any) -> Tuple[str, bool, List[Dict[str, Any]], List[str]]:
+    """(name, active, source dicts, interface MACs of its persistent and live definitions) of one domain."""
     active = bool(dom.isActive())
     sources = []
+    macs: List[str] = []
+    definitions = []
     if dom.isPersistent():
-        sources.extend(hostdev_sources(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)))
+        definitions.append(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
     if active:
-        sources.extend(hostdev_sources(dom.XMLDesc(0)))
-    return dom.name(), active, sources
+        definitions.append(dom.XMLDesc(0))
+    for xml in definitions:
+        sources.extend(hostdev_sources(xml))
+        macs.extend(interface_macs(xml))
+    return dom.name(), active, sources, sorted(set(macs))
 
 
 def read_domains(conn: Any, warnings: List[str]) -> List[Dict[str, Any]]:
@@ -183,6 +196,37 @@ def read_domains(conn: Any, warnings: List[str]) -> List[Dict[str, Any]]:
     for dom in domains:
         read = _read_or_skip(functools.partial(_domain_hostdevs, dom), 'a domain', warnings)
         if read is not None:
-            name, active, sources = read
-            result.append({'name': name, 'active': active, 'hostdevs': unique_sources(sources)})
+            name, active, sources, macs = read
+            # macs: what domain_hostdev's mac_in_use refusal compares a new interface's MAC with.
+            result.append({'name': name, 'active': active, 'hostdevs': unique_sources(sources), 'macs': macs})
     return result
+
+
+def _network_pool(net: Any) -> Optional[Dict[str, Any]]:
+    """network_pool() of one network's live definition, with whether it is active."""
+    pool = network_pool(net.XMLDesc(0))
+    if pool is not None:
+        pool['active'] = bool(net.isActive())
+    return pool
+
+
+def read_networks(conn: Any, warnings: List[str]) -> List[Dict[str, Any]]:
+    """The libvirt hostdev networks (<forward mode='hostdev'>): {'name', 'active', 'pf', 'addresses'}
+    (see hostdev_xml.network_pool). A driver without networks, or one that vanishes, is no network."""
+    try:
+        with translated('cannot list networks'):
+            networks = conn.listAllNetworks(0)
+    except HostdevError as error:
+        # A daemon without its network driver has no hostdev network to hand VFs out.
+        warnings.append('%s: the VFs of libvirt hostdev networks are not known as held by them' % error.message)
+        return []
+    pools = []
+    for net in networks:
+        try:
+            pool = _read_or_skip(functools.partial(_network_pool, net), 'a network', warnings)
+        except ET.ParseError as error:
+            warnings.append('a network has unreadable XML (%s); skipped' % error)
+            continue
+        if pool is not None:
+            pools.append(pool)
+    return sorted(pools, key=lambda pool: pool['name'] or '')

@@ -18,6 +18,7 @@ from ansible_collections.virt.hostdev.plugins.module_utils.model.records import 
     device_record,
     normalize_hex_id,
     parse_pci_address,
+    pci_address,
     pci_address_fields,
     pci_name,
 )
@@ -107,19 +108,48 @@ class SysfsReader:
         physfn = self.tree.link_name(os.path.join(path, 'physfn'))
         if totalvfs is None and physfn is None:
             return None
+        physical = parse_pci_address(physfn) if physfn else None
+        if totalvfs is None:
+            # A VF lists no virtual functions of its own; its index comes from its PF's list
+            # (records.link_virtual_functions), which saves listing every VF's directory.
+            return {'physical_function': pci_address(*physical) if physical else None,
+                    'vgpu': self._vgpu(path)}
         virtfns = []
         for entry in self.tree.listdir(path):
-            if entry.startswith('virtfn'):
+            index = entry[len('virtfn'):]
+            if entry.startswith('virtfn') and index.isdigit() and index.isascii():
                 address = parse_pci_address(self.tree.link_name(os.path.join(path, entry)) or '')
                 if address:
-                    virtfns.append(pci_name(*address))
-        physical = parse_pci_address(physfn) if physfn else None
-        # A VF lists no virtual functions of its own: numvfs stays unknown for it.
+                    virtfns.append((int(index), pci_address(*address)))
+        autoprobe = self._attr(path, 'sriov_drivers_autoprobe')
         return {
             'totalvfs': totalvfs,
-            'virtual_functions': virtfns if totalvfs is not None else None,
-            'physical_function': pci_name(*physical) if physical else None,
+            'numvfs': self._attr_int(path, 'sriov_numvfs'),
+            'drivers_autoprobe': {'1': True, '0': False}.get(autoprobe or ''),
+            'virtual_functions': [address for _index, address in sorted(virtfns)],
+            'physical_function': pci_address(*physical) if physical else None,
         }
+
+    def _vgpu(self, path):
+        """NVIDIA's vGPU attributes of a VF (its nvidia/ directory), or None without them.
+
+        creatable_vgpu_types lists 'ID : name' lines under a header; current_vgpu_type is the ID
+        of the type the VF has (0: none yet). What cannot be read is None, with a warning.
+        """
+        directory = os.path.join(path, 'nvidia')
+        if not os.path.isdir(directory):
+            return None
+        creatable = self._attr(directory, 'creatable_vgpu_types')
+        current = self._attr_int(directory, 'current_vgpu_type')
+        if creatable is None or current is None:
+            self.tree.warnings.append('the vGPU attributes of %s (nvidia/creatable_vgpu_types, current_vgpu_type) '
+                                      'cannot be read: what cannot be read is null' % os.path.basename(path))
+        types = None if creatable is None else []
+        for line in (creatable or '').splitlines():
+            number, _sep, name = line.partition(':')
+            if number.strip().isdigit() and number.strip().isascii():
+                types.append({'id': int(number.strip()), 'name': name.strip() or None})
+        return {'creatable_types': types, 'current_type': current}
 
     def _mdev_types(self, path):
         types_dir = os.path.join(path, 'mdev_supported_types')

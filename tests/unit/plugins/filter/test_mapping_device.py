@@ -33,6 +33,15 @@ def test_device_of_one_mapping_is_a_name_of_several_a_list(facts):
     assert mapping_device(facts, MAPPINGS, ['keyboard', 'gpu-a4000'], 'ws1') == ['pci_0000_01_00_0', 'usb_1_3']
 
 
+def test_a_mapping_of_several_devices_on_a_host_is_a_pool_never_one_name(facts):
+    pool = {'e1000': {'vendor_id': '8086', 'product_id': '107c',
+                      'hosts': {'ws1': [{'address': '0000:04:00.0'}, {'address': '04:01.0'}]}}}
+    assert mapping_device(facts, pool, ['e1000'], 'ws1') == ['pci_0000_04_00_0', 'pci_0000_04_01_0']
+    with pytest.raises(AnsibleFilterError) as caught:
+        mapping_device(facts, pool, 'e1000', 'ws1')
+    assert 'maps 2 devices on ws1' in str(caught.value) and 'pool.mapping' in str(caught.value)
+
+
 def test_device_refuses_drift_naming_it(facts):
     drifted = {'gpu-a4000': dict(MAPPINGS['gpu-a4000'], driver='vfio-pci')}
     with pytest.raises(AnsibleFilterError) as caught:

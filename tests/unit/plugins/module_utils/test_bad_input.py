@@ -23,7 +23,8 @@ NIC, KEYBOARD = 'pci_0000_02_00_0', 'usb_1_3'
 
 @pytest.fixture(scope='module')
 def sample(tmp_path_factory):
-    records, _domains, iommu, _warnings, _unknown = read_via_sysfs(build_tree(str(tmp_path_factory.mktemp('host'))))
+    found = read_via_sysfs(build_tree(str(tmp_path_factory.mktemp('host'))))
+    records, iommu = found.records, found.iommu
     return records, iommu
 
 

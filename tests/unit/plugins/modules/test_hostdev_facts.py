@@ -148,16 +148,23 @@ def test_return_documents_every_device_key_with_its_type_and_form():
     from ansible_collections.virt.hostdev.plugins.module_utils.model.facts_format import (
         COMPACT_CAPABILITY_KEYS,
         COMPACT_DEVICE_KEYS,
+        COMPACT_LINK_KEYS,
+        COMPACT_SRIOV_KEYS,
     )
-    from ansible_collections.virt.hostdev.plugins.module_utils.model.records import CAPABILITIES
+    from ansible_collections.virt.hostdev.plugins.module_utils.model.records import (
+        CAPABILITIES,
+        SRIOV_KEYS,
+        SRIOV_LINK_KEYS,
+        SRIOV_VGPU_KEYS,
+    )
 
     doc = yaml.safe_load(hostdev_facts.RETURN)
     hostdev = returned(returned(doc['ansible_facts'])['hostdev'])
     devices = returned(hostdev['devices'])
     capability_keys = dict(CAPABILITIES.values())
     assert sorted(devices) == sorted(
-        ['name', 'type', 'parent', 'path', 'driver', 'children', 'iommu_group', 'assigned_to', 'passthrough',
-         'assignable', 'blockers', 'host_use'] + list(capability_keys))
+        ['name', 'type', 'parent', 'path', 'driver', 'children', 'iommu_group', 'assigned_to', 'held_by_network',
+         'passthrough', 'assignable', 'blockers', 'host_use'] + list(capability_keys))
     for key, entry in devices.items():
         assert entry['type'] in ('str', 'int', 'bool', 'list', 'dict'), key
         assert entry['description'] and entry['returned'], key
@@ -171,4 +178,10 @@ def test_return_documents_every_device_key_with_its_type_and_form():
             'in full facts') and key not in COMPACT_CAPABILITY_KEYS, key
         for field, entry in contains.items():
             assert entry['type'] in ('str', 'int', 'bool', 'list', 'dict'), (key, field)
+    sriov = returned(returned(devices['pci'])['sriov'])
+    assert list(sriov) == list(SRIOV_KEYS)
+    assert [key for key, entry in sriov.items() if entry['returned'] == 'always'] == list(COMPACT_SRIOV_KEYS)
+    link, vgpu = returned(sriov['link']), returned(sriov['vgpu'])
+    assert list(link) == list(SRIOV_LINK_KEYS) and list(vgpu) == list(SRIOV_VGPU_KEYS)
+    assert [key for key, entry in link.items() if entry['returned'] == 'always'] == list(COMPACT_LINK_KEYS)
     assert hostdev['eligible']['returned'] == 'in full facts'

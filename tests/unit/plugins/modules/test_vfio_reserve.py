@@ -11,6 +11,7 @@ from ansible_collections.virt.hostdev.plugins.modules import vfio_reserve
 
 from fixtures.sample_host import build_tree
 from support.fake_host import FakeTools, debian_root
+from support.fake_pci_kernel import FakePciKernel
 from support.module_run import module_runner
 
 
@@ -108,3 +109,34 @@ def test_a_symlinked_directory_under_the_root_is_refused_and_nothing_written_out
     assert result['failed'] is True
     assert '%s is a symbolic link (to %s)' % (link, outside) in result['msg']
     assert sorted(os.listdir(str(outside))) in ([], ['was'])
+
+
+def test_bind_now_moves_the_devices_in_check_mode_only_on_paper(host, run):
+    root, tools = host
+    kernel = FakePciKernel(root + '/sys')
+    with kernel.running():
+        planned = run(root=root, source='sysfs', devices=['01:00.0'], include_group=True, bind_now=True,
+                      _ansible_check_mode=True)
+        assert planned['changed'] is True and planned['reboot_required'] is False and kernel.events == []
+        assert [move['to'] for move in planned['moves']] == ['vfio-pci', 'vfio-pci']
+        bound = run(root=root, source='sysfs', devices=['01:00.0'], include_group=True, bind_now=True)
+        assert bound['changed'] is True and bound['pending'] == [] and bound['diff'] == planned['diff']
+        assert [kernel.driver(address) for address in ('0000:01:00.0', '0000:01:00.1')] == ['vfio-pci'] * 2
+        again = run(root=root, source='sysfs', devices=['01:00.0'], include_group=True, bind_now=True)
+        assert again['changed'] is False and again['moves'] == []
+        released = run(root=root, source='sysfs', state='absent', bind_now=True)
+    assert released['changed'] is True and [move['driver_after'] for move in released['moves']] == [
+        'nvidia', 'snd_hda_intel']
+
+
+def test_a_vf_slot_is_reserved_before_its_pf_creates_it_and_another_address_is_refused(host, run):
+    root, tools = host
+    for key, value in (('totalvfs', 7), ('offset', 128), ('stride', 2)):
+        with open(root + '/sys/bus/pci/devices/0000:04:00.0/sriov_%s' % key, 'w') as handle:
+            handle.write('%d\n' % value)
+    refused = run(root=root, source='sysfs', devices=['0000:04:10.1'])
+    assert refused['failed'] is True and refused['problems'][0]['code'] == 'unresolved_reference'
+    reserved = run(root=root, source='sysfs', devices=['0000:04:10.2'])
+    assert reserved['failed'] is False and reserved['addresses'] == ['0000:04:10.2'] and reserved['pending'] == []
+    with open(root + '/etc/udev/rules.d/60-virt-hostdev-vfio.rules') as handle:
+        assert 'KERNEL=="0000:04:10.2", ATTR{driver_override}="vfio-pci", RUN+="/bin/sh -c ' in handle.read()

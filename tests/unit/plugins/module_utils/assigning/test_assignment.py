@@ -48,7 +48,8 @@ def rebind(sys_root, address, driver):
 @pytest.fixture(scope='module')
 def sample(tmp_path_factory):
     root = build_tree(str(tmp_path_factory.mktemp('host')))
-    records, _domains, iommu, _warnings, _unknown = read_via_sysfs(root)
+    found = read_via_sysfs(root)
+    records, iommu = found.records, found.iommu
     return root, records, iommu
 
 
@@ -160,7 +161,8 @@ def test_sibling_free_when_on_vfio_or_no_driver(sample, tmp_path):
     root = build_tree(str(tmp_path))
     for driver in ('vfio-pci', 'pci-stub', None):
         rebind(root, '0000:01:00.1', driver)
-        records, _d, iommu, _w, _u = read_via_sysfs(root)
+        found = read_via_sysfs(root)
+        records, iommu = found.records, found.iommu
         plan = plan_of_request(HostModel(records, iommu=iommu), 'guest', [GPU], config_xml=EMPTY)
         assert plan.problems == [], driver
     # free by driver but held by another domain: not free
@@ -203,7 +205,8 @@ def test_device_held_by_another_domain_names_it(sample):
 def test_affected_device_held_by_another_domain_is_named(sample, tmp_path):
     root = build_tree(str(tmp_path))
     rebind(root, '0000:04:01.0', 'vfio-pci')
-    records, _d, iommu, _w, _u = read_via_sysfs(root)
+    found = read_via_sysfs(root)
+    records, iommu = found.records, found.iommu
     domains = [{'name': 'router', 'active': False, 'hostdevs': [{'type': 'pci', 'address': '0000:04:01.0'}]}]
     plan = plan_of_request(HostModel(records, domains=domains, iommu=iommu), 'guest', [E1000_A], config_xml=EMPTY)
     assert 'assigned_elsewhere' in codes(plan)

@@ -7,6 +7,7 @@ compact facts list."""
 from __future__ import annotations
 
 import json
+import os
 import re
 
 import pytest
@@ -17,6 +18,7 @@ from ansible_collections.virt.hostdev.plugins.module_utils.errors import Hostdev
 from ansible_collections.virt.hostdev.plugins.module_utils.model.facts_format import (
     COMPACT_CAPABILITY_KEYS,
     COMPACT_DEVICE_KEYS,
+    COMPACT_SRIOV_KEYS,
     DEVICE_FACTS_MODES,
     DOMAIN_KEYS,
     FACTS_KEYS,
@@ -36,11 +38,12 @@ from ansible_collections.virt.hostdev.plugins.module_utils.model.facts_format im
     summary_kind,
 )
 from ansible_collections.virt.hostdev.plugins.module_utils.model.host_facts import host_facts, model_of_facts
-from ansible_collections.virt.hostdev.plugins.module_utils.model.records import CAPABILITIES, CAPABILITY_KEYS
+from ansible_collections.virt.hostdev.plugins.module_utils.model.records import CAPABILITIES, CAPABILITY_KEYS, SRIOV_KEYS
+from ansible_collections.virt.hostdev.plugins.module_utils.reading import host_reader
 from ansible_collections.virt.hostdev.plugins.module_utils.reading.host_reader import read_host
 from ansible_collections.virt.hostdev.plugins.modules import hostdev_facts
 
-from fixtures.synthetic_host import synthetic_sysfs
+from fixtures.synthetic_host import synthetic_ip_links, synthetic_sriov_sysfs, synthetic_sysfs
 
 CAPABILITY_FIELDS = dict(CAPABILITIES.values())
 
@@ -284,3 +287,64 @@ def test_kinds_count_assignable_held_and_the_blockers_of_the_others():
                      'assignable': 1, 'blockers': {'group_not_viable': 1, 'iommu_off': 1, 'assigned_elsewhere': 1}},
                     {'ids': None, 'name': None, 'total': 1, 'assignable': 0, 'blockers': {'iommu_off': 1}}]},
     }
+
+
+@pytest.fixture(scope='module')
+def sriov_facts(tmp_path_factory):
+    """The facts of a synthetic host of 2 igb PFs with 4 VFs each, one VF with a MAC and VLAN 100 (read as this
+    machine's, with captured `ip` output), and one domain holding a VF."""
+    dest = tmp_path_factory.mktemp('sriov')
+    root = synthetic_sriov_sysfs(str(dest), pfs=2, vfs=4)
+    os.makedirs(str(dest / 'etc/libvirt/qemu'))
+    with open(str(dest / 'etc/libvirt/qemu/vm.xml'), 'w') as handle:
+        handle.write("<domain type='kvm'><name>vm</name><devices><interface type='hostdev' managed='yes'><source>"
+                     "<address type='pci' domain='0' bus='0x81' slot='0x10' function='0x1'/></source></interface>"
+                     "</devices></domain>")
+    links = synthetic_ip_links(2, 4, {(0, 1): {'mac': '52:54:00:6d:90:02', 'vlan': 100}})
+    real = host_reader.is_this_machines_sysfs
+    host_reader.is_this_machines_sysfs = lambda path: True
+    try:
+        model, used, _warnings = host_reader.read_host('sysfs', sysfs_root=root, run=lambda argv, timeout: links)
+    finally:
+        host_reader.is_this_machines_sysfs = real
+    return dict((mode, host_facts(model, used, mode)) for mode in FACTS_MODES)
+
+
+@pytest.mark.parametrize('mode', FACTS_MODES)
+def test_sriov_facts_follow_the_declaration(sriov_facts, mode):
+    facts = sriov_facts[mode]
+    assert_facts_follow_the_declaration(facts, mode)
+    for device in facts.get('devices', ()):
+        sriov = (device.get('pci') or {}).get('sriov')
+        if sriov is not None:
+            assert list(sriov) == list(SRIOV_KEYS if mode == 'full' else COMPACT_SRIOV_KEYS), device['name']
+
+
+def test_compact_facts_answer_a_vf_question(sriov_facts):
+    devices = dict((device['name'], device) for device in sriov_facts['compact']['devices'])
+    assert devices['pci_0000_81_10_1']['pci']['sriov'] == {
+        'totalvfs': None, 'numvfs': None, 'physical_function': '0000:81:00.0', 'vf_index': 1,
+        'link': {'mac': '52:54:00:6d:90:02', 'vlan': 100}}
+    assert devices['pci_0000_81_10_1']['assigned_to'] == ['vm']
+    assert devices['pci_0000_81_00_0']['pci']['sriov'] == {
+        'totalvfs': 7, 'numvfs': 4, 'physical_function': None, 'vf_index': None, 'link': None}
+    assert devices['pci_0000_81_00_0']['blockers'] == ['has_virtual_functions']
+    assert devices['pci_0000_81_10_2']['assignable'] is True
+
+
+def test_full_facts_give_every_sriov_key(sriov_facts):
+    devices = dict((device['name'], device) for device in sriov_facts['full']['devices'])
+    pf = devices['pci_0000_82_00_0']['pci']['sriov']
+    assert pf['virtual_functions'] == ['0000:82:10.%d' % vf for vf in range(4)]
+    assert (pf['netdev'], pf['drivers_autoprobe']) == ('enp130s0f0', True)
+    vf = devices['pci_0000_82_10_3']['pci']['sriov']
+    assert vf['link'] == {'mac': '00:00:00:00:00:00', 'vlan': 0, 'qos': 0, 'spoof_check': True, 'trust': False,
+                          'link_state': 'auto'}
+    assert devices['pci_0000_82_10_3']['held_by_network'] == []
+
+
+def test_summary_facts_count_vfs_as_nics(sriov_facts):
+    """Every VF is a NIC a guest can take; the PFs with VFs enabled are blocked."""
+    assert sriov_facts['summary']['kinds']['nic'] == {
+        'total': 10, 'assignable': 7, 'held': 1, 'blockers': {'has_virtual_functions': 2, 'assigned_elsewhere': 1},
+        'models': []}

@@ -10,10 +10,18 @@ import pytest
 
 from ansible_collections.virt.hostdev.plugins.module_utils.model.hostdev_xml import (
     build_hostdev,
+    build_interface,
+    domain_uuid,
     element_xml,
+    generated_mac,
+    interface_macs,
+    interface_settings,
+    interface_updated,
     hostdev_elements,
     hostdev_source,
+    hostdev_sources,
     hostdevs_text,
+    network_pool,
     sources_match,
 )
 
@@ -116,3 +124,83 @@ def test_element_xml_is_stable_and_diff_text_ends_lines():
     assert text.startswith('<hostdev ') and text.endswith('</hostdev>')
     assert hostdevs_text([text, text]).count('</hostdev>\n') == 2
     assert hostdevs_text([]) == ''
+
+
+# A running domain's state: a VF as an <interface type='hostdev'>, and one a hostdev network handed to an
+# <interface type='network'> (libvirt's <actual type='hostdev'>); a bridged interface holds no device.
+RUNNING = """<domain type='kvm'><name>vm</name><devices>
+  <interface type='hostdev' managed='yes'><mac address='52:54:00:6d:90:02'/>
+    <source><address type='pci' domain='0x0000' bus='0x81' slot='0x10' function='0x1'/></source>
+    <vlan><tag id='100'/></vlan></interface>
+  <interface type='network'><mac address='52:54:00:6d:90:03'/><source network='sriov-pool'/>
+    <actual type='hostdev' managed='yes'>
+      <source><address type='pci' domain='0x0000' bus='0x81' slot='0x10' function='0x2'/></source>
+    </actual></interface>
+  <interface type='network'><source network='default'/><actual type='bridge'><source bridge='virbr0'/></actual>
+    </interface>
+  <interface type='network'><source network='sriov-pool'/></interface>
+</devices></domain>"""
+
+
+def test_a_domain_holds_its_hostdev_interfaces_and_what_a_hostdev_network_handed_it():
+    assert hostdev_sources(RUNNING) == [{'type': 'pci', 'address': '0000:81:10.1'},
+                                        {'type': 'pci', 'address': '0000:81:10.2'}]
+
+
+def test_a_network_interface_without_an_actual_hostdev_is_no_hostdev_element():
+    """hostdev_elements is what domain_hostdev matches and edits: only the elements it wrote."""
+    assert [element.get('type') for element, _source in hostdev_elements(RUNNING)] == ['hostdev']
+
+
+@pytest.mark.parametrize('xml, expected', [
+    ("<network><name>pool</name><forward mode='hostdev' managed='yes'><pf dev='enp129s0f0'/></forward></network>",
+     {'name': 'pool', 'pf': ['enp129s0f0'], 'addresses': []}),
+    ("<network><name>pool</name><forward mode='hostdev'><pf dev='enp129s0f0'/>"
+     "<address type='pci' domain='0x0000' bus='0x81' slot='0x10' function='0x0'/>"
+     "<address type='pci' bus='0x81' slot='0x10' function='0x1'/><address type='pci' bus='junk'/></forward></network>",
+     {'name': 'pool', 'pf': ['enp129s0f0'], 'addresses': ['0000:81:10.0', '0000:81:10.1']}),
+    ("<network><name>default</name><forward mode='nat'/></network>", None),
+    ("<network><name>isolated</name></network>", None),
+])
+def test_network_pool(xml, expected):
+    assert network_pool(xml) == expected
+
+
+def test_interface_xml_and_its_settings_read_back():
+    xml = build_interface(PCI, '02:00:00:00:00:01', vlan=100)
+    element = ET.fromstring(xml)
+    assert (element.tag, element.get('type'), element.get('managed')) == ('interface', 'hostdev', 'yes')
+    assert hostdev_source(element) == PCI_SOURCE
+    assert interface_settings(element) == {'mac': '02:00:00:00:00:01', 'vlan': 100}
+    assert interface_settings(ET.fromstring(build_interface(PCI, '02:00:00:00:00:01'))) == {
+        'mac': '02:00:00:00:00:01', 'vlan': None}
+    with pytest.raises(ValueError):
+        build_interface(USB, '02:00:00:00:00:01')
+
+
+def test_an_updated_interface_keeps_everything_but_mac_and_vlan():
+    stored = ET.fromstring(build_interface(PCI, '02:00:00:00:00:01', vlan=100).replace(
+        '</interface>', "<alias name='hostdev0'/><address type='pci' bus='0x07'/></interface>"))
+    updated = ET.fromstring(interface_updated(stored, '02:00:00:00:00:02', None))
+    assert interface_settings(updated) == {'mac': '02:00:00:00:00:02', 'vlan': None}
+    assert updated.find('alias').get('name') == 'hostdev0' and updated.find('address').get('bus') == '0x07'
+    assert hostdev_source(updated) == PCI_SOURCE
+
+
+def test_generated_mac_is_stable_local_unicast_and_follows_uuid_and_address():
+    uuid = '6695EB01-F6A4-8304-79AA-97F2502E193F'
+    mac = generated_mac(uuid, '0000:06:10.0')
+    assert mac == generated_mac(uuid.lower(), '0000:06:10.0')
+    assert int(mac[:2], 16) & 3 == 2 and len(mac.split(':')) == 6
+    assert mac != generated_mac(uuid, '0000:06:10.2')
+    assert mac != generated_mac('00000000-0000-0000-0000-000000000000', '0000:06:10.0')
+
+
+def test_every_interface_mac_of_a_domain_and_its_uuid():
+    xml = ("<domain><uuid> 6695EB01-f6a4-8304-79aa-97f2502e193f </uuid><devices>"
+           "<interface type='network'><mac address='52:54:00:AA:00:01'/></interface>"
+           "<interface type='hostdev'><mac address='02:00:00:00:00:01'/></interface>"
+           "<interface type='user'/><hostdev mode='subsystem' type='pci'/></devices></domain>")
+    assert interface_macs(xml) == ['02:00:00:00:00:01', '52:54:00:aa:00:01']
+    assert domain_uuid(xml) == '6695eb01-f6a4-8304-79aa-97f2502e193f'
+    assert interface_macs('<domain/>') == [] and domain_uuid('<domain/>') is None

@@ -207,7 +207,8 @@ def test_resolving_several_mappings_of_one_device_gives_it_once(model):
     ({'address': '1.3', 'vendor_id': '046d', 'product_id': 'c31c', 'iommu_group': 3},
      'iommu_group does not apply to the USB device at 1.3'),
     ({'address': '046d:c31c', 'vendor_id': '1d6b'}, 'vendor_id and product_id contradict the address 046d:c31c'),
-    (['0000:01:00.0'], 'the entry must be a dict of properties, not a list'),
+    # a list is one entry per device (a pool), each a dict
+    (['0000:01:00.0'], "the entry must be a dict of properties, not the string '0000:01:00.0'"),
 ])
 def test_a_bad_entry_is_an_error_naming_it(model, entry, message):
     with pytest.raises(MappingError, match='^bad device mappings: ') as caught:

@@ -51,13 +51,56 @@ def test_numa_node_rule(node, expected):
 
 
 def test_sriov_rule_gives_one_shape():
-    physical = records.capability_record('pci', sriov={'totalvfs': 8, 'virtual_functions': ['b', 'a']})
-    assert physical['sriov'] == {'totalvfs': 8, 'numvfs': 2, 'virtual_functions': ['a', 'b'],
-                                 'physical_function': None}
-    virtual = records.capability_record('pci', sriov={'physical_function': 'pci_0000_3b_00_0'})
-    assert virtual['sriov'] == {'totalvfs': None, 'numvfs': None, 'virtual_functions': [],
-                                'physical_function': 'pci_0000_3b_00_0'}
+    """A PF and a VF have the same keys; the VF index order the readers give is kept (virtfn10 after virtfn9)."""
+    functions = ['0000:3b:01.%d' % index for index in range(8)] + ['0000:3b:02.0', '0000:3b:02.1']
+    physical = records.capability_record('pci', sriov={'totalvfs': 16, 'virtual_functions': functions,
+                                                       'drivers_autoprobe': True})
+    assert physical['sriov'] == {'totalvfs': 16, 'numvfs': 10, 'drivers_autoprobe': True,
+                                 'virtual_functions': functions, 'physical_function': None, 'vf_index': None,
+                                 'netdev': None, 'link': None, 'vgpu': None}
+    virtual = records.capability_record('pci', sriov={
+        'physical_function': '0000:3b:00.0', 'link': {'mac': '52:54:00:6d:90:02', 'vlan': 100, 'junk': 1},
+        'vgpu': {'creatable_types': [], 'current_type': 0}})
+    assert virtual['sriov'] == {'totalvfs': None, 'numvfs': None, 'drivers_autoprobe': None, 'virtual_functions': [],
+                                'physical_function': '0000:3b:00.0', 'vf_index': None, 'netdev': None,
+                                'link': {'mac': '52:54:00:6d:90:02', 'vlan': 100, 'qos': None, 'spoof_check': None,
+                                         'trust': None, 'link_state': None},
+                                'vgpu': {'creatable_types': [], 'current_type': 0}}
+    assert list(virtual['sriov']) == list(records.SRIOV_KEYS)
     assert records.capability_record('pci')['sriov'] is None
+
+
+def _pci(name, address, sriov=None):
+    return records.device_record(name, 'pci', parent='computer', details={'address': address, 'sriov': sriov})
+
+
+def test_virtual_functions_take_their_index_and_netdevs_from_the_read():
+    pf = _pci('pci_0000_3b_00_0', '0000:3b:00.0', {'totalvfs': 8, 'virtual_functions': ['0000:3b:01.1', '0000:3b:01.0']})
+    first = _pci('pci_0000_3b_01_1', '0000:3b:01.1', {'physical_function': '0000:3b:00.0'})
+    second = _pci('pci_0000_3b_01_0', '0000:3b:01.0', {'physical_function': '0000:3b:00.0'})
+    nets = [records.device_record('net_%s' % interface, 'net', parent=parent, details={'interface': interface})
+            for parent, interface in (('pci_0000_3b_00_0', 'ens1f0'), ('pci_0000_3b_01_0', 'ens1f0v1'),
+                                      ('pci_0000_3b_00_0', 'ens1d1'))]
+    records.link_virtual_functions([pf, first, second] + nets)
+    assert (first['pci']['sriov']['vf_index'], second['pci']['sriov']['vf_index']) == (0, 1)
+    assert pf['pci']['sriov']['netdev'] == 'ens1d1'  # two interfaces of one function: the first by name
+    assert (first['pci']['sriov']['netdev'], second['pci']['sriov']['netdev']) == (None, 'ens1f0v1')
+    assert pf['pci']['sriov']['vf_index'] is None
+
+
+def test_a_vf_whose_pf_was_not_read_has_no_index():
+    orphan = _pci('pci_0000_3b_01_0', '0000:3b:01.0', {'physical_function': '0000:3b:00.0'})
+    records.link_virtual_functions([orphan])
+    assert orphan['pci']['sriov']['vf_index'] is None
+
+
+def test_sysfs_fills_what_libvirt_does_not_say_of_a_pf():
+    from_libvirt = _pci('pci_0000_3b_00_0', '0000:3b:00.0', {'totalvfs': 8, 'virtual_functions': ['0000:3b:01.0']})
+    from_sysfs = _pci('pci_0000_3b_00_0', '0000:3b:00.0', {'totalvfs': 7, 'virtual_functions': [],
+                                                           'drivers_autoprobe': False})
+    records.fill_gaps(from_libvirt, from_sysfs)
+    sriov = from_libvirt['pci']['sriov']
+    assert (sriov['totalvfs'], sriov['virtual_functions'], sriov['drivers_autoprobe']) == (8, ['0000:3b:01.0'], False)
 
 
 def test_mdev_types_are_sorted_with_every_key():

@@ -1,4 +1,7 @@
-"""refusals: the rule on a host whose own use of its devices is unknown (host_use_unknown), for each purpose."""
+"""refusals: the rule on a host whose own use of its devices is unknown (host_use_unknown), for each purpose;
+the SR-IOV rules (a PF with VFs enabled, a VF in a hostdev network's pool), each failing without its rule."""
+
+import dataclasses
 
 import pytest
 
@@ -68,3 +71,72 @@ def test_a_reservation_is_refused_even_with_force(force):
 
 def test_no_devices_no_problem():
     assert refusals(host([UNKNOWN]), [], ASSIGN) == []
+
+
+# -- SR-IOV: a PF with VFs enabled, a VF in a hostdev network's pool --------------------------
+
+PF, VF0, VF1 = 'pci_0000_81_00_0', 'pci_0000_81_10_0', 'pci_0000_81_10_1'
+
+
+def sriov_host(numvfs=2, domains=(), networks=()):
+    """An igb PF with numvfs VFs and its interface, each function in its own group, the IOMMU on."""
+    def pci(name, address, group, driver, sriov):
+        return {'name': name, 'type': 'pci', 'parent': 'computer', 'driver': driver,
+                'pci': {'address': address, 'class': '0x020000', 'iommu_group': group, 'sriov': sriov}}
+    vfs = ['0000:81:10.%d' % index for index in range(numvfs)]
+    records = [{'name': 'computer', 'type': 'system', 'parent': None},
+               pci(PF, '0000:81:00.0', 10, 'igb',
+                   {'totalvfs': 7, 'numvfs': numvfs, 'virtual_functions': vfs, 'physical_function': None}),
+               {'name': 'net_enp129s0f0', 'type': 'net', 'parent': PF, 'net': {'interface': 'enp129s0f0'}}]
+    records += [pci('pci_0000_81_10_%d' % index, address, 11 + index, 'igbvf', {'physical_function': '0000:81:00.0'})
+                for index, address in enumerate(vfs)]
+    return HostModel(records, domains=domains, iommu={'enabled': True}, networks=networks)
+
+
+def without(purpose, code):
+    return dataclasses.replace(purpose, checks=tuple(check for check in purpose.checks if check != code))
+
+
+def test_a_pf_with_vfs_is_refused_naming_its_vfs_and_their_holders():
+    model = sriov_host(domains=[{'name': 'ci-runner', 'active': True,
+                                 'hostdevs': [{'type': 'pci', 'address': '0000:81:10.1'}]}],
+                       networks=[{'name': 'sriov-pool', 'active': True, 'pf': [], 'addresses': ['0000:81:10.1']}])
+    assert refusals(model, [PF], ASSIGN) == [{
+        'code': 'has_virtual_functions', 'device': PF,
+        'message': 'pci_0000_81_00_0 has 2 virtual functions enabled (pci_0000_81_10_0, pci_0000_81_10_1; '
+                   'pci_0000_81_10_1 held by domain ci-runner, network sriov-pool): taking the physical function '
+                   'from its driver makes them vanish; set its VF count to 0 first (virt.hostdev.sriov_vfs with '
+                   'state: absent)'}]
+    assert refusals(model, [PF], without(ASSIGN, 'has_virtual_functions')) == []
+
+
+@pytest.mark.parametrize('purpose', [ASSIGN, RESERVE], ids=['assign', 'reserve'])
+def test_the_pf_rule_applies_to_assignments_and_reservations(purpose):
+    model = sriov_host()
+    assert [item['code'] for item in refusals(model, [PF], purpose)] == ['has_virtual_functions']
+    assert 'none held' in refusals(model, [PF], purpose)[0]['message']
+    assert refusals(model, [PF], without(purpose, 'has_virtual_functions')) == []
+    assert blockers(model, PF) == ['has_virtual_functions']
+    assert blockers(model, VF0) == [] and refusals(model, [VF0], purpose) == []
+
+
+def test_a_pf_without_vfs_is_a_device_like_any():
+    model = sriov_host(numvfs=0)
+    assert blockers(model, PF) == [] and refusals(model, [PF], RESERVE) == []
+
+
+def test_a_vf_in_an_active_hostdev_networks_pool_is_held_by_it():
+    """By address, or as a VF of the network's <pf dev>; an inactive network holds nothing."""
+    networks = [{'name': 'by-pf', 'active': True, 'pf': ['enp129s0f0'], 'addresses': []},
+                {'name': 'by-address', 'active': True, 'pf': [], 'addresses': ['0000:81:10.1']},
+                {'name': 'stopped', 'active': False, 'pf': ['enp129s0f0'], 'addresses': ['0000:81:10.0']}]
+    model = sriov_host(networks=networks)
+    assert model.held_by_network(VF0) == ['by-pf'] and model.held_by_network(VF1) == ['by-address', 'by-pf']
+    assert model.held_by_network(PF) == []
+    assert blockers(model, VF1) == ['held_by_network']
+    assert refusals(model, [VF1], ASSIGN) == [{
+        'code': 'held_by_network', 'device': VF1,
+        'message': 'pci_0000_81_10_1 is in the pool of the active libvirt hostdev network by-address, by-pf, which '
+                   'hands it to the guests that use the network'}]
+    assert refusals(model, [VF1], without(ASSIGN, 'held_by_network')) == []
+    assert blockers(sriov_host(networks=networks[2:]), VF0) == []

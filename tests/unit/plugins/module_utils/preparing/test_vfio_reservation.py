@@ -206,3 +206,75 @@ def test_the_binding_script_binds_by_address(tmp_path):
     assert open(os.path.join(driverless, 'driver_override')).read() == 'vfio-pci\n'
     assert open(os.path.join(root, 'sys/bus/pci/drivers_probe')).read() == '0000:09:00.0\n'
     assert open(os.path.join(root, 'modprobe.args')).read() == '-q vfio-pci\n'
+
+
+# -- VFs ------------------------------------------------------------------------------
+
+VF_RULE_0410 = (
+    'ACTION=="add", SUBSYSTEM=="pci", KERNEL=="0000:04:10.0", ATTR{driver_override}="vfio-pci", '
+    'RUN+="/bin/sh -c \'/sbin/modprobe -q vfio-pci; '
+    '[ /sys/bus/pci/devices/0000:04:10.0/driver -ef /sys/bus/pci/drivers/vfio-pci ] || { '
+    '[ -e /sys/bus/pci/devices/0000:04:10.0/driver ] && '
+    'echo 0000:04:10.0 > /sys/bus/pci/devices/0000:04:10.0/driver/unbind; '
+    'echo 0000:04:10.0 > /sys/bus/pci/drivers_probe; }\'"\n')
+
+
+def test_a_vf_not_created_yet_is_reserved_by_its_slot_and_gets_the_moving_rule(model):
+    slots = {'0000:04:10.0': 'VF 0 of pci_0000_04_00_0', '0000:04:10.2': 'VF 1 of pci_0000_04_00_0'}
+    reservation = plan_reservation(model, ReservationRequest(['04:10.0', '01:00.0', '01:00.1']), slots)
+    assert reservation.problems == [] and reservation.future_vfs == {'0000:04:10.0': 'VF 0 of pci_0000_04_00_0'}
+    files = boot_files('initramfs-tools', model, reservation.devices, reservation.future_vfs)
+    assert files[RESERVATION].endswith('0000:01:00.0  # pci_0000_01_00_0 10de:24b0\n'
+                                       '0000:01:00.1  # pci_0000_01_00_1 10de:228b\n'
+                                       '0000:04:10.0  # VF 0 of pci_0000_04_00_0, not created yet\n')
+    rules = files[UDEV_RULES]
+    assert 'KERNEL=="0000:01:00.0", ATTR{driver_override}="vfio-pci"\n' in rules
+    assert rules.endswith(VF_RULE_0410)
+    assert '%' not in rules and '$' not in rules  # udev substitutes both itself
+
+
+def test_an_address_that_is_no_device_and_no_vf_slot_is_refused_as_before(model):
+    slots = {'0000:04:10.0': 'VF 0 of pci_0000_04_00_0'}
+    reservation = plan_reservation(model, ReservationRequest(['04:10.1']), slots)
+    assert [item['code'] for item in reservation.problems] == ['unresolved_reference']
+    assert reservation.future_vfs == {}
+
+
+def test_a_vf_the_host_has_gets_the_moving_rule(tmp_path):
+    root = str(tmp_path)
+    sysfs = build_tree(root)
+    vf = os.path.realpath(os.path.join(sysfs, 'bus/pci/devices/0000:04:01.0'))
+    os.symlink(os.path.relpath(os.path.realpath(os.path.join(sysfs, 'bus/pci/devices/0000:04:00.0')), vf),
+               os.path.join(vf, 'physfn'))
+    vf_model = read_host('sysfs', sysfs_root=sysfs)[0]
+    rules = boot_files('none', vf_model, ['pci_0000_04_00_0', 'pci_0000_04_01_0'])[UDEV_RULES]
+    assert 'KERNEL=="0000:04:00.0", ATTR{driver_override}="vfio-pci"\n' in rules
+    assert rules.endswith(VF_RULE_0410.replace('04:10.0', '04:01.0'))
+
+
+def test_the_vf_rule_moves_a_vf_its_driver_took_and_leaves_one_on_vfio_pci(tmp_path):
+    """The RUN script of a VF's rule, against a fake sysfs and a fake kernel: the VF was probed by its
+    host driver when created; udev set the override (ATTR), then the script moves it, once."""
+    from support.fake_host import FakeTools
+    from support.fake_pci_kernel import FakePciKernel
+
+    root = str(tmp_path / 'root')
+    sysfs = build_tree(root)
+    kernel = FakePciKernel(sysfs)
+    tools = FakeTools(tmp_path, root)
+    script = VF_RULE_0410.replace('04:10.0', '04:01.0').split("-c '", 1)[1].rsplit("'", 1)[0]
+    script = script.replace('/sys/', sysfs + '/').replace('/sbin/modprobe', tools.bin + '/modprobe')
+    write(sysfs, 'bus/pci/devices/0000:04:01.0/driver_override', 'vfio-pci\n')  # ATTR{driver_override}
+    env = dict(tools.env(), PATH='/usr/bin:/bin')
+    with kernel.running():
+        for _run in range(2):
+            completed = subprocess.run(['/bin/sh', '-c', script], capture_output=True, text=True, env=env,
+                                       check=False, timeout=30)
+            assert completed.returncode == 0, completed.stderr
+            for _wait in range(400):
+                if kernel.driver('0000:04:01.0') == 'vfio-pci':
+                    break
+                kernel.step()
+    assert kernel.driver('0000:04:01.0') == 'vfio-pci' and kernel.driver('0000:04:00.0') == 'e1000'
+    assert kernel.events == [('unbind', '0000:04:01.0', 'e1000'), ('bind', '0000:04:01.0', 'vfio-pci')]
+    assert [call[0] for call in tools.calls()] == ['modprobe', 'modprobe']

@@ -6,7 +6,9 @@ import shutil
 import pytest
 
 from ansible_collections.virt.hostdev.plugins.module_utils.errors import HostdevError
+from ansible_collections.virt.hostdev.plugins.module_utils.libvirt_errors import connection
 from ansible_collections.virt.hostdev.plugins.module_utils.model.host_facts import host_facts
+from ansible_collections.virt.hostdev.plugins.module_utils.model.refusals import assignability
 from ansible_collections.virt.hostdev.plugins.module_utils.reading import host_reader
 
 
@@ -232,3 +234,14 @@ def copy_of(sample_sysfs, tmp_path):
     dest = tmp_path / 'host'
     shutil.copytree(os.path.dirname(sample_sysfs), str(dest), symlinks=True)
     return str(dest / 'sys')
+
+
+def test_a_hostdev_networks_pool_is_held_through_the_read(sample_uri, sample_sysfs):
+    """read_host asks the same connection for the networks: an active one holds the devices of its pool."""
+    with connection(sample_uri) as conn:
+        conn.networkCreateXML("<network><name>pool</name><forward mode='hostdev'>"
+                              "<address type='pci' domain='0x0000' bus='0x02' slot='0x00' function='0x0'/>"
+                              "</forward></network>")
+        model = host_reader.read_host('libvirt', sample_uri, sample_sysfs, conn=conn)[0]
+    assert model.held_by_network('pci_0000_02_00_0') == ['pool']
+    assert 'held_by_network' in assignability(model, ['pci_0000_02_00_0'])['pci_0000_02_00_0']

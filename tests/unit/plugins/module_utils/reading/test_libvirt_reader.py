@@ -9,6 +9,7 @@ from ansible_collections.virt.hostdev.plugins.module_utils.reading.libvirt_reade
     parse_nodedev_xml,
     read_devices,
     read_domains,
+    read_networks,
 )
 
 SRIOV_PF = """
@@ -23,8 +24,8 @@ SRIOV_PF = """
     <product id='0x1593'>Ethernet Controller E810-C for SFP</product>
     <vendor id='0x8086'>Intel Corporation</vendor>
     <capability type='virt_functions' maxCount='64'>
-      <address domain='0x0000' bus='0x3b' slot='0x01' function='0x1'/>
       <address domain='0x0000' bus='0x3b' slot='0x01' function='0x0'/>
+      <address domain='0x0000' bus='0x3b' slot='0x01' function='0x1'/>
     </capability>
     <capability type='mdev_types'>
       <type id='nvidia-35'>
@@ -70,8 +71,11 @@ def test_pci_device_with_sriov_and_mdev_types():
     assert pci['product'] == 'Ethernet Controller E810-C for SFP'
     assert pci['iommu_group'] == 27
     assert pci['numa_node'] == 1
-    assert pci['sriov'] == {'totalvfs': 64, 'numvfs': 2, 'physical_function': None,
-                            'virtual_functions': ['pci_0000_3b_01_0', 'pci_0000_3b_01_1']}
+    # What only sysfs gives (drivers_autoprobe, vgpu) and what takes the whole read (index, netdev, link)
+    # stay None here.
+    assert pci['sriov'] == {'totalvfs': 64, 'numvfs': 2, 'drivers_autoprobe': None, 'physical_function': None,
+                            'virtual_functions': ['0000:3b:01.0', '0000:3b:01.1'], 'vf_index': None,
+                            'netdev': None, 'link': None, 'vgpu': None}
     assert pci['mdev_types'] == [{'type': 'nvidia-35', 'name': 'GRID M60-2Q', 'device_api': 'vfio-pci',
                                   'available_instances': 4}]
     assert 'virt_functions' in record['capabilities']
@@ -83,7 +87,7 @@ def test_virtual_function_without_class_names_or_numa():
     assert pci['vendor'] is None and pci['product'] is None
     assert pci['numa_node'] is None
     assert pci['iommu_group'] is None
-    assert pci['sriov']['physical_function'] == 'pci_0000_3b_00_0'
+    assert pci['sriov']['physical_function'] == '0000:3b:00.0'
 
 
 @pytest.mark.parametrize('xml, key, expected', [
@@ -129,7 +133,7 @@ def test_sample_host_through_the_test_driver(sample_uri):
     assert by_name['pci_0000_01_00_0']['pci']['iommu_group'] == 1
     assert by_name['usb_1_3']['usb']['product_id'] == '0xc31c'
     assert domains == [{'name': 'ci-runner', 'active': True,
-                        'hostdevs': [{'type': 'pci', 'address': '0000:02:00.0'}]}]
+                        'hostdevs': [{'type': 'pci', 'address': '0000:02:00.0'}], 'macs': []}]
     assert warnings == []
 
 
@@ -213,3 +217,29 @@ def test_domain_that_vanishes_mid_scan_is_skipped_with_a_warning():
     warnings = []
     assert read_domains(Connection(), warnings) == []
     assert len(warnings) == 1 and 'a domain vanished while it was read' in warnings[0]
+
+
+def test_hostdev_networks_through_the_test_driver(sample_uri):
+    """The test driver keeps networks: the hostdev ones are read with their pools, active or not."""
+    with connection(sample_uri) as conn:
+        conn.networkCreateXML("<network><name>sriov-pool</name><forward mode='hostdev' managed='yes'>"
+                              "<pf dev='enp2s0'/></forward></network>")
+        conn.networkDefineXML("<network><name>by-address</name><forward mode='hostdev'>"
+                              "<address type='pci' domain='0x0000' bus='0x02' slot='0x10' function='0x1'/>"
+                              "</forward></network>")
+        warnings = []
+        networks = read_networks(conn, warnings)
+    assert networks == [
+        {'name': 'by-address', 'pf': [], 'addresses': ['0000:02:10.1'], 'active': False},
+        {'name': 'sriov-pool', 'pf': ['enp2s0'], 'addresses': [], 'active': True}]
+    assert warnings == []
+
+
+def test_a_daemon_without_networks_holds_none_and_says_so():
+    class NoNetworkDriver:
+        def listAllNetworks(self, _flags):
+            raise libvirt.libvirtError('this function is not supported by the connection driver: virConnectListAllNetworks')
+    warnings = []
+    assert read_networks(NoNetworkDriver(), warnings) == []
+    assert warnings == ['cannot list networks: this function is not supported by the connection driver: '
+                        'virConnectListAllNetworks: the VFs of libvirt hostdev networks are not known as held by them']

@@ -7,6 +7,8 @@ import pytest
 
 from ansible_collections.virt.hostdev.plugins.module_utils.reading.sysfs_reader import SysfsReader, libvirt_style_name
 
+from fixtures.synthetic_host import sriov_vf_address, synthetic_sriov_sysfs
+
 
 @pytest.fixture()
 def sample_copy(sample_sysfs, tmp_path):
@@ -117,9 +119,64 @@ def test_sriov_from_links(sample_copy):
                os.path.join(sample_copy, 'bus/pci/devices/0000:02:10.0'))
     records = by_name(SysfsReader(sample_copy).read_devices())
     assert records['pci_0000_02_00_0']['pci']['sriov'] == {
-        'totalvfs': 7, 'numvfs': 1, 'virtual_functions': ['pci_0000_02_10_0'], 'physical_function': None}
-    assert records['pci_0000_02_10_0']['pci']['sriov']['physical_function'] == 'pci_0000_02_00_0'
+        'totalvfs': 7, 'numvfs': 1, 'drivers_autoprobe': None, 'virtual_functions': ['0000:02:10.0'],
+        'physical_function': None, 'vf_index': None, 'netdev': None, 'link': None, 'vgpu': None}
+    assert records['pci_0000_02_10_0']['pci']['sriov']['physical_function'] == '0000:02:00.0'
     assert records['pci_0000_02_10_0']['parent'] == 'pci_0000_00_1c_0'
+
+
+@pytest.fixture(scope='module')
+def sriov_records(tmp_path_factory):
+    """The records of a synthetic host of 2 igb PFs with 12 VFs each, one VF with NVIDIA's vGPU attributes."""
+    root = synthetic_sriov_sysfs(str(tmp_path_factory.mktemp('sriov')), pfs=2, vfs=12, nvidia_vf=(1, 11))
+    return by_name(SysfsReader(root).read_devices())
+
+
+def test_a_pf_lists_its_vfs_in_index_order(sriov_records):
+    """virtfn10 and virtfn11 come after virtfn9, not after virtfn1 as a listing sorts them."""
+    sriov = sriov_records['pci_0000_81_00_0']['pci']['sriov']
+    assert sriov['virtual_functions'] == [sriov_vf_address(0, vf) for vf in range(12)]
+    assert sriov['virtual_functions'][10] == '0000:81:11.2'
+    assert (sriov['totalvfs'], sriov['numvfs'], sriov['drivers_autoprobe']) == (12, 12, True)
+    assert sriov['physical_function'] is None and sriov['vgpu'] is None
+
+
+def test_a_vf_names_its_pf_and_reads_no_listing(sriov_records):
+    vf = sriov_records['pci_0000_82_11_3']
+    assert vf['driver'] == 'igbvf'
+    assert vf['pci']['sriov']['physical_function'] == '0000:82:00.0'
+    assert vf['pci']['sriov']['totalvfs'] is None and vf['pci']['sriov']['virtual_functions'] == []
+
+
+def test_nvidia_vgpu_attributes_of_a_vf(sriov_records):
+    assert sriov_records['pci_0000_82_11_3']['pci']['sriov']['vgpu'] == {
+        'creatable_types': [{'id': 557, 'name': 'NVIDIA L4-1B'}, {'id': 558, 'name': 'NVIDIA L4-2B'}],
+        'current_type': 0}
+    assert sriov_records['pci_0000_82_11_2']['pci']['sriov']['vgpu'] is None
+
+
+def test_unreadable_nvidia_attributes_give_no_types(sample_copy):
+    """A VF whose nvidia/ directory has junk: no types, current type unknown, no traceback."""
+    vf = os.path.join(sample_copy, 'devices/pci0000:00/0000:00:1c.0/0000:02:10.0')
+    os.makedirs(os.path.join(vf, 'nvidia'))
+    with open(os.path.join(vf, 'nvidia', 'creatable_vgpu_types'), 'wb') as handle:
+        handle.write(b'ID : vGPU Name\nnot a type\n\xff\xfe')
+    with open(os.path.join(vf, 'nvidia', 'current_vgpu_type'), 'w') as handle:
+        handle.write('none\n')
+    os.symlink('../0000:02:00.0', os.path.join(vf, 'physfn'))
+    os.symlink('../../../devices/pci0000:00/0000:00:1c.0/0000:02:10.0',
+               os.path.join(sample_copy, 'bus/pci/devices/0000:02:10.0'))
+    reader = SysfsReader(sample_copy)
+    records = by_name(reader.read_devices())
+    assert records['pci_0000_02_10_0']['pci']['sriov']['vgpu'] == {'creatable_types': None, 'current_type': None}
+    assert records['pci_0000_02_00_0']['pci']['sriov'] is None  # no sriov_totalvfs: not a PF
+    assert [warning for warning in reader.warnings if 'vGPU' in warning] == [
+        'the vGPU attributes of 0000:02:10.0 (nvidia/creatable_vgpu_types, current_vgpu_type) cannot be read: '
+        'what cannot be read is null']
+    with open(os.path.join(vf, 'nvidia', 'creatable_vgpu_types'), 'w') as handle:
+        handle.write('ID    : vGPU Name\nnot a type\n')
+    found = SysfsReader(sample_copy).read_devices()
+    assert by_name(found)['pci_0000_02_10_0']['pci']['sriov']['vgpu'] == {'creatable_types': [], 'current_type': None}
 
 
 def test_libvirt_style_names():
