@@ -5,18 +5,24 @@
 The lab host is a Debian 12 system on its own disk, booting through GRUB under QEMU TCG
 with a virtual Intel IOMMU, reached over SSH on a forwarded loopback port with a key made
 for the run; Ansible runs the collection's roles and modules there on Debian's python3 and
-python3-libvirt. One boot sequence, five plays (playbooks/, one per step):
+python3-libvirt. One boot sequence, seven plays (playbooks/, one per step):
 
 1. iommu_off: hostdev_facts with intel_iommu=off (IOMMU off, with a hint); the
    hostdev_assign role refuses the NIC with iommu_off, the domain unchanged.
-2. prepare: the hostdev_prepare role reserves one of two identical e1000e NICs and
+2. sriov_count: sriov_vfs gives the igb PF (QEMU 10's 82576) four VFs on igbvf, now and at
+   every boot (a udev rule); a second run changes nothing.
+3. prepare: the hostdev_prepare role reserves one of two identical e1000e NICs and
    reboots; the IOMMU is on, the facts' groups equal /sys/kernel/iommu_groups, the NIC is
-   on vfio-pci and its twin on e1000e; a second run changes nothing.
-3. assign: hostdev_assign gives the NIC to a domain that starts with it (nested TCG) and
+   on vfio-pci and its twin on e1000e; a second run changes nothing; the four VFs are back.
+4. assign: hostdev_assign gives the NIC to a domain that starts with it (nested TCG) and
    holds its VFIO group; destroyed, the role takes the NIC back, the definition as before.
-4. refusals: reserving the default route's NIC or the root disk's controller is refused
+5. sriov: every VF's IOMMU group in hostdev_facts is the kernel's; domain_hostdev gives a VF
+   to the domain as an interface with a MAC and VLAN 100, the domain starts and the PF
+   reports that MAC and VLAN for the VF; sriov_vfs refuses to lower the count while the
+   domain holds it (naming it), nothing changed; released, state absent leaves no VF.
+6. refusals: reserving the default route's NIC or the root disk's controller is refused
    with host_in_use, and no file, initramfs or driver binding changes.
-5. release: hostdev_prepare state absent and a reboot: the NIC back on e1000e, the IOMMU
+7. release: hostdev_prepare state absent and a reboot: the NIC back on e1000e, the IOMMU
    arguments and every file of the reservation gone.
 
 Every test here FAILS (never skips) when the lab cannot build, boot or report.
@@ -44,12 +50,19 @@ OUT = os.environ.get("LAB_HOST_OUT") or os.path.join(REPO, ".build", "lab_host")
 # step itself; this only catches a harness that hangs).
 RUN_TIMEOUT = int(os.environ.get("LAB_HOST_RUN_TIMEOUT", "3600"))
 SCENARIO = "passthrough"
-STEPS = ["iommu_off", "prepare", "assign", "refusals", "release"]
+STEPS = ["iommu_off", "sriov_count", "prepare", "assign", "sriov", "refusals", "release"]
 PLAYS = ["play:" + step for step in STEPS]
 TWIN = ("0x8086", "0x10d3")  # e1000e
 NIC, TWIN_NIC = "0000:01:00.0", "0000:02:00.0"  # reserved; kept by the host
 UPLINK, ROOT_DISK = "0000:00:02.0", "0000:00:01.0"  # virtio-net (default route), virtio-blk (/)
 NIC_NAME = "pci_0000_01_00_0"
+# QEMU 10's igb behind the third root port, and the VFs sriov_vfs gives it (VF n at 03:10.(2n))
+PF, PF_IDS = "0000:03:00.0", ("0x8086", "0x10c9")
+VFS = ["0000:03:10.0", "0000:03:10.2", "0000:03:10.4", "0000:03:10.6"]
+VF, VF_NAME, VF_INDEX = "0000:03:10.2", "pci_0000_03_10_2", 1  # the VF given to the domain
+VF_MAC, VF_VLAN = "52:54:00:b0:00:01", 100
+SRIOV_RULES = "/etc/udev/rules.d/70-virt-hostdev-sriov.rules"
+DOMAIN = "labguest"
 RESERVATION_FILES = [
     "/etc/virt-hostdev/vfio-pci.conf",
     "/etc/modules-load.d/virt-hostdev-vfio.conf",
@@ -161,7 +174,41 @@ def test_assign_refused_with_iommu_off_domain_unchanged(lab):
     assert after["active"] is False
 
 
-# -- step 2: hostdev_prepare reserves one NIC and reboots
+def test_lab_host_runs_on_qemu_10_with_an_igb_after_the_twins(lab):
+    qemu = lab.report["meta"]["qemu"]
+    assert qemu["version"].startswith("QEMU emulator version 10."), qemu["version"]
+    assert qemu["argv"][0] == "/usr/bin/qemu-system-x86_64"  # in the cached QEMU root
+    assert any(arg.startswith("igb,bus=rp3,") for arg in qemu["argv"])
+    pci = lab.recorded("play:iommu_off")["kernel"]["pci"]
+    assert twins(pci) == [NIC, TWIN_NIC]  # the igb's root port moved no existing address
+    assert (pci[PF]["vendor"], pci[PF]["device"], pci[PF]["driver"]) == PF_IDS + ("igb",)
+
+
+# -- step 2 (SR-IOV), before prepare's reboot: four VFs, now and at every boot
+
+def test_sriov_vfs_made_four_vfs_with_a_udev_rule(lab):
+    data = lab.recorded("play:sriov_count")
+    before, after, first = data["before"]["pci"], data["after"]["pci"], data["first"]
+    assert (before[PF]["sriov_totalvfs"], before[PF]["sriov_numvfs"]) == ("7", "0")
+    assert first["changed"] is True and (first["before"], first["after"]) == (0, 4)
+    assert first["writes"] == [{"attribute": "sriov_numvfs", "value": 4}]
+    assert first["virtual_functions"] == VFS and first["files"] == [SRIOV_RULES]
+    assert after[PF]["sriov_numvfs"] == "4"
+    assert sorted(a for a, dev in after.items() if dev["physfn"] == PF) == VFS
+    assert [after[vf]["driver"] for vf in VFS] == ["igbvf"] * 4
+    rules = [line for line in data["after"]["rules"].splitlines() if line and not line.startswith("#")]
+    assert rules == [f'ACTION=="add|bind", SUBSYSTEM=="pci", KERNEL=="{PF}", DRIVER=="?*", '
+                     'ATTR{sriov_numvfs}="4"'], rules
+
+
+def test_sriov_vfs_second_run_changes_nothing(lab):
+    second = lab.recorded("play:sriov_count")["second"]
+    assert second["changed"] is False and (second["before"], second["after"]) == (4, 4)
+    assert second["writes"] == [] and second["commands"] == [] and second["files"] == []
+    assert second["virtual_functions"] == VFS
+
+
+# -- step 3: hostdev_prepare reserves one NIC and reboots
 
 def test_prepare_reserved_one_nic_and_rebooted(lab):
     data = lab.recorded("play:prepare")
@@ -233,7 +280,17 @@ def test_second_prepare_run_changes_nothing(lab):
     assert data["boot_ids"][1] == data["boot_id_after_reboot"]
 
 
-# -- step 3: the reserved NIC in a running domain
+def test_vfs_back_after_the_reboot(lab):
+    data = lab.recorded("play:prepare")
+    pci = data["kernel"]["pci"]
+    assert data["boot_id_after_reboot"] != data["boot_ids"][0]
+    assert pci[PF]["sriov_numvfs"] == "4"
+    assert sorted(a for a, dev in pci.items() if dev["physfn"] == PF) == VFS
+    assert [pci[vf]["driver"] for vf in VFS] == ["igbvf"] * 4
+    assert f'KERNEL=="{PF}"' in data["kernel"]["texts"][SRIOV_RULES]
+
+
+# -- step 4: the reserved NIC in a running domain
 
 def test_domain_starts_with_the_reserved_nic(lab):
     data = lab.recorded("play:assign")
@@ -259,7 +316,71 @@ def test_domain_stopped_and_nic_removed(lab):
     assert after["config_xml"] == data["before"]["config_xml"]
 
 
-# -- step 4: what the host runs on is never reserved
+# -- step 5 (SR-IOV), after assign: facts, a VF in a running domain, the count held, none left
+
+def test_vf_iommu_groups_in_facts_equal_sysfs(lab):
+    data = lab.recorded("play:sriov")
+    kernel, facts = data["kernel"], data["facts"]
+    assert facts["iommu_groups"] == kernel["groups"]
+    records = {record["name"]: record for record in facts["vfs"]}
+    assert sorted(records) == ["pci_" + vf.replace(":", "_").replace(".", "_") for vf in VFS]
+    groups = [kernel["pci"][vf]["iommu_group"] for vf in VFS]
+    assert None not in groups and len(set(groups)) == 4  # each VF alone (the 82576 ACS quirk)
+    assert [records[name]["iommu_group"] for name in sorted(records)] == groups
+    for index, name in enumerate(sorted(records)):
+        group = [g["devices"] for g in kernel["groups"] if g["number"] == groups[index]]
+        assert group == [[name]]
+        assert records[name]["pci"]["sriov"]["physical_function"] == PF
+        assert records[name]["pci"]["sriov"]["vf_index"] == index
+
+
+def test_vf_to_a_running_domain_with_mac_and_vlan(lab):
+    data = lab.recorded("play:sriov")
+    assigned, running = data["assigned"], data["running"]
+    assert assigned["changed"] is True and assigned["added"] == [VF_NAME]
+    assert assigned["interfaces"] == [{"device": VF_NAME, "address": VF, "mac": VF_MAC, "vlan": VF_VLAN}]
+    assert data["before"]["config_interfaces"] == [] and data["before"]["active"] is False
+    interface = {"address": VF, "mac": VF_MAC, "vlan": VF_VLAN}
+    assert running["active"] is True and running["state"] == 1
+    assert running["config_interfaces"] == [interface] and running["live_interfaces"] == [interface]
+    assert running["config_hostdevs"] == [] and running["live_hostdevs"] == []
+    assert running["device"]["driver"] == "vfio-pci"
+    assert running["qemu_vfio"] == [f"/dev/vfio/{running['device']['iommu_group']}", "/dev/vfio/vfio"]
+    # what the PF says (ip -j -d link show): the MAC and VLAN of that VF, the others untouched
+    vfs = {vf["vf"]: vf for vf in data["link"]["vfinfo_list"]}
+    assert sorted(vfs) == [0, 1, 2, 3]
+    assert vfs[VF_INDEX]["address"] == VF_MAC and vfs[VF_INDEX]["vlan_list"] == [{"vlan": VF_VLAN}]
+    assert [vfs[i]["vlan_list"] for i in (0, 2, 3)] == [[{}]] * 3
+
+
+def test_lowering_the_count_refused_while_a_vf_is_held(lab):
+    data = lab.recorded("play:sriov")
+    lowered = data["lowered"]
+    assert lowered["refused"] is True and lowered["changed"] is False
+    assert [(p["code"], p["device"]) for p in lowered["problems"]] == [("vf_assigned", VF_NAME)]
+    assert DOMAIN in lowered["problems"][0]["message"]
+    before, after = data["before_refusal"], data["after_refusal"]
+    assert after["pci"][PF]["sriov_numvfs"] == "4" and after["pci"][VF]["driver"] == "vfio-pci"
+    assert after["pci"] == before["pci"]
+    assert after["files"] == before["files"] and before["files"][SRIOV_RULES]
+
+
+def test_vf_released_and_state_absent_leaves_none(lab):
+    data = lab.recorded("play:sriov")
+    assert data["stopped"]["active"] is False and data["stopped"]["qemu_vfio"] == []
+    assert data["removed"]["changed"] is True and data["removed"]["removed"] == [VF_NAME]
+    after = data["after"]
+    assert after["config_interfaces"] == [] and "<interface" not in after["config_xml"]
+    assert after["config_xml"] == data["before"]["config_xml"]
+    absent, end = data["absent"], data["end"]
+    assert absent["changed"] is True and (absent["before"], absent["after"]) == (4, 0)
+    assert absent["files"] == [SRIOV_RULES]
+    assert end["pci"][PF]["sriov_numvfs"] == "0"
+    assert [a for a, dev in end["pci"].items() if dev["physfn"]] == []
+    assert end["files"][SRIOV_RULES] is None
+
+
+# -- step 6: what the host runs on is never reserved
 
 @pytest.mark.parametrize("which", ["uplink", "root_disk"])
 def test_reserving_what_the_host_runs_on_is_refused(lab, which):
@@ -286,7 +407,7 @@ def test_refusals_changed_nothing(lab):
     assert after["boot_id"] == before["boot_id"] and after["cmdline"] == before["cmdline"]
 
 
-# -- step 5: state absent and a reboot
+# -- step 7: state absent and a reboot
 
 def test_release_back_to_e1000e_and_files_gone(lab):
     data = lab.recorded("play:release")
@@ -318,7 +439,8 @@ def test_release_removed_the_iommu_arguments(lab):
 
 def test_phase_times_and_clean_stop(lab):
     phases = lab.report["phases"]
-    for phase in ["image", "boot_to_ssh"] + PLAYS + ["reboot:prepare", "reboot:release", "shutdown", "total"]:
+    for phase in (["image", "qemu_root", "boot_to_ssh"] + PLAYS
+                  + ["reboot:prepare", "reboot:release", "shutdown", "total"]):
         assert phase in phases, f"phase {phase} missing: {phases}"
     stop = lab.report["meta"]["stop"]
     assert stop["how"] == "poweroff"

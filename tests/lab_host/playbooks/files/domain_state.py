@@ -9,7 +9,8 @@ libvirt binding only.
       ACTION: read | define (XML: the domain's definition) | start | destroy
 
 {action, output (virsh's), state, active, config_xml, live_xml, config_hostdevs,
- live_hostdevs ([PCI addresses]), qemu_pid, qemu_vfio (the /dev/vfio files QEMU holds),
+ live_hostdevs ([PCI addresses]), config_interfaces, live_interfaces (each <interface
+ type='hostdev'>: {address, mac, vlan}), qemu_pid, qemu_vfio (the /dev/vfio files QEMU holds),
  device: {driver, driver_override, iommu_group}}
 """
 
@@ -48,13 +49,29 @@ elif action != 'read':
     sys.exit('unknown action %s' % action)
 
 
+def pci_address(element):
+    return '%04x:%02x:%02x.%x' % tuple(int(element.get(key), 16) for key in ('domain', 'bus', 'slot', 'function'))
+
+
 def hostdevs(xml):
     found = []
     for element in ElementTree.fromstring(xml).iter('hostdev'):
         source = element.find('source/address')
         if source is not None:
-            found.append('%04x:%02x:%02x.%x' % tuple(int(source.get(key), 16)
-                                                     for key in ('domain', 'bus', 'slot', 'function')))
+            found.append(pci_address(source))
+    return found
+
+
+def interfaces(xml):
+    """The <interface type='hostdev'> elements: their source address, MAC and VLAN tag."""
+    found = []
+    for element in ElementTree.fromstring(xml).iter('interface'):
+        source = element.find('source/address')
+        if element.get('type') != 'hostdev' or source is None:
+            continue
+        mac, tag = element.find('mac'), element.find('vlan/tag')
+        found.append({'address': pci_address(source), 'mac': None if mac is None else mac.get('address'),
+                      'vlan': None if tag is None else int(tag.get('id'))})
     return found
 
 
@@ -90,6 +107,8 @@ print(json.dumps({
     'live_xml': live_xml,
     'config_hostdevs': hostdevs(config_xml),
     'live_hostdevs': hostdevs(live_xml) if live_xml else [],
+    'config_interfaces': interfaces(config_xml),
+    'live_interfaces': interfaces(live_xml) if live_xml else [],
     'qemu_pid': pid,
     'qemu_vfio': vfio,
     'device': {'driver': link(device + '/driver'), 'driver_override': override,

@@ -6,7 +6,8 @@ and what a preparation writes, for before/after comparisons. Stdlib only, read-o
 
 {cmdline, groups: [{number, devices}] (libvirt's device names), iommu_units,
  interrupt_remapping, dmar: [kernel DMAR lines], acpi_tables: [names], boot_id,
- python: {executable, version, libvirt}, pci: {address: {vendor, device, class, driver, driver_override, iommu_group}},
+ python: {executable, version, libvirt}, pci: {address: {vendor, device, class, driver, driver_override, iommu_group,
+ net: [interfaces], sriov_totalvfs, sriov_numvfs (None: not an SR-IOV PF), physfn (a VF's PF)}},
  vfio_devices: [/dev/vfio entries], modules: {vfio, vfio_iommu_type1, vfio_pci: loaded},
  files: {path: sha256 or None} (the boot configuration and every file a reservation may
  write, with whatever else is in their directories), texts: {path: content or None} (the
@@ -54,6 +55,11 @@ for address in sorted(os.listdir('/sys/bus/pci/devices')):
         'driver': os.path.basename(os.readlink(driver)) if os.path.islink(driver) else None,
         'driver_override': read(os.path.join(base, 'driver_override')),
         'iommu_group': int(os.path.basename(os.readlink(group))) if os.path.islink(group) else None,
+        'net': sorted(os.listdir(os.path.join(base, 'net'))) if os.path.isdir(os.path.join(base, 'net')) else [],
+        'sriov_totalvfs': read(os.path.join(base, 'sriov_totalvfs')),
+        'sriov_numvfs': read(os.path.join(base, 'sriov_numvfs')),
+        'physfn': os.path.basename(os.readlink(os.path.join(base, 'physfn')))
+        if os.path.islink(os.path.join(base, 'physfn')) else None,
     }
 
 # The boot configuration and every file a reservation may write (present or not), with
@@ -62,7 +68,7 @@ WATCHED = ['/etc/default/grub', '/boot/grub/grub.cfg', '/etc/virt-hostdev/vfio-p
            '/etc/modules-load.d/virt-hostdev-vfio.conf', '/etc/udev/rules.d/60-virt-hostdev-vfio.rules',
            '/etc/initramfs-tools/hooks/virt-hostdev-vfio',
            '/etc/initramfs-tools/scripts/init-top/00-virt-hostdev-vfio',
-           '/var/lib/virt-hostdev/vfio-initramfs.sha256']
+           '/var/lib/virt-hostdev/vfio-initramfs.sha256', '/etc/udev/rules.d/70-virt-hostdev-sriov.rules']
 WATCHED_DIRS = ['/etc/modprobe.d', '/etc/modules-load.d', '/etc/udev/rules.d', '/etc/default/grub.d',
                 '/etc/virt-hostdev', '/etc/initramfs-tools/hooks', '/etc/initramfs-tools/scripts/init-top',
                 '/var/lib/virt-hostdev']
@@ -83,7 +89,8 @@ for directory in WATCHED_DIRS:
 files = dict((path, digest(path)) for path in sorted(watched))
 texts = dict((path, read(path)) for path in ('/etc/default/grub', '/etc/virt-hostdev/vfio-pci.conf',
                                              '/etc/modules-load.d/virt-hostdev-vfio.conf',
-                                             '/etc/udev/rules.d/60-virt-hostdev-vfio.rules'))
+                                             '/etc/udev/rules.d/60-virt-hostdev-vfio.rules',
+                                             '/etc/udev/rules.d/70-virt-hostdev-sriov.rules'))
 initramfs = dict((path, os.stat(path).st_mtime_ns) for path in sorted(glob.glob('/boot/initrd.img-*')))
 
 try:
