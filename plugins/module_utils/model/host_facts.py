@@ -17,6 +17,7 @@ from ansible_collections.virt.hostdev.plugins.module_utils.errors import Hostdev
 from ansible_collections.virt.hostdev.plugins.module_utils.model.facts_format import is_summary
 from ansible_collections.virt.hostdev.plugins.module_utils.model.host_model import HostModel
 from ansible_collections.virt.hostdev.plugins.module_utils.model.refusals import assignability
+from ansible_collections.virt.hostdev.plugins.module_utils.model.vf_table import listed_devices
 
 
 # What a reader of device facts says of summary facts (model_of_facts, plugin_utils.facts_query).
@@ -58,6 +59,7 @@ def model_of_facts(facts: Any, error: Type[HostdevError] = HostdevError) -> Host
                 wrong = 'the name of device %d is %s, not a node device name such as pci_0000_01_00_0' % (
                     index, described(name))
             raise error('%s, but %s' % (expected, wrong))
+    devices = listed_devices(devices, error)  # the VFs of compact facts' tables, a table that is none named
     if not isinstance(facts, Mapping):
         return HostModel.of_facts(devices)
     iommu = facts.get('iommu')
