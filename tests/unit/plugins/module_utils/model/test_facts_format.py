@@ -39,7 +39,12 @@ from ansible_collections.virt.hostdev.plugins.module_utils.model.facts_format im
 )
 from ansible_collections.virt.hostdev.plugins.module_utils.model.host_facts import host_facts, model_of_facts
 from ansible_collections.virt.hostdev.plugins.module_utils.model.records import CAPABILITIES, CAPABILITY_KEYS, SRIOV_KEYS
-from ansible_collections.virt.hostdev.plugins.module_utils.model.vf_table import VF_COLUMNS, listed_devices, with_vf_tables
+from ansible_collections.virt.hostdev.plugins.module_utils.model.vf_table import (
+    VF_COLUMNS,
+    VF_TABLE_KEYS,
+    listed_devices,
+    with_vf_tables,
+)
 from ansible_collections.virt.hostdev.plugins.module_utils.reading import host_reader
 from ansible_collections.virt.hostdev.plugins.module_utils.reading.host_reader import read_host
 from ansible_collections.virt.hostdev.plugins.modules import hostdev_facts
@@ -322,6 +327,13 @@ def test_sriov_facts_follow_the_declaration(sriov_facts, mode):
         sriov = (device.get('pci') or {}).get('sriov')
         if sriov is not None:
             assert list(sriov) == list(SRIOV_KEYS if mode == 'full' else COMPACT_SRIOV_KEYS), device['name']
+        if (sriov or {}).get('vfs') is not None:  # a PF's VF table (compact facts)
+            table = sriov['vfs']
+            assert list(table) == list(VF_TABLE_KEYS) and table['columns'] == list(VF_COLUMNS), device['name']
+            assert list(table['pci']) == [key for key in COMPACT_CAPABILITY_KEYS['pci'] if key != 'sriov']
+            assert table['rows'] and all(len(row) == len(VF_COLUMNS) for row in table['rows']), device['name']
+    if mode == 'compact':  # the devices the tables stand for follow the declaration too
+        assert_facts_follow_the_declaration(dict(facts, devices=listed_devices(facts['devices'])), mode)
 
 
 def test_compact_facts_list_vfs_as_rows_of_their_pfs_table(sriov_facts):
