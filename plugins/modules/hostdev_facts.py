@@ -368,7 +368,7 @@ ansible_facts:
                     vfs:
                       description:
                         - "Compact facts only: the PF's VFs, one row per VF in VF index order, each a list of the values C(columns) names:
-                          C(vf_index), C(address), C(driver), C(iommu_group), C(mac) and C(vlan) (as the PF's C(link) gives them, null
+                          C(vf_index), C(address), C(driver), C(iommu_group), C(mac) and C(vlan) (as the link of the PF gives them, null
                           when unknown), C(assigned_to) and C(blockers) (assignable when empty). C(pci) holds the ids every row shares."
                         - "A VF whose ids differ from the PF's first VF's stays a device of its own. Null for a device without VFs
                           in a table."
