@@ -424,8 +424,8 @@ def facts_of(model: 'HostModel', source: str, blockers: Optional[Mapping[str, Li
 
 
 def records_of_facts(devices: Iterable[Mapping[str, Any]], iommu_groups: Any = None) -> List[Record]:
-    """The device records of a host's facts (ansible_facts.hostdev, full or compact): its devices
-    (facts_record of each) and, for compact facts, the bridges iommu_groups names.
+    """The device records of a host's facts (ansible_facts.hostdev, full or compact): its devices and
+    VF rows (facts_record of each of vf_table.listed_devices) and, in compact facts, the bridges iommu_groups names.
 
     The facts are not changed. A PCI device that iommu_groups names and devices leave out
     is a bridge (compact facts leave bridges out: see in_compact_facts), in its group.

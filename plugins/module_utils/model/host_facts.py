@@ -35,7 +35,8 @@ def model_of_facts(facts: Any, error: Type[HostdevError] = HostdevError) -> Host
 
     The model knows the devices, their tree and IOMMU groups and the IOMMU state; not the domains'
     definitions nor what the host runs on, so it does not compute holders or blockers again: the
-    facts' assigned_to, assignable and blockers are what a reader of facts goes by.
+    facts' assigned_to, assignable and blockers are what a reader of facts goes by. The VFs of compact
+    facts' tables (vf_table) are devices of the model; a table that is none fails with error, naming its PF.
 
     error: the HostdevError subclass to raise when facts are not facts (a caller's own, such as
     MappingError), with a message naming what was given instead.

@@ -419,3 +419,21 @@ def test_summary_facts_count_vfs_as_nics(sriov_facts):
     assert sriov_facts['summary']['kinds']['nic'] == {
         'total': 10, 'assignable': 7, 'held': 1, 'blockers': {'has_virtual_functions': 2, 'assigned_elsewhere': 1},
         'models': []}
+
+
+def test_a_model_of_compact_sriov_facts_gives_the_same_devices(sriov_facts):
+    """model_of_facts of compact facts with VF tables gives back each VF and PF as the tables said them (holders
+    and blockers are the facts' own: without them a row cannot be made, and the VFs come back as devices)."""
+    compact = sriov_facts['compact']
+    again = model_of_facts(compact).facts(compact['source'], mode='compact')
+
+    def plain_devices(devices):
+        result = []
+        for device in listed_devices(devices):
+            device = dict((key, value) for key, value in device.items()
+                          if key not in ('assigned_to', 'assignable', 'blockers'))
+            device['pci'] = dict(device['pci'], sriov=dict(device['pci']['sriov'], vfs=None))
+            result.append(device)
+        return result
+    assert len(again['devices']) == 10 and plain_devices(again['devices']) == plain_devices(compact['devices'])
+    assert again['iommu_groups'] == compact['iommu_groups']
