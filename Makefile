@@ -43,8 +43,10 @@ demo: ## gather the bundled sample host's facts and print a summary (installs on
 	  $(BIN)/ansible-playbook -i localhost, -c local -e ansible_python_interpreter=$(PYTHON) \
 	  playbooks/demo.yml $(DEMO_ARGS)
 
-TEST_PHASES := unit integration sanity compat types lint docs lab lab-host
-test: setup ## unit, integration, sanity, compat, types, lint, docs, lab, lab-host in order; stops at the first failure
+# No lint phase: tests/integration/test_ansible_lint.py runs ansible-lint at the root of a clean copy of the
+# checkout, without --offline (what `make lint` runs offline, and more), so `make test` lints once.
+TEST_PHASES := unit integration sanity compat types docs lab lab-host
+test: setup ## unit, integration (with ansible-lint at the root), sanity, compat, types, docs, lab, lab-host in order; stops at the first failure
 	@for phase in $(TEST_PHASES); do \
 	  start=$$SECONDS; echo "==== make test: $$phase"; \
 	  if ! $(MAKE) --no-print-directory $$phase; then \
@@ -75,7 +77,8 @@ lint: setup ## ansible-lint at the root, as .ansible-lint says (profile producti
 	$(BIN)/ansible-lint --offline
 
 DOCS := $(BUILD)/docs
-docs: setup ## the docsite in .build/docs: (re)writes its pages from docs/*.md, antsibull-docs lint, Sphinx without warnings
+# tests/docsite runs here, on the site just built: the docs are built once per `make test`.
+docs: setup ## the docsite in .build/docs: (re)writes its pages from docs/*.md, antsibull-docs lint, Sphinx without warnings, tests/docsite on it
 	$(PYTHON) scripts/docsite.py
 	cd $(BUILD)/collections/ansible_collections/virt/hostdev && $(BIN)/antsibull-docs lint-collection-docs --plugin-docs .
 	rm -rf $(DOCS) && mkdir -p $(DOCS) && chmod 755 $(DOCS)
@@ -87,6 +90,7 @@ docs: setup ## the docsite in .build/docs: (re)writes its pages from docs/*.md, 
 	  >>$(DOCS)/conf.py
 	cd $(DOCS) && ./build.sh >build.log 2>&1 || { tail -n 40 build.log; exit 1; }
 	@echo "docsite: $(DOCS)/build/html/index.html"
+	DOCSITE_HTML=$(DOCS)/build/html $(PYTEST) $(PYTEST_ARGS) tests/docsite
 
 lab: setup ## boot the virtual-IOMMU guest, run the checks in it, assert on its JSON report
 	@rc=0; $(PYTEST) -p no:cacheprovider $(PYTEST_ARGS) tests/lab || rc=$$?; \

@@ -2,7 +2,7 @@
 arguments, no --offline, no collections path: it installs the collection for itself), passes with the
 committed .ansible-lint (profile production), which leaves out generated files only. The YAML examples of the
 README, the docs and the roles' READMEs, which users copy, lint clean with every default rule of ansible-lint.
-`make lint` is the same root run, offline, in the checkout itself."""
+`make lint` is the same root run, offline, in the checkout itself; `make test` runs this test instead of it."""
 
 import glob
 import os

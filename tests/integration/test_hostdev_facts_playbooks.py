@@ -14,24 +14,58 @@ from fixtures.sample_host import TEST_URI
 PLAYBOOKS = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'playbooks')
 
 
+def run_cases(run_playbook, directory, cases, check=False, interpreter=None):
+    """{name: (result, ansible_facts.hostdev)} of hostdev_facts run with each case's options ({name: options}),
+    all in one run of facts_cases.yml (writing into directory)."""
+    listed = [{'name': name, 'options': options, 'out': os.path.join(str(directory), '%s.json' % name)}
+              for name, options in cases.items()]
+    extra = {'facts_cases': listed}
+    if interpreter:
+        extra['ansible_python_interpreter'] = interpreter
+    completed = run_playbook(os.path.join(PLAYBOOKS, 'facts_cases.yml'), extra_vars=extra, check=check)
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    recorded = {}
+    for case in listed:
+        with open(case['out'], encoding='utf-8') as handle:
+            data = json.load(handle)
+        recorded[case['name']] = (data['result'], data['hostdev'])
+    return recorded
+
+
 @pytest.fixture()
 def facts(run_playbook, tmp_path):
     """Run hostdev_facts with the given options; return (result, ansible_facts.hostdev)."""
     def run(check=False, interpreter=None, **options):
-        out = tmp_path / 'out.json'
-        extra = dict(('facts_%s' % key, value) for key, value in options.items())
-        extra['out'] = str(out)
-        if interpreter:
-            extra['ansible_python_interpreter'] = interpreter
-        completed = run_playbook(os.path.join(PLAYBOOKS, 'facts_dump.yml'), extra_vars=extra, check=check)
-        assert completed.returncode == 0, completed.stdout + completed.stderr
-        recorded = json.loads(out.read_text())
-        return recorded['result'], recorded['hostdev']
+        return run_cases(run_playbook, tmp_path, {'case': options}, check, interpreter)['case']
     return run
 
 
-def test_sample_host_facts(facts, sample_sysfs):
-    result, hostdev = facts(uri=TEST_URI, source='libvirt', sysfs_root=sample_sysfs)
+@pytest.fixture(scope='module')
+def sample_cases(sample_sysfs, tmp_path_factory):
+    """The runs of the tests below that need nothing but the sample host, made in one playbook run:
+    {name: (result, ansible_facts.hostdev, options)}."""
+    from support import run_playbook
+    work = tmp_path_factory.mktemp('facts-cases')
+    libvirt = {'uri': TEST_URI, 'source': 'libvirt'}
+    unreachable = 'qemu:///system?socket=%s/absent' % work
+    cases = {
+        'sample': dict(libvirt, sysfs_root=sample_sysfs),
+        'pci_passthrough': dict(libvirt, sysfs_root=sample_sysfs, cap='pci', passthrough=True),
+        'usb_device': dict(libvirt, cap='usb_device'),
+        'affected_by': dict(libvirt, affected_by='pci_0000_04_00_0'),
+        'affected_by_and_cap': dict(libvirt, affected_by='pci_0000_04_00_0', cap='pci'),
+        'affected_by_and_passthrough': dict(libvirt, affected_by='pci_0000_04_00_0', passthrough=False),
+        'unknown_affected_by': dict(libvirt, affected_by='pci_0000_99_00_0'),
+        'sysfs': {'source': 'sysfs', 'sysfs_root': sample_sysfs},
+        'unreachable': {'uri': unreachable, 'source': 'libvirt'},
+        'unreachable_auto': {'uri': unreachable, 'source': 'auto', 'sysfs_root': '/sys'},
+    }
+    recorded = run_cases(run_playbook, work, cases)
+    return dict((name, recorded[name] + (options,)) for name, options in cases.items())
+
+
+def test_sample_host_facts(sample_cases):
+    result, hostdev, _options = sample_cases['sample']
     assert result['changed'] is False and not result.get('failed')
     assert hostdev['source'] == 'libvirt'
     names = [device['name'] for device in hostdev['devices']]
@@ -55,31 +89,31 @@ def test_sample_host_facts(facts, sample_sysfs):
     assert any('scsi_host6' in warning for warning in result['warnings'])
 
 
-def test_capability_and_passthrough_filters(facts, sample_sysfs):
-    result = facts(uri=TEST_URI, source='libvirt', sysfs_root=sample_sysfs, cap='pci', passthrough=True)[0]
+def test_capability_and_passthrough_filters(sample_cases):
+    result = sample_cases['pci_passthrough'][0]
     assert result['devices'] == [
         'pci_0000_00_02_0', 'pci_0000_00_14_0', 'pci_0000_00_17_0', 'pci_0000_00_1f_3', 'pci_0000_01_00_0',
         'pci_0000_01_00_1', 'pci_0000_02_00_0', 'pci_0000_04_00_0', 'pci_0000_04_01_0']
-    result = facts(uri=TEST_URI, source='libvirt', cap='usb_device')[0]
+    result = sample_cases['usb_device'][0]
     assert result['devices'] == ['usb_1_3', 'usb_usb1', 'usb_usb2']
 
 
-def test_affected_by(facts):
-    result = facts(uri=TEST_URI, source='libvirt', affected_by='pci_0000_04_00_0')[0]
+def test_affected_by(sample_cases):
+    result = sample_cases['affected_by'][0]
     assert result['devices'] == ['net_enp4s0_00_1b_21_00_00_40', 'net_enp4s1_00_1b_21_00_00_41',
                                  'pci_0000_03_00_0', 'pci_0000_04_01_0']
 
 
-@pytest.mark.parametrize('conflict', [{'cap': 'pci'}, {'passthrough': False}])
-def test_affected_by_conflicts_with_other_filters(facts, conflict):
-    result, hostdev = facts(uri=TEST_URI, source='libvirt', affected_by='pci_0000_04_00_0', **conflict)
+@pytest.mark.parametrize('case', ['affected_by_and_cap', 'affected_by_and_passthrough'])
+def test_affected_by_conflicts_with_other_filters(sample_cases, case):
+    result, hostdev, _options = sample_cases[case]
     assert result['failed'] is True
     assert 'mutually exclusive' in result['msg'] and 'affected_by' in result['msg']
     assert hostdev is None
 
 
-def test_unknown_affected_by_names_the_device(facts):
-    result = facts(uri=TEST_URI, source='libvirt', affected_by='pci_0000_99_00_0')[0]
+def test_unknown_affected_by_names_the_device(sample_cases):
+    result = sample_cases['unknown_affected_by'][0]
     assert result['failed'] is True
     assert result['msg'] == ("device reference 'pci_0000_99_00_0' is not a node device name, a PCI address, a USB "
                              "vendor:product or a USB bus.device known on this host")
@@ -87,39 +121,40 @@ def test_unknown_affected_by_names_the_device(facts):
     assert 'Traceback' not in json.dumps(result)
 
 
-def test_check_mode_gives_the_same_facts(facts, sample_sysfs):
-    normal, normal_facts = facts(uri=TEST_URI, source='libvirt', sysfs_root=sample_sysfs)
-    checked, checked_facts = facts(check=True, uri=TEST_URI, source='libvirt', sysfs_root=sample_sysfs)
+def test_check_mode_gives_the_same_facts(facts, sample_cases):
+    normal, normal_facts, options = sample_cases['sample']
+    checked, checked_facts = facts(check=True, **options)
     assert checked['changed'] is False
     assert checked_facts == normal_facts
     assert checked['devices'] == normal['devices']
 
 
-def test_sysfs_source_on_the_sample_tree(facts, sample_sysfs):
-    result, hostdev = facts(source='sysfs', sysfs_root=sample_sysfs)
+def test_sysfs_source_on_the_sample_tree(sample_cases):
+    result, hostdev, _options = sample_cases['sysfs']
     assert hostdev['source'] == 'sysfs'
     assert 'scsi_target6_0_0' not in result['devices']
     assert len(result['devices']) == 33
 
 
-def test_unreachable_daemon_is_named(facts, tmp_path):
-    uri = 'qemu:///system?socket=%s/absent' % tmp_path
-    result = facts(uri=uri, source='libvirt')[0]
+def test_unreachable_daemon_is_named(sample_cases):
+    result, _hostdev, options = sample_cases['unreachable']
     assert result['failed'] is True
-    assert result['msg'].startswith('cannot connect to libvirt at %s: ' % uri)
-    result, hostdev = facts(uri=uri, source='auto', sysfs_root='/sys')
+    assert result['msg'].startswith('cannot connect to libvirt at %s: ' % options['uri'])
+    result, hostdev, _options = sample_cases['unreachable_auto']
     assert not result.get('failed') and hostdev['source'] == 'sysfs'
     assert any('read devices from sysfs instead' in warning for warning in result['warnings'])
 
 
-def test_another_hosts_tree_beside_a_daemon_that_answers_is_read_alone(facts, libvirtd, sample_sysfs):
+def test_another_hosts_tree_beside_a_daemon_that_answers_is_read_alone(run_playbook, libvirtd, sample_sysfs, tmp_path):
     """One machine per run: this machine's libvirtd answers, sysfs_root is a copy of the sample host.
     The devices once came from the daemon and the IOMMU state from the copy: the copy's GPU was missing."""
-    result, hostdev = facts(uri=libvirtd, source='auto', sysfs_root=sample_sysfs)
+    recorded = run_cases(run_playbook, tmp_path, {'auto': {'uri': libvirtd, 'source': 'auto', 'sysfs_root': sample_sysfs},
+                                                  'libvirt': {'uri': libvirtd, 'source': 'libvirt', 'sysfs_root': sample_sysfs}})
+    result, hostdev = recorded['auto']
     assert not result.get('failed') and hostdev['source'] == 'sysfs'
     assert 'pci_0000_01_00_0' in result['devices'] and len(result['devices']) == 33
     assert hostdev['iommu']['groups'] == 10
-    result = facts(uri=libvirtd, source='libvirt', sysfs_root=sample_sysfs)[0]
+    result = recorded['libvirt'][0]
     assert result['failed'] is True
     assert result['msg'] == (
         "source libvirt reads this machine's devices from %s, but sysfs_root %s is not this machine's /sys: the "
@@ -140,7 +175,7 @@ def test_a_snapshot_without_mounts_blocks_every_device(facts, tmp_path, sample_s
                for warning in result['warnings'])
 
 
-def test_missing_libvirt_binding(facts, tmp_path, sample_sysfs):
+def test_missing_libvirt_binding(run_playbook, tmp_path, sample_sysfs):
     # An interpreter on which `import libvirt` fails, as on a host without the binding.
     hide = tmp_path / 'hide'
     hide.mkdir()
@@ -148,14 +183,19 @@ def test_missing_libvirt_binding(facts, tmp_path, sample_sysfs):
     interpreter = tmp_path / 'python-without-libvirt'
     interpreter.write_text('#!/bin/sh\nPYTHONPATH=%s exec %s "$@"\n' % (hide, sys.executable))
     interpreter.chmod(0o755)
-    result = facts(interpreter=str(interpreter), uri=TEST_URI, source='libvirt')[0]
+    recorded = run_cases(run_playbook, tmp_path, {
+        'libvirt': {'uri': TEST_URI, 'source': 'libvirt'},
+        'auto': {'uri': 'qemu:///system', 'source': 'auto', 'sysfs_root': sample_sysfs},
+        'auto_test_driver': {'uri': TEST_URI, 'source': 'auto', 'sysfs_root': sample_sysfs},
+    }, interpreter=str(interpreter))
+    result = recorded['libvirt'][0]
     assert result['failed'] is True
     assert 'Failed to import the required Python library (libvirt-python)' in result['msg']
-    result, hostdev = facts(interpreter=str(interpreter), uri='qemu:///system', source='auto', sysfs_root=sample_sysfs)
+    result, hostdev = recorded['auto']
     assert hostdev['source'] == 'sysfs'
     assert any('binding is not installed' in warning for warning in result['warnings'])
     # The test driver (like a remote URI) describes another machine: never this one's sysfs instead.
-    result = facts(interpreter=str(interpreter), uri=TEST_URI, source='auto', sysfs_root=sample_sysfs)[0]
+    result = recorded['auto_test_driver'][0]
     assert result['failed'] is True
     assert 'Failed to import the required Python library (libvirt-python)' in result['msg']
 

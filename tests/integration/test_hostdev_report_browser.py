@@ -16,27 +16,21 @@ from selenium.webdriver.common.by import By
 from support.browser import WAIT, chromium, load, timings
 from support.fleet_hosts import build_fleet_hosts, fleet_facts
 from support.playbook import REPO_ROOT
-from support.report_hosts import FLEET_DRIFT, HOSTILE_PRODUCT, build_fleet
+from support.report_hosts import HOSTILE_PRODUCT
 
 from fixtures.synthetic_host import synthetic_sysfs
 
-PLAYBOOK = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'playbooks', 'report_fleet.yml')
 FACTS_PLAYBOOK = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'playbooks', 'report_facts.yml')
 SCREENSHOT = os.path.join(REPO_ROOT, '.build', 'hostdev-report.png')
 TOPOLOGY_SHOT = os.path.join(REPO_ROOT, '.build', 'hostdev-report-topology.png')
 
 
 @pytest.fixture(scope='module')
-def page(tmp_path_factory):
+def page(drift_report):
     """file:// URL of the report the role wrote for ws-a, ws-b (IOMMU off) and ws-c (no facts)."""
-    from support import run_playbook
-    work = tmp_path_factory.mktemp('report-browser')
-    dest = str(work / 'report')
-    completed = run_playbook(PLAYBOOK, timeout=120, extra_vars={
-        'report_hosts': build_fleet(str(work / 'fleet')), 'report_dest': dest,
-        'hostdev_report_drift': FLEET_DRIFT})
-    assert completed.returncode == 0, completed.stdout + completed.stderr
-    return 'file://' + os.path.join(dest, 'hostdev-report.html')
+    returncode, output, _result = drift_report['first_run']
+    assert returncode == 0, output
+    return 'file://' + os.path.join(drift_report['dest'], 'hostdev-report.html')
 
 
 @pytest.fixture(scope='module')

@@ -2,15 +2,13 @@
 or from the fact cache, idempotence, check mode and diff, and a controller without Graphviz."""
 
 import csv
-import json
 import os
 import sys
 
 import pytest
 
-from support.report_hosts import FLEET_DRIFT, HOSTILE_PRODUCT, SAMPLE_IGPU_PRODUCT, build_fleet
+from support.report_hosts import FLEET_DRIFT, HOSTILE_PRODUCT, SAMPLE_IGPU_PRODUCT, build_fleet, run_report
 
-PLAYBOOK = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'playbooks', 'report_fleet.yml')
 FILES = ['hostdev-report.csv', 'hostdev-report.html', 'hostdev-report.md']
 
 
@@ -20,19 +18,21 @@ def fleet(tmp_path_factory):
 
 
 @pytest.fixture()
-def report(run_playbook, fleet, tmp_path):
+def report(fleet, tmp_path):
     """report(dest=tmp/report, check=False, env=None, **extra_vars) -> (returncode, output, result)."""
     def run(dest=None, check=False, env=None, **extra):
-        dest = str(dest or tmp_path / 'report')
-        extra_vars = dict({'report_hosts': fleet, 'report_dest': dest}, **extra)
-        record = dest + '.result.json'
-        if os.path.exists(record):
-            os.unlink(record)
-        completed = run_playbook(PLAYBOOK, extra_vars=extra_vars, check=check, env=env, timeout=300)
-        output = completed.stdout + completed.stderr
-        result = json.load(open(record)) if os.path.exists(record) else None
-        return completed.returncode, output, result
+        return run_report(fleet, str(dest or tmp_path / 'report'), check, env, **extra)
     return run
+
+
+@pytest.fixture(scope='module')
+def full_report(fleet, tmp_path_factory):
+    """The default report (full facts, no drift), written once for the tests that compare another
+    report with it: (its directory, the role's result). Read it only."""
+    dest = str(tmp_path_factory.mktemp('full') / 'report')
+    returncode, output, result = run_report(fleet, dest)
+    assert returncode == 0, output
+    return dest, result
 
 
 def csv_rows(path):
@@ -46,26 +46,28 @@ def snapshot(directory):
                 for name in sorted(os.listdir(directory)))
 
 
-def test_writes_the_report_once_then_changes_nothing(report, tmp_path):
-    returncode, output, result = report(hostdev_report_drift=FLEET_DRIFT)
+def test_writes_the_report_once_then_changes_nothing(drift_report):
+    """The first run (the session's drift report, whose page the browser tests read) writes the three
+    files; a second run over the same fleet changes nothing."""
+    returncode, output, result = drift_report['first_run']
     assert returncode == 0, output
-    dest = tmp_path / 'report'
-    assert sorted(os.listdir(str(dest))) == FILES
+    dest = drift_report['dest']
+    assert sorted(os.listdir(dest)) == FILES
     assert result['changed'] is True and [entry['changed'] for entry in result['files']] == [True] * 3
     summary = result['summary']
     assert summary['without_facts'] == ['ws-c'] and summary['iommu_off'] == ['ws-b']
     assert (summary['free_gpus'], summary['gpus'], summary['drift']) == (1, 4, 2)
-    rows = csv_rows(str(dest / 'hostdev-report.csv'))
+    rows = csv_rows(os.path.join(dest, 'hostdev-report.csv'))
     assert [row['host'] for row in rows] == ['ws-a'] * 9 + ['ws-b'] * 9 + ['ws-c']
     igpus = [row['product'] for row in rows if row['device'] == 'pci_0000_00_02_0']
     assert igpus == [HOSTILE_PRODUCT, 'AlderLake-S GT1']
     assert rows[-1]['state'] == 'no hostdev facts'
-    before = snapshot(str(dest))
+    before = snapshot(dest)
 
-    returncode, output, result = report(hostdev_report_drift=FLEET_DRIFT)
+    returncode, output, result = run_report(drift_report['fleet'], dest, hostdev_report_drift=FLEET_DRIFT)
     assert returncode == 0, output
     assert result['changed'] is False and not any(entry['changed'] for entry in result['files'])
-    assert snapshot(str(dest)) == before
+    assert snapshot(dest) == before
 
 
 def test_check_mode_and_diff_tell_what_would_change(report, tmp_path):
@@ -100,15 +102,14 @@ def test_facts_from_the_fact_cache(report, tmp_path):
     assert result['summary']['without_facts'] == ['not-in-inventory', 'ws-a', 'ws-b', 'ws-c']
 
 
-def test_the_report_from_compact_facts(report, tmp_path, fleet):
+def test_the_report_from_compact_facts(report, tmp_path, fleet, full_report):
     """Compact facts give the same rows, states and summary; the controller's pci.ids names the ids they carry."""
-    assert report(dest=tmp_path / 'full')[0] == 0
     # ws-b's pci.ids is the sample's; ws-a's names its integrated GPU with hostile text, which full facts read
     pci_ids = os.path.join(os.path.dirname(fleet[1]['root']), 'usr', 'share', 'misc', 'pci.ids')
     returncode, output, result = report(dest=tmp_path / 'compact', report_facts='compact',
                                         hostdev_report_pci_ids=pci_ids)
     assert returncode == 0, output
-    full = csv_rows(str(tmp_path / 'full' / 'hostdev-report.csv'))
+    full = csv_rows(os.path.join(full_report[0], 'hostdev-report.csv'))
     compact = csv_rows(str(tmp_path / 'compact' / 'hostdev-report.csv'))
     assert compact == [dict(row, product=SAMPLE_IGPU_PRODUCT) if row['product'] == HOSTILE_PRODUCT else row
                        for row in full]
@@ -122,10 +123,9 @@ def test_the_report_from_compact_facts(report, tmp_path, fleet):
     assert vendors == {'Intel Corporation', 'NVIDIA Corporation'}
 
 
-def test_the_report_from_summary_facts(report, tmp_path):
+def test_the_report_from_summary_facts(report, tmp_path, full_report):
     """Summary facts give the same fleet summary, a section of counts per host, and no picture."""
-    returncode, output, full = report(dest=tmp_path / 'full')
-    assert returncode == 0, output
+    full = full_report[1]
     returncode, output, result = report(dest=tmp_path / 'summary', report_facts='summary')
     assert returncode == 0, output
     assert result['summary']['summary_facts'] == ['ws-a', 'ws-b']

@@ -37,7 +37,7 @@ def test_users_first_then_the_developers_two_commands():
     commands = code_blocks(section(text, 'Develop: two commands'), 'sh')[0].splitlines()
     assert commands == [
         "make demo    # gather the bundled sample workstation's facts and print a summary",
-        'make test    # unit, integration (real libvirtd), sanity, compat, types, lint, docs, both labs',
+        'make test    # unit, integration (real libvirtd, ansible-lint), sanity, compat, types, docs, both labs',
     ]
     # a user installs with ansible-galaxy and the host's package manager, not with the Makefile
     install = ''.join(code_blocks(section(text, 'Install'), 'sh'))

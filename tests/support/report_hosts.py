@@ -6,15 +6,22 @@
   no intel_iommu=on), so every PCI device is blocked by ``iommu_off``.
 - ``rename_product(sysfs_root, old, new)``: a product name as pci.ids gives it, changed, to
   put hostile text (markup, quotes, commas, a formula) into the facts the reader builds.
+- ``build_fleet(dest)`` and ``run_report(fleet, dest, ...)``: the fleet of three and the
+  hostdev_report role's run over it through tests/integration/playbooks/report_fleet.yml.
 """
 
 from __future__ import annotations
 
 import glob
+import json
 import os
 import shutil
 
 from fixtures.sample_host import build_tree
+
+from .playbook import REPO_ROOT, run_playbook
+
+REPORT_PLAYBOOK = os.path.join(REPO_ROOT, 'tests', 'integration', 'playbooks', 'report_fleet.yml')
 
 # What a hostile or broken pci.ids could put into a product name: markup, a quote, a comma
 # and a spreadsheet formula. The page must show it as text and run nothing.
@@ -69,3 +76,18 @@ def build_fleet(dest):
     rename_product(ws_a, SAMPLE_IGPU_PRODUCT, HOSTILE_PRODUCT)
     ws_b = build_iommu_off(os.path.join(dest, 'ws-b'))
     return [{'name': 'ws-a', 'root': ws_a}, {'name': 'ws-b', 'root': ws_b}, {'name': 'ws-c', 'root': ''}]
+
+
+def run_report(fleet, dest, check=False, env=None, **extra_vars):
+    """report_fleet.yml's report of the fleet into dest: (returncode, output, the role's result that the
+    playbook records beside dest, or None)."""
+    record = dest + '.result.json'
+    if os.path.exists(record):
+        os.unlink(record)
+    completed = run_playbook(REPORT_PLAYBOOK, extra_vars=dict({'report_hosts': fleet, 'report_dest': dest}, **extra_vars),
+                             check=check, env=env, timeout=300)
+    result = None
+    if os.path.exists(record):
+        with open(record, encoding='utf-8') as handle:
+            result = json.load(handle)
+    return completed.returncode, completed.stdout + completed.stderr, result

@@ -33,8 +33,8 @@ VF0, VF1 = 'pci_0000_06_10_0', 'pci_0000_06_10_2'
 @pytest.fixture(scope='module')
 def records(tmp_path_factory):
     root = add_sriov(build_tree(str(tmp_path_factory.mktemp('host'))), vfs=4)
-    found, _domains, iommu, _warnings, _unknown = read_via_sysfs(root)
-    return found, iommu
+    read = read_via_sysfs(root)
+    return read.records, read.iommu
 
 
 def model_of(records, domains=()):

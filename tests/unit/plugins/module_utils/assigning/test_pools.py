@@ -30,8 +30,8 @@ def held(name, *addresses):
 @pytest.fixture(scope='module')
 def records(tmp_path_factory):
     root = add_sriov(build_tree(str(tmp_path_factory.mktemp('host'))), vfs=6)
-    found, _domains, iommu, _warnings, _unknown = read_via_sysfs(root)
-    return found, iommu
+    read = read_via_sysfs(root)
+    return read.records, read.iommu
 
 
 def model_of(records, domains=()):

@@ -1,7 +1,8 @@
 """scripts/docsite.py: every Markdown page of the docs and every role's README is a docsite page, with
 the labels antsibull-docs wants, and the links between pages (and from the modules) resolve to them.
-`make docs` builds the site itself, with antsibull-docs' lint and Sphinx's warnings as errors; the tests of
-the built site run it (into a directory of their own) and read its HTML, one page in headless Chromium."""
+`make docs` builds the site itself, with antsibull-docs' lint and Sphinx's warnings as errors, then runs
+these tests on the HTML it built (DOCSITE_HTML); they read it, one page in headless Chromium. Run
+alone (plain pytest), the tests of the built site build one with `make docs` into a directory of their own."""
 
 import glob
 import html.parser
@@ -66,10 +67,16 @@ def _env_without_make():
 
 @pytest.fixture(scope='module')
 def site(tmp_path_factory):
-    """The HTML that `make docs` builds (antsibull-docs and Sphinx), into a directory of this test's own."""
+    """The HTML that `make docs` builds (antsibull-docs and Sphinx): the site it has just built when it runs
+    these tests (DOCSITE_HTML), else one it builds into a directory of this test's own."""
+    built = os.environ.get('DOCSITE_HTML')
+    if built:
+        assert os.path.isfile(os.path.join(built, 'docsite', 'howto_iommu_conditions.html')), \
+            'DOCSITE_HTML=%s is not a built docsite' % built
+        return built
     dest = tmp_path_factory.mktemp('docsite')
     completed = subprocess.run(['make', '--no-print-directory', '-C', REPO, 'docs', 'DOCS=%s' % dest],
-                               capture_output=True, text=True, timeout=900, stdin=subprocess.DEVNULL,
+                               capture_output=True, text=True, timeout=1800, stdin=subprocess.DEVNULL,
                                env=_env_without_make(), check=False)
     assert completed.returncode == 0, completed.stdout[-4000:] + completed.stderr[-4000:]
     return str(dest / 'build' / 'html')
