@@ -445,4 +445,3 @@ def records_of_facts(devices: Iterable[Mapping[str, Any]], iommu_groups: Any = N
                 records.append({'name': member, 'type': 'pci', 'parent': None,
                                 'pci': {'address': address, 'class': BRIDGE_CLASS, 'iommu_group': number}})
     return records
-
