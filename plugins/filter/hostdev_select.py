@@ -24,7 +24,8 @@ description:
   - The devices of compact facts (O(virt.hostdev.hostdev_facts#module:facts=compact)) have fewer keys and no
     bridges, so there C(group_devices) name no bridges and an expression on a key they lack (such as
     C(passthrough.eligible)) selects nothing. C(!contains(blockers, 'not_eligible')) and C(assignable) select
-    on both forms.
+    on both forms. The VFs compact facts give as rows of their PF's C(pci.sriov.vfs) table are searched as
+    devices of their own, with C(pci.sriov.physical_function), C(vf_index) and C(link), as in full facts.
 requirements:
   - jmespath (on the controller)
 options:
@@ -66,6 +67,7 @@ from ansible.module_utils.common.text.converters import to_native
 
 from ansible_collections.virt.hostdev.plugins.module_utils.errors import described, shown
 from ansible_collections.virt.hostdev.plugins.module_utils.model.host_facts import model_of_facts
+from ansible_collections.virt.hostdev.plugins.module_utils.model.vf_table import listed_devices
 from ansible_collections.virt.hostdev.plugins.plugin_utils.facts_query import device_list, plain
 
 try:
@@ -129,13 +131,15 @@ def _checked(expression):
 def with_groups(devices):
     """Copies of the devices with group_devices and group_endpoints added.
 
-    Facts devices are valid device records, so the model answers: group_devices are
+    The VFs of compact facts' tables (a PF's pci.sriov.vfs) are selected as devices of their own,
+    with the keys they had as compact devices. Facts devices are valid device records, so the model
+    answers: group_devices are
     the kernel's members of the device's own or inherited group (its iommu_group
     key), group_endpoints those of them that are not bridges.
     """
     model = model_of_facts(devices)
     result = []
-    for device in devices:
+    for device in listed_devices(devices):  # compact facts' VF rows are devices of their own here
         group = model.iommu_group(device['name'])
         copy = dict(device)
         copy['group_devices'] = model.group_devices(group) if group is not None else []

@@ -239,7 +239,9 @@ ansible_facts:
           description:
             - The devices, sorted by name. In full facts every device with every key below. In compact
               facts the devices eligible for passthrough and the other PCI endpoints (no bridges), with
-              the keys returned in compact facts.
+              the keys returned in compact facts; the VFs of a PF are rows of its C(pci.sriov.vfs) table there,
+              not devices of their own (the query filters, C(hostdev_select), the mapping filters and the
+              report read them as devices).
             - A value that could not be read is null.
           type: list
           elements: dict
@@ -319,7 +321,8 @@ ansible_facts:
                   description:
                     - "SR-IOV: of a physical function (PF, C(totalvfs) set) or a virtual function (VF, C(physical_function) set),
                       one shape, what does not apply null; null for a device without SR-IOV."
-                    - "Compact facts keep C(totalvfs), C(numvfs), C(physical_function), C(vf_index) and C(link) with its C(mac) and C(vlan)."
+                    - "Compact facts keep C(totalvfs), C(numvfs), C(physical_function), C(vf_index) and C(link) with its C(mac) and C(vlan),
+                      and give a PF's VFs in its C(vfs) table."
                     - "C(drivers_autoprobe), C(link) and C(vgpu) come from the host itself (sysfs, C(ip link)): null when the devices are read
                       through libvirt alone (a remote URI, the test driver) or a copy of another host's tree, with a warning for the
                       links of network VFs."
@@ -366,6 +369,20 @@ ansible_facts:
                             type: list, elements: dict, returned: always, sample: [{"id": 557, "name": "NVIDIA L4-1B"}]}
                         current_type: {description: "The id of the vGPU type the VF has (C(nvidia/current_vgpu_type)); 0 none.",
                             type: int, returned: always, sample: 0}
+                    vfs:
+                      description:
+                        - "Compact facts only: the PF's VFs, one row per VF in VF index order, each a list of the values C(columns) names:
+                          C(vf_index), C(address), C(driver), C(iommu_group), C(mac) and C(vlan) (as the link of the PF gives them, null
+                          when unknown), C(assigned_to) and C(blockers) (assignable when empty). C(pci) holds the ids every row shares."
+                        - "A VF whose ids differ from the PF's first VF's stays a device of its own. Null for a device without VFs
+                          in a table."
+                      type: dict
+                      returned: in compact facts
+                      sample: {columns: [vf_index, address, driver, iommu_group, mac, vlan, assigned_to, blockers],
+                               pci: {class: "0x020000", vendor_id: "0x8086", product_id: "0x10ca", subsystem_vendor_id: null,
+                                     subsystem_id: null},
+                               rows: [[0, "0000:81:10.0", igbvf, 2, "00:00:00:00:00:00", 0, [], []],
+                                      [1, "0000:81:10.1", vfio-pci, 3, "52:54:00:6d:90:02", 100, [vm], [assigned_elsewhere]]]}
                 mdev_types:
                   description: The mediated device types, or null.
                   type: list
@@ -439,7 +456,9 @@ ansible_facts:
         iommu_groups:
           description:
             - The IOMMU groups sorted by number, each with the sorted names of the PCI devices in it
-              (bridges too, in compact facts as well).
+              (bridges too).
+            - Compact facts leave out a group that is one listed device alone (its C(iommu_group) says it); they keep
+              the groups of several devices and those with a device they leave out (a bridge).
           type: list
           elements: dict
           returned: in full and compact facts

@@ -12,7 +12,8 @@ passthrough.reasons, driver, assigned_to, assignable; and iommu_groups. Only nam
 out the bridges and most keys (facts_format.COMPACT_DEVICE_KEYS): HostModel.of_facts makes up for
 them, so the answers on compact facts are those on full facts. A PCI device's group is then its
 top-level iommu_group and its address comes from its name; a PCI device that iommu_groups names and
-the devices leave out is a bridge; a device without a class is of no kind, and an endpoint.
+the devices leave out is a bridge; a device without a class is of no kind, and an endpoint. The VFs
+compact facts list as rows of their PF's table are devices here (vf_table.listed_devices).
 """
 
 from collections.abc import Mapping
@@ -30,6 +31,7 @@ from ansible_collections.virt.hostdev.plugins.module_utils.model.devices import 
 from ansible_collections.virt.hostdev.plugins.module_utils.model.facts_format import is_summary
 from ansible_collections.virt.hostdev.plugins.module_utils.model.host_facts import SUMMARY_HAS_NO_DEVICES, model_of_facts
 from ansible_collections.virt.hostdev.plugins.module_utils.model.pci_classes import pci_kind_prefixes
+from ansible_collections.virt.hostdev.plugins.module_utils.model.vf_table import listed_devices
 
 
 def device_list(devices: Any, plugin: str, where: str = 'ansible_facts.hostdev.devices') -> List[Mapping]:
@@ -87,13 +89,14 @@ class FactsQuery:
             raise AnsibleFilterError('%s expects ansible_facts.hostdev, the dict virt.hostdev.hostdev_facts sets, '
                                      'not %s' % (plugin, self._described(facts)))
         devices = device_list(facts['devices'], plugin)
+        try:
+            self.model = model_of_facts(facts)
+            devices = listed_devices(devices)  # with the VFs of compact facts' tables
+        except HostdevError as error:
+            raise self.error(error.message)
         self.devices: Dict[str, Mapping] = {}
         for device in devices:
             self.devices.setdefault(device['name'], device)  # the first report wins, as in HostModel
-        try:
-            self.model = model_of_facts(facts)
-        except HostdevError as error:
-            raise self.error(error.message)
 
     @staticmethod
     def _described(facts: Any) -> str:

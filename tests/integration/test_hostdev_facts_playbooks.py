@@ -324,8 +324,15 @@ def test_virtual_functions_example_on_a_synthetic_sriov_host(run_playbook, tmp_p
         'virtual_functions_out': str(out)})
     assert completed.returncode == 0, completed.stdout + completed.stderr
     assert 'the MAC, VLAN and link settings of 8 virtual functions' in completed.stdout + completed.stderr
+    # compact facts: the PF's VFs are rows of its table; their links unknown here (a copy of a tree)
+    vf_ids = {'class': '0x020000', 'vendor_id': '0x8086', 'product_id': '0x10ca', 'subsystem_vendor_id': None,
+              'subsystem_id': None}
+    rows = [[vf, '0000:81:10.%d' % vf, 'igbvf', 2 + vf, None, None, [], []] for vf in range(4)]
+    rows[1][6:] = [['vm'], ['assigned_elsewhere']]
     assert json.loads(out.read_text()) == {
-        'pf_sriov': {'totalvfs': 7, 'numvfs': 4, 'physical_function': None, 'vf_index': None, 'link': None},
+        'pf_sriov': {'totalvfs': 7, 'numvfs': 4, 'physical_function': None, 'vf_index': None, 'link': None,
+                     'vfs': {'columns': ['vf_index', 'address', 'driver', 'iommu_group', 'mac', 'vlan', 'assigned_to',
+                                         'blockers'], 'pci': vf_ids, 'rows': rows}},
         'pf_blockers': ['has_virtual_functions'],
         'free_vfs': ['pci_0000_81_10_0', 'pci_0000_81_10_2', 'pci_0000_81_10_3'],
         'held_vfs': ['pci_0000_81_10_1'],

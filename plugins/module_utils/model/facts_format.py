@@ -25,6 +25,11 @@ from ansible_collections.virt.hostdev.plugins.module_utils.model.records import 
     Record,
     pci_address_of_name,
 )
+from ansible_collections.virt.hostdev.plugins.module_utils.model.vf_table import (
+    listed_devices,
+    with_vf_tables,
+    with_virtual_functions,
+)
 
 if TYPE_CHECKING:  # the model these functions read (for the type checker only: host_model imports this file)
     from ansible_collections.virt.hostdev.plugins.module_utils.model.host_model import HostModel
@@ -67,7 +72,9 @@ COMPACT_CAPABILITY_KEYS = {
 
 # Compact facts' pci.sriov (null for a device without SR-IOV): what a VF question needs,
 # its PF and index, a PF's counts, and the MAC and VLAN the PF gives a VF (pci.sriov.link).
-COMPACT_SRIOV_KEYS = ('totalvfs', 'numvfs', 'physical_function', 'vf_index', 'link')
+# A PF's VFs are rows of its vfs table, not devices of their own (model.vf_table: VF_COLUMNS);
+# vfs is compact facts' own key, null where there is no table.
+COMPACT_SRIOV_KEYS = ('totalvfs', 'numvfs', 'physical_function', 'vf_index', 'link', 'vfs')
 COMPACT_LINK_KEYS = ('mac', 'vlan')
 
 # The keys of a device the query filters and tests read (plugin_utils.facts_query), as
@@ -144,9 +151,11 @@ def compact_listing(facts: Any) -> Optional[CompactListing]:
     full_only = set(FULL_DEVICE_KEYS) - set(COMPACT_DEVICE_KEYS)
     if not listed or any(full_only.intersection(device) for device in listed):
         return None
+    listed = listed_devices(listed)  # the VFs of the PFs' tables are listed too
     groups = facts.get('iommu_groups') if isinstance(facts, Mapping) else None
-    return CompactListing(set(str(device.get('name')) for device in listed),
-                          isinstance(groups, list) and bool(groups))
+    # Groups given when the devices have some, though compact iommu_groups may be empty (compact_groups).
+    return CompactListing(set(str(device.get('name')) for device in listed), isinstance(groups, list) and (
+        bool(groups) or any(device.get('type') == 'pci' and is_int(device.get('iommu_group')) for device in listed)))
 
 
 def facts_eligible(device: Mapping[str, Any]) -> bool:
@@ -213,7 +222,7 @@ def kinds_of(devices: Iterable[Mapping[str, Any]]) -> Dict[str, Dict[str, Any]]:
     order, models by ids."""
     kinds = {}  # type: Dict[str, Dict[str, Any]]
     models = {}  # type: Dict[str, Dict[Optional[str], Dict[str, Any]]]
-    for device in devices:
+    for device in listed_devices(devices):
         kind = summary_kind(device) if is_pci_endpoint(cast(Record, device)) else None
         if kind is None:
             continue
@@ -351,7 +360,17 @@ def compact_sriov(sriov: Mapping[str, Any]) -> Dict[str, Any]:
     compact = dict((key, sriov.get(key)) for key in COMPACT_SRIOV_KEYS)
     link = sriov.get('link')
     compact['link'] = dict((key, link.get(key)) for key in COMPACT_LINK_KEYS) if isinstance(link, Mapping) else None
+    compact['vfs'] = None  # facts_of puts the PF's VFs in it (vf_table.with_vf_tables)
     return compact
+
+
+def compact_groups(groups: Mapping[int, List[str]], listed: Iterable[str]) -> List[Dict[str, Any]]:
+    """Compact facts' iommu_groups: the groups that are not one listed device alone, whose
+    iommu_group says the group whole. What is left: groups of several devices, and those with a
+    device compact facts leave out (a bridge)."""
+    names = set(listed)
+    return [{'number': number, 'devices': groups[number]} for number in sorted(groups)
+            if len(groups[number]) != 1 or groups[number][0] not in names]
 
 
 def facts_names(model: 'HostModel', mode: str = 'full') -> List[str]:
@@ -390,8 +409,9 @@ def facts_of(model: 'HostModel', source: str, blockers: Optional[Mapping[str, Li
     return {
         'source': source,
         'iommu': iommu,
-        'devices': devices,
-        'iommu_groups': [{'number': number, 'devices': groups[number]} for number in sorted(groups)],
+        'devices': devices if mode == 'full' else with_vf_tables(devices),
+        'iommu_groups': ([{'number': number, 'devices': groups[number]} for number in sorted(groups)]
+                         if mode == 'full' else compact_groups(groups, listed)),
         **({'eligible': model.eligible_names()} if mode == 'full' else {}),
         **({'assignable': [name for name in listed if not blockers[name]]} if blockers is not None else {}),
         'domains': [
@@ -404,14 +424,15 @@ def facts_of(model: 'HostModel', source: str, blockers: Optional[Mapping[str, Li
 
 
 def records_of_facts(devices: Iterable[Mapping[str, Any]], iommu_groups: Any = None) -> List[Record]:
-    """The device records of a host's facts (ansible_facts.hostdev, full or compact): its devices
-    (facts_record of each) and, for compact facts, the bridges iommu_groups names.
+    """The device records of a host's facts (ansible_facts.hostdev, full or compact): its devices and
+    VF rows (facts_record of each of vf_table.listed_devices) and, in compact facts, the bridges iommu_groups names.
 
     The facts are not changed. A PCI device that iommu_groups names and devices leave out
     is a bridge (compact facts leave bridges out: see in_compact_facts), in its group.
     """
-    records = [facts_record(device) for device in devices]
+    records = [facts_record(device) for device in listed_devices(devices)]
     listed = set(record.get('name') for record in records)
+    with_virtual_functions(records)
     for group in iommu_groups if isinstance(iommu_groups, list) else ():
         number = group.get('number') if isinstance(group, Mapping) else None
         members = group.get('devices') if isinstance(group, Mapping) else None

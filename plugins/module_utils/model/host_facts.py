@@ -17,6 +17,7 @@ from ansible_collections.virt.hostdev.plugins.module_utils.errors import Hostdev
 from ansible_collections.virt.hostdev.plugins.module_utils.model.facts_format import is_summary
 from ansible_collections.virt.hostdev.plugins.module_utils.model.host_model import HostModel
 from ansible_collections.virt.hostdev.plugins.module_utils.model.refusals import assignability
+from ansible_collections.virt.hostdev.plugins.module_utils.model.vf_table import listed_devices
 
 
 # What a reader of device facts says of summary facts (model_of_facts, plugin_utils.facts_query).
@@ -34,7 +35,8 @@ def model_of_facts(facts: Any, error: Type[HostdevError] = HostdevError) -> Host
 
     The model knows the devices, their tree and IOMMU groups and the IOMMU state; not the domains'
     definitions nor what the host runs on, so it does not compute holders or blockers again: the
-    facts' assigned_to, assignable and blockers are what a reader of facts goes by.
+    facts' assigned_to, assignable and blockers are what a reader of facts goes by. The VFs of compact
+    facts' tables (vf_table) are devices of the model; a table that is none fails with error, naming its PF.
 
     error: the HostdevError subclass to raise when facts are not facts (a caller's own, such as
     MappingError), with a message naming what was given instead.
@@ -58,6 +60,7 @@ def model_of_facts(facts: Any, error: Type[HostdevError] = HostdevError) -> Host
                 wrong = 'the name of device %d is %s, not a node device name such as pci_0000_01_00_0' % (
                     index, described(name))
             raise error('%s, but %s' % (expected, wrong))
+    devices = listed_devices(devices, error)  # the VFs of compact facts' tables, a table that is none named
     if not isinstance(facts, Mapping):
         return HostModel.of_facts(devices)
     iommu = facts.get('iommu')

@@ -16,9 +16,10 @@ import json
 from collections.abc import Mapping
 from typing import Any, Callable, Iterable, List, Optional, Set, Tuple
 
-from ansible_collections.virt.hostdev.plugins.module_utils.errors import described
+from ansible_collections.virt.hostdev.plugins.module_utils.errors import HostdevError, described
 from ansible_collections.virt.hostdev.plugins.module_utils.model.facts_format import is_summary
 from ansible_collections.virt.hostdev.plugins.module_utils.model.records import CAPABILITY_KEYS, normalize_hex_id
+from ansible_collections.virt.hostdev.plugins.module_utils.model.vf_table import listed_devices
 
 # What a host's value is.
 NONE, UNREADABLE, DEVICES, SUMMARY = 'none', 'unreadable', 'devices', 'summary'
@@ -118,6 +119,11 @@ def intake(facts: Any) -> Tuple[str, Any]:
         return NONE, None
     if not is_summary(facts) and 'devices' not in facts:
         return UNREADABLE, 'neither a device list nor summary facts (keys: %s)' % ', '.join(sorted(map(str, facts)))
+    if not is_summary(facts) and isinstance(facts.get('devices'), list):
+        try:  # compact facts' VF rows are devices the report lists (a copy: the facts are not changed)
+            facts = dict(facts, devices=listed_devices(facts['devices']))
+        except HostdevError as error:
+            return UNREADABLE, error.message
     problems = facts_problems(facts)
     if problems:
         more = len(problems) - _PROBLEMS_SHOWN

@@ -158,3 +158,20 @@ def test_the_expression_must_be_a_string(devices, expression, words):
     with pytest.raises(AnsibleFilterError) as caught:
         hostdev_select(devices, expression)
     assert str(caught.value) == 'hostdev_select needs a JMESPath expression (a non-empty string), %s' % words
+
+
+def test_compact_facts_vf_rows_are_selected_as_devices(tmp_path):
+    """Compact facts give a PF's VFs as rows of its pci.sriov.vfs table: the expressions on VFs that work
+    on full facts select the same VFs there."""
+    from ansible_collections.virt.hostdev.plugins.module_utils.model.host_facts import host_facts
+
+    from fixtures.synthetic_host import synthetic_sriov_sysfs
+    model, used, _warnings = read_host('sysfs', 'qemu:///system', synthetic_sriov_sysfs(str(tmp_path), pfs=2, vfs=4))
+    full, compact = host_facts(model, used, 'full'), host_facts(model, used, 'compact')
+    assert all(device['pci']['sriov']['physical_function'] is None for device in compact['devices'])  # in tables
+    for expression in ("[?pci.sriov.physical_function=='0000:82:00.0' && assignable]",
+                       "[?pci.sriov.physical_function=='0000:81:00.0' && pci.sriov.vf_index==`3`]",
+                       "[?type=='pci' && length(group_endpoints) == `1` && !contains(blockers, 'not_eligible')]"):
+        selected = hostdev_select(compact['devices'], expression)
+        assert selected and selected == hostdev_select(full['devices'], expression), expression
+    assert hostdev_select(compact['devices'], "[?pci.sriov.vf_index==`3`]") == ['pci_0000_81_10_3', 'pci_0000_82_10_3']

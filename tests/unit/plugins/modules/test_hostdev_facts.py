@@ -1,5 +1,6 @@
 """hostdev_facts in-process: argument rules, result shape and error paths."""
 
+import re
 import pytest
 
 from ansible_collections.virt.hostdev.plugins.modules import hostdev_facts
@@ -179,8 +180,14 @@ def test_return_documents_every_device_key_with_its_type_and_form():
         for field, entry in contains.items():
             assert entry['type'] in ('str', 'int', 'bool', 'list', 'dict'), (key, field)
     sriov = returned(returned(devices['pci'])['sriov'])
-    assert list(sriov) == list(SRIOV_KEYS)
-    assert [key for key, entry in sriov.items() if entry['returned'] == 'always'] == list(COMPACT_SRIOV_KEYS)
+    compact_only = [key for key, entry in sriov.items() if entry['returned'] == 'in compact facts']
+    assert compact_only == ['vfs'] and list(sriov) == list(SRIOV_KEYS) + compact_only
+    assert [key for key, entry in sriov.items() if entry['returned'] in ('always', 'in compact facts')] == \
+        list(COMPACT_SRIOV_KEYS)
+    from ansible_collections.virt.hostdev.plugins.module_utils.model.vf_table import VF_COLUMNS
+    table = ' '.join(sriov['vfs']['description'])
+    assert re.findall(r'C\((\w+)\)', table)[1:len(VF_COLUMNS) + 1] == list(VF_COLUMNS)  # after C(columns)
+    assert sriov['vfs']['sample']['columns'] == list(VF_COLUMNS)
     link, vgpu = returned(sriov['link']), returned(sriov['vgpu'])
     assert list(link) == list(SRIOV_LINK_KEYS) and list(vgpu) == list(SRIOV_VGPU_KEYS)
     assert [key for key, entry in link.items() if entry['returned'] == 'always'] == list(COMPACT_LINK_KEYS)

@@ -39,6 +39,12 @@ from ansible_collections.virt.hostdev.plugins.module_utils.model.facts_format im
 )
 from ansible_collections.virt.hostdev.plugins.module_utils.model.host_facts import host_facts, model_of_facts
 from ansible_collections.virt.hostdev.plugins.module_utils.model.records import CAPABILITIES, CAPABILITY_KEYS, SRIOV_KEYS
+from ansible_collections.virt.hostdev.plugins.module_utils.model.vf_table import (
+    VF_COLUMNS,
+    VF_TABLE_KEYS,
+    listed_devices,
+    with_vf_tables,
+)
 from ansible_collections.virt.hostdev.plugins.module_utils.reading import host_reader
 from ansible_collections.virt.hostdev.plugins.module_utils.reading.host_reader import read_host
 from ansible_collections.virt.hostdev.plugins.modules import hostdev_facts
@@ -190,7 +196,10 @@ def test_compact_facts_say_which_devices_they_list(sample_facts):
     assert 'pci_0000_00_01_0' not in names and 'usb_usb1' not in names
     assert compact_listing(compact) == CompactListing(names, every_pci=True)
     assert compact_listing(compact['devices']) == CompactListing(names, every_pci=False)  # no iommu_groups there
-    assert compact_listing(dict(compact, iommu_groups=[])) == CompactListing(names, every_pci=False)
+    # no group of several devices nor with a bridge: the devices' groups say that every PCI device is listed
+    assert compact_listing(dict(compact, iommu_groups=[])) == CompactListing(names, every_pci=True)
+    no_groups = dict(compact, iommu_groups=[], devices=[dict(device, iommu_group=None) for device in compact['devices']])
+    assert compact_listing(no_groups) == CompactListing(names, every_pci=False)  # the IOMMU off
     assert compact_listing({'devices': []}) is None and compact_listing('junk') is None
 
 
@@ -318,18 +327,80 @@ def test_sriov_facts_follow_the_declaration(sriov_facts, mode):
         sriov = (device.get('pci') or {}).get('sriov')
         if sriov is not None:
             assert list(sriov) == list(SRIOV_KEYS if mode == 'full' else COMPACT_SRIOV_KEYS), device['name']
+        if (sriov or {}).get('vfs') is not None:  # a PF's VF table (compact facts)
+            table = sriov['vfs']
+            assert list(table) == list(VF_TABLE_KEYS) and table['columns'] == list(VF_COLUMNS), device['name']
+            assert list(table['pci']) == [key for key in COMPACT_CAPABILITY_KEYS['pci'] if key != 'sriov']
+            assert table['rows'] and all(len(row) == len(VF_COLUMNS) for row in table['rows']), device['name']
+    if mode == 'compact':  # the devices the tables stand for follow the declaration too
+        assert_facts_follow_the_declaration(dict(facts, devices=listed_devices(facts['devices'])), mode)
+
+
+def test_compact_facts_list_vfs_as_rows_of_their_pfs_table(sriov_facts):
+    """A VF of compact facts is a row of its PF's pci.sriov.vfs: index, address, driver, group, the MAC and
+    VLAN the PF gives it, holders and blockers; its ids once for the table."""
+    compact = sriov_facts['compact']
+    devices = dict((device['name'], device) for device in compact['devices'])
+    assert sorted(devices) == ['pci_0000_81_00_0', 'pci_0000_82_00_0']  # the VFs are in the tables
+    sriov = devices['pci_0000_81_00_0']['pci']['sriov']
+    assert dict(sriov, vfs=None) == {'totalvfs': 7, 'numvfs': 4, 'physical_function': None, 'vf_index': None,
+                                     'link': None, 'vfs': None}
+    assert sriov['vfs']['columns'] == list(VF_COLUMNS)
+    assert sriov['vfs']['pci'] == {'class': '0x020000', 'vendor_id': '0x8086', 'product_id': '0x10ca',
+                                   'subsystem_vendor_id': None, 'subsystem_id': None}
+    assert sriov['vfs']['rows'][:2] == [
+        [0, '0000:81:10.0', 'igbvf', 2, '00:00:00:00:00:00', 0, [], []],
+        [1, '0000:81:10.1', 'igbvf', 3, '52:54:00:6d:90:02', 100, ['vm'], ['assigned_elsewhere']]]
+    assert devices['pci_0000_81_00_0']['blockers'] == ['has_virtual_functions']
+    assert 'pci_0000_81_10_2' in compact['assignable'] and 'pci_0000_81_10_1' not in compact['assignable']
+    assert not any(group['devices'] == ['pci_0000_81_10_2'] for group in compact['iommu_groups'])
 
 
 def test_compact_facts_answer_a_vf_question(sriov_facts):
-    devices = dict((device['name'], device) for device in sriov_facts['compact']['devices'])
-    assert devices['pci_0000_81_10_1']['pci']['sriov'] == {
-        'totalvfs': None, 'numvfs': None, 'physical_function': '0000:81:00.0', 'vf_index': 1,
-        'link': {'mac': '52:54:00:6d:90:02', 'vlan': 100}}
-    assert devices['pci_0000_81_10_1']['assigned_to'] == ['vm']
-    assert devices['pci_0000_81_00_0']['pci']['sriov'] == {
-        'totalvfs': 7, 'numvfs': 4, 'physical_function': None, 'vf_index': None, 'link': None}
-    assert devices['pci_0000_81_00_0']['blockers'] == ['has_virtual_functions']
-    assert devices['pci_0000_81_10_2']['assignable'] is True
+    """Expanded (vf_table.listed_devices), the rows are the compact devices of the VFs, with what full facts say."""
+    full = dict((device['name'], device) for device in sriov_facts['full']['devices'])
+    listed = dict((device['name'], device) for device in listed_devices(sriov_facts['compact']['devices']))
+    assert sorted(listed) == sorted(name for name, device in full.items() if device['type'] == 'pci'
+                                    and not name.startswith('pci_0000_00_'))
+    vf = listed['pci_0000_81_10_1']
+    assert vf['pci']['sriov'] == {'totalvfs': None, 'numvfs': None, 'physical_function': '0000:81:00.0',
+                                  'vf_index': 1, 'link': {'mac': '52:54:00:6d:90:02', 'vlan': 100}, 'vfs': None}
+    for name, device in listed.items():
+        for key in ('driver', 'iommu_group', 'assigned_to', 'assignable', 'blockers'):
+            assert device[key] == full[name][key], (name, key)
+        assert device['pci']['product_id'] == full[name]['pci']['product_id'], name
+    assert listed_devices(list(listed.values())) == sorted(listed.values(), key=lambda device: device['name'])
+    model = model_of_facts(sriov_facts['compact'])
+    assert model.virtual_functions('pci_0000_82_00_0') == ['pci_0000_82_10_%d' % vf for vf in range(4)]
+    assert model.iommu_group('pci_0000_82_10_3') == full['pci_0000_82_10_3']['iommu_group']
+
+
+def test_a_vf_a_row_cannot_say_stays_a_device(sriov_facts):
+    """A VF whose ids are not its PF's first VF's is listed as a device of its own, and comes back the same."""
+    devices = [dict(device) for device in listed_devices(sriov_facts['compact']['devices'])]
+    for device in devices:
+        device['pci'] = dict(device['pci'], sriov=dict(device['pci']['sriov'], vfs=None))
+        if device['name'] == 'pci_0000_82_10_2':
+            device['pci']['product_id'] = '0x1520'
+    tabled = with_vf_tables(devices)
+    assert [device['name'] for device in tabled] == ['pci_0000_81_00_0', 'pci_0000_82_00_0', 'pci_0000_82_10_2']
+    rows = tabled[1]['pci']['sriov']['vfs']['rows']
+    assert [row[0] for row in rows] == [0, 1, 3]
+    assert listed_devices(tabled) == sorted(devices, key=lambda device: device['name'])
+
+
+@pytest.mark.parametrize('table, wrong', [
+    ({'columns': ['vf_index', 'address'], 'pci': {}, 'rows': []}, r' is a dict, not a table with the columns vf_index'),
+    ('junk', r" is the string 'junk', not a table"),
+    ({'columns': list(VF_COLUMNS), 'pci': {}, 'rows': [[0, 'nowhere', None, 1, None, None, [], []]]},
+     r': row 0, \[0, "nowhere", null, 1, null, null, \[\], \[\]\], is not a row of vf_index, address, driver'),
+])
+def test_a_vf_table_that_is_none_is_named(sriov_facts, table, wrong):
+    compact = sriov_facts['compact']
+    pf = compact['devices'][0]
+    broken = dict(pf, pci=dict(pf['pci'], sriov=dict(pf['pci']['sriov'], vfs=table)))
+    with pytest.raises(HostdevError, match=r'^the VF table of pci_0000_81_00_0 \(pci.sriov.vfs\)' + wrong):
+        model_of_facts(dict(compact, devices=[broken] + compact['devices'][1:]))
 
 
 def test_full_facts_give_every_sriov_key(sriov_facts):
@@ -348,3 +419,21 @@ def test_summary_facts_count_vfs_as_nics(sriov_facts):
     assert sriov_facts['summary']['kinds']['nic'] == {
         'total': 10, 'assignable': 7, 'held': 1, 'blockers': {'has_virtual_functions': 2, 'assigned_elsewhere': 1},
         'models': []}
+
+
+def test_a_model_of_compact_sriov_facts_gives_the_same_devices(sriov_facts):
+    """model_of_facts of compact facts with VF tables gives back each VF and PF as the tables said them (holders
+    and blockers are the facts' own: without them a row cannot be made, and the VFs come back as devices)."""
+    compact = sriov_facts['compact']
+    again = model_of_facts(compact).facts(compact['source'], mode='compact')
+
+    def plain_devices(devices):
+        result = []
+        for device in listed_devices(devices):
+            device = dict((key, value) for key, value in device.items()
+                          if key not in ('assigned_to', 'assignable', 'blockers'))
+            device['pci'] = dict(device['pci'], sriov=dict(device['pci']['sriov'], vfs=None))
+            result.append(device)
+        return result
+    assert len(again['devices']) == 10 and plain_devices(again['devices']) == plain_devices(compact['devices'])
+    assert again['iommu_groups'] == compact['iommu_groups']

@@ -138,3 +138,27 @@ def test_identical_hosts_share_an_identity_whatever_their_idle_domains(sample_fa
     assert identity(DEVICES, full) != identity(DEVICES, released)
     assert identity(SUMMARY, sample_facts('summary')) != identity(DEVICES, full)
     assert identity(NONE, None) == identity(NONE, None) != identity(UNREADABLE, 'x')
+
+
+def test_compact_facts_vf_rows_are_devices_of_the_report(tmp_path):
+    """The VFs compact facts give as rows of their PF's table are listed by the report as devices, as in
+    full facts; a table that is none makes the host unreadable, naming it."""
+    from ansible_collections.virt.hostdev.plugins.module_utils.model.host_facts import host_facts
+    from ansible_collections.virt.hostdev.plugins.module_utils.reading.host_reader import read_host
+
+    from fixtures.synthetic_host import synthetic_sriov_sysfs
+    model, used, _warnings = read_host('sysfs', 'qemu:///system', synthetic_sriov_sysfs(str(tmp_path), pfs=2, vfs=4))
+    full, compact = host_facts(model, used, 'full'), host_facts(model, used, 'compact')
+    kind, facts = intake(compact)
+    assert kind == DEVICES and len(compact['devices']) == 2
+    listed = dict((device['name'], device) for device in facts['devices'])
+    assert sorted(listed) == sorted(device['name'] for device in full['devices']
+                                    if device['type'] == 'pci' and not device['name'].startswith('pci_0000_00'))
+    assert listed['pci_0000_82_10_3']['pci']['sriov']['vf_index'] == 3
+    report = FleetReport({'sriov1': compact, 'sriov2': full})
+    assert report.sections[0].kinds['nic'] == report.sections[1].kinds['nic'] == {
+        'total': 10, 'assignable': 8, 'held': 0, 'blockers': {'has_virtual_functions': 2}, 'models': []}
+    pf = compact['devices'][0]
+    broken = dict(pf, pci=dict(pf['pci'], sriov=dict(pf['pci']['sriov'], vfs={'rows': 'junk'})))
+    kind, problem = intake(dict(compact, devices=[broken]))
+    assert kind == UNREADABLE and problem.startswith('the VF table of pci_0000_81_00_0 (pci.sriov.vfs) is a dict')
