@@ -393,6 +393,7 @@ ansible_facts:
                     name: {description: "The type's name.", type: str, returned: always, sample: GRID M10-1B}
                     device_api: {description: The device API., type: str, returned: always, sample: vfio-pci}
                     available_instances: {description: How many more devices of the type can be made., type: int, returned: always, sample: 4}
+                    description: {description: "The type's description, from sysfs (null through libvirt alone).", type: str, returned: always, sample: "num_heads=1, frl_config=45"}
             usb:
               description: A USB device's details.
               type: dict
@@ -453,6 +454,29 @@ ansible_facts:
                 model: {description: The model., type: str, returned: always, sample: Samsung SSD 870}
                 vendor: {description: The vendor., type: str, returned: always, sample: ATA}
                 serial: {description: "The serial, from udev.", type: str, returned: always, sample: Samsung_SSD_870_EVO_1TB_S6PTNS0T123456A}
+            mdev:
+              description: A mediated device (mdev), created on its parent or only defined.
+              type: dict
+              returned: for mdev devices, in full facts
+              contains:
+                uuid: {description: The UUID (lower case)., type: str, returned: always, sample: c2177883-f1bb-47f0-914d-32a22e3a8804}
+                type: {description: The mdev type id., type: str, returned: always, sample: nvidia-35}
+                device_api: {description: "The type's device API (the hostdev model).", type: str, returned: always, sample: vfio-pci}
+                parent_address: {description: "The parent's sysfs name (a PCI address for a PCI parent).", type: str, returned: always, sample: "0000:00:02.0"}
+                iommu_group: {description: "The mdev's own VFIO group number, or null.", type: int, returned: always, sample: 14}
+                active: {description: Whether the mdev exists on its parent now., type: bool, returned: always, sample: true}
+                persistent: {description: "Whether it is defined (libvirt or mdevctl), so it can be started again; null when unknown.", type: bool, returned: always, sample: true}
+                autostart: {description: "Whether it is started when its parent appears; null when unknown.", type: bool, returned: always, sample: true}
+            mdev_parent:
+              description: A parent of mediated devices that is not a PCI device (a PCI parent lists its types in RV(ansible_facts.hostdev.devices.pci.mdev_types)).
+              type: dict
+              returned: for mdev_types devices, in full facts
+              contains:
+                types:
+                  description: Its mediated device types, with the keys of RV(ansible_facts.hostdev.devices.pci.mdev_types).
+                  type: list
+                  elements: dict
+                  returned: always
         iommu_groups:
           description:
             - The IOMMU groups sorted by number, each with the sorted names of the PCI devices in it

@@ -116,7 +116,7 @@ def test_unknown_affected_by_names_the_device(sample_cases):
     result = sample_cases['unknown_affected_by'][0]
     assert result['failed'] is True
     assert result['msg'] == ("device reference 'pci_0000_99_00_0' is not a node device name, a PCI address, a USB "
-                             "vendor:product or a USB bus.device known on this host")
+                             "vendor:product, a USB bus.device or a mediated device UUID known on this host")
     # ansible-core 2.19 adds an 'exception' placeholder to every failure; no traceback may be in it.
     assert 'Traceback' not in json.dumps(result)
 

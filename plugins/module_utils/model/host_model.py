@@ -3,11 +3,10 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """PRIVATE: HostModel, one host's devices as a model. No I/O happens here.
 
-Readers (reading.libvirt_reader, reading.sysfs_reader) turn a host into *device records*: plain
-dicts with the keys ``name``, ``type`` (libvirt capability), ``parent``,
-``path``, ``driver`` and one sub-dict per capability (``pci``, ``usb``, ``scsi``,
-...). ``HostModel`` takes those records once and answers every question from
-indexes built in one pass, so each query is linear in the number of devices.
+Readers (reading.libvirt_reader, reading.sysfs_reader) turn a host into *device records*: plain dicts
+with the keys ``name``, ``type`` (libvirt capability), ``parent``, ``path``, ``driver`` and one sub-dict
+per capability (``pci``, ``usb``, ``scsi``, ...). ``HostModel`` takes those records once and answers
+every question from indexes built in one pass, so each query is linear in the number of devices.
 """
 
 import re
@@ -34,6 +33,7 @@ from ansible_collections.virt.hostdev.plugins.module_utils.model.records import 
     USB_ID_RE,
     Record,
     normalize_hex_id,
+    normalize_uuid,
     parse_pci_address,
     pci_address,
     pci_name,
@@ -271,6 +271,7 @@ class HostModel:
         by_usb_ids = {}
         by_usb_bus = {}
         by_scsi = {}
+        by_mdev_uuid = {}
         for name in self._names:
             record = self._devices[name]
             if record.get('type') == 'pci' and record.get('pci'):
@@ -286,7 +287,10 @@ class HostModel:
             elif record.get('type') == 'scsi' and record.get('scsi'):
                 scsi = record['scsi']
                 by_scsi[(scsi['host'], scsi['bus'], scsi['target'], scsi['lun'])] = name
-        return {'pci': by_pci, 'usb_ids': by_usb_ids, 'usb_bus': by_usb_bus, 'scsi': by_scsi}
+            elif record.get('type') == 'mdev' and (record.get('mdev') or {}).get('uuid'):
+                by_mdev_uuid.setdefault(record['mdev']['uuid'], []).append(name)
+        return {'pci': by_pci, 'usb_ids': by_usb_ids, 'usb_bus': by_usb_bus, 'scsi': by_scsi,
+                'mdev_uuid': by_mdev_uuid}
 
     def usb_devices_with_ids(self, vendor_id: Optional[str], product_id: Optional[str]) -> List[str]:
         """Sorted names of the USB devices with this vendor:product ('0x046d', '0xc31c')."""
@@ -312,6 +316,8 @@ class HostModel:
             key = (host, source.get('bus'), source.get('target'), source.get('unit'))
             name = self._indexes['scsi'].get(key)
             return [name] if name else []
+        if kind == 'mdev':
+            return list(self._indexes['mdev_uuid'].get(source.get('uuid'), ()))
         return []
 
     def _compute_assignments(self):
@@ -370,11 +376,19 @@ class HostModel:
         """Turn a user's device reference into a node device name.
 
         Accepted: a node device name, a PCI address (DDDD:BB:SS.F or BB:SS.F),
-        a USB vendor:product (046d:c31c) or a USB bus.device (1.3).
+        a USB vendor:product (046d:c31c), a USB bus.device (1.3) or a mediated device's UUID.
         """
         text = str(reference).strip()
         if text in self._devices:
             return text
+        uuid = normalize_uuid(text)
+        if uuid is not None:
+            candidates = self.match_source({'type': 'mdev', 'uuid': uuid})
+            if len(candidates) != 1:
+                raise DeviceReferenceError('mediated device UUID %s is defined on several parents: %s; use a node '
+                                           'device name' % (uuid, ', '.join(candidates)) if candidates else
+                                           'no mediated device with UUID %s on this host' % uuid)
+            return candidates[0]
         address = parse_pci_address(text)
         if address is not None:
             name = pci_name(*address)
@@ -403,8 +417,8 @@ class HostModel:
         close = [name for name in self._names if text.lower() in name.lower()][:5]
         hint = '; similar names: %s' % ', '.join(close) if close else ''
         raise DeviceReferenceError(
-            'device reference %r is not a node device name, a PCI address, a USB vendor:product '
-            'or a USB bus.device known on this host%s' % (shown(text), hint))
+            'device reference %r is not a node device name, a PCI address, a USB vendor:product, '
+            'a USB bus.device or a mediated device UUID known on this host%s' % (shown(text), hint))
 
     # -- facts (model.facts_format owns the format) --------------------------
 

@@ -7,6 +7,7 @@ A *source dict* identifies the host device a domain element refers to:
   {'type': 'pci', 'address': '0000:01:00.0'}
   {'type': 'usb', 'vendor_id': '0x046d', 'product_id': '0xc31c', 'bus': 1, 'device': 3}
   {'type': 'scsi', 'adapter': 'scsi_host0', 'bus': 0, 'target': 0, 'unit': 0}
+  {'type': 'mdev', 'uuid': 'c2177883-f1bb-47f0-914d-32a22e3a8804'}
 Missing parts are None. No I/O happens here.
 """
 
@@ -15,7 +16,12 @@ import re
 import xml.etree.ElementTree as ET
 from typing import Any, Dict, Iterable, List, Optional, Tuple, Union
 
-from ansible_collections.virt.hostdev.plugins.module_utils.model.records import Record, normalize_hex_id, pci_address
+from ansible_collections.virt.hostdev.plugins.module_utils.model.records import (
+    Record,
+    normalize_hex_id,
+    normalize_uuid,
+    pci_address,
+)
 
 
 def xml_int(value: Optional[str]) -> Optional[int]:
@@ -42,7 +48,7 @@ def hostdev_source(element: ET.Element) -> Optional[Dict[str, Any]]:
     """The source dict of a <hostdev>, <interface type='hostdev'> or <actual type='hostdev'> element, or None.
 
     Only host devices are described (mode='subsystem' PCI/USB/SCSI with a local
-    adapter); iSCSI, mdev and capability-mode hostdevs return None.
+    adapter, and mediated devices by UUID); iSCSI and capability-mode hostdevs return None.
     """
     source = element.find('source')
     if source is None:
@@ -60,6 +66,10 @@ def hostdev_source(element: ET.Element) -> Optional[Dict[str, Any]]:
         address = source.find('address')
         text = _pci_source_address(address) if address is not None else None
         return {'type': 'pci', 'address': text} if text else None
+    if kind == 'mdev':
+        address = source.find('address')
+        uuid = normalize_uuid(address.get('uuid')) if address is not None else None
+        return {'type': 'mdev', 'uuid': uuid} if uuid else None
     if kind == 'usb':
         vendor = source.find('vendor')
         product = source.find('product')
@@ -125,7 +135,7 @@ def network_pool(network_xml: Union[str, bytes]) -> Optional[Dict[str, Any]]:
 def sources_match(first: Optional[Dict[str, Any]], second: Optional[Dict[str, Any]]) -> bool:
     """True when two source dicts name the same host device (not a string compare).
 
-    PCI: same address. SCSI: same adapter, bus, target and unit. USB: same
+    PCI: same address. mdev: same UUID. SCSI: same adapter, bus, target and unit. USB: same
     bus.device when both sides give one, and same vendor:product when both give
     one (libvirt's own rule: a USB source matches on every part it states).
     """
@@ -134,6 +144,8 @@ def sources_match(first: Optional[Dict[str, Any]], second: Optional[Dict[str, An
     kind = first['type']
     if kind == 'pci':
         return first.get('address') is not None and first.get('address') == second.get('address')
+    if kind == 'mdev':
+        return first.get('uuid') is not None and first.get('uuid') == second.get('uuid')
     if kind == 'scsi':
         keys: Tuple[str, ...] = ('adapter', 'bus', 'target', 'unit')
         return all(first.get(key) == second.get(key) for key in keys)
@@ -162,6 +174,8 @@ def build_hostdev(record: Record, managed: bool = True, usb_address: bool = Fals
     address when the ids could not be read.
     SCSI: <source><adapter name='scsi_hostN'/><address bus target unit/></source>,
     never managed (libvirt has no managed mode for SCSI hostdevs).
+    mdev: <source><address uuid/></source>, model its type's device API (vfio-pci, vfio-ccw,
+    vfio-ap; vfio-pci when unknown), never managed (libvirt has no managed mode for mdevs).
     """
     kind = record.get('type')
     element = ET.Element('hostdev', {'mode': 'subsystem'})
@@ -186,6 +200,13 @@ def build_hostdev(record: Record, managed: bool = True, usb_address: bool = Fals
             ET.SubElement(source, 'product', {'id': usb['product_id']})
         if usb_address or not by_ids:
             ET.SubElement(source, 'address', {'bus': str(usb['bus']), 'device': str(usb['device'])})
+    elif kind == 'mdev':
+        mdev = record.get('mdev') or {}
+        if not mdev.get('uuid'):
+            raise ValueError('mediated device %s has no readable UUID' % record.get('name'))
+        element.set('type', 'mdev')
+        element.set('model', mdev.get('device_api') or 'vfio-pci')
+        ET.SubElement(source, 'address', {'uuid': mdev['uuid']})
     elif kind == 'scsi':
         scsi = record['scsi']
         element.set('type', 'scsi')
@@ -200,7 +221,7 @@ def build_hostdev(record: Record, managed: bool = True, usb_address: bool = Fals
 def hostdev_elements(domain_xml: Union[str, bytes]) -> List[Tuple[ET.Element, Optional[Dict[str, Any]]]]:
     """[(element, source dict)] of every <hostdev> and <interface type='hostdev'> of a domain.
 
-    Elements whose source is not a host device (iSCSI, mdev, ...) have source None.
+    Elements whose source is not a host device (iSCSI, capability mode, ...) have source None.
     """
     root = ET.fromstring(domain_xml)
     devices = root.find('devices')

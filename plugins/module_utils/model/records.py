@@ -47,6 +47,25 @@ def pci_address(domain: int, bus: int, slot: int, function: int) -> str:
 PCI_NAME_RE = re.compile(r'^pci_([0-9a-f]{4})_([0-9a-f]{2})_([0-9a-f]{2})_([0-7])$')
 
 
+UUID_RE = re.compile(r'^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$')
+
+
+def normalize_uuid(value: Any) -> Optional[str]:
+    """A UUID as libvirt and sysfs write it (lower case, dashed), or None when value is not one."""
+    text = str(value).strip().lower() if isinstance(value, str) else ''
+    return text if UUID_RE.match(text) else None
+
+
+def mdev_name(uuid: str, parent_address: Optional[str]) -> str:
+    """The node device name libvirt (7.6 and later) gives a mediated device: mdev_<uuid>_<parent>,
+    every character but letters and digits made '_' (mdev_<uuid> when the parent is unknown).
+
+    parent_address is the parent's sysfs name: 0000:00:02.0 for a PCI parent, mtty for mtty.
+    """
+    parts = ['mdev', uuid] + ([parent_address] if parent_address else [])
+    return re.sub(r'[^A-Za-z0-9]', '_', '_'.join(parts))
+
+
 def pci_address_of_name(name: Any) -> Optional[str]:
     """The PCI address a node device name gives: pci_0000_01_00_0 -> 0000:01:00.0; None for other names."""
     match = PCI_NAME_RE.match(name) if isinstance(name, str) else None
@@ -127,6 +146,11 @@ CAPABILITIES = {
     'scsi_target': ('scsi_target', ('target',)),
     'net': ('net', ('interface', 'address')),
     'storage': ('storage', ('block', 'model', 'vendor', 'serial')),
+    # A mediated device (MDEV_KEYS), and a parent of mdevs that is not a PCI device (mtty, css,
+    # ap_matrix): its types (MDEV_TYPE_KEYS). A PCI parent's types are its pci.mdev_types.
+    'mdev': ('mdev', ('uuid', 'type', 'device_api', 'parent_address', 'iommu_group', 'active', 'persistent',
+                      'autostart')),
+    'mdev_types': ('mdev_parent', ('types',)),
 }
 
 # Every capability name libvirt's node devices use (formatnode; virsh nodedev-list --cap),
@@ -150,7 +174,7 @@ SRIOV_KEYS = ('totalvfs', 'numvfs', 'drivers_autoprobe', 'offset', 'stride', 'vi
               'physical_function', 'vf_index', 'netdev', 'link', 'vgpu')
 SRIOV_LINK_KEYS = ('mac', 'vlan', 'qos', 'spoof_check', 'trust', 'link_state')
 SRIOV_VGPU_KEYS = ('creatable_types', 'current_type')
-MDEV_TYPE_KEYS = ('type', 'name', 'device_api', 'available_instances')
+MDEV_TYPE_KEYS = ('type', 'name', 'device_api', 'available_instances', 'description')
 
 
 def numa_node(value: Optional[int]) -> Optional[int]:
@@ -193,6 +217,7 @@ _SHAPERS: Dict[Tuple[str, str], Callable[[Any], Any]] = {
     ('pci', 'numa_node'): numa_node,
     ('pci', 'sriov'): sriov,
     ('pci', 'mdev_types'): mdev_types,
+    ('mdev_types', 'types'): mdev_types,
 }
 
 

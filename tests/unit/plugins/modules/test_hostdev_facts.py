@@ -40,7 +40,7 @@ def test_unknown_source_is_rejected_by_the_argument_spec(run_module):
 def test_affected_by_unknown_device(run_module, sample_uri):
     result = run_module(uri=sample_uri, affected_by='usb_9_9')
     assert result == dict(result, failed=True, msg="device reference 'usb_9_9' is not a node device name, a PCI "
-                          "address, a USB vendor:product or a USB bus.device known on this host")
+                          "address, a USB vendor:product, a USB bus.device or a mediated device UUID known on this host")
 
 
 @pytest.mark.parametrize('reference', ['pci_0000_04_00_0', '0000:04:00.0', '04:00.0', ' 04:00.0 '])

@@ -700,3 +700,33 @@ def test_pci_slot_is_domain_bus_slot_of_the_address():
     assert pci_slot(dict(pci('0000:01:00.1', '0x040300'), pci={'address': 'junk'})) is None
     assert pci_slot({'name': 'pci_0000_01_00_1', 'type': 'pci'}) is None
     assert pci_slot(usb('usb_1_3', 'usb_usb1', 1, 3)) is None
+
+
+MDEV_UUID = 'c2177883-f1bb-47f0-914d-32a22e3a8804'
+
+
+def _mdev(uuid, parent, parent_address):
+    from ansible_collections.virt.hostdev.plugins.module_utils.model.records import device_record, mdev_name
+    return device_record(mdev_name(uuid, parent_address), 'mdev', parent=parent,
+                         details={'uuid': uuid, 'type': 'mtty-2', 'parent_address': parent_address})
+
+
+def test_an_mdev_is_found_by_its_uuid_and_held_by_the_domain_that_names_it():
+    held = _mdev(MDEV_UUID, 'mtty_mtty', 'mtty')
+    free = _mdev(MDEV_UUID.replace('c2', 'd2'), 'mtty_mtty', 'mtty')
+    domain = {'name': 'vm1', 'active': False, 'hostdevs': [{'type': 'mdev', 'uuid': MDEV_UUID}]}
+    model = HostModel([plain('computer', 'system', None), plain('mtty_mtty', 'mdev_types', 'computer'), held, free],
+                      domains=[domain])
+    assert model.resolve_reference(MDEV_UUID.upper()) == held['name']
+    assert model.match_source({'type': 'mdev', 'uuid': MDEV_UUID}) == [held['name']]
+    assert model.assigned_to(held['name']) == ['vm1']
+    assert model.assigned_to(free['name']) == []
+    with pytest.raises(DeviceReferenceError, match='no mediated device with UUID'):
+        model.resolve_reference(MDEV_UUID.replace('c2', 'e2'))
+
+
+def test_a_uuid_defined_on_two_parents_is_ambiguous():
+    model = HostModel([plain('computer', 'system', None), _mdev(MDEV_UUID, 'mtty_mtty', 'mtty'),
+                       _mdev(MDEV_UUID, 'pci_0000_00_02_0', '0000:00:02.0')])
+    with pytest.raises(DeviceReferenceError, match='several parents'):
+        model.resolve_reference(MDEV_UUID)

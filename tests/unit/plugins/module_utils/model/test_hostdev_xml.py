@@ -204,3 +204,45 @@ def test_every_interface_mac_of_a_domain_and_its_uuid():
     assert interface_macs(xml) == ['02:00:00:00:00:01', '52:54:00:aa:00:01']
     assert domain_uuid(xml) == '6695eb01-f6a4-8304-79aa-97f2502e193f'
     assert interface_macs('<domain/>') == [] and domain_uuid('<domain/>') is None
+
+
+MDEV_UUID = 'c2177883-f1bb-47f0-914d-32a22e3a8804'
+MDEV = {'name': 'mdev_c2177883_f1bb_47f0_914d_32a22e3a8804_mtty', 'type': 'mdev',
+        'mdev': {'uuid': MDEV_UUID, 'type': 'mtty-2', 'device_api': 'vfio-pci'}}
+
+
+def test_mdev_hostdev_xml_is_by_uuid_with_its_device_api_and_never_managed():
+    element = ET.fromstring(build_hostdev(MDEV, managed=True))
+    assert (element.get('mode'), element.get('type'), element.get('model')) == ('subsystem', 'mdev', 'vfio-pci')
+    assert 'managed' not in element.attrib
+    assert element.find('source/address').attrib == {'uuid': MDEV_UUID}
+    assert hostdev_source(element) == {'type': 'mdev', 'uuid': MDEV_UUID}
+    ccw = dict(MDEV, mdev=dict(MDEV['mdev'], device_api='vfio-ccw'))
+    assert ET.fromstring(build_hostdev(ccw)).get('model') == 'vfio-ccw'
+    with pytest.raises(ValueError):
+        build_hostdev(dict(MDEV, mdev={'uuid': None}))
+
+
+@pytest.mark.parametrize('uuid, expected', [
+    (MDEV_UUID.upper(), {'type': 'mdev', 'uuid': MDEV_UUID}),  # libvirt accepts either case
+    ('not-a-uuid', None),
+    (None, None),
+])
+def test_mdev_source_is_its_uuid_lower_case(uuid, expected):
+    address = "<address uuid='%s'/>" % uuid if uuid else ''
+    element = ET.fromstring("<hostdev mode='subsystem' type='mdev' model='vfio-pci'><source>%s</source></hostdev>"
+                            % address)
+    assert hostdev_source(element) == expected
+
+
+def test_mdev_sources_match_by_uuid_only():
+    first = {'type': 'mdev', 'uuid': MDEV_UUID}
+    assert sources_match(first, dict(first))
+    assert not sources_match(first, {'type': 'mdev', 'uuid': MDEV_UUID.replace('c2', 'd2')})
+    assert not sources_match({'type': 'mdev', 'uuid': None}, {'type': 'mdev', 'uuid': None})
+
+
+def test_a_domain_holds_its_mdevs():
+    xml = ("<domain><devices><hostdev mode='subsystem' type='mdev' model='vfio-pci'><source>"
+           "<address uuid='%s'/></source></hostdev></devices></domain>" % MDEV_UUID)
+    assert hostdev_sources(xml) == [{'type': 'mdev', 'uuid': MDEV_UUID}]

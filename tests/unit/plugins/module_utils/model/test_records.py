@@ -34,7 +34,8 @@ def test_both_readers_build_exactly_the_declared_keys(reader, sample_uri, sample
         if pci and pci['sriov'] is not None:
             assert set(pci['sriov']) == set(records.SRIOV_KEYS), record['name']
     # The sample host has a device of every declared capability type but storage (libvirt without udev).
-    assert types >= set(records.CAPABILITIES) - ({'storage'} if reader == 'libvirt' else set())
+    # mdev and mdev_types: not yet in the sample host (issue 21 adds them with their readers)
+    assert types >= set(records.CAPABILITIES) - ({'storage'} if reader == 'libvirt' else set()) - {'mdev', 'mdev_types'}
 
 
 def test_capability_record_fills_every_declared_key_and_refuses_unknown_ones():
@@ -107,8 +108,30 @@ def test_sysfs_fills_what_libvirt_does_not_say_of_a_pf():
 def test_mdev_types_are_sorted_with_every_key():
     found = records.capability_record('pci', mdev_types=[{'type': 'nvidia-2'}, {'type': 'nvidia-1', 'name': 'A'}])
     assert found['mdev_types'] == [
-        {'type': 'nvidia-1', 'name': 'A', 'device_api': None, 'available_instances': None},
-        {'type': 'nvidia-2', 'name': None, 'device_api': None, 'available_instances': None}]
+        {'type': 'nvidia-1', 'name': 'A', 'device_api': None, 'available_instances': None, 'description': None},
+        {'type': 'nvidia-2', 'name': None, 'device_api': None, 'available_instances': None, 'description': None}]
+    # a parent that is not a PCI device (mtty, css, ap_matrix) has the same shape of types
+    parent = records.device_record('mtty_mtty', 'mdev_types', details={'types': [{'type': 'mtty-2'}, {'type': 'mtty-1'}]})
+    assert [item['type'] for item in parent['mdev_parent']['types']] == ['mtty-1', 'mtty-2']
+
+
+@pytest.mark.parametrize('value, expected', [
+    ('C2177883-F1BB-47F0-914D-32A22E3A8804', 'c2177883-f1bb-47f0-914d-32a22e3a8804'),
+    (' c2177883-f1bb-47f0-914d-32a22e3a8804\n', 'c2177883-f1bb-47f0-914d-32a22e3a8804'),
+    ('c2177883f1bb47f0914d32a22e3a8804', None),  # libvirt and sysfs write it dashed
+    ('c2177883-f1bb-47f0-914d-32a22e3a880', None),
+    (None, None),
+    (42, None),
+])
+def test_normalize_uuid(value, expected):
+    assert records.normalize_uuid(value) == expected
+
+
+def test_mdev_name_is_libvirts():
+    uuid = 'c2177883-f1bb-47f0-914d-32a22e3a8804'
+    assert records.mdev_name(uuid, 'mtty') == 'mdev_c2177883_f1bb_47f0_914d_32a22e3a8804_mtty'
+    assert records.mdev_name(uuid, '0000:00:02.0') == 'mdev_c2177883_f1bb_47f0_914d_32a22e3a8804_0000_00_02_0'
+    assert records.mdev_name(uuid, None) == 'mdev_c2177883_f1bb_47f0_914d_32a22e3a8804'
 
 
 def test_device_record_without_a_declared_capability():

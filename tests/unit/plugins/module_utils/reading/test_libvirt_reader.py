@@ -78,7 +78,7 @@ def test_pci_device_with_sriov_and_mdev_types():
                             'virtual_functions': ['0000:3b:01.0', '0000:3b:01.1'], 'vf_index': None,
                             'netdev': None, 'link': None, 'vgpu': None}
     assert pci['mdev_types'] == [{'type': 'nvidia-35', 'name': 'GRID M60-2Q', 'device_api': 'vfio-pci',
-                                  'available_instances': 4}]
+                                  'available_instances': 4, 'description': None}]
     assert 'virt_functions' in record['capabilities']
 
 
