@@ -17,8 +17,8 @@ description:
     O(passthrough) keeps the devices eligible for passthrough, O(affected_by) lists the devices
     a passthrough of one device takes from the host. The names matching the filters are
     returned in RV(devices), sorted.
-  - Eligibility depends on the device alone. Eligible types are C(pci), C(usb_device) and
-    C(scsi). Not eligible, each with a reason code, are PCI bridges (class 0x06,
+  - Eligibility depends on the device alone. Eligible types are C(pci), C(usb_device),
+    C(scsi) and C(mdev). Not eligible, each with a reason code, are PCI bridges (class 0x06,
     C(pci_bridge)), memory controllers (0x05, C(pci_memory_controller)), processors (0x0b,
     C(pci_processor)), SMBus controllers (0x0c05, C(pci_smbus)), PCI devices whose class is
     unknown (C(pci_class_unknown)), the boot VGA device (C(boot_vga)), USB root hubs (vendor

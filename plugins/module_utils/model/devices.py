@@ -17,7 +17,7 @@ from ansible_collections.virt.hostdev.plugins.module_utils.model.pci_classes imp
 from ansible_collections.virt.hostdev.plugins.module_utils.model.records import Record, parse_pci_address
 
 # Types whose devices libvirt can hand to a guest as <hostdev mode='subsystem'>.
-ASSIGNABLE_TYPES = ('pci', 'usb_device', 'scsi')
+ASSIGNABLE_TYPES = ('pci', 'usb_device', 'scsi', 'mdev')
 
 # Reason codes for devices that are not eligible for passthrough. They are a
 # stable interface: playbooks match on them.
@@ -31,7 +31,7 @@ REASONS = {
     'usb_root_hub': 'USB root hub (vendor 0x1d6b) is part of the host controller',
     'usb_hub': 'USB hub (device class 9): assign the devices behind it instead',
     'usb_unaddressable': 'neither the vendor:product nor the bus.device of the USB device could be read',
-    'type_not_assignable': 'only pci, usb_device and scsi devices can be passed through',
+    'type_not_assignable': 'only pci, usb_device, scsi and mdev devices can be passed through',
 }
 
 # -- predicates on one device record -------------------------------------------
