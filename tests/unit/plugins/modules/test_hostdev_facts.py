@@ -9,7 +9,8 @@ from support.module_run import module_runner
 
 
 # The sample host's mtty mdevs: ci-runner holds the second.
-FREE_MDEV, HELD_MDEV = 'mdev_5e3c1d9a_0f4b_4c2e_8a61_7d2b9e0c4f13_mtty', 'mdev_c2177883_f1bb_47f0_914d_32a22e3a8804_mtty'
+FREE_MDEV = 'mdev_5e3c1d9a_0f4b_4c2e_8a61_7d2b9e0c4f13_mtty'
+HELD_MDEV = 'mdev_c2177883_f1bb_47f0_914d_32a22e3a8804_mtty'
 
 
 @pytest.fixture()
@@ -198,3 +199,26 @@ def test_return_documents_every_device_key_with_its_type_and_form():
     assert list(link) == list(SRIOV_LINK_KEYS) and list(vgpu) == list(SRIOV_VGPU_KEYS)
     assert [key for key, entry in link.items() if entry['returned'] == 'always'] == list(COMPACT_LINK_KEYS)
     assert hostdev['eligible']['returned'] == 'in full facts'
+
+
+def test_facts_tell_the_truth_of_mdevs_and_their_parent(run_module, sample_sysfs, tmp_path):
+    """From sysfs and mdevctl: a defined mdev that does not exist is mdev_inactive, one on a parent the host
+    lacks mdev_parent_gone too; the parent with mdevs is has_mdevs; compact facts keep all of them."""
+    import os
+    import shutil
+    root = str(tmp_path / 'host')
+    shutil.copytree(os.path.dirname(sample_sysfs), root, symlinks=True)
+    for parent, uuid in (('mtty', '0d4f2b6e-9a1c-4e83-b5d7-6c2a8f1e3b90'), ('css', '6e3c1d9a-0f4b-4c2e-8a61-7d2b9e0c4f13')):
+        os.makedirs(os.path.join(root, 'etc', 'mdevctl.d', parent), exist_ok=True)
+        with open(os.path.join(root, 'etc', 'mdevctl.d', parent, uuid), 'w') as handle:
+            handle.write('{"mdev_type": "mtty-1", "start": "manual"}')
+    for form in ('full', 'compact'):
+        result = run_module(source='sysfs', sysfs_root=os.path.join(root, 'sys'), facts=form)
+        devices = dict((device['name'], device) for device in result['ansible_facts']['hostdev']['devices'])
+        assert devices['mdev_0d4f2b6e_9a1c_4e83_b5d7_6c2a8f1e3b90_mtty']['blockers'] == ['mdev_inactive'], form
+        assert devices['mdev_6e3c1d9a_0f4b_4c2e_8a61_7d2b9e0c4f13_css']['blockers'] == ['mdev_inactive', 'mdev_parent_gone']
+        assert devices[FREE_MDEV]['assignable'] is True and devices[HELD_MDEV]['assigned_to'] == ['ci-runner']
+        assert 'has_mdevs' in devices['mtty_mtty']['blockers']
+        inactive = devices['mdev_0d4f2b6e_9a1c_4e83_b5d7_6c2a8f1e3b90_mtty']['mdev']
+        assert (inactive['active'], inactive['persistent'], inactive['autostart']) == (False, True, False)
+
