@@ -77,7 +77,10 @@ class FakeMdevKernel:
     def add_parent(self, parent, types, directory=None, exclusive=False, node=None):
         """A parent named parent in sysfs (mtty, or a PCI address whose directory is given) offering
         types {type id: instances}; node: its libvirt node device name (mtty_<parent> when not PCI)."""
-        directory = directory or os.path.join(self.sysfs, 'devices', 'virtual', 'mtty', parent)
+        if directory is None:  # a virtual device of class mtty, as the mtty sample makes (libvirt: mtty_<parent>)
+            directory = os.path.join(self.sysfs, 'devices', 'virtual', 'mtty', parent)
+            os.makedirs(os.path.join(self.sysfs, 'class', 'mtty'), exist_ok=True)
+            _link(os.path.join(directory, 'subsystem'), os.path.join(self.sysfs, 'class', 'mtty'))
         os.makedirs(directory, exist_ok=True)
         state = self._state()
         state['parents'][parent] = {'dir': directory, 'exclusive': exclusive, 'types': dict(types),
