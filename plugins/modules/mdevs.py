@@ -31,6 +31,13 @@ description:
     type or on another parent than O(parent) (C(uuid_type_mismatch)), removing or changing an mdev a domain holds,
     defined or running (C(mdev_held), naming it), and a run that needs to define, start, autostart or undefine an mdev
     where neither libvirt's node device driver nor mdevctl is there (C(no_persistence)).
+  - When the run leaves an mdev of the set with autostart, the udev rule C(60-mdevctl.rules) that starts it at boot is
+    checked (the one udev uses, C(/etc/udev/rules.d) first, then C(/run/udev/rules.d), C(/usr/local/lib/udev/rules.d),
+    C(/usr/lib/udev/rules.d) and C(/lib/udev/rules.d), under O(root)). Where its C(RUN+=) lines run an mdevctl that is
+    not there (Debian 12's mdevctl 1.2.0 installs C(/usr/bin/mdevctl) and runs C(/usr/sbin/mdevctl)), the module writes
+    C(/etc/udev/rules.d/60-mdevctl.rules), which masks it, with the packaged text and the path found, then runs
+    C(udevadm control --reload) (RV(udev_rule_repaired)). No such rule, a rule naming no mdevctl path, an override of
+    someone else naming a missing one, or no mdevctl at all is refused (C(autostart_broken)).
 author:
   - virt.hostdev developers (@virt-hostdev)
 attributes:
@@ -187,6 +194,14 @@ mdevs:
       type: bool
   sample: [{uuid: 5e3b9e2c-9c47-5d0b-8f8f-1c6f4a3f1a10, name: mdev_5e3b9e2c_9c47_5d0b_8f8f_1c6f4a3f1a10_mtty,
             parent: mtty_mtty, type: mtty-2, active: true, persistent: true, autostart: true}]
+udev_rule_repaired:
+  description: The udev rule written (to be written, in check mode) so that autostart mdevs start at boot - C(path)
+    (the override written), C(masks) (the rule it replaces) and C(replaced) (each missing mdevctl path and the one
+    used instead); null when the rule needs nothing.
+  returned: always
+  type: dict
+  sample: {path: /etc/udev/rules.d/60-mdevctl.rules, masks: /usr/lib/udev/rules.d/60-mdevctl.rules,
+           replaced: {/usr/sbin/mdevctl: /usr/bin/mdevctl}}
 removed:
   description: The mdevs removed (to be removed, in check mode), as they were, with the keys of RV(mdevs).
   returned: always
@@ -206,7 +221,8 @@ method:
   type: str
   sample: mdevctl
 commands:
-  description: Each action as run (to be run, in check mode) - an C(mdevctl) command, a libvirt call and the node
+  description: Each action as run (to be run, in check mode) - C(udevadm control --reload) after a udev rule is
+    written, an C(mdevctl) command, a libvirt call and the node
     device name, or C(write), the sysfs file and the text.
   returned: always
   type: list
@@ -238,6 +254,7 @@ from ansible_collections.virt.hostdev.plugins.module_utils.argspec import host_s
 from ansible_collections.virt.hostdev.plugins.module_utils.errors import HostdevError, reported_to
 from ansible_collections.virt.hostdev.plugins.module_utils.host_files import (
     Commands,
+    HostFiles,
     check_command_timeout,
     host_files_argument_spec,
 )
@@ -290,7 +307,7 @@ def main():
     # One lock with every other virt.hostdev change, from the read to the last action.
     with reported_to(module), host_lock(root=params['root']):
         outcome, used, warnings = run_mdevs(request, params['uri'], params['source'], sysfs_root,
-                                            Commands.of(module), check_mode=module.check_mode,
+                                            Commands.of(module), HostFiles(params['root']), check_mode=module.check_mode,
                                             timeout=params['timeout'], command_timeout=params['command_timeout'],
                                             wait_timeout=params['wait_timeout'])
     for warning in warnings + outcome.plan.warnings:

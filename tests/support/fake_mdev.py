@@ -268,11 +268,27 @@ def install_mdevctl(directory):
     return path
 
 
+# Debian 12's mdevctl 1.2.0-3+b1 rule, as its package installs it (RUN+= lines naming /usr/sbin/mdevctl).
+DEBIAN_RULE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'fixtures', 'udev',
+                           '60-mdevctl.rules')
+
+
+def packaged_mdevctl_rule(root, directory='usr/lib/udev/rules.d', program='usr/sbin/mdevctl'):
+    """Debian's rule under root in directory, and (unless program is None) the program it runs, so autostart works."""
+    with open(DEBIAN_RULE) as handle:
+        _write(os.path.join(root, directory, '60-mdevctl.rules'), handle.read())
+    if program:
+        _write(os.path.join(root, program), '#!/bin/sh\nexit 0\n')
+        os.chmod(os.path.join(root, program), 0o755)
+
+
 def mdev_host(root, types=None, exclusive=False):
     """(root, kernel): the sample host (its mtty parent mtty_mtty with two mdevs, one held by ci-runner) under
     root, and a parent fake0 (node device fake_fake0) the fake kernel acts for, offering types (fake-1: 4 and
-    fake-2: 2 by default) of its own, so that a placement anywhere on the host finds only it."""
+    fake-2: 2 by default) of its own, so that a placement anywhere on the host finds only it. The host has mdevctl's udev rule with the program
+    it runs (packaged_mdevctl_rule)."""
     build_tree(str(root))
+    packaged_mdevctl_rule(str(root))
     kernel = FakeMdevKernel(os.path.join(str(root), 'sys'))
     kernel.add_parent('fake0', types or {'fake-1': 4, 'fake-2': 2}, exclusive=exclusive)
     return str(root), kernel

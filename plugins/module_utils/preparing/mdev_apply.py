@@ -14,6 +14,9 @@ appears in /sys/bus/mdev/devices, or is gone, within a bound). The ways, best fi
   ``mdev_supported_types/<type>/create``, ``1`` to ``/sys/bus/mdev/devices/<uuid>/remove``, never
   through a link (vfio_bind.PciBus.write).
 
+With any mdev of the set left with autostart, the udev rule that starts it at boot is checked
+first (mdev_autostart): where it runs an mdevctl that is not there, /etc/udev/rules.d's override
+is written (HostFiles: atomic, never through a link) and udev reloaded, before any mdev changes.
 Removals run first, then each member in index order: a failure half-way leaves every member done
 so far as asked, and the rest as it was (a defined mdev not yet started is started by the next run).
 The caller holds the host lock from its read to the last action.
@@ -25,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
 from ansible_collections.virt.hostdev.plugins.module_utils.errors import HostdevError
-from ansible_collections.virt.hostdev.plugins.module_utils.host_files import Commands
+from ansible_collections.virt.hostdev.plugins.module_utils.host_files import Commands, FileChange, HostFiles
 from ansible_collections.virt.hostdev.plugins.module_utils.libvirt_errors import (
     HAS_LIBVIRT,
     connection,
@@ -36,6 +39,13 @@ from ansible_collections.virt.hostdev.plugins.module_utils.libvirt_errors import
 from ansible_collections.virt.hostdev.plugins.module_utils.model.host_model import HostModel
 from ansible_collections.virt.hostdev.plugins.module_utils.model.records import mdev_name
 from ansible_collections.virt.hostdev.plugins.module_utils.model.refusals import problems_message
+from ansible_collections.virt.hostdev.plugins.module_utils.preparing.mdev_autostart import (
+    OVERRIDE,
+    RULE_DIRS,
+    RULE_NAME,
+    RulePlan,
+    plan_rule,
+)
 from ansible_collections.virt.hostdev.plugins.module_utils.preparing.mdev_plan import (
     MdevAction,
     MdevPlan,
@@ -60,16 +70,20 @@ class MdevOutcome:
 
     plan: MdevPlan
     commands: List[List[str]] = field(default_factory=list)
+    rule: RulePlan = field(default_factory=RulePlan)
+    rule_change: Optional[FileChange] = None
 
     @property
     def changed(self) -> bool:
-        return bool(self.plan.actions)
+        return bool(self.plan.actions) or bool(self.rule_change and self.rule_change.changed)
 
     def result(self) -> Dict[str, Any]:
         plan = self.plan
+        diff = ([mdevs_diff(plan)] if plan.actions else []) + (
+            [self.rule_change.diff()] if self.rule_change and self.rule_change.changed else [])
         return dict(mdevs=[_public(item) for item in plan.mdevs], removed=[_public(item) for item in plan.removed],
                     actions=[action.result() for action in plan.actions], method=plan.method,
-                    commands=self.commands, diff=[mdevs_diff(plan)] if plan.actions else [])
+                    commands=self.commands, diff=diff, udev_rule_repaired=self.rule.repaired)
 
 
 def _public(entry: Dict[str, Any]) -> Dict[str, Any]:
@@ -102,7 +116,7 @@ def local_sysfs(uri: str, source: str, root: str, sysfs_root: Optional[str]) -> 
     return reservation_sysfs_root(root, sysfs_root) or '/sys'
 
 
-def run_mdevs(request: MdevRequest, uri: str, source: str, sysfs_root: str, commands: Commands,
+def run_mdevs(request: MdevRequest, uri: str, source: str, sysfs_root: str, commands: Commands, files: HostFiles,
               check_mode: bool = False, timeout: float = 120, command_timeout: int = DEFAULT_COMMAND_TIMEOUT,
               wait_timeout: float = DEFAULT_WAIT_TIMEOUT) -> Tuple[MdevOutcome, str, List[str]]:
     """One run: the host read once (through one libvirt connection, kept for the libvirt way), the ways it has,
@@ -110,7 +124,7 @@ def run_mdevs(request: MdevRequest, uri: str, source: str, sysfs_root: str, comm
     def session(conn: Any) -> Tuple[MdevOutcome, str, List[str]]:
         model, used, warnings = read_host(source, uri, sysfs_root, conn=conn, timeout=timeout)
         methods = available_methods(commands, conn if used == 'libvirt' else None)
-        outcome = ensure_mdevs(model, request, SysfsTree(sysfs_root), commands, methods, conn=conn,
+        outcome = ensure_mdevs(model, request, SysfsTree(sysfs_root), commands, methods, conn=conn, files=files,
                                check_mode=check_mode, timeout=command_timeout, wait_timeout=wait_timeout)
         return outcome, used, warnings
 
@@ -132,15 +146,30 @@ def run_mdevs(request: MdevRequest, uri: str, source: str, sysfs_root: str, comm
 
 
 def ensure_mdevs(model: HostModel, request: MdevRequest, tree: SysfsTree, commands: Commands,
-                 methods: List[str], conn: Any = None, check_mode: bool = False,
+                 methods: List[str], conn: Any = None, *, files: HostFiles, check_mode: bool = False,
                  timeout: int = DEFAULT_COMMAND_TIMEOUT, wait_timeout: float = DEFAULT_WAIT_TIMEOUT) -> MdevOutcome:
     """Give the set request names its state; refuse first, change after."""
     plan = plan_mdevs(model, request, methods)
-    if plan.problems:
-        raise HostdevError(problems_message(plan.problems), problems=plan.problems)
+    rule = RulePlan()
+    if any(item.get('autostart') for item in plan.mdevs):
+        mdevctl = commands.find('mdevctl')
+        rule = plan_rule(mdevctl_rules(files), lambda path: path == mdevctl or _runnable(files, path), mdevctl)
+    problems = plan.problems + rule.problems
+    if problems:
+        raise HostdevError(problems_message(problems), problems=problems)
     way = _way(plan.method, tree, commands, conn, timeout, wait_timeout)
-    outcome = MdevOutcome(plan=plan, commands=[way.argv(action) for action in plan.actions] if way else [])
-    if check_mode or way is None:
+    outcome = MdevOutcome(plan=plan, commands=[way.argv(action) for action in plan.actions] if way else [],
+                          rule=rule, rule_change=files.plan(OVERRIDE, rule.write) if rule.write else None)
+    udevadm = commands.find('udevadm') if outcome.rule_change else None
+    reload = [[udevadm, 'control', '--reload']] if udevadm else []
+    outcome.commands = reload + outcome.commands
+    if check_mode:
+        return outcome
+    if outcome.rule_change:
+        files.apply(outcome.rule_change)
+        for argv in reload:
+            commands.run(argv, timeout)
+    if way is None:
         return outcome
     for number, action in enumerate(plan.actions):
         try:
@@ -150,6 +179,23 @@ def ensure_mdevs(model: HostModel, request: MdevRequest, tree: SysfsTree, comman
             raise HostdevError('%s %s failed (%s way): %s; done before it: %s' % (
                 action.action, action.uuid, plan.method, error.message, done or 'nothing'))
     return outcome
+
+
+def mdevctl_rules(files: HostFiles) -> List[Tuple[str, str]]:
+    """(path, text) of every 60-mdevctl.rules under the run's root, in udev's precedence."""
+    found = []
+    for directory in RULE_DIRS:
+        if directory.startswith('/lib/') and os.path.islink(files.real('/lib')):
+            continue  # merged /usr: /lib is /usr/lib, read already (HostFiles refuses a linked directory)
+        path = '%s/%s' % (directory, RULE_NAME)
+        text = files.read(path)
+        if text is not None:
+            found.append((path, text))
+    return found
+
+
+def _runnable(files: HostFiles, path: str) -> bool:
+    return os.path.isfile(files.real(path)) and os.access(files.real(path), os.X_OK)
 
 
 def mdevs_diff(plan: MdevPlan) -> Dict[str, str]:

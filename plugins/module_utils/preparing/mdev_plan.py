@@ -16,7 +16,7 @@ autostart), autostart (changed), start.
 
 Problem codes (a stable interface, also in the module's documentation and docs/mdevs.md):
   mdev_parent_gone, not_mdev_parent, type_not_offered, not_enough_instances, type_conflict,
-  mdev_held, uuid_type_mismatch, no_persistence.
+  mdev_held, uuid_type_mismatch, no_persistence (and autostart_broken, from mdev_autostart).
 """
 
 from dataclasses import dataclass, field

@@ -125,3 +125,23 @@ def test_removing_an_mdev_a_defined_domain_holds_is_refused_naming_it(host, run)
         ('mdev_held', 'mdev_c2177883_f1bb_47f0_914d_32a22e3a8804_mtty')]
     assert 'held by ci-runner' in result['problems'][0]['message'] and tools.calls() == []
     assert os.path.lexists(os.path.join(root, 'sys/bus/mdev/devices', held))
+
+
+def test_debians_broken_autostart_rule_is_repaired_once(host, run):
+    root, kernel, tools = host
+    os.unlink(os.path.join(root, 'usr', 'sbin', 'mdevctl'))   # Debian 12: the rule runs /usr/sbin/mdevctl
+    tools.add('udevadm')
+    args = dict(root=root, source='sysfs', name='lab-serial', type='fake-1')
+    made = run(**args)
+    assert made['failed'] is False and made['changed'] is True, made
+    assert made['udev_rule_repaired']['replaced'] == {'/usr/sbin/mdevctl': os.path.join(tools.bin, 'mdevctl')}
+    assert os.path.isfile(os.path.join(root, 'etc', 'udev', 'rules.d', '60-mdevctl.rules'))
+    assert ['udevadm', 'control', '--reload'] in tools.calls()
+    tools.clear()
+    again = run(**args)
+    assert again['changed'] is False and again['udev_rule_repaired'] is None and tools.calls() == []
+    os.unlink(os.path.join(root, 'etc', 'udev', 'rules.d', '60-mdevctl.rules'))
+    os.unlink(os.path.join(root, 'usr', 'lib', 'udev', 'rules.d', '60-mdevctl.rules'))
+    refused = run(**dict(args, name='other'))
+    assert refused['failed'] is True and [item['code'] for item in refused['problems']] == ['autostart_broken']
+    assert set(kernel.mdevs()) == {ONE}

@@ -16,6 +16,7 @@ import libvirt
 import pytest
 
 from ansible_collections.virt.hostdev.plugins.module_utils.errors import HostdevError
+from ansible_collections.virt.hostdev.plugins.module_utils.host_files import HostFiles
 from ansible_collections.virt.hostdev.plugins.module_utils.model.mdev import derived_uuids
 from ansible_collections.virt.hostdev.plugins.module_utils.preparing.mdev_apply import (
     available_methods,
@@ -44,8 +45,8 @@ def host(tmp_path):
     def run(request, methods=('mdevctl', 'sysfs'), env=None, **options):
         options.setdefault('wait_timeout', 5)
         model = read_host('sysfs', 'qemu:///system', sysfs)[0]
-        return ensure_mdevs(model, request, SysfsTree(sysfs),
-                            tools.commands(FAKE_SYSFS=sysfs, **(env or {})), list(methods), **options)
+        return ensure_mdevs(model, request, SysfsTree(sysfs), tools.commands(FAKE_SYSFS=sysfs, **(env or {})),
+                            list(methods), files=HostFiles(root), **options)
     return root, kernel, tools, run
 
 
@@ -261,3 +262,67 @@ def test_another_machine_is_refused_unless_its_sysfs_is_read(tmp_path):
     assert 'changes the mediated devices of this machine, which test:///default does not describe' \
         in raised.value.message
     assert local_sysfs('qemu:///system', 'auto', str(tmp_path), None) == os.path.join(str(tmp_path), 'sys')
+
+
+def debian_host(root, tools):
+    """Debian 12 as the lab found it: the packaged rule runs /usr/sbin/mdevctl, which is not there."""
+    os.unlink(os.path.join(root, 'usr', 'sbin', 'mdevctl'))
+    tools.add('udevadm')
+
+
+def test_autostart_repairs_debians_rule_in_check_mode_nothing_then_once(host):
+    root, kernel, tools, run = host
+    debian_host(root, tools)
+    override = os.path.join(root, 'etc', 'udev', 'rules.d', '60-mdevctl.rules')
+    request = MdevRequest(name='serial', type='fake-1')
+    preview = run(request, check_mode=True)
+    udevadm, mdevctl = os.path.join(tools.bin, 'udevadm'), os.path.join(tools.bin, 'mdevctl')
+    assert preview.changed is True and preview.commands[0] == [udevadm, 'control', '--reload']
+    assert preview.result()['udev_rule_repaired'] == {
+        'path': '/etc/udev/rules.d/60-mdevctl.rules', 'masks': '/usr/lib/udev/rules.d/60-mdevctl.rules',
+        'replaced': {'/usr/sbin/mdevctl': mdevctl}}
+    file_diff = preview.result()['diff'][1]
+    assert file_diff['before'] == '' and '%s start-parent-mdevs' % mdevctl in file_diff['after']
+    assert not os.path.lexists(override) and tools.calls() == [] and kernel.mdevs() == {}
+    made = run(request)
+    with open(override) as handle:
+        assert handle.read() == file_diff['after']
+    assert [call[:2] for call in tools.calls()] == [['udevadm', 'control'], ['mdevctl', 'define'],
+                                                    ['mdevctl', 'start']]
+    assert made.result()['udev_rule_repaired']['path'] == '/etc/udev/rules.d/60-mdevctl.rules'
+    tools.clear()
+    again = run(request)
+    assert again.changed is False and again.result()['udev_rule_repaired'] is None and tools.calls() == []
+
+
+def test_a_rule_that_works_is_left_alone_and_transient_mdevs_need_no_rule(host):
+    root, kernel, tools, run = host
+    tools.add('udevadm')
+    assert run(MdevRequest(name='serial', type='fake-1')).result()['udev_rule_repaired'] is None
+    assert not os.path.lexists(os.path.join(root, 'etc', 'udev', 'rules.d', '60-mdevctl.rules'))
+    assert 'udevadm' not in [call[0] for call in tools.calls()]
+    os.unlink(os.path.join(root, 'usr', 'lib', 'udev', 'rules.d', '60-mdevctl.rules'))
+    assert run(MdevRequest(name='other', type='fake-1', persistent=False)).changed is True
+
+
+def test_no_rule_is_refused_before_any_change(host):
+    root, kernel, tools, run = host
+    os.unlink(os.path.join(root, 'usr', 'lib', 'udev', 'rules.d', '60-mdevctl.rules'))
+    with pytest.raises(HostdevError) as raised:
+        run(MdevRequest(name='serial', type='fake-1'))
+    assert [item['code'] for item in raised.value.result['problems']] == ['autostart_broken']
+    assert '60-mdevctl.rules' in raised.value.message and '/usr/lib/udev/rules.d' in raised.value.message
+    assert kernel.mdevs() == {} and kernel.definitions() == {} and tools.calls() == []
+
+
+def test_the_override_is_never_written_through_a_planted_link(host, tmp_path):
+    root, kernel, tools, run = host
+    debian_host(root, tools)
+    target = tmp_path / 'elsewhere'
+    target.write_text('kept\n')
+    os.makedirs(os.path.join(root, 'etc', 'udev', 'rules.d'), exist_ok=True)
+    os.symlink(str(target), os.path.join(root, 'etc', 'udev', 'rules.d', '60-mdevctl.rules'))
+    with pytest.raises(HostdevError) as raised:
+        run(MdevRequest(name='serial', type='fake-1'))
+    assert 'link' in raised.value.message and '60-mdevctl.rules' in raised.value.message
+    assert target.read_text() == 'kept\n' and kernel.mdevs() == {} and tools.calls() == []
