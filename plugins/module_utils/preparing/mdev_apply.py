@@ -151,7 +151,9 @@ def ensure_mdevs(model: HostModel, request: MdevRequest, tree: SysfsTree, comman
     """Give the set request names its state; refuse first, change after."""
     plan = plan_mdevs(model, request, methods)
     rule = RulePlan()
-    if any(item.get('autostart') for item in plan.mdevs):
+    # no_persistence already says mdevctl is missing: the rule's check would say it again
+    if any(item.get('autostart') for item in plan.mdevs) and 'no_persistence' not in [
+            item['code'] for item in plan.problems]:
         mdevctl = commands.find('mdevctl')
         rule = plan_rule(mdevctl_rules(files), lambda path: path == mdevctl or _runnable(files, path), mdevctl)
     problems = plan.problems + rule.problems
