@@ -101,5 +101,5 @@ def plan_rule(rules: List[Tuple[str, str]], present: Callable[[str], bool], mdev
     wanted = render_rule(source, text, missing, mdevctl)
     if ours and used_text == wanted:
         return RulePlan()
-    return RulePlan(write=wanted, repaired={'path': OVERRIDE, 'masks': source,
-                                           'replaced': dict((path, mdevctl) for path in missing)})
+    repaired = {'path': OVERRIDE, 'masks': source, 'replaced': dict((path, mdevctl) for path in missing)}
+    return RulePlan(write=wanted, repaired=repaired)
