@@ -224,10 +224,10 @@ def test_every_problem_of_the_table_is_reported_at_once(model):
         mapping_drift(model, mappings, HOST)
     assert caught.value.message == (
         'bad device mappings: mapping gpu: unknown property vendor (known: description, hosts, address, vendor_id, '
-        'product_id, subsystem_vendor_id, subsystem_id, iommu_group, driver); '
+        'product_id, subsystem_vendor_id, subsystem_id, iommu_group, driver, mdev_type, parent); '
         'mapping gpu, host hv2: vendor_id is required; mapping gpu, host hv2: product_id is required; '
         'mapping gpu, host ws1: unknown property foo (known: address, vendor_id, product_id, subsystem_vendor_id, '
-        'subsystem_id, iommu_group, driver); mapping gpu, host ws1: iommu_group one is not a group number; '
+        'subsystem_id, iommu_group, driver, mdev_type, parent); mapping gpu, host ws1: iommu_group one is not a group number; '
         'mapping nic: hosts must be a dict of host names, not a list')
 
 
