@@ -231,7 +231,7 @@ def stop_mdevs(conn: Any, started: List[str]) -> str:
         except HostdevError as error:
             failures.append(error.message)
     if failures:
-        return '; the mdevs this run started stay started: %s' % '; '.join(failures)
+        return '; not every mdev this run started was stopped again: %s' % '; '.join(failures)
     return '; the mdevs this run started (%s) were stopped again' % ', '.join(started)
 
 
