@@ -94,7 +94,7 @@ options:
       mapping:
         description:
           - A device mapping name; its entries for O(pool.host) in O(pool.mappings) are the pool (a host's entry
-            may be a list of entries, one per device, or name an C(mdev_type): every mdev of the type). Drift of
+            may be a list of entries, one per device, or name an C(mdev_type), for every mdev of the type). Drift of
             any of them refuses the request.
         type: str
       mdev_type:
