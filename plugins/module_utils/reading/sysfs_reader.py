@@ -302,7 +302,7 @@ class SysfsReader:
         listed as PCI) and of the mdevs that exist, named as libvirt's udev backend names them:
         a parent <subsystem>_<sysname> (mtty_mtty), an mdev mdev_<uuid>_<parent's sysfs name>."""
         tree = self.tree
-        found = []
+        found: List[Tuple[str, str, str, Optional[Dict[str, Any]]]] = []
         bus_root = tree.path('class', 'mdev_bus')
         for entry in tree.listdir(bus_root):
             real = tree.resolved(os.path.join(bus_root, entry))
