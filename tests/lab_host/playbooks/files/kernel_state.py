@@ -11,7 +11,10 @@ and what a preparation writes, for before/after comparisons. Stdlib only, read-o
  vfio_devices: [/dev/vfio entries], modules: {vfio, vfio_iommu_type1, vfio_pci: loaded},
  files: {path: sha256 or None} (the boot configuration and every file a reservation may
  write, with whatever else is in their directories), texts: {path: content or None} (the
- small ones), initramfs: {path: mtime_ns}}
+ small ones), initramfs: {path: mtime_ns},
+ mdev: {module (mtty loaded), parents: {parent: {type: {name, device_api, available_instances}}},
+ devices: {uuid: {type, parent, iommu_group, driver}}, definitions: {parent/uuid: mdevctl's JSON or
+ None (unreadable)}}}
 """
 
 import glob
@@ -93,6 +96,44 @@ texts = dict((path, read(path)) for path in ('/etc/default/grub', '/etc/virt-hos
                                              '/etc/udev/rules.d/70-virt-hostdev-sriov.rules'))
 initramfs = dict((path, os.stat(path).st_mtime_ns) for path in sorted(glob.glob('/boot/initrd.img-*')))
 
+
+def link_name(path):
+    return os.path.basename(os.readlink(path)) if os.path.islink(path) else None
+
+
+def mdev_state():
+    """The kernel's mediated devices (/sys/class/mdev_bus, /sys/bus/mdev/devices) and mdevctl's
+    definitions (/etc/mdevctl.d/<parent>/<uuid>, JSON)."""
+    parents = {}
+    for parent in sorted(glob.glob('/sys/class/mdev_bus/*')):
+        types = {}
+        for path in sorted(glob.glob(os.path.join(parent, 'mdev_supported_types', '*'))):
+            available = read(os.path.join(path, 'available_instances'))
+            types[os.path.basename(path)] = {
+                'name': read(os.path.join(path, 'name')),
+                'device_api': read(os.path.join(path, 'device_api')),
+                'available_instances': None if available is None else int(available)}
+        parents[os.path.basename(parent)] = types
+    devices = {}
+    for path in sorted(glob.glob('/sys/bus/mdev/devices/*')):
+        group = link_name(os.path.join(path, 'iommu_group'))
+        devices[os.path.basename(path)] = {
+            'type': link_name(os.path.join(path, 'mdev_type')),
+            'parent': os.path.basename(os.path.dirname(os.path.realpath(path))),
+            'iommu_group': None if group is None else int(group),
+            'driver': link_name(os.path.join(path, 'driver'))}
+    definitions = {}
+    for path in sorted(glob.glob('/etc/mdevctl.d/*/*')):
+        key = os.path.relpath(path, '/etc/mdevctl.d')
+        try:
+            with open(path) as handle:
+                definitions[key] = json.load(handle)
+        except (OSError, ValueError):
+            definitions[key] = None
+    return {'module': os.path.isdir('/sys/module/mtty'), 'parents': parents, 'devices': devices,
+            'definitions': definitions}
+
+
 try:
     dmesg = subprocess.run(['dmesg'], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                            universal_newlines=True, check=False).stdout
@@ -121,4 +162,5 @@ print(json.dumps({
     'files': files,
     'texts': texts,
     'initramfs': initramfs,
+    'mdev': mdev_state(),
 }))
