@@ -258,7 +258,7 @@ def test_mdevs_module_made_two_persistent_autostarted_mdevs(lab):
         assert record["name"] == "mdev_%s_%s" % (record["uuid"].replace("-", "_"), MTTY)
     assert sorted(after["devices"]) == sorted(uuids)
     assert {(d["type"], d["parent"], d["driver"]) for d in after["devices"].values()} == {
-        (MDEV_TYPE, MTTY, "vfio_mdev")}
+        (MDEV_TYPE, MTTY, "mtty")}
     # persistent and autostarted: mdevctl's definitions (what brings them back at boot)
     assert sorted(after["definitions"]) == sorted(f"{MTTY}/{uuid}" for uuid in uuids)
     assert {(d["mdev_type"], d["start"]) for d in after["definitions"].values()} == {(MDEV_TYPE, "auto")}
@@ -356,15 +356,25 @@ def test_vfs_back_after_the_reboot(lab):
     assert f'KERNEL=="{PF}"' in data["kernel"]["texts"][SRIOV_RULES]
 
 
-def test_mtty_and_the_mdevs_back_after_the_reboot(lab):
+def test_mtty_back_after_the_reboot(lab):
+    data = lab.recorded("play:prepare")
+    mdev = data["kernel"]["mdev"]
+    assert data["boot_id_after_reboot"] != lab.recorded("play:mdev_create")["boot_id"]
+    assert mdev["module"] is True and sorted(mdev["parents"][MTTY]) == MTTY_TYPES  # modules-load.d
+
+
+def test_mdevs_autostarted_after_the_reboot(lab):
+    # Debian 12's mdevctl (1.2.0-3+b1) ships /usr/bin/mdevctl but its udev rule runs
+    # /usr/sbin/mdevctl ("not found" in the journal): unless the collection sees to it, nothing
+    # starts autostart mdevs at boot. This is the claim that says so.
     data = lab.recorded("play:prepare")
     created = lab.recorded("play:mdev_create")
     mdev = data["kernel"]["mdev"]
-    assert data["boot_id_after_reboot"] != created["boot_id"]
-    assert mdev["module"] is True and MTTY in mdev["parents"]  # modules-load.d
-    assert sorted(mdev["devices"]) == sorted(derived_uuids())  # autostarted
-    assert {d["type"] for d in mdev["devices"].values()} == {MDEV_TYPE}
     assert mdev["definitions"] == created["after"]["definitions"]
+    assert sorted(mdev["devices"]) == sorted(derived_uuids()), "the autostart mdevs did not come back"
+    assert {d["type"] for d in mdev["devices"].values()} == {MDEV_TYPE}
+    rerun = lab.recorded("play:mdev")["rerun"]
+    assert rerun["changed"] is False, rerun
 
 
 # -- step 6: the reserved NIC in a running domain
@@ -494,7 +504,7 @@ def test_domain_starts_with_an_mdev(lab):
     hostdev = {"uuid": uuid, "model": "vfio-pci"}
     assert running["active"] is True and running["state"] == 1
     assert running["config_mdevs"] == [hostdev] and running["live_mdevs"] == [hostdev]
-    assert running["device"]["driver"] == "vfio_mdev"
+    assert running["device"]["driver"] == "mtty"  # the parent's own mdev driver (kernel 6.1)
     assert running["qemu_vfio"] == [f"/dev/vfio/{running['device']['iommu_group']}", "/dev/vfio/vfio"]
 
 

@@ -4,7 +4,7 @@
 tasks): prints the kernel's own view as JSON, for comparison with hostdev_facts,
 and what a preparation writes, for before/after comparisons. Stdlib only, read-only.
 
-{cmdline, groups: [{number, devices}] (libvirt's device names), iommu_units,
+{cmdline, groups: [{number, devices}] (PCI devices' groups, libvirt's device names), iommu_units,
  interrupt_remapping, dmar: [kernel DMAR lines], acpi_tables: [names], boot_id,
  python: {executable, version, libvirt}, pci: {address: {vendor, device, class, driver, driver_override, iommu_group,
  net: [interfaces], sriov_totalvfs, sriov_numvfs (None: not an SR-IOV PF), physfn (a VF's PF)}},
@@ -43,8 +43,11 @@ def name(address):
 groups = []
 root = '/sys/kernel/iommu_groups'
 for number in sorted(os.listdir(root) if os.path.isdir(root) else [], key=int):
-    devices = sorted(name(a) for a in os.listdir(os.path.join(root, number, 'devices')))
-    groups.append({'number': int(number), 'devices': devices})
+    members = os.listdir(os.path.join(root, number, 'devices'))
+    # an mdev's own VFIO group (named by its UUID, there even with the IOMMU off) is not an
+    # IOMMU group of the hardware: mdev.devices gives it
+    if all(':' in member for member in members):
+        groups.append({'number': int(number), 'devices': sorted(name(a) for a in members)})
 
 pci = {}
 for address in sorted(os.listdir('/sys/bus/pci/devices')):
@@ -97,6 +100,9 @@ texts = dict((path, read(path)) for path in ('/etc/default/grub', '/etc/virt-hos
 initramfs = dict((path, os.stat(path).st_mtime_ns) for path in sorted(glob.glob('/boot/initrd.img-*')))
 
 
+UUID = re.compile(r'^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$')
+
+
 def link_name(path):
     return os.path.basename(os.readlink(path)) if os.path.islink(path) else None
 
@@ -124,6 +130,8 @@ def mdev_state():
             'driver': link_name(os.path.join(path, 'driver'))}
     definitions = {}
     for path in sorted(glob.glob('/etc/mdevctl.d/*/*')):
+        if not UUID.match(os.path.basename(path)):  # not scripts.d/callouts and the like
+            continue
         key = os.path.relpath(path, '/etc/mdevctl.d')
         try:
             with open(path) as handle:
