@@ -281,6 +281,13 @@ def fill_gaps(record: Dict[str, Any], other: Dict[str, Any]) -> None:
             for key, value in theirs[field].items():
                 if mine[field].get(key) is None:
                     mine[field][key] = value
+        elif field in ('mdev_types', 'types') and isinstance(theirs.get(field), list):
+            # libvirt lists a parent's types; sysfs adds what libvirt does not say (description)
+            their_types = dict((item.get('type'), item) for item in theirs[field])
+            for item in mine[field]:
+                for key, value in their_types.get(item.get('type'), {}).items():
+                    if item.get(key) is None:
+                        item[key] = value
 
 
 def link_virtual_functions(records: Iterable[Record]) -> None:

@@ -18,6 +18,7 @@ from ansible_collections.virt.hostdev.plugins.module_utils.libvirt_errors import
     within_deadline,
 )
 from ansible_collections.virt.hostdev.plugins.module_utils.model.host_model import HostModel
+from ansible_collections.virt.hostdev.plugins.module_utils.model.mdev import link_mdevs
 from ansible_collections.virt.hostdev.plugins.module_utils.model.records import Record, fill_gaps, link_virtual_functions
 from ansible_collections.virt.hostdev.plugins.module_utils.reading.domain_files import read_domain_files, read_network_files
 from ansible_collections.virt.hostdev.plugins.module_utils.reading.host_usage import attach_host_usage
@@ -150,6 +151,7 @@ def read_via_libvirt(uri: str, sysfs_root: Optional[str], conn: Any = None, run:
         warnings.extend(tree.warnings)
     else:
         unknown = []  # not read at all: see host_use in docs/hostdev_facts.md
+    link_mdevs(records)  # after the enrichment, which may have said an mdev's parent address
     local = bool(sysfs_root) and uri_is_local_hypervisor(uri) and is_this_machines_sysfs(str(sysfs_root))
     sriov_facts(records, run, local, '%s describes another machine than this one, whose `ip link` cannot tell '
                 '(read on that host to know them)' % uri, warnings)
@@ -162,6 +164,7 @@ def read_via_sysfs(sysfs_root: str, run: Optional[Run] = None) -> HostRead:
     tree = SysfsTree(sysfs_root)
     tree.require_sysfs()
     records = SysfsReader(tree).read_devices()
+    link_mdevs(records)
     sriov_facts(records, run, is_this_machines_sysfs(sysfs_root), 'sysfs_root %s is not this machine\'s /sys, '
                 'and `ip link` here would describe this machine' % tree.root, tree.warnings)
     unknown = attach_host_usage(records, tree)

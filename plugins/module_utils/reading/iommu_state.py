@@ -3,6 +3,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """PRIVATE: the host's IOMMU posture, read from sysfs and /proc."""
 
+import os
 import re
 from typing import Any, Dict, Optional, Union
 
@@ -36,7 +37,11 @@ def interrupt_remapping_from(interrupts_text: Optional[str]) -> Optional[bool]:
 def read_iommu_state(tree: SysfsTree) -> Dict[str, Any]:
     """The host's IOMMU posture: on or off, groups, kernel arguments, remapping."""
     iommu_units = tree.listdir(tree.path('class', 'iommu'))
-    groups = [entry for entry in tree.listdir(tree.path('kernel', 'iommu_groups')) if entry.isdigit()]
+    # An mdev of an emulated IOMMU (mtty, mdpy) gets a group of its own, IOMMU on or off: not the IOMMU's.
+    mdev_root = tree.path('bus', 'mdev', 'devices')
+    mdev_groups = set(tree.link_name(os.path.join(mdev_root, entry, 'iommu_group')) for entry in tree.listdir(mdev_root))
+    groups = [entry for entry in tree.listdir(tree.path('kernel', 'iommu_groups'))
+              if entry.isdigit() and entry not in mdev_groups]
     enabled = bool(iommu_units or groups)
     kernel_args = parse_kernel_args(tree.read(tree.host_file('proc/cmdline')))
     remapping = interrupt_remapping_from(tree.read(tree.host_file('proc/interrupts')))

@@ -5,7 +5,9 @@
 
 parse_nodedev_xml() is pure (node device XML to a device record, see
 model.records); read_devices() and read_domains() make the calls, on one
-connection the caller owns.
+connection the caller owns. Mediated devices defined but not started (libvirt
+7.3+ with mdevctl) are node devices too: read_devices lists them, and asks each
+mdev whether it is active, persistent and autostarted.
 """
 
 import functools
@@ -19,11 +21,18 @@ from ansible_collections.virt.hostdev.plugins.module_utils.model.hostdev_xml imp
     network_pool,
     xml_int,
 )
-from ansible_collections.virt.hostdev.plugins.module_utils.libvirt_errors import libvirt, libvirt_call, translated
+from ansible_collections.virt.hostdev.plugins.module_utils.libvirt_errors import (
+    error_code,
+    is_libvirt_error,
+    libvirt,
+    libvirt_call,
+    translated,
+)
 from ansible_collections.virt.hostdev.plugins.module_utils.model.records import (
     Record,
     device_record,
     normalize_hex_id,
+    normalize_uuid,
     pci_address,
     pci_address_fields,
     unique_sources,
@@ -79,11 +88,7 @@ def _pci(cap):
             sriov = sriov or {}
             sriov['physical_function'] = _address_text(address_element) if address_element is not None else None
         elif kind == 'mdev_types':
-            mdev_types = [{'type': mtype.get('id'),
-                           'name': _text(mtype, 'name'),
-                           'device_api': _text(mtype, 'deviceAPI'),
-                           'available_instances': _int(mtype, 'availableInstances')}
-                          for mtype in sub.findall('type')]
+            mdev_types = _mdev_type_list(sub)
     return dict(pci_address_fields(address), **{
         'class': _text(cap, 'class'),
         'vendor_id': vendor_id,
@@ -95,6 +100,28 @@ def _pci(cap):
         'sriov': sriov,
         'mdev_types': mdev_types,
     })
+
+
+def _mdev_type_list(cap):
+    """The <type id=..> children of a PCI device's mdev_types sub-capability or of a parent's own
+    mdev_types capability (libvirt reports no description: the sysfs enrichment fills it)."""
+    return [{'type': mtype.get('id'),
+             'name': _text(mtype, 'name'),
+             'device_api': _text(mtype, 'deviceAPI'),
+             'available_instances': _int(mtype, 'availableInstances')}
+            for mtype in cap.findall('type')]
+
+
+def _mdev(cap):
+    """<capability type='mdev'><type id='mtty-2'/><uuid>..</uuid><parent_addr>mtty</parent_addr>
+    <iommuGroup number='N'/></capability>; device_api is its type's (see model.mdev.link_mdevs), and
+    active, persistent and autostart are asked of the device (read_devices)."""
+    kind = cap.find('type')
+    group = cap.find('iommuGroup')
+    return {'type': kind.get('id') if kind is not None else None,
+            'uuid': normalize_uuid(_text(cap, 'uuid')),
+            'parent_address': _text(cap, 'parent_addr'),
+            'iommu_group': xml_int(group.get('number')) if group is not None else None}
 
 
 def _usb_device(cap):
@@ -122,6 +149,8 @@ CAPABILITY_PARSERS = {
     'scsi_target': _texts('target'),
     'net': _texts('interface', 'address'),
     'storage': _texts('block', 'model', 'vendor', 'serial'),
+    'mdev_types': lambda cap: {'types': _mdev_type_list(cap)},
+    'mdev': _mdev,
 }
 
 
@@ -140,6 +169,13 @@ def parse_nodedev_xml(xml: str) -> Record:
 
 Result = TypeVar('Result')
 
+# libvirt's error codes for a call or flag the driver does not have (the test driver's node devices).
+_UNSUPPORTED = tuple(getattr(libvirt, code) for code in ('VIR_ERR_NO_SUPPORT', 'VIR_ERR_INVALID_ARG')
+                     if hasattr(libvirt, code))
+# ... and for a call a read-only connection may not make (libvirt 9.0: virNodeDeviceGetAutostart).
+_UNKNOWN_STATE = _UNSUPPORTED + tuple(getattr(libvirt, code) for code in ('VIR_ERR_OPERATION_DENIED',)
+                                      if hasattr(libvirt, code))
+
 
 def _read_or_skip(read: Callable[[], Result], what: str, warnings: List[str]) -> Optional[Result]:
     """read(), or None with a warning when the object vanished meanwhile.
@@ -151,10 +187,47 @@ def _read_or_skip(read: Callable[[], Result], what: str, warnings: List[str]) ->
                         missing_message='%s vanished while it was read; skipped' % what, warnings=warnings)
 
 
+def _list_devices(conn: Any) -> List[Any]:
+    """Every node device, defined-but-inactive mdevs too.
+
+    Both state flags ask for both kinds where the binding has them (libvirt 7.3+ filters by state,
+    and lists both without a flag too); a driver that refuses them (the test driver) is asked again
+    without flags, which lists every device it has.
+    """
+    flags = (getattr(libvirt, 'VIR_CONNECT_LIST_NODE_DEVICES_ACTIVE', 0)
+             | getattr(libvirt, 'VIR_CONNECT_LIST_NODE_DEVICES_INACTIVE', 0))
+    if flags:
+        try:
+            return conn.listAllDevices(flags)
+        except Exception as error:  # pylint: disable=broad-except
+            if not is_libvirt_error(error) or error_code(error) not in _UNSUPPORTED:
+                raise
+    return conn.listAllDevices(0)
+
+
+def _state(device: Any, method: str) -> Optional[bool]:
+    """device.<method>() as a bool; None where the binding or the driver lacks it, or a read-only
+    connection may not ask it (unknown: the sysfs enrichment fills it from mdevctl's definitions)."""
+    call = getattr(device, method, None)
+    if call is None:
+        return None
+    try:
+        return bool(call())
+    except Exception as error:  # pylint: disable=broad-except
+        if is_libvirt_error(error) and error_code(error) in _UNKNOWN_STATE:
+            return None
+        raise
+
+
+def _mdev_state(device: Any) -> Dict[str, Optional[bool]]:
+    return {'active': _state(device, 'isActive'), 'persistent': _state(device, 'isPersistent'),
+            'autostart': _state(device, 'autostart')}
+
+
 def read_devices(conn: Any, warnings: List[str]) -> List[Record]:
     """Device records of every node device; one that vanishes mid-scan is skipped."""
     with translated('cannot list node devices'):
-        devices = conn.listAllDevices(0)
+        devices = _list_devices(conn)
     records = []
     for device in devices:
         read = _read_or_skip(functools.partial(_name_and_xml, device), 'a node device', warnings)
@@ -162,9 +235,16 @@ def read_devices(conn: Any, warnings: List[str]) -> List[Record]:
             continue
         name, xml = read
         try:
-            records.append(parse_nodedev_xml(xml))
+            record = parse_nodedev_xml(xml)
         except ET.ParseError as error:
             warnings.append('node device %s has unreadable XML (%s); skipped' % (name, error))
+            continue
+        if record.get('type') == 'mdev':
+            state = _read_or_skip(functools.partial(_mdev_state, device), 'mdev %s' % name, warnings)
+            if state is None:
+                continue
+            record['mdev'].update(state)
+        records.append(record)
     return records
 
 

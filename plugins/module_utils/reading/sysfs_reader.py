@@ -14,9 +14,12 @@ import re
 from typing import Any, Dict, List, Optional, Tuple, Union
 
 from ansible_collections.virt.hostdev.plugins.module_utils.reading.id_names import fill_names
+from ansible_collections.virt.hostdev.plugins.module_utils.reading.mdev_definitions import Definition, read_definitions
 from ansible_collections.virt.hostdev.plugins.module_utils.model.records import (
     device_record,
+    mdev_name,
     normalize_hex_id,
+    normalize_uuid,
     parse_pci_address,
     pci_address,
     pci_address_fields,
@@ -51,6 +54,15 @@ class SysfsReader:
 
     def __init__(self, tree: Union[SysfsTree, str] = '/sys') -> None:
         self.tree = tree if isinstance(tree, SysfsTree) else SysfsTree(tree)
+        self._definitions: Optional[Dict[str, Definition]] = None
+        self._definitions_read = False
+
+    def definitions(self) -> Optional[Dict[str, Definition]]:
+        """mdevctl's definitions (mdev_definitions.read_definitions), read once per reader."""
+        if not self._definitions_read:
+            self._definitions = read_definitions(self.tree)
+            self._definitions_read = True
+        return self._definitions
 
     @property
     def warnings(self) -> List[str]:
@@ -154,15 +166,35 @@ class SysfsReader:
         return {'creatable_types': types, 'current_type': current}
 
     def _mdev_types(self, path):
+        """The types an mdev parent offers (its mdev_supported_types/), None for no parent."""
         types_dir = os.path.join(path, 'mdev_supported_types')
         if not os.path.isdir(types_dir):
             return None
-        return [{'type': type_id,
-                 'name': self._attr(os.path.join(types_dir, type_id), 'name'),
-                 'device_api': self._attr(os.path.join(types_dir, type_id), 'device_api'),
-                 'available_instances': self._attr_int(os.path.join(types_dir, type_id),
-                                                       'available_instances')}
-                for type_id in self.tree.listdir(types_dir)]
+        types = []
+        for type_id in self.tree.listdir(types_dir):
+            directory = os.path.join(types_dir, type_id)
+            types.append({'type': type_id, 'name': self._attr(directory, 'name'),
+                          'device_api': self._attr(directory, 'device_api'),
+                          'available_instances': self._attr_int(directory, 'available_instances'),
+                          'description': self._attr(directory, 'description') or None})
+        return types
+
+    def mdev_details(self, path: str) -> Optional[Dict[str, Any]]:
+        """The values of an mdev record from its directory (/sys/bus/mdev/devices/<uuid>'s target),
+        with persistent and autostart from mdevctl's definitions (None without mdevctl)."""
+        uuid = normalize_uuid(os.path.basename(path))
+        if uuid is None:
+            return None
+        group = self.tree.link_name(os.path.join(path, 'iommu_group'))
+        definitions = self.definitions()
+        definition = None if definitions is None else definitions.get(uuid)
+        return {'uuid': uuid, 'type': self.tree.link_name(os.path.join(path, 'mdev_type')),
+                'device_api': self._attr(os.path.join(path, 'mdev_type'), 'device_api'),
+                'parent_address': os.path.basename(os.path.dirname(path)),
+                'iommu_group': int(group) if group and group.isdigit() and group.isascii() else None,
+                'active': True,
+                'persistent': None if definitions is None else definition is not None,
+                'autostart': None if definitions is None else bool(definition and definition.autostart)}
 
     def usb_details(self, path: str) -> Dict[str, Any]:
         """The values of a usb_device record from its sysfs directory (names: see read_devices)."""
@@ -184,6 +216,10 @@ class SysfsReader:
             return self.pci_details(path, name)
         if device_type == 'usb_device':
             return self.usb_details(path)
+        if device_type == 'mdev':
+            return self.mdev_details(path)
+        if device_type == 'mdev_types':
+            return {'types': self._mdev_types(path)}
         if device_type == 'usb':
             return dict((key, self._attr_int(path, attr, 16)) for key, attr in USB_INTERFACE_ATTRIBUTES)
         if device_type == 'scsi_host':
@@ -247,6 +283,7 @@ class SysfsReader:
             found.append((base, libvirt_style_name('block', entry, *[serial] if serial else []), 'storage',
                           {'block': '/dev/' + entry, 'model': self._attr(os.path.join(base, 'device'), 'model'),
                            'vendor': self._attr(os.path.join(base, 'device'), 'vendor'), 'serial': serial}))
+        found.extend(self._mdev_entries())
         listed = []
         seen = set()
         for link, name, kind, details in found:
@@ -259,6 +296,46 @@ class SysfsReader:
             seen.add(real)
             listed.append((real, self.record_at(real, name, kind, details)))
         return listed
+
+    def _mdev_entries(self) -> List[Tuple[str, str, str, Optional[Dict[str, Any]]]]:
+        """(link, name, kind, details) of the mdev parents that are not PCI devices (a PCI parent is
+        listed as PCI) and of the mdevs that exist, named as libvirt's udev backend names them:
+        a parent <subsystem>_<sysname> (mtty_mtty), an mdev mdev_<uuid>_<parent's sysfs name>."""
+        tree = self.tree
+        found = []
+        bus_root = tree.path('class', 'mdev_bus')
+        for entry in tree.listdir(bus_root):
+            real = tree.resolved(os.path.join(bus_root, entry))
+            if parse_pci_address(entry) is None:  # a PCI parent is listed as PCI, with its pci.mdev_types
+                subsystem = tree.link_name(os.path.join(real, 'subsystem')) or 'mdev_bus'
+                found.append((os.path.join(bus_root, entry), libvirt_style_name(subsystem, entry), 'mdev_types', None))
+        mdev_root = tree.path('bus', 'mdev', 'devices')
+        for entry in tree.listdir(mdev_root):
+            uuid = normalize_uuid(entry)
+            if uuid is not None:
+                parent = os.path.basename(os.path.dirname(tree.resolved(os.path.join(mdev_root, entry))))
+                found.append((os.path.join(mdev_root, entry), mdev_name(uuid, parent), 'mdev', None))
+        return found
+
+    def defined_mdevs(self, records: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+        """Records of mdevctl's defined mdevs that do not exist now (active false), their parent the
+        record of their parent's sysfs name when the host has it (None: the parent is gone)."""
+        existing = set((record.get('mdev') or {}).get('uuid') for record in records if record.get('type') == 'mdev')
+        parents = {}
+        for record in records:
+            if record.get('type') == 'pci' and (record.get('pci') or {}).get('mdev_types') is not None:
+                parents[record['pci']['address']] = record['name']
+            elif record.get('type') == 'mdev_types' and record.get('path'):
+                parents[os.path.basename(record['path'])] = record['name']
+        defined = []
+        for uuid, definition in sorted((self.definitions() or {}).items()):
+            if uuid in existing:
+                continue
+            defined.append(device_record(
+                mdev_name(uuid, definition.parent_address), 'mdev', parent=parents.get(definition.parent_address),
+                details={'uuid': uuid, 'type': definition.type, 'parent_address': definition.parent_address,
+                         'active': False, 'persistent': True, 'autostart': definition.autostart}))
+        return defined
 
     def _missing(self, link: str, name: str) -> str:
         """The warning for a listed device whose directory is not there.
@@ -294,6 +371,7 @@ class SysfsReader:
             if record['type'] == 'scsi_host' and os.path.isdir(os.path.join(real, 'fc_host')):
                 record['capabilities'] = ['fc_host']
             records.append(record)
+        records.extend(self.defined_mdevs(records))
         fill_names(records, self.tree)
         return records
 

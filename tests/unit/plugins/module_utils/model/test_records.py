@@ -2,8 +2,11 @@
 
 import pytest
 
+from ansible_collections.virt.hostdev.plugins.module_utils.libvirt_errors import connection
 from ansible_collections.virt.hostdev.plugins.module_utils.model import records
 from ansible_collections.virt.hostdev.plugins.module_utils.reading.host_reader import read_via_libvirt, read_via_sysfs
+
+from fixtures.sample_host import WithMttyParent
 
 
 def declared_shape(record):
@@ -20,7 +23,8 @@ def declared_shape(record):
 @pytest.mark.parametrize('reader', ['libvirt', 'sysfs'])
 def test_both_readers_build_exactly_the_declared_keys(reader, sample_uri, sample_sysfs):
     if reader == 'libvirt':
-        found = read_via_libvirt(sample_uri, sample_sysfs)[0]
+        with connection(sample_uri, readonly=True) as conn:
+            found = read_via_libvirt(sample_uri, sample_sysfs, conn=WithMttyParent(conn))[0]
     else:
         found = read_via_sysfs(sample_sysfs)[0]
     types = set()
@@ -34,8 +38,7 @@ def test_both_readers_build_exactly_the_declared_keys(reader, sample_uri, sample
         if pci and pci['sriov'] is not None:
             assert set(pci['sriov']) == set(records.SRIOV_KEYS), record['name']
     # The sample host has a device of every declared capability type but storage (libvirt without udev).
-    # mdev and mdev_types: not yet in the sample host (issue 21 adds them with their readers)
-    assert types >= set(records.CAPABILITIES) - ({'storage'} if reader == 'libvirt' else set()) - {'mdev', 'mdev_types'}
+    assert types >= set(records.CAPABILITIES) - ({'storage'} if reader == 'libvirt' else set())
 
 
 def test_capability_record_fills_every_declared_key_and_refuses_unknown_ones():
@@ -153,3 +156,17 @@ def test_unique_sources_keeps_the_first_of_each():
     pci = {'type': 'pci', 'address': '0000:01:00.0'}
     usb = {'type': 'usb', 'vendor_id': '0x046d', 'product_id': '0xc31c', 'bus': None, 'device': None}
     assert records.unique_sources([pci, usb, dict(pci)]) == [pci, usb]
+
+
+@pytest.mark.parametrize('kind, key', [('pci', 'mdev_types'), ('mdev_types', 'types')])
+def test_fill_gaps_adds_what_sysfs_says_of_a_parents_types(kind, key):
+    """libvirt gives no type description: the enrichment from sysfs fills it, type by type."""
+    mine = records.device_record('p', kind, details={key: [{'type': 'mtty-2', 'available_instances': 10},
+                                                          {'type': 'mtty-1', 'available_instances': 20}]})
+    theirs = records.device_record('p', kind, details={key: [
+        {'type': 'mtty-1', 'available_instances': 19, 'description': 'one port'},
+        {'type': 'mtty-9', 'description': 'not offered by libvirt'}]})
+    records.fill_gaps(mine, theirs)
+    found = records.capability_of(mine)[key]
+    assert [(item['type'], item['available_instances'], item['description']) for item in found] == [
+        ('mtty-1', 20, 'one port'), ('mtty-2', 10, None)]

@@ -14,7 +14,8 @@ from fixtures.synthetic_host import synthetic_sriov_sysfs
 
 def test_domains_from_libvirt_state_files(sample_sysfs):
     assert read_domain_files(SysfsTree(sample_sysfs)) == [
-        {'name': 'ci-runner', 'active': True, 'hostdevs': [{'type': 'pci', 'address': '0000:02:00.0'}]}]
+        {'name': 'ci-runner', 'active': True, 'hostdevs': [
+            {'type': 'pci', 'address': '0000:02:00.0'}, {'type': 'mdev', 'uuid': 'c2177883-f1bb-47f0-914d-32a22e3a8804'}]}]
     assert read_network_files(SysfsTree(sample_sysfs)) == []
 
 

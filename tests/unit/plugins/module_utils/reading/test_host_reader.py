@@ -11,13 +11,18 @@ from ansible_collections.virt.hostdev.plugins.module_utils.model.host_facts impo
 from ansible_collections.virt.hostdev.plugins.module_utils.model.refusals import assignability
 from ansible_collections.virt.hostdev.plugins.module_utils.reading import host_reader
 
+from fixtures.sample_host import WithMttyParent
+
 
 def facts_by_name(facts):
     return dict((device['name'], device) for device in facts['devices'])
 
 
-def test_libvirt_and_sysfs_readers_give_the_same_facts(sample_uri, sample_sysfs):
-    via_libvirt, used_libvirt, dummy = host_reader.read_host('libvirt', sample_uri, sample_sysfs)
+@pytest.mark.parametrize('with_parent', [True, False])
+def test_libvirt_and_sysfs_readers_give_the_same_facts(sample_uri, sample_sysfs, with_parent):
+    with connection(sample_uri, readonly=True) as conn:
+        via_libvirt, used_libvirt, dummy = host_reader.read_host(
+            'libvirt', sample_uri, sample_sysfs, conn=WithMttyParent(conn) if with_parent else conn)
     via_sysfs, used_sysfs, dummy = host_reader.read_host('sysfs', sysfs_root=sample_sysfs)
     assert (used_libvirt, used_sysfs) == ('libvirt', 'sysfs')
     libvirt_facts = via_libvirt.facts('x')
@@ -26,11 +31,19 @@ def test_libvirt_and_sysfs_readers_give_the_same_facts(sample_uri, sample_sysfs)
     sysfs_devices = facts_by_name(sysfs_facts)
     # The stale scsi_target exists only in libvirt's device list, never in sysfs.
     assert set(libvirt_devices) - set(sysfs_devices) == {'scsi_target6_0_0'}
-    assert set(sysfs_devices) - set(libvirt_devices) == set()
+    # The test driver alone has no mtty parent (see fixtures.sample_host): its mdevs' facts are the same all the same (their parent
+    # named, their device API and parent address and what mdevctl defines from the sysfs enrichment).
+    assert set(sysfs_devices) - set(libvirt_devices) == (set() if with_parent else {'mtty_mtty'})
     for name, device in sysfs_devices.items():
-        assert libvirt_devices[name] == device, name
+        if name == 'computer' and not with_parent:
+            device = dict(device, children=[child for child in device['children'] if child != 'mtty_mtty'])
+        if name in libvirt_devices:
+            assert libvirt_devices[name] == device, name
     for key in ('iommu', 'iommu_groups', 'eligible', 'domains'):
         assert libvirt_facts[key] == sysfs_facts[key], key
+    held = sysfs_devices['mdev_c2177883_f1bb_47f0_914d_32a22e3a8804_mtty']
+    assert (held['mdev']['active'], held['mdev']['persistent'], held['mdev']['autostart']) == (True, True, True)
+    assert held['assigned_to'] == ['ci-runner'] and held['mdev']['device_api'] == 'vfio-pci'
 
 
 def test_enrichment_fills_what_libvirt_does_not_report(sample_uri, sample_sysfs):

@@ -32,6 +32,21 @@ def test_host_without_iommu(tmp_path):
     assert [record['name'] for record in reader.read_devices()] == ['computer']
 
 
+def test_an_emulated_mdevs_group_is_not_the_iommus(tmp_path):
+    """mtty's mdevs get VFIO groups of their own with the IOMMU off: they do not turn it on, nor count."""
+    sysfs = tmp_path / 'sys'
+    mdev = sysfs / 'devices' / 'virtual' / 'mtty' / 'mtty' / 'c2177883-f1bb-47f0-914d-32a22e3a8804'
+    (sysfs / 'kernel' / 'iommu_groups' / '0' / 'devices').mkdir(parents=True)
+    mdev.mkdir(parents=True)
+    (mdev / 'iommu_group').symlink_to('../../../../../kernel/iommu_groups/0')
+    (sysfs / 'bus' / 'mdev' / 'devices').mkdir(parents=True)
+    (sysfs / 'bus' / 'mdev' / 'devices' / mdev.name).symlink_to('../../../devices/virtual/mtty/mtty/' + mdev.name)
+    state = read_iommu_state(SysfsTree(str(sysfs)))
+    assert (state['enabled'], state['groups']) == (False, 0)
+    (sysfs / 'kernel' / 'iommu_groups' / '1').mkdir()  # a PCI device's group: the IOMMU is on
+    assert read_iommu_state(SysfsTree(str(sysfs)))['groups'] == 1
+
+
 @pytest.mark.parametrize('cmdline, expected', [
     ('ro quiet intel_iommu=on iommu=pt', {'intel_iommu': 'on', 'iommu': 'pt'}),
     ('amd_iommu=on iommu.strict=1 pcie_acs_override=downstream,multifunction',

@@ -129,13 +129,23 @@ def test_sample_host_through_the_test_driver(sample_uri):
         records = read_devices(conn, warnings)
         domains = read_domains(conn, warnings)
     by_name = dict((record['name'], record) for record in records)
-    assert len(by_name) == 34
+    assert len(by_name) == 36
     assert by_name['scsi_target6_0_0']['parent'] == 'scsi_host6'
     assert by_name['pci_0000_01_00_0']['pci']['iommu_group'] == 1
     assert by_name['usb_1_3']['usb']['product_id'] == '0xc31c'
+    # The test driver (libvirt 9.0) lists mdevs, drops their driver and parent_addr and has no node device state
+    # calls (active, persistent, autostart unknown); it refuses the state flags, asked again without.
+    assert by_name[HELD]['mdev'] == {'uuid': HELD_UUID, 'type': 'mtty-2', 'device_api': None, 'parent_address': None,
+                                     'iommu_group': 10, 'active': None, 'persistent': None, 'autostart': None}
+    assert by_name[HELD]['parent'] == 'mtty_mtty' and by_name[HELD]['driver'] is None
     assert domains == [{'name': 'ci-runner', 'active': True,
-                        'hostdevs': [{'type': 'pci', 'address': '0000:02:00.0'}], 'macs': []}]
+                        'hostdevs': [{'type': 'pci', 'address': '0000:02:00.0'}, {'type': 'mdev', 'uuid': HELD_UUID}],
+                        'macs': []}]
     assert warnings == []
+
+
+HELD_UUID = 'c2177883-f1bb-47f0-914d-32a22e3a8804'
+HELD = 'mdev_c2177883_f1bb_47f0_914d_32a22e3a8804_mtty'
 
 
 def vanished_error():
@@ -244,3 +254,141 @@ def test_a_daemon_without_networks_holds_none_and_says_so():
     assert read_networks(NoNetworkDriver(), warnings) == []
     assert warnings == ['cannot list networks: this function is not supported by the connection driver: '
                         'virConnectListAllNetworks: the VFs of libvirt hostdev networks are not known as held by them']
+
+
+# -- mediated devices: the XML libvirt 9.0 gives (lab recipe, layer F) and the state calls ---------
+
+MTTY_PARENT_XML = """<device>
+  <name>mtty_mtty</name>
+  <path>/sys/devices/virtual/mtty/mtty</path>
+  <parent>computer</parent>
+  <capability type='mdev_types'>
+    <type id='mtty-1'>
+      <name>Single port serial</name>
+      <deviceAPI>vfio-pci</deviceAPI>
+      <availableInstances>24</availableInstances>
+    </type>
+    <type id='mtty-2'>
+      <name>Dual port serial</name>
+      <deviceAPI>vfio-pci</deviceAPI>
+      <availableInstances>12</availableInstances>
+    </type>
+  </capability>
+</device>"""
+
+MTTY_MDEV_XML = """<device>
+  <name>mdev_c2177883_f1bb_47f0_914d_32a22e3a8804_mtty</name>
+  <path>/sys/devices/virtual/mtty/mtty/c2177883-f1bb-47f0-914d-32a22e3a8804</path>
+  <parent>mtty_mtty</parent>
+  <driver><name>mtty</name></driver>
+  <capability type='mdev'>
+    <type id='mtty-2'/>
+    <uuid>C2177883-F1BB-47F0-914D-32A22E3A8804</uuid>
+    <parent_addr>mtty</parent_addr>
+    <iommuGroup number='14'/>
+  </capability>
+</device>"""
+
+# A defined mdev not started: libvirt knows no path, driver nor group of it.
+DEFINED_MDEV_XML = """<device>
+  <name>mdev_5e3c1d9a_0f4b_4c2e_8a61_7d2b9e0c4f13_mtty</name>
+  <parent>mtty_mtty</parent>
+  <capability type='mdev'>
+    <type id='mtty-1'/>
+    <uuid>5e3c1d9a-0f4b-4c2e-8a61-7d2b9e0c4f13</uuid>
+    <parent_addr>mtty</parent_addr>
+    <iommuGroup number='0'/>
+  </capability>
+</device>"""
+
+
+def test_a_parent_that_is_no_pci_device_lists_its_types():
+    record = parse_nodedev_xml(MTTY_PARENT_XML)
+    assert (record['type'], record['parent'], record['capabilities']) == ('mdev_types', 'computer', [])
+    assert record['mdev_parent'] == {'types': [
+        {'type': 'mtty-1', 'name': 'Single port serial', 'device_api': 'vfio-pci', 'available_instances': 24,
+         'description': None},
+        {'type': 'mtty-2', 'name': 'Dual port serial', 'device_api': 'vfio-pci', 'available_instances': 12,
+         'description': None}]}
+
+
+def test_an_mdev_gives_its_type_uuid_parent_and_group():
+    record = parse_nodedev_xml(MTTY_MDEV_XML)
+    assert (record['type'], record['parent'], record['driver']) == ('mdev', 'mtty_mtty', 'mtty')
+    assert record['mdev'] == {'uuid': HELD_UUID, 'type': 'mtty-2', 'device_api': None, 'parent_address': 'mtty',
+                              'iommu_group': 14, 'active': None, 'persistent': None, 'autostart': None}
+
+
+def libvirt_error(code, message):
+    error = libvirt.libvirtError(message)
+    error.err = (code, libvirt.VIR_FROM_NODEDEV, message, libvirt.VIR_ERR_ERROR, None, None, None, -1, -1)
+    return error
+
+
+class StatefulDevice(FakeDevice):
+    def __init__(self, name, xml, active, persistent, autostart):
+        super().__init__(name, xml)
+        self.state = (active, persistent, autostart)
+
+    def isActive(self):
+        return self.state[0]
+
+    def isPersistent(self):
+        return self.state[1]
+
+    def autostart(self):
+        if isinstance(self.state[2], Exception):
+            raise self.state[2]
+        return self.state[2]
+
+
+class FlaggedConnection(FakeConnection):
+    """A daemon of libvirt 7.3+: lists defined-but-inactive node devices only when asked to by flag."""
+
+    def __init__(self, devices, inactive):
+        super().__init__(devices)
+        self.inactive = inactive
+        self.asked = []
+
+    def listAllDevices(self, flags):
+        self.asked.append(flags)
+        wanted = flags & libvirt.VIR_CONNECT_LIST_NODE_DEVICES_INACTIVE
+        return self.devices + (self.inactive if wanted else [])
+
+
+def test_defined_mdevs_are_listed_with_their_state():
+    active = StatefulDevice(HELD, MTTY_MDEV_XML, 1, 1, 1)
+    defined = StatefulDevice('mdev_5e3c1d9a_0f4b_4c2e_8a61_7d2b9e0c4f13_mtty', DEFINED_MDEV_XML, 0, 1, 0)
+    conn = FlaggedConnection([FakeDevice('mtty_mtty', MTTY_PARENT_XML), active], [defined])
+    warnings = []
+    records = dict((record['name'], record) for record in read_devices(conn, warnings))
+    assert conn.asked == [libvirt.VIR_CONNECT_LIST_NODE_DEVICES_ACTIVE | libvirt.VIR_CONNECT_LIST_NODE_DEVICES_INACTIVE]
+    assert sorted(records) == sorted(['mtty_mtty', HELD, defined.name()])
+    assert [records[name]['mdev'][key] for name in (HELD, defined.name()) for key in ('active', 'persistent', 'autostart')
+            ] == [True, True, True, False, True, False]
+    assert records[defined.name()]['path'] is None and warnings == []
+
+
+def test_a_driver_that_refuses_the_state_flags_is_asked_without():
+    class Refusing(FakeConnection):
+        asked = []
+
+        def listAllDevices(self, flags):
+            self.asked.append(flags)
+            if flags:
+                raise libvirt_error(libvirt.VIR_ERR_INVALID_ARG, 'unsupported flags (0xc0000000)')
+            return self.devices
+
+    conn = Refusing([FakeDevice('mtty_mtty', MTTY_PARENT_XML)])
+    assert [record['name'] for record in read_devices(conn, [])] == ['mtty_mtty']
+    assert conn.asked[-1] == 0 and len(conn.asked) == 2
+
+
+def test_a_read_only_connection_leaves_autostart_unknown_and_other_errors_are_messages():
+    denied = libvirt_error(libvirt.VIR_ERR_OPERATION_DENIED,
+                           'operation forbidden: read only access prevents virNodeDeviceGetAutostart')
+    records = read_devices(FakeConnection([StatefulDevice(HELD, MTTY_MDEV_XML, 1, 0, denied)]), [])
+    assert [records[0]['mdev'][key] for key in ('active', 'persistent', 'autostart')] == [True, False, None]
+    broken = libvirt_error(libvirt.VIR_ERR_INTERNAL_ERROR, 'internal error: mdevctl failed')
+    with pytest.raises(HostdevError, match='cannot read mdev %s: internal error: mdevctl failed' % HELD):
+        read_devices(FakeConnection([StatefulDevice(HELD, MTTY_MDEV_XML, 1, 0, broken)]), [])

@@ -5,8 +5,10 @@ import shutil
 
 import pytest
 
+from ansible_collections.virt.hostdev.plugins.module_utils.reading.host_reader import read_host
 from ansible_collections.virt.hostdev.plugins.module_utils.reading.sysfs_reader import SysfsReader, libvirt_style_name
 
+from support.fake_host import write
 from fixtures.synthetic_host import sriov_vf_address, synthetic_sriov_sysfs
 
 
@@ -183,3 +185,76 @@ def test_unreadable_nvidia_attributes_give_no_types(sample_copy):
 def test_libvirt_style_names():
     assert libvirt_style_name('net', 'br-lan.10', '52:54:00:aa:bb:cc') == 'net_br_lan_10_52_54_00_aa_bb_cc'
     assert libvirt_style_name('usb', '1-3:1.0') == 'usb_1_3_1_0'
+
+
+# -- mediated devices: parents from /sys/class/mdev_bus, mdevs from /sys/bus/mdev, mdevctl's definitions --
+
+HELD_UUID = 'c2177883-f1bb-47f0-914d-32a22e3a8804'
+FREE_UUID = '5e3c1d9a-0f4b-4c2e-8a61-7d2b9e0c4f13'
+DEFINED_UUID = '0d4f2b6e-9a1c-4e83-b5d7-6c2a8f1e3b90'
+
+
+def sys_link(sysfs, path, target):
+    """A relative symlink at <sysfs>/<path> to <sysfs>/<target>, as sysfs has."""
+    full = os.path.join(sysfs, path)
+    os.makedirs(os.path.dirname(full), exist_ok=True)
+    os.makedirs(os.path.join(sysfs, target), exist_ok=True)
+    os.symlink(os.path.relpath(os.path.join(sysfs, target), os.path.dirname(full)), full)
+
+
+def host_file(sysfs, relative, text):
+    full = os.path.join(os.path.dirname(sysfs), relative)
+    os.makedirs(os.path.dirname(full), exist_ok=True)
+    with open(full, 'w') as handle:
+        handle.write(text)
+
+
+def test_a_non_pci_parent_is_named_subsystem_sysname_and_its_mdevs_by_uuid_and_parent(sample_sysfs):
+    records = by_name(SysfsReader(sample_sysfs).read_devices())
+    parent = records['mtty_mtty']
+    assert (parent['type'], parent['parent'], parent['path']) == ('mdev_types', 'computer', '/sys/devices/virtual/mtty/mtty')
+    assert [(item['type'], item['available_instances'], item['device_api']) for item in parent['mdev_parent']['types']
+            ] == [('mtty-1', 20, 'vfio-pci'), ('mtty-2', 10, 'vfio-pci')]
+    held = records['mdev_%s_mtty' % HELD_UUID.replace('-', '_')]
+    assert (held['parent'], held['driver'], held['path']) == ('mtty_mtty', 'mtty', '/sys/devices/virtual/mtty/mtty/' + HELD_UUID)
+    assert held['mdev'] == {'uuid': HELD_UUID, 'type': 'mtty-2', 'device_api': 'vfio-pci', 'parent_address': 'mtty',
+                            'iommu_group': 10, 'active': True, 'persistent': True, 'autostart': True}
+    free = records['mdev_%s_mtty' % FREE_UUID.replace('-', '_')]['mdev']
+    assert (free['active'], free['persistent'], free['autostart']) == (True, False, False)  # not defined in mdevctl
+
+
+def test_a_pci_parent_keeps_its_types_with_their_description_under_pci(sample_copy):
+    gpu = 'devices/pci0000:00/0000:00:02.0'
+    for key, value in (('name', 'GVTg_V5_4'), ('device_api', 'vfio-pci'), ('available_instances', '3'),
+                       ('description', 'low_gm_size: 128MB\nhigh_gm_size: 512MB\n')):
+        write(sample_copy, '%s/mdev_supported_types/i915-GVTg_V5_4/%s' % (gpu, key), value + '\n')
+    sys_link(sample_copy, 'class/mdev_bus/0000:00:02.0', gpu)
+    sys_link(sample_copy, '%s/%s/mdev_type' % (gpu, DEFINED_UUID), gpu + '/mdev_supported_types/i915-GVTg_V5_4')
+    sys_link(sample_copy, 'bus/mdev/devices/' + DEFINED_UUID, '%s/%s' % (gpu, DEFINED_UUID))
+    records = by_name(SysfsReader(sample_copy).read_devices())
+    assert records['pci_0000_00_02_0']['pci']['mdev_types'] == [
+        {'type': 'i915-GVTg_V5_4', 'name': 'GVTg_V5_4', 'device_api': 'vfio-pci', 'available_instances': 3,
+         'description': 'low_gm_size: 128MB\nhigh_gm_size: 512MB'}]
+    assert not [name for name in records if records[name]['type'] == 'mdev_types' and name != 'mtty_mtty']
+    mdev = records['mdev_%s_0000_00_02_0' % DEFINED_UUID.replace('-', '_')]
+    assert mdev['parent'] == 'pci_0000_00_02_0' and mdev['mdev']['parent_address'] == '0000:00:02.0'
+    assert mdev['mdev']['type'] == 'i915-GVTg_V5_4' and mdev['mdev']['iommu_group'] is None
+
+
+def test_defined_mdevs_that_do_not_exist_are_records_with_active_false(sample_copy):
+    host_file(sample_copy, 'etc/mdevctl.d/mtty/' + DEFINED_UUID, '{"mdev_type": "mtty-1", "start": "manual"}')
+    host_file(sample_copy, 'etc/mdevctl.d/css/' + FREE_UUID.replace('5e', '6e'), '{"mdev_type": "vfio_ccw-io", "start": "auto"}')
+    model = read_host('sysfs', sysfs_root=sample_copy)[0]
+    defined = model.device('mdev_%s_mtty' % DEFINED_UUID.replace('-', '_'))
+    assert (defined['parent'], defined['path'], defined['driver']) == ('mtty_mtty', None, None)
+    assert defined['mdev'] == {'uuid': DEFINED_UUID, 'type': 'mtty-1', 'device_api': 'vfio-pci', 'parent_address': 'mtty',
+                               'iommu_group': None, 'active': False, 'persistent': True, 'autostart': False}
+    orphan = model.device('mdev_%s_css' % FREE_UUID.replace('5e', '6e').replace('-', '_'))
+    assert orphan['parent'] is None and orphan['mdev']['autostart'] is True and orphan['mdev']['device_api'] is None
+
+
+def test_without_mdevctl_persistence_is_unknown_not_false(sample_copy):
+    shutil.rmtree(os.path.join(os.path.dirname(sample_copy), 'etc', 'mdevctl.d'))
+    records = by_name(SysfsReader(sample_copy).read_devices())
+    held = records['mdev_%s_mtty' % HELD_UUID.replace('-', '_')]['mdev']
+    assert (held['active'], held['persistent'], held['autostart']) == (True, None, None)
