@@ -1,0 +1,290 @@
+# -*- coding: utf-8 -*-
+# Copyright: virt.hostdev contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""PRIVATE: give a set of mediated devices its state (mdevs module), in one of three ways.
+
+``ensure_mdevs()`` plans everything first (mdev_plan.plan_mdevs: the actions, the way and every
+refusal), then, outside check mode, takes the actions in order, each checked after it (the mdev
+appears in /sys/bus/mdev/devices, or is gone, within a bound). The ways, best first:
+
+- libvirt (the host read through libvirt 7.3 or later, with mdevctl on the host, which libvirt's
+  node device driver runs): virNodeDeviceDefineXML, create, setAutostart, destroy, undefine;
+- mdevctl: ``mdevctl define|start|modify|stop|undefine``, each under a time limit;
+- sysfs (transient mdevs only): the UUID written to the parent's
+  ``mdev_supported_types/<type>/create``, ``1`` to ``/sys/bus/mdev/devices/<uuid>/remove``, never
+  through a link (vfio_bind.PciBus.write).
+
+Removals run first, then each member in index order: a failure half-way leaves every member done
+so far as asked, and the rest as it was (a defined mdev not yet started is started by the next run).
+The caller holds the host lock from its read to the last action.
+"""
+
+import os
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Tuple
+
+from ansible_collections.virt.hostdev.plugins.module_utils.errors import HostdevError
+from ansible_collections.virt.hostdev.plugins.module_utils.host_files import Commands
+from ansible_collections.virt.hostdev.plugins.module_utils.libvirt_errors import (
+    HAS_LIBVIRT,
+    connection,
+    translated,
+    within_deadline,
+)
+from ansible_collections.virt.hostdev.plugins.module_utils.model.host_model import HostModel
+from ansible_collections.virt.hostdev.plugins.module_utils.model.records import mdev_name
+from ansible_collections.virt.hostdev.plugins.module_utils.model.refusals import problems_message
+from ansible_collections.virt.hostdev.plugins.module_utils.preparing.mdev_plan import (
+    MdevAction,
+    MdevPlan,
+    MdevRequest,
+    plan_mdevs,
+)
+from ansible_collections.virt.hostdev.plugins.module_utils.preparing.vfio_bind import PciBus
+from ansible_collections.virt.hostdev.plugins.module_utils.preparing.vfio_boot import reservation_sysfs_root
+from ansible_collections.virt.hostdev.plugins.module_utils.reading.host_reader import read_host, uri_is_local_hypervisor
+from ansible_collections.virt.hostdev.plugins.module_utils.reading.sysfs_tree import SysfsTree
+
+DEFAULT_COMMAND_TIMEOUT = 60
+DEFAULT_WAIT_TIMEOUT = 30
+# libvirt's node device driver defines, starts and autostarts mdevs (through mdevctl) since 7.3.
+LIBVIRT_DEFINE_SINCE = 7003000
+PUBLIC_KEYS = ('uuid', 'name', 'parent', 'type', 'active', 'persistent', 'autostart')
+
+
+@dataclass
+class MdevOutcome:
+    """What ensure_mdevs found and did (or would do, in check mode)."""
+
+    plan: MdevPlan
+    commands: List[List[str]] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.plan.actions)
+
+    def result(self) -> Dict[str, Any]:
+        plan = self.plan
+        return dict(mdevs=[_public(item) for item in plan.mdevs], removed=[_public(item) for item in plan.removed],
+                    actions=[action.result() for action in plan.actions], method=plan.method,
+                    commands=self.commands, diff=[mdevs_diff(plan)] if plan.actions else [])
+
+
+def _public(entry: Dict[str, Any]) -> Dict[str, Any]:
+    return dict((key, entry.get(key)) for key in PUBLIC_KEYS)
+
+
+def available_methods(commands: Commands, conn: Any = None, library_version: Optional[int] = None) -> List[str]:
+    """The ways this host has, best first: libvirt (a connection to libvirt 7.3 or later, and mdevctl, which
+    its node device driver runs), mdevctl, sysfs (always: the kernel's own files)."""
+    methods = []
+    mdevctl = commands.find('mdevctl')
+    if conn is not None and mdevctl:
+        if library_version is None:
+            with translated('cannot ask libvirt its version'):
+                library_version = conn.getLibVersion()
+        if library_version >= LIBVIRT_DEFINE_SINCE:
+            methods.append('libvirt')
+    if mdevctl:
+        methods.append('mdevctl')
+    return methods + ['sysfs']
+
+
+def local_sysfs(uri: str, source: str, root: str, sysfs_root: Optional[str]) -> str:
+    """The sysfs tree whose mdevs change: this machine's (sysfs_root, else the sys directory under a root other
+    than /, else /sys). A URI of another machine (or the test driver) is refused: mdevctl and the kernel's files
+    here change this machine's mdevs, not the ones that URI describes."""
+    if source != 'sysfs' and not uri_is_local_hypervisor(uri):
+        raise HostdevError('mdevs changes the mediated devices of this machine, which %s does not describe: run it '
+                           'on the host itself (its default uri), or with source: sysfs' % uri)
+    return reservation_sysfs_root(root, sysfs_root) or '/sys'
+
+
+def run_mdevs(request: MdevRequest, uri: str, source: str, sysfs_root: str, commands: Commands,
+              check_mode: bool = False, timeout: float = 120, command_timeout: int = DEFAULT_COMMAND_TIMEOUT,
+              wait_timeout: float = DEFAULT_WAIT_TIMEOUT) -> Tuple[MdevOutcome, str, List[str]]:
+    """One run: the host read once (through one libvirt connection, kept for the libvirt way), the ways it has,
+    then ensure_mdevs. (outcome, the source the devices came from, warnings)."""
+    def session(conn: Any) -> Tuple[MdevOutcome, str, List[str]]:
+        model, used, warnings = read_host(source, uri, sysfs_root, conn=conn, timeout=timeout)
+        methods = available_methods(commands, conn if used == 'libvirt' else None)
+        outcome = ensure_mdevs(model, request, SysfsTree(sysfs_root), commands, methods, conn=conn,
+                               check_mode=check_mode, timeout=command_timeout, wait_timeout=wait_timeout)
+        return outcome, used, warnings
+
+    if source == 'sysfs' or (source == 'auto' and not HAS_LIBVIRT):
+        return session(None)
+    connected = []
+
+    def through_libvirt() -> Tuple[MdevOutcome, str, List[str]]:
+        with connection(uri) as conn:
+            connected.append(conn)
+            return session(conn)
+    try:
+        return within_deadline(through_libvirt, uri, timeout)
+    except HostdevError:
+        if source != 'auto' or connected:
+            raise
+    # auto, and libvirt does not answer here: read_host reads sysfs and says why
+    return session(None)
+
+
+def ensure_mdevs(model: HostModel, request: MdevRequest, tree: SysfsTree, commands: Commands,
+                 methods: List[str], conn: Any = None, check_mode: bool = False,
+                 timeout: int = DEFAULT_COMMAND_TIMEOUT, wait_timeout: float = DEFAULT_WAIT_TIMEOUT) -> MdevOutcome:
+    """Give the set request names its state; refuse first, change after."""
+    plan = plan_mdevs(model, request, methods)
+    if plan.problems:
+        raise HostdevError(problems_message(plan.problems), problems=plan.problems)
+    way = _way(plan.method, tree, commands, conn, timeout, wait_timeout)
+    outcome = MdevOutcome(plan=plan, commands=[way.argv(action) for action in plan.actions] if way else [])
+    if check_mode or way is None:
+        return outcome
+    for number, action in enumerate(plan.actions):
+        try:
+            way.take(action)
+        except HostdevError as error:
+            done = ', '.join('%s %s' % (item.action, item.uuid) for item in plan.actions[:number])
+            raise HostdevError('%s %s failed (%s way): %s; done before it: %s' % (
+                action.action, action.uuid, plan.method, error.message, done or 'nothing'))
+    return outcome
+
+
+def mdevs_diff(plan: MdevPlan) -> Dict[str, str]:
+    """The set before and after, one line per mdev."""
+    def lines(entries: List[Dict[str, Any]]) -> str:
+        return ''.join('%s: type %s on %s, %s, %s, %s\n' % (
+            item['uuid'], item['type'], item['parent'] or item['parent_address'],
+            'active' if item['active'] else 'inactive', 'defined' if item['persistent'] else 'transient',
+            'autostart' if item['autostart'] else 'no autostart') for item in entries)
+    return {'before_header': 'mediated devices', 'after_header': 'mediated devices',
+            'before': lines(plan.before), 'after': lines(plan.mdevs)}
+
+
+class _Way:
+    """One way of taking actions, each checked on sysfs after it (bounded by wait_timeout)."""
+
+    def __init__(self, tree: SysfsTree, wait_timeout: float) -> None:
+        self.tree = tree
+        self.bus = PciBus(tree, timeout=wait_timeout)
+
+    def argv(self, action: MdevAction) -> List[str]:
+        raise NotImplementedError
+
+    def run(self, action: MdevAction) -> None:
+        raise NotImplementedError
+
+    def exists(self, uuid: str) -> bool:
+        return os.path.lexists(self.tree.path('bus', 'mdev', 'devices', uuid))
+
+    def take(self, action: MdevAction) -> None:
+        self.run(action)
+        if action.action in ('create', 'start'):
+            self._check(action, True, 'appear in')
+        elif action.action == 'stop':
+            self._check(action, False, 'leave')
+
+    def _check(self, action: MdevAction, present: bool, verb: str) -> None:
+        if not self.bus.wait(lambda: self.exists(action.uuid) == present):
+            raise HostdevError('mediated device %s did not %s %s within %s s' % (
+                action.uuid, verb, self.tree.path('bus', 'mdev', 'devices'), self.bus.timeout))
+
+
+class _Sysfs(_Way):
+    """The kernel's files: create and remove, nothing that outlives a reboot."""
+
+    def _file(self, action: MdevAction) -> str:
+        if action.action == 'create':
+            return self.tree.path('class', 'mdev_bus', str(action.parent_address), 'mdev_supported_types',
+                                  str(action.type), 'create')
+        return self.tree.path('bus', 'mdev', 'devices', action.uuid, 'remove')
+
+    def argv(self, action: MdevAction) -> List[str]:
+        return ['write', self._file(action), action.uuid if action.action == 'create' else '1']
+
+    def run(self, action: MdevAction) -> None:
+        if action.action == 'create' and self.exists(action.uuid):
+            raise HostdevError('%s already exists (made by something else since the host was read)' % action.uuid)
+        self.bus.write(self._file(action), action.uuid if action.action == 'create' else '1')
+
+
+class _Mdevctl(_Way):
+    """mdevctl's commands under a time limit."""
+
+    def __init__(self, tree: SysfsTree, wait_timeout: float, commands: Commands, path: str, timeout: int) -> None:
+        super().__init__(tree, wait_timeout)
+        self.commands = commands
+        self.path = path
+        self.timeout = timeout
+
+    def argv(self, action: MdevAction) -> List[str]:
+        uuid = ['--uuid', action.uuid]
+        where = ['--parent', str(action.parent_address), '--type', str(action.type)]
+        if action.action == 'create':
+            return [self.path, 'start'] + uuid + where
+        if action.action == 'define':
+            return [self.path, 'define'] + uuid + where + (['--auto'] if action.autostart else [])
+        if action.action == 'autostart':
+            return [self.path, 'modify'] + uuid + ['--auto' if action.autostart else '--manual']
+        if action.action == 'undefine' and action.parent_address:
+            return [self.path, 'undefine'] + uuid + ['--parent', action.parent_address]
+        return [self.path, action.action] + uuid
+
+    def run(self, action: MdevAction) -> None:
+        self.commands.run(self.argv(action), self.timeout)
+
+
+class _Libvirt(_Way):
+    """libvirt's node device calls (its node device driver runs mdevctl)."""
+
+    def __init__(self, tree: SysfsTree, wait_timeout: float, conn: Any) -> None:
+        super().__init__(tree, wait_timeout)
+        self.conn = conn
+
+    def argv(self, action: MdevAction) -> List[str]:
+        calls = {'create': 'virNodeDeviceCreateXML', 'define': 'virNodeDeviceDefineXML', 'start': 'virNodeDeviceCreate',
+                 'autostart': 'virNodeDeviceSetAutostart', 'stop': 'virNodeDeviceDestroy',
+                 'undefine': 'virNodeDeviceUndefine'}
+        return [calls[action.action], mdev_name(action.uuid, action.parent_address)]
+
+    def run(self, action: MdevAction) -> None:
+        with translated('libvirt could not %s mediated device %s' % (action.action, action.uuid)):
+            if action.action == 'create':
+                self.conn.nodeDeviceCreateXML(device_xml(action), 0)
+            elif action.action == 'define':
+                device = self.conn.nodeDeviceDefineXML(device_xml(action), 0)
+                if action.autostart:
+                    device.setAutostart(1)
+            else:
+                device = self.conn.nodeDeviceLookupByName(mdev_name(action.uuid, action.parent_address))
+                if action.action == 'start':
+                    device.create(0)
+                elif action.action == 'autostart':
+                    device.setAutostart(1 if action.autostart else 0)
+                elif action.action == 'stop':
+                    device.destroy()
+                else:
+                    device.undefine(0)
+
+
+def device_xml(action: MdevAction) -> str:
+    """The node device XML libvirt defines or creates an mdev from: its parent's node device name, type and UUID."""
+    device = ET.Element('device')
+    ET.SubElement(device, 'parent').text = action.parent
+    capability = ET.SubElement(device, 'capability', {'type': 'mdev'})
+    ET.SubElement(capability, 'type', {'id': str(action.type)})
+    ET.SubElement(capability, 'uuid').text = action.uuid
+    return ET.tostring(device, encoding='unicode')
+
+
+def _way(method: Optional[str], tree: SysfsTree, commands: Commands, conn: Any, timeout: int,
+         wait_timeout: float) -> Optional[_Way]:
+    if method is None:
+        return None
+    if method == 'libvirt':
+        return _Libvirt(tree, wait_timeout, conn)
+    if method == 'mdevctl':
+        return _Mdevctl(tree, wait_timeout, commands, str(commands.find('mdevctl')), timeout)
+    return _Sysfs(tree, wait_timeout)
+
