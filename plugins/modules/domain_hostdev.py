@@ -9,12 +9,14 @@ module: domain_hostdev
 short_description: Assign host devices to a libvirt domain, validated against the host
 version_added: 0.1.0
 description:
-  - Adds host devices (PCI, USB, SCSI) to a libvirt domain as C(<hostdev>) elements, or removes them.
+  - Adds host devices (PCI, USB, SCSI, mediated devices) to a libvirt domain as C(<hostdev>) elements, or
+    removes them. A mediated device (mdev) goes in as C(<hostdev mode='subsystem' type='mdev' model='vfio-pci'>)
+    naming its UUID (the model is its type's device API), never managed.
   - With O(interface), PCI network devices (SR-IOV virtual functions above all) go in as
     C(<interface type='hostdev' managed='yes'>) with a MAC (given, or stable and generated) and an
     optional VLAN tag.
   - With O(pool), the module picks the devices itself, the first free ones of a pool (the VFs of a PF,
-    or the devices a device mapping lists on this host), under the host lock.
+    the devices a device mapping lists on this host, or the mdevs of a type), under the host lock.
   - Before any edit, and under a host-wide lock, the host is read afresh and the whole request is
     validated. Every problem is reported at once and nothing is edited when there is one. Refused
     are unknown or ambiguous device references, devices not eligible for passthrough (with their
@@ -29,12 +31,14 @@ description:
     not a network device, a device the domain has as a plain C(<hostdev>), and a MAC another domain's (or
     another of this domain's) interface uses; with O(pool), a pool that cannot be resolved or has too few
     free devices. A PF whose VFs are enabled is refused, naming its VFs and their holders (its VFs would
-    vanish). A VF address the host lacks is named with the PF and VF count that would create it.
+    vanish). A VF address the host lacks is named with the PF and VF count that would create it. An mdev
+    that is defined but not active is refused (C(mdev_inactive)) unless O(mdev_start), and so is one whose
+    parent is gone (C(mdev_parent_gone)).
     docs/domain_hostdev.md in the collection lists each message.
   - Edits go through libvirt's attach and detach calls with the config and live flags; the domain
     is never redefined, so everything else in its definition (secrets, metadata, other devices)
     stays as it is. Devices already in the domain are matched by their source (address, vendor and
-    product, adapter), not by comparing XML text, so a second run reports no change.
+    product, adapter, mdev UUID), not by comparing XML text, so a second run reports no change.
   - Several edits are all or nothing. When one fails, the ones already made are undone in reverse
     order and the module fails with libvirt's message and the outcome of the rollback.
   - After adding devices, every domain is read again. When another domain now holds one of them (a
@@ -64,9 +68,9 @@ options:
     required: true
   devices:
     description:
-      - The host devices, each as a node device name (V(pci_0000_01_00_0)), a PCI address
-        (V(0000:01:00.0) or V(01:00.0)), a USB vendor:product (V(046d:c31c)) or a USB bus.device
-        (V(1.3)).
+      - The host devices, each as a node device name (V(pci_0000_01_00_0),
+        V(mdev_c2177883_f1bb_47f0_914d_32a22e3a8804_mtty)), a PCI address (V(0000:01:00.0) or V(01:00.0)),
+        a USB vendor:product (V(046d:c31c)), a USB bus.device (V(1.3)) or a mediated device's UUID.
       - A reference that matches nothing, or several devices, fails, naming it and its candidates.
       - Exactly one of O(devices) and O(pool) is required.
     type: list
@@ -75,7 +79,7 @@ options:
     description:
       - Ask for O(pool.count) devices of a pool instead of naming them. The devices of the pool the domain
         already holds count first (a second run changes nothing), then the first free ones in PCI address
-        order; free means that nothing refuses giving it to this domain (eligible, its IOMMU group viable,
+        order (mdevs in parent and UUID order, active ones only); free means that nothing refuses giving it to this domain (eligible, its IOMMU group viable,
         held by no other domain, not used by the host). This is decided under the host lock, so two runs
         never take the same device.
       - Not enough free devices is refused, naming the pool, how many are free and who holds the others.
@@ -90,7 +94,18 @@ options:
       mapping:
         description:
           - A device mapping name; its entries for O(pool.host) in O(pool.mappings) are the pool (a host's entry
-            may be a list of entries, one per device). Drift of any of them refuses the request.
+            may be a list of entries, one per device, or name an C(mdev_type), for every mdev of the type). Drift of
+            any of them refuses the request.
+        type: str
+      mdev_type:
+        description:
+          - A mediated device type id (V(mtty-2), V(nvidia-35)); the mdevs of that type on the host are the pool.
+            The mdevs themselves are made with M(virt.hostdev.mdevs).
+        type: str
+      parent:
+        description:
+          - With O(pool.mdev_type), only the mdevs of this parent, as its node device name (V(mtty_mtty)) or PCI
+            address.
         type: str
       mappings:
         description: The device mapping table (the C(hostdev_mappings) variable). Required with O(pool.mapping).
@@ -124,6 +139,15 @@ options:
       vlan:
         description: The VLAN tag (0 to 4095). Not set, the interface has no C(<vlan>) (an existing tag is removed).
         type: int
+  mdev_start:
+    description:
+      - Start each mdev of the request that is defined but not active (libvirt's node device create, as
+        C(virsh nodedev-start)) before the edits, under the host lock, rather than refuse it with C(mdev_inactive).
+        The mdevs started are listed in RV(started) and head RV(diff)'s after side; check mode starts nothing.
+      - When the edits fail and are undone, the mdevs this run started are stopped again.
+      - A pool never picks an inactive mdev; this starts the ones named, or already held by the domain.
+    type: bool
+    default: false
   state:
     description:
       - V(present) adds the devices the domain does not have yet; V(absent) removes the ones it has,
@@ -142,7 +166,7 @@ options:
     description:
       - Write C(managed='yes') on PCI and USB hostdevs, so libvirt detaches the device from its host
         driver when the domain starts and gives it back when it stops.
-      - SCSI hostdevs are never managed; for them this option is ignored.
+      - SCSI and mdev hostdevs are never managed; for them this option is ignored.
       - A device already in the domain is left as it is, whatever its managed mode (a warning says so).
     type: bool
     default: true
@@ -243,6 +267,19 @@ EXAMPLES = r'''
       mappings: "{{ hostdev_mappings }}"
       host: "{{ inventory_hostname }}"
 
+- name: A free mdev of type mtty-2, given by UUID to the domain
+  virt.hostdev.domain_hostdev:
+    domain: serial-guest
+    pool:
+      mdev_type: mtty-2
+      parent: mtty_mtty
+
+- name: A defined mdev, started first when it is not active
+  virt.hostdev.domain_hostdev:
+    domain: vgpu-desktop
+    devices: [c2177883-f1bb-47f0-914d-32a22e3a8804]
+    mdev_start: true
+
 - name: Release every VF of the PF the domain holds
   virt.hostdev.domain_hostdev:
     domain: ci-runner
@@ -327,6 +364,14 @@ pending_unplug:
   type: list
   elements: str
   sample: []
+started:
+  description:
+    - Names of the mdevs this run started before its edits (O(mdev_start)), in request order; in check mode, the ones it
+      would start.
+  returned: always
+  type: list
+  elements: str
+  sample: [mdev_c2177883_f1bb_47f0_914d_32a22e3a8804_mtty]
 problems:
   description: On a refusal, every problem found, each with C(code), C(device) and C(message).
   returned: failure
@@ -356,11 +401,13 @@ def main():
             pool=dict(type='dict', options=dict(
                 pf=dict(type='str'),
                 mapping=dict(type='str'),
+                mdev_type=dict(type='str'),
+                parent=dict(type='str'),
                 mappings=dict(type='dict'),
                 host=dict(type='str'),
                 count=dict(type='int', default=1),
-            ), mutually_exclusive=[('pf', 'mapping')], required_one_of=[('pf', 'mapping')],
-                required_by=dict(mapping=('mappings', 'host'))),
+            ), mutually_exclusive=[('pf', 'mapping', 'mdev_type')], required_one_of=[('pf', 'mapping', 'mdev_type')],
+                required_by=dict(mapping=('mappings', 'host'), parent=('mdev_type',))),
             interface=dict(type='dict', options=dict(
                 mac=dict(type='str'),
                 vlan=dict(type='int'),
@@ -371,6 +418,7 @@ def main():
             live=dict(type='bool', default=False),
             config=dict(type='bool', default=True),
             force=dict(type='bool', default=False),
+            mdev_start=dict(type='bool', default=False),
         ),
         mutually_exclusive=[('devices', 'pool')],
         required_one_of=[('devices', 'pool')],

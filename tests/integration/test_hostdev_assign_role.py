@@ -235,3 +235,13 @@ def test_a_pool_of_vfs_as_interfaces_picked_kept_and_released(role, domain, tmp_
 
     outcome, _completed = role(**dict(options, state='absent'))
     assert outcome['result']['removed'] == ['pci_0000_06_10_0', 'pci_0000_06_10_2'] and sources(domain) == []
+
+
+def test_a_pool_of_an_mdev_type_and_mdev_start_reach_domain_hostdev(role, domain):
+    # The sample workstation has no mdev parent: the module's own refusal names the type, so the
+    # role passed pool.mdev_type through (and mdev_start, which the module's argument spec checks).
+    outcome, _completed = role(domain=domain.name(), pool={'mdev_type': 'mtty-2', 'count': 1}, mdev_start=True)
+    assert outcome['failed'] is True and outcome['task'] == 'Validate and apply the change (only plan it in check mode)'
+    assert ('the pool of the mdevs of type mtty-2 is empty: no mdev parent on the host offers type mtty-2'
+            in outcome['result']['msg'])
+    assert outcome['result']['started'] == [] and sources(domain) == []

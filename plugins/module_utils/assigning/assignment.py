@@ -19,7 +19,10 @@ Problem codes (a stable interface, also in docs/domain_hostdev.md):
   unresolved_reference, not_eligible, iommu_off, iommu_group_unknown, group_not_viable,
   assigned_elsewhere, host_in_use, display_hotplug, transient_domain, nothing_to_change;
   not_a_network_device, hostdev_not_interface, mac_in_use (interfaces);
-  pool_unresolved, pool_exhausted (pools).
+  pool_unresolved, pool_exhausted (pools); mdev_inactive, mdev_parent_gone (model.refusals).
+
+A mediated device (mdev) goes in as <hostdev type='mdev'>, matched by UUID. With mdev_start, an inactive
+defined mdev is started before the edits (Plan.started), and its mdev_inactive refusal is lifted.
 """
 
 import xml.etree.ElementTree as ET
@@ -44,6 +47,7 @@ from ansible_collections.virt.hostdev.plugins.module_utils.model.devices import 
     usb_has_ids,
 )
 from ansible_collections.virt.hostdev.plugins.module_utils.model.host_model import HostModel
+from ansible_collections.virt.hostdev.plugins.module_utils.model.mdev_pool import is_active, mdev_of
 from ansible_collections.virt.hostdev.plugins.module_utils.model.hostdev_xml import (
     build_hostdev,
     element_xml,
@@ -86,6 +90,7 @@ class AssignmentRequest:
     force: bool = False
     pool: Optional[Dict[str, Any]] = None
     interface: Optional[Dict[str, Any]] = None
+    mdev_start: bool = False
 
     def __post_init__(self) -> None:
         """Checks the options against each other (interfaces.RequestError names what is wrong)."""
@@ -112,6 +117,7 @@ class Plan:
     devices: resolved names in request order, then the group members include_group added.
     targets: the definitions edited ('config', 'live'). diff: before/after of the first one.
     pending_unplug: devices a live detach left in the running domain (set after the edits).
+    started: inactive mdevs started before the edits (mdev_start).
     """
 
     devices: List[str]
@@ -124,10 +130,11 @@ class Plan:
     warnings: List[str]
     pending_unplug: List[str] = field(default_factory=list)
     interfaces: List[Dict[str, Any]] = field(default_factory=list)
+    started: List[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
-        return bool(self.edits)
+        return bool(self.edits or self.started)
 
     @property
     def added(self) -> List[str]:
@@ -146,7 +153,7 @@ class Plan:
         return dict(
             devices=self.devices, added=self.added, removed=self.removed, updated=self.updated,
             interfaces=self.interfaces, affected=self.affected, impact=self.impact, diff=self.diff,
-            source=source, pending_unplug=self.pending_unplug)
+            source=source, pending_unplug=self.pending_unplug, started=self.started)
 
 
 def plan_assignment(model: HostModel, request: AssignmentRequest, active: bool = False,
@@ -175,15 +182,17 @@ def plan_assignment(model: HostModel, request: AssignmentRequest, active: bool =
                                                      edits, current, lambda source: _held(model, source))
     affected = affected_devices(model, names)
     impact = []
+    started = mdevs_to_start(model, request, names)
     # Removing a device never harms the host: only an addition is validated.
     if request.state == 'present':
         impact = [impact_entry(model.device(name)) for name in affected
                   if model.device(name).get('type') != 'pci']
-        problems += validate(model, request, names, affected, held_by_domain(model, current), edits)
+        problems += [item for item in validate(model, request, names, affected, held_by_domain(model, current), edits)
+                     if not (item['code'] == 'mdev_inactive' and item['device'] in started)]
         warnings += _impact_warnings(request.domain, edits, impact)
     return Plan(devices=names, targets=targets, edits=edits, affected=affected, impact=impact,
-                diff=predicted_diff(request.domain, targets, current, edits), problems=problems,
-                warnings=warnings, interfaces=interfaces)
+                diff=predicted_diff(request.domain, targets, current, edits, started), problems=problems,
+                warnings=warnings, interfaces=interfaces, started=started)
 
 
 # -- the planning steps ----------------------------------------------------------
@@ -260,6 +269,18 @@ def _held(model: HostModel, source: Optional[Dict[str, Any]]) -> List[str]:
     return model.match_source(source) if source is not None else []
 
 
+def mdevs_to_start(model: HostModel, request: AssignmentRequest, names: List[str]) -> List[str]:
+    """The inactive mdevs among names that mdev_start starts (node device create) before the edits.
+
+    Only a defined one can be started (persistent not False); its parent's presence is the refusal
+    mdev_parent_gone's to judge. Already in the domain or not, a present request wants it usable.
+    """
+    if not request.mdev_start or request.state != 'present':
+        return []
+    return [name for name in names if mdev_of(model.device(name))
+            and not is_active(model.device(name)) and mdev_of(model.device(name)).get('persistent') is not False]
+
+
 def plan_edits(model: HostModel, request: AssignmentRequest, names: List[str],
                gone: List[Tuple[str, Dict[str, Any]]], targets: List[str],
                current: Hostdevs) -> Tuple[List[Edit], List[str]]:
@@ -316,7 +337,7 @@ def _attach_edits(model: HostModel, request: AssignmentRequest, name: str, targe
             continue
         wanted = 'yes' if request.managed else 'no'
         have = matching[0].get('managed', 'no')
-        if record.get('type') != 'scsi' and matching[0].tag == 'hostdev' and have != wanted:
+        if record.get('type') not in ('scsi', 'mdev') and matching[0].tag == 'hostdev' and have != wanted:
             warnings.append('%s is already in the %s definition of %s with managed=%r; it is '
                             'left as it is (remove it first to change managed)'
                             % (name, target, request.domain, have))
@@ -365,8 +386,10 @@ def _impact_warnings(domain: str, edits: List[Edit], impact: List[Dict[str, Any]
             % (', '.join(added), domain, ', '.join(impact_label(entry) for entry in impact))]
 
 
-def predicted_diff(domain: str, targets: List[str], current: Hostdevs, edits: List[Edit]) -> Dict[str, str]:
-    """Before/after of the <hostdev> elements of the first target, as the edits leave it."""
+def predicted_diff(domain: str, targets: List[str], current: Hostdevs, edits: List[Edit],
+                   started: Tuple[str, ...] = ()) -> Dict[str, str]:
+    """Before/after of the <hostdev> elements of the first target, as the edits leave it; the mdevs started
+    first, as a comment heading the after side."""
     if not targets:
         return {'before': '', 'after': ''}
     shown = targets[0]
@@ -376,7 +399,8 @@ def predicted_diff(domain: str, targets: List[str], current: Hostdevs, edits: Li
     after.extend(edit['xml'] for edit in edits if edit['target'] == shown and edit['action'] == 'attach')
     header = '%s: <hostdev> and <interface type=\'hostdev\'> elements of the %s definition' % (
         domain, 'persistent' if shown == 'config' else 'running')
-    return {'before': hostdevs_text(before), 'after': hostdevs_text(after),
+    starts = ''.join('<!-- mdev %s is started first (it is defined, not active) -->\n' % name for name in started)
+    return {'before': hostdevs_text(before), 'after': starts + hostdevs_text(after),
             'before_header': header, 'after_header': header + ' (predicted)'}
 
 

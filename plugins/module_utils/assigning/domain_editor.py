@@ -7,7 +7,9 @@ assign() is the whole run: take the host lock, open one read-write connection,
 read the host afresh through it, look the domain up, plan and validate (pure,
 see assignment), then apply the edits with attachDeviceFlags/detachDeviceFlags,
 all or nothing. The domain is never redefined, so everything but its <hostdev>
-elements (secrets, metadata, other devices) is left to libvirt as it is.
+elements (secrets, metadata, other devices) is left to libvirt as it is. The inactive
+mdevs the plan starts (mdev_start) are started first, and stopped again when the edits
+are undone.
 """
 
 import os
@@ -197,6 +199,42 @@ def double_assignments(conn: Any, model: Any, domain: str, taken: List[str],
     return dict((name, holders[name]) for name in taken if name in holders)
 
 
+def start_mdevs(conn: Any, names: List[str], domain: str) -> List[str]:
+    """Start the defined, inactive mdevs names (libvirt's node device create), in order; the ones started.
+
+    When one fails, the ones this run started are stopped again and the error says so.
+    """
+    started: List[str] = []
+    for name in names:
+        ensure_not_cancelled('start mdev %s' % name)
+        try:
+            device = libvirt_call(lambda name=name: conn.nodeDeviceLookupByName(name), 'cannot look up mdev %s' % name,
+                                  missing_message='libvirt at %s does not know mdev %s, so it cannot start it (define it '
+                                  'with virt.hostdev.mdevs)' % (_uri(conn), name))
+            with translated('cannot start mdev %s for domain %s' % (name, domain)):
+                device.create()
+        except HostdevError as error:
+            raise HostdevError(error.message + stop_mdevs(conn, started)) from None
+        started.append(name)
+    return started
+
+
+def stop_mdevs(conn: Any, started: List[str]) -> str:
+    """Stop the mdevs this run started (their definitions stay); what a failure's message adds."""
+    if not started:
+        return '; nothing was changed'
+    failures = []
+    for name in reversed(started):
+        try:
+            with translated('cannot stop mdev %s again' % name):
+                conn.nodeDeviceLookupByName(name).destroy()
+        except HostdevError as error:
+            failures.append(error.message)
+    if failures:
+        return '; not every mdev this run started was stopped again: %s' % '; '.join(failures)
+    return '; the mdevs this run started (%s) were stopped again' % ', '.join(started)
+
+
 def pending_unplugs(dom: Any, edits: List[Edit]) -> List[str]:
     """Devices a live detach asked the guest to release that the running domain still has.
 
@@ -254,6 +292,8 @@ def assign(request: AssignmentRequest, uri: str, source: str = 'auto', sysfs_roo
                 raise AssignmentRefused(plan, used)
             if check_mode:
                 return plan, used, warnings
+            progress['editing'] = bool(plan.started)
+            started = start_mdevs(conn, plan.started, request.domain)
             if plan.edits:
                 progress['editing'] = True  # before apply_edits checks for cancellation
                 try:
@@ -268,6 +308,8 @@ def assign(request: AssignmentRequest, uri: str, source: str = 'auto', sysfs_roo
                 except EditFailed as error:
                     if error.rolled_back:
                         journal.clear()
+                        error.message += stop_mdevs(conn, started) if started else ''
+                        error.args = (error.message,)
                     error.result.update(plan.result(used))
                     raise
                 plan.pending_unplug = pending_unplugs(dom, plan.edits)
@@ -286,7 +328,7 @@ def assign(request: AssignmentRequest, uri: str, source: str = 'auto', sysfs_roo
             if not progress['editing']:
                 raise
             raise DeadlineExceeded(
-                '%s; it stopped answering during the edits of domain %s: an edit already sent may still take '
+                '%s; it stopped answering while starting mdevs for or editing domain %s: an edit already sent may still take '
                 'effect when it resumes, and no further edit or undo is made, so check the domain\'s hostdevs '
                 'before running again' % (error.message, shown(request.domain)), **error.result) from None
     for name in plan.pending_unplug:

@@ -1,12 +1,12 @@
 # -*- coding: utf-8 -*-
 # Copyright: virt.hostdev contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""PRIVATE: pools of devices (the VFs of a PF, the devices of a device mapping) and the first free ones.
-No I/O happens here.
+"""PRIVATE: pools of devices (the VFs of a PF, the devices of a device mapping, the mdevs of a type) and the
+first free ones. No I/O happens here.
 
 A pool request asks for ``count`` devices of a pool instead of naming them. The devices of the pool
 the domain already holds count first (so a second run changes nothing), then the free ones in PCI
-address order, where free means that taking it alone for this domain raises no refusal
+address order (mdevs: in parent and UUID order, active ones only), where free means that taking it alone for this domain raises no refusal
 (refusals.ASSIGN: eligible, its group viable, held by no other domain, not used by the host).
 The caller runs under the host lock from the read to the last edit, so two runs never pick the
 same free device.
@@ -27,6 +27,7 @@ from ansible_collections.virt.hostdev.plugins.module_utils.errors import (
 from ansible_collections.virt.hostdev.plugins.module_utils.assigning.interfaces import RequestError
 from ansible_collections.virt.hostdev.plugins.module_utils.model.host_model import HostModel
 from ansible_collections.virt.hostdev.plugins.module_utils.model.mappings import resolve_mappings
+from ansible_collections.virt.hostdev.plugins.module_utils.model.mdev_pool import is_active, mdev_of, mdev_pool
 from ansible_collections.virt.hostdev.plugins.module_utils.model.records import (
     parse_pci_address,
     pci_address,
@@ -35,25 +36,29 @@ from ansible_collections.virt.hostdev.plugins.module_utils.model.records import 
 from ansible_collections.virt.hostdev.plugins.module_utils.model.refusals import ASSIGN, Problem, problem, refusals
 from ansible_collections.virt.hostdev.plugins.module_utils.model.sriov import resolve_function, sriov_of, vf_slot_of
 
-POOL_KEYS = ('pf', 'mapping', 'mappings', 'host', 'count')
+POOL_KEYS = ('pf', 'mapping', 'mdev_type', 'parent', 'mappings', 'host', 'count')
+POOL_KINDS = ('pf', 'mapping', 'mdev_type')
 
 
 def checked_pool(pool: Optional[Mapping[str, Any]], state: str) -> Optional[Dict[str, Any]]:
-    """The pool option, checked (exactly one of pf and mapping; a count of at least 1), or None."""
+    """The pool option, checked (exactly one of pf, mapping and mdev_type; a count of at least 1), or None."""
     if pool is None:
         return None
     if not isinstance(pool, Mapping):
-        raise RequestError('pool must be a dict with pf or mapping, and count, not %s' % described(pool))
+        raise RequestError('pool must be a dict with pf, mapping or mdev_type, and count, not %s' % described(pool))
     unknown = sorted(str(key) for key in pool if key not in POOL_KEYS)
     if unknown:
         raise RequestError('pool has unknown keys %s (known: %s)' % (', '.join(unknown), ', '.join(POOL_KEYS)))
-    given = [key for key in ('pf', 'mapping') if pool.get(key) not in (None, '')]
+    given = [key for key in POOL_KINDS if pool.get(key) not in (None, '')]
     if len(given) != 1:
-        raise RequestError('pool needs exactly one of pf (a PF\'s PCI address or netdev name) and mapping (a device '
-                           'mapping name), not %s' % (' and '.join(given) or 'neither'))
-    for key in given:
-        if not isinstance(pool[key], str):
-            raise RequestError('pool.%s must be a string, not %s' % (key, described(pool[key])))
+        raise RequestError('pool needs exactly one of pf (a PF\'s PCI address or netdev name), mapping (a device '
+                           'mapping name) and mdev_type (a mediated device type id), not %s'
+                           % (' and '.join(given) or 'none'))
+    for key in given + (['parent'] if pool.get('parent') is not None else []):
+        if not isinstance(pool[key], str) or not pool[key].strip():
+            raise RequestError('pool.%s must be a non-empty string, not %s' % (key, described(pool[key])))
+    if pool.get('parent') is not None and given != ['mdev_type']:
+        raise RequestError('pool.parent (the parent of the mdevs) goes with pool.mdev_type only')
     if given == ['mapping'] and (pool.get('mappings') is None or not pool.get('host')):
         raise RequestError('pool.mapping needs pool.mappings (the mapping table, such as hostdev_mappings) and '
                            'pool.host (this host\'s inventory name, inventory_hostname)')
@@ -71,6 +76,8 @@ def pool_label(pool: Mapping[str, Any]) -> str:
     """What messages call a pool."""
     if pool.get('pf'):
         return 'pool of the VFs of %s' % pool['pf']
+    if pool.get('mdev_type'):
+        return 'pool of the mdevs of type %s%s' % (pool['mdev_type'], ' on %s' % pool['parent'] if pool.get('parent') else '')
     return 'pool of device mapping %s' % pool['mapping']
 
 
@@ -115,12 +122,28 @@ def pool_members(model: HostModel, pool: Mapping[str, Any]) -> Tuple[List[str], 
             return [], [problem('pool_unresolved', pf, 'the %s is empty: %s has no VFs now (set its count with '
                                                        'virt.hostdev.sriov_vfs)' % (label, pf))]
         return members, []
+    if pool.get('mdev_type'):
+        mdevs = mdev_pool(model, pool['mdev_type'], pool.get('parent'))
+        why = mdevs.missing()
+        if why is None and not mdevs.members:
+            why = 'type %s has no mdev yet (create them with virt.hostdev.mdevs)' % mdevs.mdev_type
+        if why is not None:
+            return [], [problem('pool_unresolved', shown(pool['mdev_type']), 'the %s is empty: %s' % (label, why))]
+        return mdevs.members, []
     try:
-        members = resolve_mappings(model, pool['mappings'], pool['mapping'], pool['host'])
+        members = resolve_mappings(model, pool['mappings'], pool['mapping'], pool['host'], pools=True)
     except HostdevError as error:
         return [], [problem('pool_unresolved', shown(pool['mapping']), 'the %s cannot be used: %s'
                             % (label, error.message))]
-    return sorted(members, key=_sort_key(model)), []
+    return sorted(members, key=_member_key(model)), []
+
+
+def _member_key(model: HostModel):
+    """PCI devices by address, mdevs by parent and UUID (and after PCI devices)."""
+    def key(name):
+        mdev = mdev_of(model.device(name))
+        return (1, model.device(name).get('parent') or '', mdev['uuid'] or '') if mdev else (0, _sort_key(model)(name), '')
+    return key
 
 
 def choose(model: HostModel, domain: str, pool: Mapping[str, Any], members: List[str], own: Set[str],
@@ -144,6 +167,10 @@ def choose(model: HostModel, domain: str, pool: Mapping[str, Any], members: List
         if len(chosen) >= count:
             break
         if name in own:
+            continue
+        if not is_active(model.device(name)):
+            # A pool hands out mdevs a guest can use now; mdev_start names one to start.
+            busy[name] = 'inactive (defined, not started)'
             continue
         reasons = refusals(model, [name], ASSIGN, domain=domain, force=force)
         if reasons:

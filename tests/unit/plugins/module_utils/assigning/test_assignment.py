@@ -24,6 +24,8 @@ from ansible_collections.virt.hostdev.plugins.module_utils.model.refusals import
 )
 from ansible_collections.virt.hostdev.plugins.module_utils.reading.host_reader import read_via_sysfs
 
+from fixtures.mdev_records import MTTY, MTTY1, UUIDS, mdev_model, mdevs
+from fixtures.mdev_records import held as mdev_held
 from fixtures.sample_host import build_tree
 
 EMPTY = "<domain type='qemu'><name>guest</name><devices/></domain>"
@@ -440,3 +442,75 @@ def test_blockers_are_the_codes_domain_hostdev_refuses_with(sample):
     for name in model.names():
         plan = plan_of_request(model, 'new-domain', [name], config_xml=EMPTY)
         assert found[name] == sorted(set(codes(plan))), name
+
+
+# -- mediated devices (fixtures.mdev_records) --------------------------------------------------------------
+
+MDEV_STORED = ("<hostdev mode='subsystem' type='mdev' managed='no' model='vfio-pci' display='off'><source>"
+               "<address uuid='{uuid}'/></source><alias name='hostdev0'/>"
+               "<address type='pci' domain='0x0000' bus='0x07' slot='0x00' function='0x0'/></hostdev>")
+
+
+def mdev_domain(*uuids):
+    return "<domain type='kvm'><name>guest</name><devices>%s</devices></domain>" % ''.join(
+        MDEV_STORED.format(uuid=uuid.upper()) for uuid in uuids)
+
+
+def test_an_mdev_by_uuid_or_name_is_attached_as_an_mdev_hostdev():
+    model = mdev_model()
+    result = plan_assignment(model, AssignmentRequest('guest', [UUIDS[1].upper(), MTTY1]), config_xml=EMPTY)
+    assert result.problems == [] and result.devices == [MTTY[1], MTTY1] and result.affected == []
+    element = ET.fromstring(result.edits[0]['xml'])
+    assert (element.get('type'), element.get('model'), element.get('managed')) == ('mdev', 'vfio-pci', None)
+    assert element.find('source/address').get('uuid') == UUIDS[1]
+    assert '<address uuid="%s" />' % UUIDS[1] in result.diff['after']
+
+
+def test_an_mdev_the_domain_has_matches_by_uuid_a_rerun_changes_nothing_and_absent_removes_it():
+    model = mdev_model()
+    stored = mdev_domain(UUIDS[1])  # upper case, a guest address, an alias: libvirt's own form
+    rerun = plan_assignment(model, AssignmentRequest('guest', [MTTY[1]]), config_xml=stored)
+    assert rerun.problems == [] and rerun.edits == [] and rerun.warnings == [] and not rerun.changed
+    removed = plan_assignment(model, AssignmentRequest('guest', [UUIDS[1]], state='absent'), config_xml=stored)
+    # Detached with its XML as the domain stores it (libvirt matches what it stores).
+    assert removed.removed == [MTTY[1]] and UUIDS[1].upper() in removed.edits[0]['xml']
+    assert '<alias name="hostdev0"' in removed.edits[0]['xml']
+
+
+def test_an_mdev_another_domain_names_is_assigned_elsewhere():
+    model = mdev_model(domains=[mdev_held('other', MTTY[2])])
+    result = plan_assignment(model, AssignmentRequest('guest', [MTTY[2]]), config_xml=EMPTY)
+    assert [(item['code'], item['device']) for item in result.problems] == [('assigned_elsewhere', MTTY[2])]
+
+
+def test_an_inactive_mdev_is_refused_without_mdev_start():
+    model = mdev_model(mdevs(inactive=[MTTY[2]]))
+    result = plan_assignment(model, AssignmentRequest('guest', [MTTY[2]]), config_xml=EMPTY)
+    assert [(item['code'], item['device']) for item in result.problems] == [('mdev_inactive', MTTY[2])]
+    assert result.started == []
+
+
+def test_mdev_start_plans_the_start_of_inactive_mdevs_before_the_edits_and_shows_it():
+    model = mdev_model(mdevs(inactive=[MTTY[2], MTTY[3]]))
+    request = AssignmentRequest('guest', [MTTY[1], MTTY[2]], mdev_start=True)
+    result = plan_assignment(model, request, config_xml=EMPTY)
+    assert result.problems == [] and result.started == [MTTY[2]] and result.added == [MTTY[1], MTTY[2]]
+    assert result.result()['started'] == [MTTY[2]] and result.changed
+    assert result.diff['after'].startswith('<!-- mdev %s is started first' % MTTY[2])
+    # Held already but inactive: the domain could not start, so a present request starts it, and only that.
+    held_inactive = plan_assignment(model, AssignmentRequest('guest', [MTTY[3]], mdev_start=True),
+                                    config_xml=mdev_domain(UUIDS[3]))
+    assert held_inactive.edits == [] and held_inactive.started == [MTTY[3]] and held_inactive.changed
+    # Started (active now): the rerun changes nothing.
+    started = mdev_model(mdevs())
+    assert not plan_assignment(started, AssignmentRequest('guest', [MTTY[3]], mdev_start=True),
+                               config_xml=mdev_domain(UUIDS[3])).changed
+    # Removal starts nothing.
+    assert plan_assignment(model, AssignmentRequest('guest', [MTTY[3]], mdev_start=True, state='absent'),
+                           config_xml=mdev_domain(UUIDS[3])).started == []
+
+
+def test_mdev_start_cannot_start_an_mdev_that_is_not_defined():
+    model = mdev_model(mdevs(inactive=[MTTY[2]], transient=[MTTY[2]]))
+    result = plan_assignment(model, AssignmentRequest('guest', [MTTY[2]], mdev_start=True), config_xml=EMPTY)
+    assert result.started == [] and [item['code'] for item in result.problems] == ['mdev_inactive']

@@ -7,7 +7,12 @@ import time
 import libvirt
 import pytest
 
-from ansible_collections.virt.hostdev.plugins.module_utils.assigning.domain_editor import apply_edits, pending_unplugs
+from ansible_collections.virt.hostdev.plugins.module_utils.assigning.domain_editor import (
+    apply_edits,
+    pending_unplugs,
+    start_mdevs,
+    stop_mdevs,
+)
 from ansible_collections.virt.hostdev.plugins.module_utils.errors import HostdevError
 from ansible_collections.virt.hostdev.plugins.module_utils.libvirt_errors import (
     DeadlineExceeded,
@@ -129,3 +134,76 @@ def test_no_undo_starts_after_the_deadline():
         dom, [attach('pci_0000_01_00_0', NIC), attach('scsi_0_0_0_0', DISK)], 'vm'))
     assert dom.calls == ['attach', 'attach']
     assert 'ROLLBACK FAILED' in error.message and 'the run had already failed at its deadline' in error.message
+
+
+# -- starting mdevs (libvirt's test driver has no node device create: virNodeDeviceCreate is
+# "not supported by the connection driver" in libvirt 9.0, so a fake connection stands in) --------
+
+def not_found():
+    error = libvirt.libvirtError('Node device not found')
+    error.err = (libvirt.VIR_ERR_NO_NODE_DEVICE, libvirt.VIR_FROM_NODEDEV, 'Node device not found',
+                 libvirt.VIR_ERR_ERROR, None, None, None, -1, -1)
+    return error
+
+
+class FakeNodeDevices:
+    """A connection's node devices: records create/destroy calls; fail_create names one whose create fails."""
+
+    def __init__(self, known, fail_create=None, fail_destroy=None):
+        self.known, self.fail_create, self.fail_destroy = known, fail_create, fail_destroy
+        self.calls = []
+
+    def getURI(self):
+        return 'qemu:///system'
+
+    def nodeDeviceLookupByName(self, name):
+        if name not in self.known:
+            raise not_found()
+        conn = self
+
+        class Device:
+            def create(self):
+                if name == conn.fail_create:
+                    raise libvirt.libvirtError('Unable to start mediated device: mdevctl failed')
+                conn.calls.append(('create', name))
+
+            def destroy(self):
+                if name == conn.fail_destroy:
+                    raise libvirt.libvirtError('device busy')
+                conn.calls.append(('destroy', name))
+        return Device()
+
+
+A, B, C = 'mdev_a_mtty', 'mdev_b_mtty', 'mdev_c_mtty'
+
+
+def test_mdevs_are_started_in_order():
+    conn = FakeNodeDevices([A, B])
+    assert start_mdevs(conn, [A, B], 'vm') == [A, B]
+    assert conn.calls == [('create', A), ('create', B)]
+
+
+def test_a_failed_start_stops_the_ones_this_run_started_and_says_so():
+    conn = FakeNodeDevices([A, B, C], fail_create=C)
+    with pytest.raises(HostdevError) as caught:
+        start_mdevs(conn, [A, B, C], 'vm')
+    assert conn.calls == [('create', A), ('create', B), ('destroy', B), ('destroy', A)]
+    assert caught.value.message == (
+        'cannot start mdev %s for domain vm: Unable to start mediated device: mdevctl failed; the mdevs this run '
+        'started (%s, %s) were stopped again' % (C, A, B))
+
+
+def test_an_mdev_libvirt_does_not_know_is_a_clear_error_and_nothing_changes():
+    conn = FakeNodeDevices([])
+    with pytest.raises(HostdevError) as caught:
+        start_mdevs(conn, [A], 'vm')
+    assert conn.calls == []
+    assert caught.value.message == ('libvirt at qemu:///system does not know mdev %s, so it cannot start it (define '
+                                    'it with virt.hostdev.mdevs); nothing was changed' % A)
+
+
+def test_stopping_again_says_which_mdev_stays_started():
+    conn = FakeNodeDevices([A, B], fail_destroy=A)
+    assert stop_mdevs(conn, [A, B]) == ('; not every mdev this run started was stopped again: cannot stop mdev %s again: '
+                                        'device busy' % A)
+    assert conn.calls == [('destroy', B)]

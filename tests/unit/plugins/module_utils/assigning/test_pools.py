@@ -14,6 +14,8 @@ from ansible_collections.virt.hostdev.plugins.module_utils.assigning.assignment 
 from ansible_collections.virt.hostdev.plugins.module_utils.assigning.interfaces import RequestError
 from ansible_collections.virt.hostdev.plugins.module_utils.model.hostdev_xml import build_hostdev, build_interface
 
+from fixtures.mdev_records import GVT, MTTY, MTTY1, UUIDS, mdev_model, mdevs
+from fixtures.mdev_records import held as mdev_held
 from fixtures.sriov_host import NET_PF, NVME_PF, net_vf, read_sriov, sriov_model
 
 VFS = ['pci_0000_06_%s' % suffix for suffix in ('10_0', '10_2', '10_4', '10_6', '11_0', '11_2')]
@@ -141,3 +143,85 @@ def test_vfs_a_running_hostdev_network_lists_are_skipped_and_named(records):
     assert '%s held by network all-vfs' % VFS[0] in message and '%s held by a, network all-vfs' % VFS[5] in message
     stopped = model_of(records, networks=[dict(by_address, active=False)])
     assert plan(stopped, {'pf': NET_PF, 'count': 2}).devices == [VFS[0], VFS[1]]
+
+
+# -- the mdevs of a type (fixtures.mdev_records: MTTY[0..3] of mtty-2 on mtty_mtty) ------------------------
+
+def mdev_plan(model, pool, *held_names, **options):
+    config = domain(*(build_hostdev(model.device(name)) for name in held_names))
+    return plan_assignment(model, AssignmentRequest('guest', [], pool=pool, **options), config_xml=config)
+
+
+def test_mdev_pool_takes_the_first_free_active_ones_and_skips_held_and_inactive():
+    model = mdev_model(mdevs(inactive=[MTTY[1]]), domains=[mdev_held('other', MTTY[0])])
+    result = mdev_plan(model, {'mdev_type': 'mtty-2', 'count': 2})
+    assert result.problems == [] and result.devices == [MTTY[2], MTTY[3]] and result.added == [MTTY[2], MTTY[3]]
+    attached = [edit['xml'] for edit in result.edits]
+    assert all("type=\"mdev\"" in xml and 'model="vfio-pci"' in xml and 'managed' not in xml for xml in attached)
+    assert UUIDS[2] in attached[0] and result.started == []
+
+
+def test_mdev_pool_is_stable_the_domains_own_first_and_a_rerun_changes_nothing():
+    model = mdev_model()
+    result = mdev_plan(model, {'mdev_type': 'mtty-2', 'count': 2}, MTTY[3])
+    assert result.devices == [MTTY[3], MTTY[0]] and result.added == [MTTY[0]]
+    rerun = mdev_plan(model, {'mdev_type': 'mtty-2', 'count': 2}, MTTY[3], MTTY[0])
+    assert rerun.problems == [] and rerun.edits == [] and not rerun.changed
+
+
+def test_mdev_pool_absent_releases_the_mdevs_of_the_type_the_domain_holds():
+    model = mdev_model()
+    result = mdev_plan(model, {'mdev_type': 'mtty-2'}, MTTY[1], MTTY1, state='absent')
+    assert result.devices == [MTTY[1]] and result.removed == [MTTY[1]]
+
+
+def test_mdev_pool_exhausted_names_who_holds_the_rest_and_the_inactive():
+    model = mdev_model(mdevs(inactive=[MTTY[3]]), domains=[mdev_held('a', MTTY[0]), mdev_held('b', MTTY[1], MTTY[2])])
+    result = mdev_plan(model, {'mdev_type': 'mtty-2', 'parent': 'mtty_mtty', 'count': 1})
+    assert codes(result) == ['pool_exhausted'] and result.edits == []
+    message = result.problems[0]['message']
+    assert 'pool of the mdevs of type mtty-2 on mtty_mtty has 4 devices, 0 of them free' in message
+    assert '%s held by a' % MTTY[0] in message and '%s held by b' % MTTY[2] in message
+    assert '%s inactive (defined, not started)' % MTTY[3] in message
+
+
+def test_mdev_pool_by_parent_pci_address_and_a_missing_type_or_parent():
+    model = mdev_model()
+    assert mdev_plan(model, {'mdev_type': 'i915-GVTg_V5_4', 'parent': '00:02.0'}).devices == [GVT]
+    assert mdev_plan(model, {'mdev_type': 'i915-GVTg_V5_4', 'parent': 'mtty_mtty'}).problems[0]['code'] == 'pool_unresolved'
+    missing = mdev_plan(model, {'mdev_type': 'nvidia-35'})
+    assert codes(missing) == ['pool_unresolved']
+    assert 'no mdev parent on the host offers type nvidia-35' in missing.problems[0]['message']
+    gone = mdev_plan(model, {'mdev_type': 'mtty-2', 'parent': '0000:41:00.0'})
+    assert 'the host has no mdev parent pci_0000_41_00_0' in gone.problems[0]['message']
+    unmade = mdev_model(mdevs()[:4])
+    assert 'type mtty-1 has no mdev yet' in mdev_plan(unmade, {'mdev_type': 'mtty-1'}).problems[0]['message']
+
+
+@pytest.mark.parametrize('pool, words', [
+    ({'pf': NET_PF, 'mdev_type': 'mtty-2'}, 'not pf and mdev_type'),
+    ({'pf': NET_PF, 'parent': 'mtty_mtty'}, 'pool.parent (the parent of the mdevs) goes with pool.mdev_type only'),
+    ({'mdev_type': 'mtty-2', 'parent': ''}, 'pool.parent must be a non-empty string'),
+    ({'mdev_type': 3}, 'pool.mdev_type must be a non-empty string, not the number 3'),
+])
+def test_bad_mdev_pool_options_are_refused(pool, words):
+    with pytest.raises(RequestError) as caught:
+        AssignmentRequest('guest', [], pool=pool)
+    assert words in caught.value.message
+
+
+MDEV_MAPPINGS = {'serial': {'hosts': {'hv1': {'mdev_type': 'mtty-2', 'parent': 'mtty_mtty'},
+                                      'hv2': {'mdev_type': 'nvidia-35'}}}}
+
+
+def test_a_mapping_naming_an_mdev_type_is_a_pool_of_that_type():
+    model = mdev_model(domains=[mdev_held('other', MTTY[0])])
+    pool = {'mapping': 'serial', 'mappings': MDEV_MAPPINGS, 'count': 1}
+    result = mdev_plan(model, dict(pool, host='hv1'))
+    assert result.problems == [] and result.devices == [MTTY[1]]
+    # The domain holding the only free one reruns unchanged: no free mdev is no refusal for its own.
+    full = mdev_model(domains=[mdev_held('other', *MTTY[:3])])
+    assert mdev_plan(full, dict(pool, host='hv1'), MTTY[3]).edits == []
+    missing = mdev_plan(model, dict(pool, host='hv2'))
+    assert codes(missing) == ['pool_unresolved']
+    assert 'no parent offers mdev type nvidia-35 and none of it is defined' in missing.problems[0]['message']

@@ -22,6 +22,9 @@ from ansible_collections.virt.hostdev.plugins.module_utils.model.mappings import
     resolve_mappings,
 )
 
+from fixtures.mdev_records import MTTY, mdev_model, mdevs
+from fixtures.mdev_records import held as mdev_held
+
 HOST = 'ws1'
 # The sample host's RTX A4000 as its facts give it.
 GPU = {'address': '0000:01:00.0', 'vendor_id': '0x10de', 'product_id': '0x24b0',
@@ -224,10 +227,10 @@ def test_every_problem_of_the_table_is_reported_at_once(model):
         mapping_drift(model, mappings, HOST)
     assert caught.value.message == (
         'bad device mappings: mapping gpu: unknown property vendor (known: description, hosts, address, vendor_id, '
-        'product_id, subsystem_vendor_id, subsystem_id, iommu_group, driver); '
+        'product_id, subsystem_vendor_id, subsystem_id, iommu_group, driver, mdev_type, parent); '
         'mapping gpu, host hv2: vendor_id is required; mapping gpu, host hv2: product_id is required; '
         'mapping gpu, host ws1: unknown property foo (known: address, vendor_id, product_id, subsystem_vendor_id, '
-        'subsystem_id, iommu_group, driver); mapping gpu, host ws1: iommu_group one is not a group number; '
+        'subsystem_id, iommu_group, driver, mdev_type, parent); mapping gpu, host ws1: iommu_group one is not a group number; '
         'mapping nic: hosts must be a dict of host names, not a list')
 
 
@@ -290,3 +293,57 @@ def test_a_mapped_device_compact_facts_leave_out_is_unknown(sample_facts):
     (None, ()), ('driver', ('driver',)), (['driver', 'iommu_group'], ('driver', 'iommu_group')), ((), ())])
 def test_ignore_is_a_property_or_a_list_of_them(ignore, expected):
     assert checked_ignore(ignore) == expected
+
+
+# -- entries naming an mdev type (fixtures.mdev_records) ----------------------------------------------------
+
+def test_an_mdev_type_entry_is_read_with_its_parent_as_a_node_device_name():
+    table = {'vgpu': {'description': 'GVT-g', 'hosts': {HOST: {'mdev_type': 'i915-GVTg_V5_4', 'parent': '00:02.0'},
+                                                        'hv2': {'mdev_type': ' mtty-2 '}}}}
+    entries, _unmapped = host_entries(table, HOST)
+    assert [(entry.kind, entry.address, entry.parent) for entry in entries] == [
+        ('mdev', 'i915-GVTg_V5_4', 'pci_0000_00_02_0')]
+    assert [(entry.address, entry.parent) for entry in host_entries(table, 'hv2')[0]] == [('mtty-2', None)]
+
+
+@pytest.mark.parametrize('entry, words', [
+    ({'mdev_type': 'mtty-2', 'address': '00:02.0'}, 'address does not apply to an entry with mdev_type'),
+    ({'mdev_type': 'mtty-2', 'vendor_id': '8086'}, 'vendor_id does not apply to an entry with mdev_type'),
+    ({'mdev_type': ''}, 'mdev_type must be an mdev type id such as nvidia-35, not'),
+    ({'parent': 'mtty_mtty'}, 'mdev_type must be an mdev type id such as nvidia-35, not null'),
+    ({'mdev_type': 'mtty-2', 'parent': 7}, "parent must be the parent's node device name or PCI address, not the number 7"),
+])
+def test_bad_mdev_type_entries_are_refused(entry, words):
+    with pytest.raises(MappingError) as caught:
+        host_entries({'serial': {'hosts': {HOST: entry}}}, HOST)
+    assert words in caught.value.message
+
+
+def mdev_table(**entry):
+    return {'serial': {'hosts': {HOST: entry}}}
+
+
+def test_mdev_entry_drift_parent_gone_type_missing_and_no_free_mdev():
+    model = mdev_model()
+    assert mapping_drift(model, mdev_table(mdev_type='mtty-2', parent='mtty_mtty'), HOST) == []
+    assert mapping_drift(model, mdev_table(mdev_type='mtty-2', parent='0000:41:00.0'), HOST) == [
+        {'host': HOST, 'mapping': 'serial', 'property': 'parent', 'expected': 'pci_0000_41_00_0', 'found': None}]
+    assert mapping_drift(model, mdev_table(mdev_type='nvidia-35'), HOST) == [
+        {'host': HOST, 'mapping': 'serial', 'property': 'mdev_type', 'expected': 'nvidia-35', 'found': None}]
+    # Offered by its parent, none made yet: the type is there, no mdev of it is free.
+    unmade = mdev_model(mdevs()[:4])
+    assert [item['property'] for item in mapping_drift(unmade, mdev_table(mdev_type='mtty-1'), HOST)] == ['free_mdevs']
+    held = mdev_model(mdevs(inactive=[MTTY[3]]), domains=[mdev_held('a', *MTTY[:3])])
+    assert mapping_drift(held, mdev_table(mdev_type='mtty-2'), HOST) == [
+        {'host': HOST, 'mapping': 'serial', 'property': 'free_mdevs', 'expected': 'at least 1', 'found': 0}]
+
+
+def test_an_mdev_entry_resolves_only_as_a_pool():
+    model = mdev_model()
+    assert resolve_mappings(model, mdev_table(mdev_type='mtty-2'), 'serial', HOST, pools=True) == sorted(MTTY)
+    with pytest.raises(MappingRefused) as caught:
+        resolve_mappings(model, mdev_table(mdev_type='mtty-2'), 'serial', HOST)
+    assert 'names the mdevs of type mtty-2, a pool: ask for some with pool: {mapping: serial' in caught.value.message
+    with pytest.raises(MappingRefused) as caught:
+        resolve_mappings(model, mdev_table(mdev_type='nvidia-35'), 'serial', HOST, pools=True)
+    assert 'no parent offers mdev type nvidia-35 and none of it is defined' in caught.value.message
