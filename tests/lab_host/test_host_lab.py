@@ -270,6 +270,7 @@ def test_mdevs_second_run_changes_nothing(lab):
     data = lab.recorded("play:mdev_create")
     second = data["second"]
     assert second["changed"] is False
+    assert second["actions"] == [] and second["commands"] == []
     assert second["mdevs"] == data["first"]["mdevs"]
     assert data["again"] == data["after"]
 
@@ -374,7 +375,7 @@ def test_mdevs_autostarted_after_the_reboot(lab):
     assert sorted(mdev["devices"]) == sorted(derived_uuids()), "the autostart mdevs did not come back"
     assert {d["type"] for d in mdev["devices"].values()} == {MDEV_TYPE}
     rerun = lab.recorded("play:mdev")["rerun"]
-    assert rerun["changed"] is False, rerun
+    assert rerun["changed"] is False and rerun["actions"] == [], rerun
 
 
 # -- step 6: the reserved NIC in a running domain
@@ -525,7 +526,8 @@ def test_mdev_released_and_state_absent_leaves_none(lab):
     after = data["after"]
     assert after["config_mdevs"] == [] and "type='mdev'" not in after["config_xml"]
     assert after["config_xml"] == data["before"]["config_xml"]
-    assert data["absent"]["changed"] is True
+    assert data["absent"]["changed"] is True and data["absent"]["mdevs"] == []
+    assert sorted(m["uuid"] for m in data["absent"]["removed"]) == sorted(derived_uuids())
     end = data["end"]
     assert end["devices"] == {} and end["definitions"] == {}
     assert data["end_libvirt"] == []
