@@ -384,16 +384,20 @@ ansible_facts:
                                rows: [[0, "0000:81:10.0", igbvf, 2, "00:00:00:00:00:00", 0, [], []],
                                       [1, "0000:81:10.1", vfio-pci, 3, "52:54:00:6d:90:02", 100, [vm], [assigned_elsewhere]]]}
                 mdev_types:
-                  description: The mediated device types, or null.
+                  description:
+                    - "The mediated device types of a PCI mdev parent (an NVIDIA vGPU card before the VF generation, an
+                      Intel GVT-g GPU), sorted by type id; null for a device that is no parent."
+                    - "Compact facts keep it for a parent only, each type with C(type) and C(available_instances)."
                   type: list
                   elements: dict
-                  returned: in full facts
+                  returned: in full facts; in compact facts for a PCI mdev parent
                   contains:
                     type: {description: The type id., type: str, returned: always, sample: nvidia-35}
-                    name: {description: "The type's name.", type: str, returned: always, sample: GRID M10-1B}
-                    device_api: {description: The device API., type: str, returned: always, sample: vfio-pci}
-                    available_instances: {description: How many more devices of the type can be made., type: int, returned: always, sample: 4}
-                    description: {description: "The type's description, from sysfs (null through libvirt alone).", type: str, returned: always, sample: "num_heads=1, frl_config=45"}
+                    name: {description: "The type's name.", type: str, returned: in full facts, sample: GRID M10-1B}
+                    device_api: {description: The device API., type: str, returned: in full facts, sample: vfio-pci}
+                    available_instances: {description: How many more mdevs of the type the parent can make now., type: int, returned: always, sample: 4}
+                    description: {description: "The type's description, from sysfs (null through libvirt alone, and where the driver
+                                                 gives none, as mtty).", type: str, returned: in full facts, sample: "num_heads=1, frl_config=45"}
             usb:
               description: A USB device's details.
               type: dict
@@ -455,22 +459,40 @@ ansible_facts:
                 vendor: {description: The vendor., type: str, returned: always, sample: ATA}
                 serial: {description: "The serial, from udev.", type: str, returned: always, sample: Samsung_SSD_870_EVO_1TB_S6PTNS0T123456A}
             mdev:
-              description: A mediated device (mdev), created on its parent or only defined.
+              description:
+                - "A mediated device (mdev): one that exists on its parent (C(active)), and one only defined (libvirt's
+                  C(nodedev-define) or mdevctl's definition in C(/etc/mdevctl.d)) that does not exist now. Its name is
+                  libvirt's, C(mdev_<uuid>_<parent address>) with every other character made C(_), whichever the source."
+                - "Who holds it is RV(ansible_facts.hostdev.devices.assigned_to): every domain, defined or running, whose
+                  definition has a C(<hostdev type='mdev'>) with its UUID. Its RV(ansible_facts.hostdev.devices.blockers):
+                  C(mdev_inactive), C(mdev_parent_gone), C(assigned_elsewhere); the IOMMU rules do not apply to it."
               type: dict
-              returned: for mdev devices, in full facts
+              returned: for mdev devices
               contains:
                 uuid: {description: The UUID (lower case)., type: str, returned: always, sample: c2177883-f1bb-47f0-914d-32a22e3a8804}
-                type: {description: The mdev type id., type: str, returned: always, sample: nvidia-35}
-                device_api: {description: "The type's device API (the hostdev model).", type: str, returned: always, sample: vfio-pci}
-                parent_address: {description: "The parent's sysfs name (a PCI address for a PCI parent).", type: str, returned: always, sample: "0000:00:02.0"}
-                iommu_group: {description: "The mdev's own VFIO group number, or null.", type: int, returned: always, sample: 14}
-                active: {description: Whether the mdev exists on its parent now., type: bool, returned: always, sample: true}
-                persistent: {description: "Whether it is defined (libvirt or mdevctl), so it can be started again; null when unknown.", type: bool, returned: always, sample: true}
-                autostart: {description: "Whether it is started when its parent appears; null when unknown.", type: bool, returned: always, sample: true}
+                type: {description: The mdev type id., type: str, returned: always, sample: mtty-2}
+                device_api: {description: "The type's device API (the hostdev model), from its parent's types where the source does
+                                           not say it.", type: str, returned: in full facts, sample: vfio-pci}
+                parent_address: {description: "The parent's sysfs name (a PCI address for a PCI parent, V(mtty) for mtty).", type: str,
+                                 returned: always, sample: mtty}
+                iommu_group: {description: "The mdev's own VFIO group number, or null: not an IOMMU group of the host (an emulated
+                                            IOMMU's, as mtty's, exists with the IOMMU off).", type: int, returned: in full facts, sample: 14}
+                active: {description: "Whether the mdev exists on its parent now (false: only defined); null when unknown.", type: bool,
+                         returned: always, sample: true}
+                persistent: {description: "Whether it is defined (libvirt or mdevctl), so it comes back; null when unknown (no
+                                           mdevctl definitions on a read from sysfs, or a libvirt without node device state).",
+                             type: bool, returned: always, sample: true}
+                autostart: {description: "Whether it is started when its parent appears (mdevctl's C(start: auto)); null when
+                                          unknown (a read-only libvirt connection cannot ask it: the sysfs enrichment then reads
+                                          mdevctl's definitions).", type: bool, returned: always, sample: true}
             mdev_parent:
-              description: A parent of mediated devices that is not a PCI device (a PCI parent lists its types in RV(ansible_facts.hostdev.devices.pci.mdev_types)).
+              description:
+                - "A parent of mediated devices that is not a PCI device (libvirt's C(mdev_types) device: mtty's V(mtty_mtty),
+                  named C(<subsystem>_<name>) as libvirt names it, a channel subsystem, an AP matrix). A PCI parent lists its
+                  types in RV(ansible_facts.hostdev.devices.pci.mdev_types)."
+                - "Compact facts list every mdev parent, each type with C(type) and C(available_instances)."
               type: dict
-              returned: for mdev_types devices, in full facts
+              returned: for mdev_types devices
               contains:
                 types:
                   description: Its mediated device types, with the keys of RV(ansible_facts.hostdev.devices.pci.mdev_types).

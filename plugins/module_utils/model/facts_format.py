@@ -20,16 +20,10 @@ from ansible_collections.virt.hostdev.plugins.module_utils.model.devices import 
     is_pci_kind,
 )
 from ansible_collections.virt.hostdev.plugins.module_utils.model.pci_classes import PCI_CLASS_BRIDGE
-from ansible_collections.virt.hostdev.plugins.module_utils.model.records import (
-    CAPABILITY_KEYS,
-    Record,
-    pci_address_of_name,
-)
+from ansible_collections.virt.hostdev.plugins.module_utils.model.mdev import compact_types, parent_types
+from ansible_collections.virt.hostdev.plugins.module_utils.model.records import CAPABILITY_KEYS, Record, pci_address_of_name
 from ansible_collections.virt.hostdev.plugins.module_utils.model.vf_table import (
-    listed_devices,
-    with_vf_tables,
-    with_virtual_functions,
-)
+    listed_devices, with_vf_tables, with_virtual_functions)
 
 if TYPE_CHECKING:  # the model these functions read (for the type checker only: host_model imports this file)
     from ansible_collections.virt.hostdev.plugins.module_utils.model.host_model import HostModel
@@ -68,6 +62,9 @@ COMPACT_CAPABILITY_KEYS = {
     'pci': ('class', 'vendor_id', 'product_id', 'subsystem_vendor_id', 'subsystem_id', 'sriov'),
     'usb': ('bus', 'device', 'vendor_id', 'product_id'),
     'scsi': ('host', 'bus', 'target', 'lun', 'type'),
+    # an mdev, and a parent's types (mdev_parent.types, a PCI parent's pci.mdev_types: mdev.COMPACT_TYPE_KEYS)
+    'mdev': ('uuid', 'type', 'parent_address', 'active', 'persistent', 'autostart'),
+    'mdev_parent': ('types',),
 }
 
 # Compact facts' pci.sriov (null for a device without SR-IOV): what a VF question needs,
@@ -121,14 +118,14 @@ def is_summary(facts: Any) -> bool:
 
 
 def in_compact_facts(record: Record, eligible: Optional[bool] = None) -> bool:
-    """Whether compact facts list a device: eligible for passthrough (a candidate), or a PCI
-    endpoint (a group member that keeps its group viable or not). Bridges and the rest are left out.
+    """Whether compact facts list a device: eligible for passthrough (a candidate), a PCI endpoint (a
+    group member that keeps its group viable or not), or an mdev parent. Bridges and the rest are left out.
 
     eligible: the device's eligibility when it is known already (HostModel remembers it).
     """
     if eligible is None:
         eligible = eligibility(record)[0]
-    return eligible or is_pci_endpoint(record)
+    return eligible or is_pci_endpoint(record) or parent_types(record) is not None
 
 
 class CompactListing(NamedTuple):
@@ -351,6 +348,9 @@ def device_facts(model: 'HostModel', name: str, blockers: Optional[Mapping[str, 
             compact = dict((field, values.get(field)) for field in COMPACT_CAPABILITY_KEYS[key])
             if key == 'pci' and values.get('sriov') is not None:
                 compact['sriov'] = compact_sriov(values['sriov'])
+            types_key = {'pci': 'mdev_types', 'mdev_parent': 'types'}.get(key) if parent_types(record) else None
+            if types_key:  # a parent's types, what placing mdevs needs of them (a PCI parent's only where it is one)
+                compact[types_key] = compact_types(values[types_key])
             facts[key] = compact
     return facts
 

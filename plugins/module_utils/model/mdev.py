@@ -6,12 +6,17 @@
 - the mdev types a parent offers, whatever kind of parent it is (``parent_types``): a PCI parent lists
   them under ``pci.mdev_types``, any other parent (mtty, css, ap_matrix) under ``mdev_parent.types``;
 - the mdevs of a parent (``mdevs_of``);
+- what an mdev's record takes from its parent's (``link_mdevs``: its type's device API, the parent's
+  sysfs name where the reader did not say it);
 - the UUIDs a named set of mdevs gets (``derived_uuids``): uuid5 of a fixed namespace and
   '<name>/<index>', so a rerun with the same name finds the same mdevs on any host.
 """
 
 import uuid
-from typing import Any, Dict, Iterable, List, Optional
+from typing import Any, Dict, Iterable, List, Optional, Tuple
+
+# What compact facts keep of each type a parent offers.
+COMPACT_TYPE_KEYS = ('type', 'available_instances')
 
 # Fixed for ever: changing it would orphan every mdev created by name before.
 MDEV_NAMESPACE = uuid.UUID('5169694d-f11e-4197-a870-51f6eccb26cd')
@@ -31,6 +36,11 @@ def parent_types(record: Dict[str, Any]) -> Optional[List[Dict[str, Any]]]:
     return None
 
 
+def compact_types(types: Iterable[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """A parent's types as compact facts give them (COMPACT_TYPE_KEYS)."""
+    return [dict((key, item.get(key)) for key in COMPACT_TYPE_KEYS) for item in types]
+
+
 def parent_address(record: Dict[str, Any]) -> Optional[str]:
     """The sysfs name an mdev calls its parent by (mdev.parent_address): a PCI parent's address, any
     other parent's last path component (mtty_mtty's path /sys/devices/virtual/mtty/mtty: mtty)."""
@@ -47,3 +57,66 @@ def mdevs_of(records: Iterable[Dict[str, Any]], parent: Dict[str, Any]) -> List[
     return [record for record in records if record.get('type') == 'mdev' and (
         record.get('parent') == parent.get('name')
         or (address is not None and (record.get('mdev') or {}).get('parent_address') == address))]
+
+
+def link_mdevs(records: Iterable[Dict[str, Any]]) -> None:
+    """Fill what an mdev's record takes from its parent's record in the same read: mdev.device_api
+    from the parent's type (libvirt's mdev XML has none, nor has a defined mdev), and
+    mdev.parent_address from the parent (libvirt's test driver drops parent_addr)."""
+    records = list(records)
+    by_name = dict((record.get('name'), record) for record in records)
+    for record in records:
+        values = record.get('mdev') if record.get('type') == 'mdev' else None
+        parent = by_name.get(record.get('parent')) if values else None
+        if parent is None:
+            continue
+        if values.get('parent_address') is None:
+            values['parent_address'] = parent_address(parent)
+        if values.get('device_api') is None:
+            offered = [item for item in parent_types(parent) or () if item.get('type') == values.get('type')]
+            values['device_api'] = offered[0].get('device_api') if offered else None
+
+
+# -- the rules refusals.py applies to mdevs and their parents (each (code, device, message)) ---------
+
+def inactive_problems(model: Any, names: List[str]) -> List[Tuple[str, str, str]]:
+    """mdev_parent_gone and mdev_inactive: a defined mdev that does not exist now cannot go to a
+    running guest, and a domain that names it cannot start."""
+    problems = []
+    for name in names:
+        record = model.device(name)
+        values = (record.get('mdev') or {}) if record.get('type') == 'mdev' else {}
+        if values.get('active') is not False:
+            continue
+        where = values.get('parent_address') or 'unknown'
+        if record.get('parent') not in model:
+            problems.append(('mdev_parent_gone', name, 'mdev %s (%s) is defined on parent %s, which is not on this '
+                             'host: it cannot be started until its parent is back' % (name, values.get('uuid'), where)))
+        problems.append(('mdev_inactive', name, 'mdev %s (%s, type %s) is defined but not active (it does not exist '
+                         'on its parent %s now): a running guest cannot take it and a domain with it cannot start; '
+                         'start it first (virt.hostdev.mdevs, or virsh nodedev-start)'
+                         % (name, values.get('uuid'), values.get('type'), where)))
+    return problems
+
+
+def parent_problems(model: Any, names: List[str], taken: List[str], noun: str) -> List[Tuple[str, str, str]]:
+    """has_mdevs: the whole of a parent taken from the host (a guest, a vfio-pci reservation) takes
+    its mdevs, defined or existing, from whatever holds them."""
+    problems = []
+    records = None
+    for name in taken:
+        record = model.device(name)
+        if parent_types(record) is None:
+            continue
+        records = records if records is not None else [model.device(other) for other in model.names()]
+        children = sorted(child['name'] for child in mdevs_of(records, record))
+        if not children:
+            continue
+        held = ['%s held by domain %s' % (child, ', '.join(model.assigned_to(child)))
+                for child in children if model.assigned_to(child)]
+        problems.append(('has_mdevs', name, '%s%s has mdev%s %s: taking the whole device from its driver removes '
+                         'them%s; remove them first (virt.hostdev.mdevs with state: absent)' % (
+                             name, '' if name in names else ', which this %s takes from the host,' % noun,
+                             '' if len(children) == 1 else 's', ', '.join(children),
+                             ' (%s)' % '; '.join(held) if held else ', none held')))
+    return problems

@@ -13,8 +13,9 @@ Three purposes ask them, each a ``Purpose`` that selects the codes and the wordi
 
 Problem codes (a stable interface, also in docs/domain_hostdev.md and docs/hostdev_prepare.md):
   unresolved_reference, not_eligible, iommu_off, iommu_group_unknown, group_not_viable,
-  assigned_elsewhere, held_by_network, has_virtual_functions, host_in_use, host_use_unknown,
-  display_hotplug.
+  assigned_elsewhere, held_by_network, has_virtual_functions, mdev_parent_gone, mdev_inactive, has_mdevs,
+  host_in_use, host_use_unknown, display_hotplug. The IOMMU rules are PCI devices': an mdev needs no
+  IOMMU and takes nothing but itself (model.mdev has the mdev rules).
 """
 
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from ansible_collections.virt.hostdev.plugins.module_utils.model.devices import 
     is_pci_endpoint,
 )
 from ansible_collections.virt.hostdev.plugins.module_utils.model.facts_format import IOMMU_OFF_HINT
+from ansible_collections.virt.hostdev.plugins.module_utils.model.mdev import inactive_problems, parent_problems
 from ansible_collections.virt.hostdev.plugins.module_utils.model.records import (
     USB_BUS_DEVICE_RE,
     USB_ID_RE,
@@ -63,15 +65,16 @@ class Purpose:
 ASSIGN = Purpose(
     noun='assignment',
     checks=('not_eligible', 'iommu_off', 'iommu_group_unknown', 'group_not_viable', 'assigned_elsewhere',
-            'held_by_network', 'has_virtual_functions', 'host_in_use', 'host_use_unknown', 'display_hotplug'),
+            'held_by_network', 'has_virtual_functions', 'mdev_parent_gone', 'mdev_inactive', 'has_mdevs',
+            'host_in_use', 'host_use_unknown', 'display_hotplug'),
     whole_groups=False,
     host_use_override='; force: true overrides',
     unknown_use_override='; force: true overrides')
 BLOCKERS = ASSIGN
 RESERVE = Purpose(
     noun='reservation',
-    checks=('not_eligible', 'iommu_group_unknown', 'has_virtual_functions', 'host_in_use', 'host_use_unknown',
-            'group_not_viable'),
+    checks=('not_eligible', 'iommu_group_unknown', 'has_virtual_functions', 'has_mdevs', 'host_in_use',
+            'host_use_unknown', 'group_not_viable'),
     whole_groups=True,
     host_use_override='; force does not override this for a reservation, since the host would lose it '
                       'at every boot',
@@ -209,6 +212,11 @@ def refusals(model: 'HostModel', names: List[str], purpose: Purpose, affected: O
         'assigned_elsewhere': lambda: _assigned_elsewhere(model, names, taken, others_of),
         'held_by_network': lambda: _held_by_network(model, names, taken),
         'has_virtual_functions': lambda: _has_virtual_functions(model, names, taken, purpose),
+        'mdev_parent_gone': lambda: [problem(*found) for found in inactive_problems(model, names)
+                                     if found[0] == 'mdev_parent_gone'],
+        'mdev_inactive': lambda: [problem(*found) for found in inactive_problems(model, names)
+                                  if found[0] == 'mdev_inactive'],
+        'has_mdevs': lambda: [problem(*found) for found in parent_problems(model, names, taken, purpose.noun)],
         'host_in_use': lambda: _host_in_use(model, names, taken, purpose),
         'host_use_unknown': lambda: _host_use_unknown(model, names, purpose),
         'display_hotplug': lambda: _display_hotplug(model, attached) if live else [],

@@ -19,7 +19,7 @@ def test_facts_of_the_sample_host(run_module, sample_uri, sample_sysfs):
     hostdev = result['ansible_facts']['hostdev']
     assert result['devices'] == [device['name'] for device in hostdev['devices']]
     assert hostdev['eligible'] == [
-        'pci_0000_00_02_0', 'pci_0000_00_14_0', 'pci_0000_00_17_0', 'pci_0000_00_1f_3', 'pci_0000_01_00_0',
+        'mdev_5e3c1d9a_0f4b_4c2e_8a61_7d2b9e0c4f13_mtty', 'mdev_c2177883_f1bb_47f0_914d_32a22e3a8804_mtty', 'pci_0000_00_02_0', 'pci_0000_00_14_0', 'pci_0000_00_17_0', 'pci_0000_00_1f_3', 'pci_0000_01_00_0',
         'pci_0000_01_00_1', 'pci_0000_02_00_0', 'pci_0000_04_00_0', 'pci_0000_04_01_0', 'scsi_0_0_0_0',
         'scsi_1_0_0_0', 'usb_1_3']
 
@@ -77,7 +77,8 @@ def test_a_capability_libvirt_does_not_use_is_rejected_listing_the_names(run_mod
 
 def test_every_capability_libvirt_uses_is_accepted(run_module, sample_uri):
     assert run_module(uri=sample_uri, cap='scsi_host')['devices'] == ['scsi_host0', 'scsi_host1']
-    assert run_module(uri=sample_uri, cap='mdev')['devices'] == []
+    assert run_module(uri=sample_uri, cap='mdev')['devices'] == ['mdev_5e3c1d9a_0f4b_4c2e_8a61_7d2b9e0c4f13_mtty', 'mdev_c2177883_f1bb_47f0_914d_32a22e3a8804_mtty']
+    assert run_module(uri=sample_uri, cap='mdev_types')['devices'] == []  # the test driver cannot hold mtty_mtty
 
 
 @pytest.mark.parametrize('source', ['sysfs', 'libvirt'])
@@ -94,7 +95,8 @@ def test_facts_say_what_can_be_taken_now(run_module, sample_uri, sample_sysfs):
     assert devices['pci_0000_00_17_0']['passthrough']['eligible'] is True
     assert devices['pci_0000_00_17_0']['blockers'] == ['host_in_use']
     assert devices['pci_0000_02_00_0']['blockers'] == ['assigned_elsewhere']  # held by ci-runner
-    assert hostdev['assignable'] == ['pci_0000_00_02_0', 'pci_0000_00_14_0', 'scsi_0_0_0_0', 'usb_1_3']
+    assert devices['mdev_c2177883_f1bb_47f0_914d_32a22e3a8804_mtty']['blockers'] == ['assigned_elsewhere'] and devices['mdev_c2177883_f1bb_47f0_914d_32a22e3a8804_mtty']['assigned_to'] == ['ci-runner']
+    assert hostdev['assignable'] == ['mdev_5e3c1d9a_0f4b_4c2e_8a61_7d2b9e0c4f13_mtty', 'pci_0000_00_02_0', 'pci_0000_00_14_0', 'scsi_0_0_0_0', 'usb_1_3']
 
 
 # -- facts: full or compact ------------------------------------------------------------
@@ -106,7 +108,7 @@ def test_compact_facts_are_the_summary_and_devices_stay_the_filters(run_module, 
     assert compact['devices'] == full['devices']  # all names: the filters choose them, not the facts
     hostdev = compact['ansible_facts']['hostdev']
     assert [device['name'] for device in hostdev['devices']] == [
-        'pci_0000_00_02_0', 'pci_0000_00_14_0', 'pci_0000_00_17_0', 'pci_0000_00_1f_3', 'pci_0000_00_1f_4',
+        'mdev_5e3c1d9a_0f4b_4c2e_8a61_7d2b9e0c4f13_mtty', 'mdev_c2177883_f1bb_47f0_914d_32a22e3a8804_mtty', 'pci_0000_00_02_0', 'pci_0000_00_14_0', 'pci_0000_00_17_0', 'pci_0000_00_1f_3', 'pci_0000_00_1f_4',
         'pci_0000_01_00_0', 'pci_0000_01_00_1', 'pci_0000_02_00_0', 'pci_0000_04_00_0', 'pci_0000_04_01_0',
         'scsi_0_0_0_0', 'scsi_1_0_0_0', 'usb_1_3']
     assert hostdev['assignable'] == full['ansible_facts']['hostdev']['assignable']

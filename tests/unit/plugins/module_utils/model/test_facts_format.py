@@ -437,3 +437,33 @@ def test_a_model_of_compact_sriov_facts_gives_the_same_devices(sriov_facts):
         return result
     assert len(again['devices']) == 10 and plain_devices(again['devices']) == plain_devices(compact['devices'])
     assert again['iommu_groups'] == compact['iommu_groups']
+
+
+# -- mediated devices in compact facts -------------------------------------------------------------
+
+def test_compact_facts_keep_mdevs_and_their_parents_types_and_read_them_back(sample_facts):
+    compact = sample_facts('compact')
+    devices = dict((device['name'], device) for device in compact['devices'])
+    held = devices['mdev_c2177883_f1bb_47f0_914d_32a22e3a8804_mtty']
+    assert held['mdev'] == {'uuid': 'c2177883-f1bb-47f0-914d-32a22e3a8804', 'type': 'mtty-2', 'parent_address': 'mtty',
+                            'active': True, 'persistent': True, 'autostart': True}
+    assert devices['mtty_mtty']['mdev_parent'] == {'types': [{'type': 'mtty-1', 'available_instances': 20},
+                                                             {'type': 'mtty-2', 'available_instances': 10}]}
+    model = model_of_facts(compact)
+    assert model.match_source({'type': 'mdev', 'uuid': 'c2177883-f1bb-47f0-914d-32a22e3a8804'}) == [held['name']]
+    assert model.device('mtty_mtty')['mdev_parent']['types'][1]['available_instances'] == 10
+    assert compact_listing(compact).devices >= {'mtty_mtty', held['name']}
+
+
+def test_a_pci_parent_keeps_its_types_in_compact_facts_and_no_other_pci_device_grows_a_key():
+    from ansible_collections.virt.hostdev.plugins.module_utils.model.host_model import HostModel
+    gpu = {'name': 'pci_0000_00_02_0', 'type': 'pci', 'parent': None, 'driver': 'i915',
+           'pci': {'address': '0000:00:02.0', 'class': '0x030000', 'iommu_group': 2, 'mdev_types': [
+               {'type': 'i915-GVTg_V5_4', 'name': 'GVTg_V5_4', 'device_api': 'vfio-pci', 'available_instances': 1,
+                'description': 'low_gm_size: 128MB'}]}}
+    nic = {'name': 'pci_0000_03_00_0', 'type': 'pci', 'parent': None, 'driver': 'igc',
+           'pci': {'address': '0000:03:00.0', 'class': '0x020000', 'iommu_group': 3}}
+    facts = HostModel([gpu, nic], iommu={'enabled': True}).facts('sysfs', mode='compact')
+    compact = dict((device['name'], device['pci']) for device in facts['devices'])
+    assert compact['pci_0000_00_02_0']['mdev_types'] == [{'type': 'i915-GVTg_V5_4', 'available_instances': 1}]
+    assert 'mdev_types' not in compact['pci_0000_03_00_0']

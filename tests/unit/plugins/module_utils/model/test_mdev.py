@@ -61,3 +61,18 @@ def test_mdevs_of_a_parent_by_name_or_by_the_address_a_defined_mdev_keeps():
     assert [record['name'] for record in mdevs_of(records, mtty)] == ['mdev_a', 'mdev_b']
     assert [record['name'] for record in mdevs_of(records, gpu)] == ['mdev_c']
     assert mdevs_of(records, device_record('usb_1_1', 'usb_device')) == []
+
+
+def test_link_mdevs_fills_the_device_api_and_parent_address_from_the_parent_only_where_missing():
+    from ansible_collections.virt.hostdev.plugins.module_utils.model.mdev import link_mdevs
+    mtty = device_record('mtty_mtty', 'mdev_types', path='/sys/devices/virtual/mtty/mtty', details={'types': TYPES})
+    bare = device_record('mdev_a', 'mdev', parent='mtty_mtty', details={'type': 'mtty-2'})
+    said = device_record('mdev_b', 'mdev', parent='mtty_mtty',
+                         details={'type': 'mtty-1', 'device_api': 'vfio-ccw', 'parent_address': 'other'})
+    unknown_type = device_record('mdev_c', 'mdev', parent='mtty_mtty', details={'type': 'mtty-9'})
+    orphan = device_record('mdev_d', 'mdev', parent=None, details={'type': 'mtty-2'})
+    link_mdevs([mtty, bare, said, unknown_type, orphan])
+    assert (bare['mdev']['device_api'], bare['mdev']['parent_address']) == ('vfio-pci', 'mtty')
+    assert (said['mdev']['device_api'], said['mdev']['parent_address']) == ('vfio-ccw', 'other')
+    assert (unknown_type['mdev']['device_api'], unknown_type['mdev']['parent_address']) == (None, 'mtty')
+    assert (orphan['mdev']['device_api'], orphan['mdev']['parent_address']) == (None, None)

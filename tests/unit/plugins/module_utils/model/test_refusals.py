@@ -1,5 +1,6 @@
 """refusals: the rule on a host whose own use of its devices is unknown (host_use_unknown), for each purpose;
-the SR-IOV rules (a PF with VFs enabled, a VF in a hostdev network's pool), each failing without its rule."""
+the SR-IOV rules (a PF with VFs enabled, a VF in a hostdev network's pool) and the mdev rules (an inactive mdev,
+its parent gone, a parent with mdevs), each failing without its rule; no IOMMU rule for an mdev."""
 
 import dataclasses
 
@@ -140,3 +141,99 @@ def test_a_vf_in_an_active_hostdev_networks_pool_is_held_by_it():
                    'hands it to the guests that use the network'}]
     assert refusals(model, [VF1], without(ASSIGN, 'held_by_network')) == []
     assert blockers(sriov_host(networks=networks[2:]), VF0) == []
+
+
+# -- mediated devices: an inactive mdev, its parent gone, a parent with mdevs; no IOMMU rule for mdevs ---
+
+GPU, AUDIO, MTTY = 'pci_0000_00_02_0', 'pci_0000_00_1f_3', 'mtty_mtty'
+HELD_UUID, FREE_UUID = 'c2177883-f1bb-47f0-914d-32a22e3a8804', '5e3c1d9a-0f4b-4c2e-8a61-7d2b9e0c4f13'
+DEFINED_UUID, ORPHAN_UUID = '0d4f2b6e-9a1c-4e83-b5d7-6c2a8f1e3b90', '6e3c1d9a-0f4b-4c2e-8a61-7d2b9e0c4f13'
+
+
+def mdev_record(uuid, parent, address, active=True):
+    from ansible_collections.virt.hostdev.plugins.module_utils.model.records import device_record, mdev_name
+    return device_record(mdev_name(uuid, address), 'mdev', parent=parent, driver='vfio_mdev' if active else None,
+                         details={'uuid': uuid, 'type': 'i915-GVTg_V5_4' if address != 'mtty' else 'mtty-1',
+                                  'device_api': 'vfio-pci', 'parent_address': address, 'active': active,
+                                  'persistent': not active, 'autostart': False})
+
+
+HELD = 'mdev_c2177883_f1bb_47f0_914d_32a22e3a8804_0000_00_02_0'
+FREE = 'mdev_5e3c1d9a_0f4b_4c2e_8a61_7d2b9e0c4f13_0000_00_02_0'
+DEFINED = 'mdev_0d4f2b6e_9a1c_4e83_b5d7_6c2a8f1e3b90_mtty'
+ORPHAN = 'mdev_6e3c1d9a_0f4b_4c2e_8a61_7d2b9e0c4f13_css'
+
+
+def mdev_host(iommu=True, with_mdevs=True):
+    """A GVT-g GPU (IOMMU group 2, with an audio function the host drives) with two mdevs, vm1 holding
+    one; mtty with one defined mdev not started; an mdev defined on a channel subsystem the host lacks."""
+    types = [{'type': 'i915-GVTg_V5_4', 'available_instances': 1}]
+    records = [{'name': 'computer', 'type': 'system', 'parent': None},
+               {'name': GPU, 'type': 'pci', 'parent': 'computer', 'driver': 'i915',
+                'pci': {'address': '0000:00:02.0', 'class': '0x030000', 'iommu_group': 2 if iommu else None,
+                        'mdev_types': types}},
+               {'name': AUDIO, 'type': 'pci', 'parent': 'computer', 'driver': 'snd_hda_intel',
+                'pci': {'address': '0000:00:1f.3', 'class': '0x040300', 'iommu_group': 2 if iommu else None}},
+               {'name': MTTY, 'type': 'mdev_types', 'parent': 'computer', 'path': '/sys/devices/virtual/mtty/mtty',
+                'mdev_parent': {'types': [{'type': 'mtty-1', 'available_instances': 24}]}}]
+    if with_mdevs:
+        records += [mdev_record(HELD_UUID, GPU, '0000:00:02.0'), mdev_record(FREE_UUID, GPU, '0000:00:02.0'),
+                    mdev_record(DEFINED_UUID, MTTY, 'mtty', active=False),
+                    mdev_record(ORPHAN_UUID, None, 'css', active=False)]
+    domains = [{'name': 'vm1', 'active': False, 'hostdevs': [{'type': 'mdev', 'uuid': HELD_UUID}]}]
+    return HostModel(records, domains=domains, iommu={'enabled': iommu})
+
+
+def codes(problems):
+    return [item['code'] for item in problems]
+
+
+def test_an_inactive_mdev_is_refused_and_says_how_to_start_it():
+    model = mdev_host()
+    found = refusals(model, [DEFINED], ASSIGN)
+    assert found == [{'code': 'mdev_inactive', 'device': DEFINED, 'message': (
+        'mdev %s (%s, type mtty-1) is defined but not active (it does not exist on its parent mtty now): a running '
+        'guest cannot take it and a domain with it cannot start; start it first (virt.hostdev.mdevs, or virsh '
+        'nodedev-start)' % (DEFINED, DEFINED_UUID))}]
+    assert refusals(model, [DEFINED], without(ASSIGN, 'mdev_inactive')) == []
+    assert blockers(model, DEFINED) == ['mdev_inactive']
+
+
+def test_an_mdev_whose_parent_is_gone_is_refused_naming_the_parent():
+    model = mdev_host()
+    found = refusals(model, [ORPHAN], ASSIGN)
+    assert codes(found) == ['mdev_parent_gone', 'mdev_inactive']
+    assert found[0]['message'].startswith('mdev %s (%s) is defined on parent css, which is not on this host'
+                                          % (ORPHAN, ORPHAN_UUID))
+    assert codes(refusals(model, [ORPHAN], without(ASSIGN, 'mdev_parent_gone'))) == ['mdev_inactive']
+    assert blockers(model, ORPHAN) == ['mdev_inactive', 'mdev_parent_gone']
+
+
+@pytest.mark.parametrize('purpose', [ASSIGN, RESERVE], ids=['assign', 'reserve'])
+def test_a_parent_with_mdevs_is_refused_naming_them_and_their_holders(purpose):
+    model = mdev_host()
+    found = [item for item in refusals(model, [GPU, AUDIO], purpose) if item['code'] == 'has_mdevs']
+    assert found == [{'code': 'has_mdevs', 'device': GPU, 'message': (
+        '%s has mdevs %s: taking the whole device from its driver removes them (%s held by domain vm1); remove '
+        'them first (virt.hostdev.mdevs with state: absent)' % (GPU, ', '.join(sorted([FREE, HELD])), HELD))}]
+    assert 'has_mdevs' not in codes(refusals(model, [GPU, AUDIO], without(purpose, 'has_mdevs')))
+    assert 'has_mdevs' not in codes(refusals(mdev_host(with_mdevs=False), [GPU, AUDIO], purpose))
+
+
+def test_a_parent_taken_with_its_group_is_refused_too_and_facts_tell_it():
+    model = mdev_host()
+    found = [item for item in refusals(model, [AUDIO], ASSIGN) if item['code'] == 'has_mdevs']
+    assert found and found[0]['message'].startswith('%s, which this assignment takes from the host, has mdevs' % GPU)
+    assert 'has_mdevs' in blockers(model, GPU) and 'has_mdevs' in blockers(model, MTTY)
+    assert 'has_mdevs' not in blockers(mdev_host(with_mdevs=False), MTTY)
+
+
+@pytest.mark.parametrize('iommu', [True, False], ids=['iommu-on', 'iommu-off'])
+def test_an_mdev_takes_nothing_but_itself_and_needs_no_iommu(iommu):
+    """Its parent's IOMMU group (a sibling the host drives) and the IOMMU off refuse no mdev: it is no PCI
+    device; what is taken with it is itself alone."""
+    model = mdev_host(iommu=iommu)
+    assert model.affected_by(FREE) == []
+    assert refusals(model, [FREE], ASSIGN) == [] and blockers(model, FREE) == []
+    assert blockers(model, HELD) == ['assigned_elsewhere']
+    assert codes(refusals(model, [GPU], ASSIGN))[:1] == (['group_not_viable'] if iommu else ['iommu_off'])
