@@ -10,7 +10,7 @@ short_description: Create, keep and remove mediated devices (mdevs, vGPUs) of a 
 version_added: 0.1.0
 description:
   - Gives a host a set of mediated devices (mdevs) of one type (an NVIDIA vGPU profile such as C(nvidia-35), an
-    Intel GVT-g type, C(mtty-2) of the mtty sample driver, ...): O(count) of them named by O(name), whose UUIDs are
+    Intel GVT-g type, C(mtty-2) of the mtty sample driver, ...), O(count) of them named by O(name), whose UUIDs are
     derived from the name (the same on every run and every host), or the O(uuids) given.
   - An mdev of the set that exists keeps its parent; a missing one is placed on O(parent), or on any device of the
     host offering the type with available instances, by O(placement). With a O(name), derived UUIDs at an index at or
@@ -27,7 +27,7 @@ description:
     (C(mdev_parent_gone)), a O(parent) that makes no mdevs (C(not_mdev_parent)), a type no parent in question offers
     (C(type_not_offered)), fewer available instances than the run needs (C(not_enough_instances), naming how many
     each parent has), a parent whose other type already has instances and offers this one with 0 available
-    (C(type_conflict): vendor drivers take one type per GPU at a time), an mdev of the set that exists with another
+    (C(type_conflict), since vendor drivers take one type per GPU at a time), an mdev of the set that exists with another
     type or on another parent than O(parent) (C(uuid_type_mismatch)), removing or changing an mdev a domain holds,
     defined or running (C(mdev_held), naming it), and a run that needs to define, start, autostart or undefine an mdev
     where neither libvirt's node device driver nor mdevctl is there (C(no_persistence)).
@@ -114,7 +114,9 @@ notes:
     machine's. O(sysfs_root) defaults to the C(sys) directory under O(root) when O(root) is not V(/).
   - libvirt's node device driver runs mdevctl itself; on a host without mdevctl, libvirt can neither define nor create
     mdevs, so only transient ones are made, through sysfs.
-  - A type change of an mdev is refused (C(uuid_type_mismatch)): remove it first (O(state=absent)), then create it.
+  - With the devices read through libvirt, the whole run (the read and every action, with its waits) is bounded by
+    O(timeout).
+  - A type change of an mdev is refused (C(uuid_type_mismatch)); remove it first (O(state=absent)), then create it.
   - Available instances are counted as the host reports them before the run; an instance freed by a removal in the
     same run is counted for the same type on the same parent only.
 seealso:

@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Mediated devices in a fake sysfs tree that act as the kernel's mdev core does, and a fake mdevctl.
 
-The kernel (``FakeMdevKernel``): a parent (an mtty-like virtual device, or a PCI device of the tree)
+The kernel (``FakeMdevKernel``): a parent (a virtual device as mtty's, or a PCI device of the tree)
 lists its types under ``mdev_supported_types/<type>/`` (name, device_api, available_instances,
 description, create, devices/) and is linked from ``class/mdev_bus/<parent>``. Writing a UUID to a
 type's ``create`` makes ``<parent dir>/<uuid>`` (its ``mdev_type`` link, ``iommu_group`` link and
@@ -17,9 +17,6 @@ acts on writes from another process (a module run), and the fake ``mdevctl`` (``
 makes and removes mdevs through the same class, keeping its definitions as mdevctl does, one JSON file
 per mdev in ``etc/mdevctl.d/<parent>/<uuid>`` under the root ({"mdev_type", "start": auto|manual,
 "attrs"}).
-
-``records()`` is the kernel's state as device records (what a reader of this tree and of mdevctl's
-definitions gives), for the tests of the apply layer.
 """
 
 from __future__ import annotations
@@ -30,7 +27,7 @@ import os
 import shutil
 import sys
 
-from ansible_collections.virt.hostdev.plugins.module_utils.model.records import device_record, mdev_name
+from fixtures.sample_host import build_tree
 
 from support.fake_pci_kernel import acting
 
@@ -74,14 +71,17 @@ class FakeMdevKernel:
     def _save(self, state):
         _write(os.path.join(self.root, STATE), json.dumps(state, sort_keys=True))
 
-    def add_parent(self, parent, types, directory=None, exclusive=False, node=None):
-        """A parent named parent in sysfs (mtty, or a PCI address whose directory is given) offering
-        types {type id: instances}; node: its libvirt node device name (mtty_<parent> when not PCI)."""
-        directory = directory or os.path.join(self.sysfs, 'devices', 'virtual', 'mtty', parent)
+    def add_parent(self, parent, types, directory=None, exclusive=False, node=None, subsystem='fake'):
+        """A parent named parent in sysfs (fake0, or a PCI address whose directory is given) offering
+        types {type id: instances}; node: its libvirt node device name (<subsystem>_<parent> when not PCI)."""
+        if directory is None:  # a virtual device of its class, as the mtty sample makes one (libvirt: mtty_mtty)
+            directory = os.path.join(self.sysfs, 'devices', 'virtual', subsystem, parent)
+            os.makedirs(os.path.join(self.sysfs, 'class', subsystem), exist_ok=True)
+            _link(os.path.join(directory, 'subsystem'), os.path.join(self.sysfs, 'class', subsystem))
         os.makedirs(directory, exist_ok=True)
         state = self._state()
         state['parents'][parent] = {'dir': directory, 'exclusive': exclusive, 'types': dict(types),
-                                    'node': node or 'mtty_%s' % parent}
+                                    'node': node or '%s_%s' % (subsystem, parent)}
         self._save(state)
         for mdev_type in types:
             base = os.path.join(directory, 'mdev_supported_types', mdev_type)
@@ -98,13 +98,15 @@ class FakeMdevKernel:
         return self._state()['parents']
 
     def mdevs(self):
-        """{uuid: (parent, type)} of the mdevs that exist."""
+        """{uuid: (parent, type)} of the mdevs that exist on this kernel's parents (not the sample's mtty)."""
         found = {}
         bus = os.path.join(self.sysfs, 'bus', 'mdev', 'devices')
+        parents = self.parents()
         for uuid in sorted(os.listdir(bus)) if os.path.isdir(bus) else []:
             device = os.path.realpath(os.path.join(bus, uuid))
-            found[uuid] = (os.path.basename(os.path.dirname(device)),
-                           os.path.basename(os.path.realpath(os.path.join(device, 'mdev_type'))))
+            parent = os.path.basename(os.path.dirname(device))
+            if parent in parents:
+                found[uuid] = (parent, os.path.basename(os.path.realpath(os.path.join(device, 'mdev_type'))))
         return found
 
     def available(self, parent, mdev_type):
@@ -187,36 +189,14 @@ class FakeMdevKernel:
 
     # -- mdevctl's definitions ------------------------------------------------------------------
     def definitions(self):
-        """{uuid: (parent, type, autostart)} from etc/mdevctl.d under the root."""
+        """{uuid: (parent, type, autostart)} from etc/mdevctl.d under the root, of this kernel's parents."""
         found = {}
         base = os.path.join(self.root, 'etc', 'mdevctl.d')
-        for parent in sorted(os.listdir(base)) if os.path.isdir(base) else []:
+        for parent in sorted(set(os.listdir(base)) & set(self.parents())) if os.path.isdir(base) else []:
             for uuid in sorted(os.listdir(os.path.join(base, parent))):
                 config = json.loads(_read(os.path.join(base, parent, uuid)) or '{}')
                 found[uuid] = (parent, config.get('mdev_type'), config.get('start') == 'auto')
         return found
-
-    def records(self):
-        """The parents and mdevs (active or only defined) as device records, named as libvirt names them."""
-        parents = self.parents()
-        records = []
-        for parent, info in sorted(parents.items()):
-            types = [{'type': kind, 'name': _read(os.path.join(info['dir'], 'mdev_supported_types', kind, 'name')),
-                      'device_api': DEVICE_API, 'available_instances': self.available(parent, kind),
-                      'description': 'fake %s' % kind} for kind in sorted(info['types'])]
-            records.append(device_record(info['node'], 'mdev_types', parent='computer',
-                                         path='/sys/' + os.path.relpath(info['dir'], self.sysfs),
-                                         details={'types': types}))
-        active = self.mdevs()
-        defined = self.definitions()
-        for uuid in sorted(set(active) | set(defined)):
-            parent, kind = active[uuid] if uuid in active else defined[uuid][:2]
-            node = parents[parent]['node'] if parent in parents else None
-            records.append(device_record(mdev_name(uuid, parent), 'mdev', parent=node, driver='vfio_mdev', details={
-                'uuid': uuid, 'type': kind, 'device_api': DEVICE_API, 'parent_address': parent,
-                'iommu_group': None, 'active': uuid in active, 'persistent': uuid in defined,
-                'autostart': defined[uuid][2] if uuid in defined else False}))
-        return records
 
 
 # The fake mdevctl: its argv logged to $FAKE_LOG, then what mdevctl does, on the fake kernel of
@@ -288,11 +268,11 @@ def install_mdevctl(directory):
     return path
 
 
-def mtty_host(root, parents=(('mtty', {'mtty-1': 4, 'mtty-2': 2}),), exclusive=False):
-    """(root, kernel): a bare fake sysfs tree under root with mtty-like parents."""
-    sysfs = os.path.join(str(root), 'sys')
-    os.makedirs(os.path.join(sysfs, 'bus', 'mdev', 'devices'), exist_ok=True)
-    kernel = FakeMdevKernel(sysfs)
-    for parent, types in parents:
-        kernel.add_parent(parent, types, exclusive=exclusive)
+def mdev_host(root, types=None, exclusive=False):
+    """(root, kernel): the sample host (its mtty parent mtty_mtty with two mdevs, one held by ci-runner) under
+    root, and a parent fake0 (node device fake_fake0) the fake kernel acts for, offering types (fake-1: 4 and
+    fake-2: 2 by default) of its own, so that a placement anywhere on the host finds only it."""
+    build_tree(str(root))
+    kernel = FakeMdevKernel(os.path.join(str(root), 'sys'))
+    kernel.add_parent('fake0', types or {'fake-1': 4, 'fake-2': 2}, exclusive=exclusive)
     return str(root), kernel

@@ -29,6 +29,7 @@ from ansible_collections.virt.hostdev.plugins.module_utils.host_files import Com
 from ansible_collections.virt.hostdev.plugins.module_utils.libvirt_errors import (
     HAS_LIBVIRT,
     connection,
+    libvirt_call,
     translated,
     within_deadline,
 )
@@ -257,7 +258,7 @@ class _Libvirt(_Way):
                 if action.autostart:
                     device.setAutostart(1)
             else:
-                device = self.conn.nodeDeviceLookupByName(mdev_name(action.uuid, action.parent_address))
+                device = self._device(action)
                 if action.action == 'start':
                     device.create(0)
                 elif action.action == 'autostart':
@@ -266,6 +267,12 @@ class _Libvirt(_Way):
                     device.destroy()
                 else:
                     device.undefine(0)
+
+    def _device(self, action: MdevAction) -> Any:
+        """The mdev's node device: libvirt 7.6 and later name it mdev_<uuid>_<parent>, earlier ones mdev_<uuid>."""
+        device = libvirt_call(lambda: self.conn.nodeDeviceLookupByName(mdev_name(action.uuid, action.parent_address)),
+                              'libvirt could not look up mediated device %s' % action.uuid, missing='default')
+        return device if device is not None else self.conn.nodeDeviceLookupByName(mdev_name(action.uuid, None))
 
 
 def device_xml(action: MdevAction) -> str:
@@ -287,4 +294,3 @@ def _way(method: Optional[str], tree: SysfsTree, commands: Commands, conn: Any, 
     if method == 'mdevctl':
         return _Mdevctl(tree, wait_timeout, commands, str(commands.find('mdevctl')), timeout)
     return _Sysfs(tree, wait_timeout)
-

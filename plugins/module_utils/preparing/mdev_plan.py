@@ -124,7 +124,7 @@ def check_request(request: MdevRequest) -> None:
         if bad:
             raise HostdevError('uuids holds what is not a UUID (like 4b20d080-1b54-4048-85b3-a6a62d165c01): %s'
                                % ', '.join(bad))
-        normalized = [normalize_uuid(item) for item in request.uuids]
+        normalized = [str(normalize_uuid(item)) for item in request.uuids]
         twice = sorted(set(item for item in normalized if normalized.count(item) > 1))
         if twice:
             raise HostdevError('uuids names %s more than once' % ', '.join(str(item) for item in twice))
@@ -175,14 +175,12 @@ def plan_mdevs(model: HostModel, request: MdevRequest, methods: Sequence[str] = 
     for uuid in keep:
         record = records.get(uuid)
         if record is None:
-            plan.before.append(None)
             missing.append(uuid)
             continue
         plan.before.append(_entry(model, uuid, record))
         plan.problems += _existing(plan, model, request, named, room, uuid, record)
     if missing and not parent_problems:
         plan.problems += _place(plan, model, request, named, room, missing)
-    plan.before = [item for item in plan.before if item is not None]
     plan.mdevs = _ordered(plan.mdevs, keep)
     if not plan.problems:
         _choose_method(plan, methods)
@@ -202,8 +200,9 @@ class _Room:
 
     def free(self, record: Dict[str, Any]) -> None:
         mdev = record.get('mdev') or {}
-        if mdev.get('active') and mdev.get('type') == self.type and self.left.get(record.get('parent')) is not None:
-            self.left[str(record['parent'])] = int(self.left[str(record['parent'])] or 0) + 1
+        parent = str(record.get('parent'))
+        if mdev.get('active') and mdev.get('type') == self.type and self.left.get(parent) is not None:
+            self.left[parent] = int(self.left[parent] or 0) + 1
 
     def has(self, parent: str) -> bool:
         left = self.left.get(parent, 0)

@@ -1,7 +1,7 @@
 # Copyright: virt.hostdev contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""ensure_mdevs on fake mtty parents that act as the kernel does (support.fake_mdev), through sysfs and
-through a fake mdevctl: the mdevs made and removed and waited for, the definitions written, check
+"""ensure_mdevs on the sample host read from sysfs, with a parent that acts as the kernel does
+(support.fake_mdev), through sysfs and through a fake mdevctl: the mdevs made and removed and waited for, the definitions written, check
 mode, a second run that does and runs nothing, failures half-way that the next run repairs; the
 libvirt way's calls and XML on a recording connection (libvirt's test driver has no mdevs)."""
 
@@ -16,7 +16,6 @@ import libvirt
 import pytest
 
 from ansible_collections.virt.hostdev.plugins.module_utils.errors import HostdevError
-from ansible_collections.virt.hostdev.plugins.module_utils.model.host_model import HostModel
 from ansible_collections.virt.hostdev.plugins.module_utils.model.mdev import derived_uuids
 from ansible_collections.virt.hostdev.plugins.module_utils.preparing.mdev_apply import (
     available_methods,
@@ -25,10 +24,11 @@ from ansible_collections.virt.hostdev.plugins.module_utils.preparing.mdev_apply 
     local_sysfs,
 )
 from ansible_collections.virt.hostdev.plugins.module_utils.preparing.mdev_plan import MdevAction, MdevRequest
+from ansible_collections.virt.hostdev.plugins.module_utils.reading.host_reader import read_host
 from ansible_collections.virt.hostdev.plugins.module_utils.reading.sysfs_tree import SysfsTree
 
 from support.fake_host import FakeTools
-from support.fake_mdev import install_mdevctl, mtty_host
+from support.fake_mdev import install_mdevctl, mdev_host
 
 ONE, TWO = derived_uuids('serial', 2)
 
@@ -36,14 +36,15 @@ ONE, TWO = derived_uuids('serial', 2)
 @pytest.fixture()
 def host(tmp_path):
     """(root, kernel, tools, run): run(request, methods, **options) is ensure_mdevs on a fresh read of the kernel."""
-    root, kernel = mtty_host(tmp_path / 'root')
+    root, kernel = mdev_host(tmp_path / 'root')
     tools = FakeTools(tmp_path, root, tools=())
     install_mdevctl(tools.bin)
     sysfs = os.path.join(root, 'sys')
 
     def run(request, methods=('mdevctl', 'sysfs'), env=None, **options):
         options.setdefault('wait_timeout', 5)
-        return ensure_mdevs(HostModel(kernel.records()), request, SysfsTree(sysfs),
+        model = read_host('sysfs', 'qemu:///system', sysfs)[0]
+        return ensure_mdevs(model, request, SysfsTree(sysfs),
                             tools.commands(FAKE_SYSFS=sysfs, **(env or {})), list(methods), **options)
     return root, kernel, tools, run
 
@@ -55,52 +56,52 @@ def definition(root, parent, uuid):
 
 def test_the_fake_kernel_refuses_a_second_create_and_counts_instances(host):
     _root, kernel, _tools, _run = host
-    kernel.create('mtty', 'mtty-2', ONE)
-    assert kernel.available('mtty', 'mtty-2') == 1
+    kernel.create('fake0', 'fake-2', ONE)
+    assert kernel.available('fake0', 'fake-2') == 1
     with pytest.raises(OSError) as raised:
-        kernel.create('mtty', 'mtty-2', ONE)
+        kernel.create('fake0', 'fake-2', ONE)
     assert raised.value.errno == errno.EEXIST
     kernel.remove(ONE)
-    assert kernel.mdevs() == {} and kernel.available('mtty', 'mtty-2') == 2
+    assert kernel.mdevs() == {} and kernel.available('fake0', 'fake-2') == 2
 
 
 def test_sysfs_makes_transient_mdevs_and_a_second_run_does_nothing(host):
     root, kernel, tools, run = host
-    request = MdevRequest(name='serial', type='mtty-2', count=2, persistent=False)
+    request = MdevRequest(name='serial', type='fake-2', count=2, persistent=False)
     with kernel.watching():
         outcome = run(request, methods=['sysfs'])
     assert outcome.changed is True and outcome.plan.method == 'sysfs'
-    assert kernel.mdevs() == {ONE: ('mtty', 'mtty-2'), TWO: ('mtty', 'mtty-2')}
-    assert kernel.available('mtty', 'mtty-2') == 0 and kernel.refused == []
-    create = os.path.join(root, 'sys', 'class', 'mdev_bus', 'mtty', 'mdev_supported_types', 'mtty-2', 'create')
+    assert kernel.mdevs() == {ONE: ('fake0', 'fake-2'), TWO: ('fake0', 'fake-2')}
+    assert kernel.available('fake0', 'fake-2') == 0 and kernel.refused == []
+    create = os.path.join(root, 'sys', 'class', 'mdev_bus', 'fake0', 'mdev_supported_types', 'fake-2', 'create')
     assert outcome.commands == [['write', create, ONE], ['write', create, TWO]]
     assert [(item['uuid'], item['parent'], item['active'], item['persistent']) for item in outcome.result()['mdevs']] \
-        == [(ONE, 'mtty_mtty', True, False), (TWO, 'mtty_mtty', True, False)]
+        == [(ONE, 'fake_fake0', True, False), (TWO, 'fake_fake0', True, False)]
     again = run(request, methods=['sysfs'])
     assert again.changed is False and again.commands == [] and again.result()['diff'] == []
     with kernel.watching():
         gone = run(MdevRequest(name='serial', state='absent'), methods=['sysfs'])
     assert [item['uuid'] for item in gone.result()['removed']] == [ONE, TWO] and kernel.mdevs() == {}
-    assert kernel.available('mtty', 'mtty-2') == 2 and tools.calls() == []
+    assert kernel.available('fake0', 'fake-2') == 2 and tools.calls() == []
 
 
 def test_mdevctl_defines_with_autostart_starts_and_a_rerun_runs_nothing(host):
     root, kernel, tools, run = host
-    request = MdevRequest(name='serial', type='mtty-1', count=2)
+    request = MdevRequest(name='serial', type='fake-1', count=2)
     outcome = run(request)
     assert outcome.plan.method == 'mdevctl'
     mdevctl = os.path.join(tools.bin, 'mdevctl')
     assert outcome.commands == [
-        [mdevctl, 'define', '--uuid', ONE, '--parent', 'mtty', '--type', 'mtty-1', '--auto'],
+        [mdevctl, 'define', '--uuid', ONE, '--parent', 'fake0', '--type', 'fake-1', '--auto'],
         [mdevctl, 'start', '--uuid', ONE],
-        [mdevctl, 'define', '--uuid', TWO, '--parent', 'mtty', '--type', 'mtty-1', '--auto'],
+        [mdevctl, 'define', '--uuid', TWO, '--parent', 'fake0', '--type', 'fake-1', '--auto'],
         [mdevctl, 'start', '--uuid', TWO]]
     assert [call[:2] for call in tools.calls()] == [['mdevctl', 'define'], ['mdevctl', 'start']] * 2
-    assert definition(root, 'mtty', ONE) == {'mdev_type': 'mtty-1', 'start': 'auto', 'attrs': []}
-    assert set(kernel.mdevs()) == {ONE, TWO} and kernel.available('mtty', 'mtty-1') == 2
+    assert definition(root, 'fake0', ONE) == {'mdev_type': 'fake-1', 'start': 'auto', 'attrs': []}
+    assert set(kernel.mdevs()) == {ONE, TWO} and kernel.available('fake0', 'fake-1') == 2
     diff = outcome.result()['diff'][0]
     assert diff['before'] == '' and diff['after'].splitlines() == [
-        '%s: type mtty-1 on mtty_mtty, active, defined, autostart' % uuid for uuid in (ONE, TWO)]
+        '%s: type fake-1 on fake_fake0, active, defined, autostart' % uuid for uuid in (ONE, TWO)]
     tools.clear()
     again = run(request)
     assert again.changed is False and tools.calls() == []
@@ -108,19 +109,19 @@ def test_mdevctl_defines_with_autostart_starts_and_a_rerun_runs_nothing(host):
 
 def test_mdevctl_changes_autostart_and_removes_what_count_no_longer_covers(host):
     root, kernel, tools, run = host
-    run(MdevRequest(name='serial', type='mtty-1', count=2))
+    run(MdevRequest(name='serial', type='fake-1', count=2))
     tools.clear()
-    outcome = run(MdevRequest(name='serial', type='mtty-1', count=1, autostart=False))
+    outcome = run(MdevRequest(name='serial', type='fake-1', count=1, autostart=False))
     assert [call[:2] for call in tools.calls()] == [['mdevctl', 'stop'], ['mdevctl', 'undefine'],
                                                     ['mdevctl', 'modify']]
-    assert tools.calls()[-1][-1] == '--manual' and definition(root, 'mtty', ONE)['start'] == 'manual'
+    assert tools.calls()[-1][-1] == '--manual' and definition(root, 'fake0', ONE)['start'] == 'manual'
     assert set(kernel.mdevs()) == {ONE} and set(kernel.definitions()) == {ONE}
     assert [item['uuid'] for item in outcome.result()['removed']] == [TWO]
 
 
 def test_check_mode_plans_the_same_and_changes_nothing(host):
     _root, kernel, tools, run = host
-    outcome = run(MdevRequest(name='serial', type='mtty-1', count=2), check_mode=True)
+    outcome = run(MdevRequest(name='serial', type='fake-1', count=2), check_mode=True)
     assert outcome.changed is True and len(outcome.commands) == 4 and [m['active'] for m in outcome.result()['mdevs']] \
         == [True, True]
     assert kernel.mdevs() == {} and kernel.definitions() == {} and tools.calls() == []
@@ -128,7 +129,7 @@ def test_check_mode_plans_the_same_and_changes_nothing(host):
 
 def test_a_failure_half_way_says_what_was_done_and_the_next_run_finishes(host):
     _root, kernel, tools, run = host
-    request = MdevRequest(name='serial', type='mtty-1')
+    request = MdevRequest(name='serial', type='fake-1')
     with pytest.raises(HostdevError) as raised:
         run(request, env={'FAKE_MDEVCTL_FAIL': 'start'})
     assert 'start %s failed (mdevctl way)' % ONE in raised.value.message
@@ -142,7 +143,7 @@ def test_a_failure_half_way_says_what_was_done_and_the_next_run_finishes(host):
 def test_an_mdev_that_does_not_appear_fails_within_the_wait(host):
     _root, kernel, _tools, run = host
     with pytest.raises(HostdevError) as raised:  # no kernel watching: the write does nothing
-        run(MdevRequest(uuids=[ONE], type='mtty-1', persistent=False), methods=['sysfs'], wait_timeout=0.2)
+        run(MdevRequest(uuids=[ONE], type='fake-1', persistent=False), methods=['sysfs'], wait_timeout=0.2)
     assert raised.value.message.startswith('create %s failed (sysfs way): mediated device %s did not appear in '
                                            % (ONE, ONE))
     assert 'within 0.2 s; done before it: nothing' in raised.value.message
@@ -150,21 +151,21 @@ def test_an_mdev_that_does_not_appear_fails_within_the_wait(host):
 
 def test_sysfs_never_writes_through_a_link(host, tmp_path):
     root, _kernel, _tools, run = host
-    create = os.path.join(root, 'sys', 'devices', 'virtual', 'mtty', 'mtty', 'mdev_supported_types', 'mtty-1',
+    create = os.path.join(root, 'sys', 'devices', 'virtual', 'fake', 'fake0', 'mdev_supported_types', 'fake-1',
                           'create')
     elsewhere = tmp_path / 'elsewhere'
     elsewhere.write_text('')
     os.unlink(create)
     os.symlink(str(elsewhere), create)
     with pytest.raises(HostdevError) as raised:
-        run(MdevRequest(uuids=[ONE], type='mtty-1', persistent=False), methods=['sysfs'], wait_timeout=0.2)
+        run(MdevRequest(uuids=[ONE], type='fake-1', persistent=False), methods=['sysfs'], wait_timeout=0.2)
     assert 'cannot open %s for writing' % create in raised.value.message and elsewhere.read_text() == ''
 
 
 def test_a_refusal_changes_nothing_and_lists_problems(host):
     _root, kernel, tools, run = host
     with pytest.raises(HostdevError) as raised:
-        run(MdevRequest(name='serial', type='mtty-2', count=3))
+        run(MdevRequest(name='serial', type='fake-2', count=3))
     assert [item['code'] for item in raised.value.result['problems']] == ['not_enough_instances']
     assert raised.value.message.startswith('1 problem, nothing was changed: ')
     assert kernel.mdevs() == {} and tools.calls() == []
@@ -228,29 +229,29 @@ def test_the_libvirt_way_defines_autostarts_starts_and_checks_sysfs(host):
     conn = RecordingConn()
     with kernel.watching():
         with pytest.raises(HostdevError) as raised:  # the recording connection makes no mdev
-            run(MdevRequest(uuids=[ONE], type='mtty-1'), methods=['libvirt'], conn=conn, wait_timeout=0.2)
+            run(MdevRequest(uuids=[ONE], type='fake-1'), methods=['libvirt'], conn=conn, wait_timeout=0.2)
     assert [call[0] for call in conn.calls] == ['define', 'autostart', 'lookup', 'create']
-    assert conn.calls[2][1] == 'mdev_%s_mtty' % ONE.replace('-', '_')
+    assert conn.calls[2][1] == 'mdev_%s_fake0' % ONE.replace('-', '_')
     assert 'did not appear in' in raised.value.message and 'done before it: define %s' % ONE in raised.value.message
-    outcome = run(MdevRequest(uuids=[ONE], type='mtty-1'), methods=['libvirt'], conn=conn, check_mode=True)
-    assert outcome.commands == [['virNodeDeviceDefineXML', 'mdev_%s_mtty' % ONE.replace('-', '_')],
-                                ['virNodeDeviceCreate', 'mdev_%s_mtty' % ONE.replace('-', '_')]]
+    outcome = run(MdevRequest(uuids=[ONE], type='fake-1'), methods=['libvirt'], conn=conn, check_mode=True)
+    assert outcome.commands == [['virNodeDeviceDefineXML', 'mdev_%s_fake0' % ONE.replace('-', '_')],
+                                ['virNodeDeviceCreate', 'mdev_%s_fake0' % ONE.replace('-', '_')]]
 
 
 def test_a_libvirt_error_is_a_message(host):
     _root, _kernel, _tools, run = host
     with pytest.raises(HostdevError) as raised:
-        run(MdevRequest(uuids=[ONE], type='mtty-1'), methods=['libvirt'], conn=RecordingConn(failing='define'))
+        run(MdevRequest(uuids=[ONE], type='fake-1'), methods=['libvirt'], conn=RecordingConn(failing='define'))
     assert raised.value.message.startswith('define %s failed (libvirt way): libvirt could not define mediated device '
                                            '%s: Unable to find mdevctl' % (ONE, ONE))
 
 
 def test_the_node_device_xml_libvirt_is_sent():
-    xml = device_xml(MdevAction('define', ONE, 'mtty_mtty', 'mtty', 'mtty-2', True))
+    xml = device_xml(MdevAction('define', ONE, 'fake_fake0', 'fake0', 'fake-2', True))
     element = ET.fromstring(xml)
-    assert element.findtext('parent') == 'mtty_mtty'
+    assert element.findtext('parent') == 'fake_fake0'
     capability = element.find('capability')
-    assert capability.get('type') == 'mdev' and capability.find('type').get('id') == 'mtty-2'
+    assert capability.get('type') == 'mdev' and capability.find('type').get('id') == 'fake-2'
     assert capability.findtext('uuid') == ONE
 
 
