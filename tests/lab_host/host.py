@@ -896,6 +896,20 @@ class LabHost:
             raise
         return subprocess.CompletedProcess(argv, proc.returncode, out, err)
 
+    def upload(self, source, dest, timeout=120):
+        """Copy a file to the host (scp: a second or two, where Ansible's copy costs two module
+        runs under TCG); LabError when it fails."""
+        argv = ["scp", "-q", "-F", "none", "-i", self.key, "-P", str(self.port), *self.ssh_options(),
+                "-o", "BatchMode=yes", source, f"root@127.0.0.1:{dest}"]
+        proc = spawn(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            out = proc.communicate(timeout=timeout)[0]
+        except BaseException:
+            kill_group(proc, grace=2)
+            raise
+        if proc.returncode != 0:
+            raise LabError(f"scp {source} to the lab host failed ({proc.returncode}): {out.strip()}")
+
     def _banner(self):
         try:
             with socket.create_connection(("127.0.0.1", self.port), timeout=5) as sock:
@@ -1107,9 +1121,14 @@ SCENARIOS = {
 }
 
 
-def play_vars(image, mtty):
-    """What every play gets besides its step: the mdev driver built for the image's kernel."""
-    return {"lab_host_mtty_ko": mtty.ko, "lab_host_kernel_release": image.meta["kernel"]}
+# Where the harness puts mtty.ko on the lab host after boot (playbooks/mtty.yml installs it).
+MTTY_UPLOAD = "/root/mtty.ko"
+
+
+def play_vars(image):
+    """What every play gets besides its step: where mtty.ko is on the lab host and the kernel it
+    was built for."""
+    return {"lab_host_mtty_ko": MTTY_UPLOAD, "lab_host_kernel_release": image.meta["kernel"]}
 
 
 def run_scenario(args, report):
@@ -1119,9 +1138,12 @@ def run_scenario(args, report):
     with LabHost(image, qemu_root, args.out, report, memory=args.memory) as host:
         host.start()
         report.phase("boot_to_ssh", host.wait_for_ssh())
+        t = time.monotonic()
+        host.upload(mtty.ko, MTTY_UPLOAD)
+        report.phase("upload", time.monotonic() - t)
         for name, playbook, extra in SCENARIOS[args.command]:
             play = host.playbook(os.path.join(PLAYBOOKS, playbook), name,
-                                 dict(play_vars(image, mtty), **extra, lab_host_step=name))
+                                 dict(play_vars(image), **extra, lab_host_step=name))
             recorded = host.result(name)
             report.phase(f"play:{name}", play["seconds"])
             if isinstance(recorded, dict) and recorded.get("reboot_elapsed") is not None:
@@ -1175,7 +1197,8 @@ def main():
             with LabHost(image, qemu_root, args.out, report, memory=args.memory) as host:
                 host.start()
                 host.wait_for_ssh()
-                extra = " ".join(f"-e {key}={value}" for key, value in play_vars(image, mtty).items())
+                host.upload(mtty.ko, MTTY_UPLOAD)
+                extra = " ".join(f"-e {key}={value}" for key, value in play_vars(image).items())
                 print(f"\nlab host up. Inventory: {host.inventory}\n"
                       f"  ANSIBLE_CONFIG={host.ansible_cfg} ansible-playbook -i {host.inventory} {extra} PLAYBOOK\n"
                       f"  ssh -F none -i {host.key} -p {host.port} {' '.join(host.ssh_options())} root@127.0.0.1\n"

@@ -594,7 +594,7 @@ def test_release_removed_the_iommu_arguments(lab):
 
 def test_phase_times_and_clean_stop(lab):
     phases = lab.report["phases"]
-    for phase in (["image", "qemu_root", "mtty", "boot_to_ssh"] + PLAYS
+    for phase in (["image", "qemu_root", "mtty", "boot_to_ssh", "upload"] + PLAYS
                   + ["reboot:prepare", "reboot:release", "shutdown", "total"]):
         assert phase in phases, f"phase {phase} missing: {phases}"
     stop = lab.report["meta"]["stop"]
