@@ -248,8 +248,9 @@ def test_mtty_built_for_the_image_kernel_and_loaded(lab):
 def test_mdevs_module_made_two_persistent_autostarted_mdevs(lab):
     data = lab.recorded("play:mdev_create")
     first, after = data["first"], data["after"]
+    before = lab.recorded("play:mtty")["mdev"]  # taken just before
     uuids = derived_uuids()
-    assert data["before"]["devices"] == {} and data["before"]["definitions"] == {}
+    assert before["devices"] == {} and before["definitions"] == {}
     assert first["changed"] is True
     assert [m["uuid"] for m in first["mdevs"]] == uuids
     for record in first["mdevs"]:
@@ -262,7 +263,7 @@ def test_mdevs_module_made_two_persistent_autostarted_mdevs(lab):
     # persistent and autostarted: mdevctl's definitions (what brings them back at boot)
     assert sorted(after["definitions"]) == sorted(f"{MTTY}/{uuid}" for uuid in uuids)
     assert {(d["mdev_type"], d["start"]) for d in after["definitions"].values()} == {(MDEV_TYPE, "auto")}
-    free = data["before"]["parents"][MTTY][MDEV_TYPE]["available_instances"]
+    free = before["parents"][MTTY][MDEV_TYPE]["available_instances"]
     assert after["parents"][MTTY][MDEV_TYPE]["available_instances"] == free - MDEV_COUNT
 
 
