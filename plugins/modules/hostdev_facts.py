@@ -463,8 +463,8 @@ ansible_facts:
                 - "A mediated device (mdev): one that exists on its parent (C(active)), and one only defined (libvirt's
                   C(nodedev-define) or mdevctl's definition in C(/etc/mdevctl.d)) that does not exist now. Its name is
                   libvirt's, C(mdev_<uuid>_<parent address>) with every other character made C(_), whichever the source."
-                - "Who holds it is RV(ansible_facts.hostdev.devices.assigned_to): every domain, defined or running, whose
-                  definition has a C(<hostdev type='mdev'>) with its UUID. Its RV(ansible_facts.hostdev.devices.blockers):
+                - "Who holds it is RV(ansible_facts.hostdev.devices[].assigned_to): every domain, defined or running, whose
+                  definition has a C(<hostdev type='mdev'>) with its UUID. Its RV(ansible_facts.hostdev.devices[].blockers):
                   C(mdev_inactive), C(mdev_parent_gone), C(assigned_elsewhere); the IOMMU rules do not apply to it."
               type: dict
               returned: for mdev devices
@@ -489,13 +489,13 @@ ansible_facts:
               description:
                 - "A parent of mediated devices that is not a PCI device (libvirt's C(mdev_types) device: mtty's V(mtty_mtty),
                   named C(<subsystem>_<name>) as libvirt names it, a channel subsystem, an AP matrix). A PCI parent lists its
-                  types in RV(ansible_facts.hostdev.devices.pci.mdev_types)."
+                  types in RV(ansible_facts.hostdev.devices[].pci.mdev_types)."
                 - "Compact facts list every mdev parent, each type with C(type) and C(available_instances)."
               type: dict
               returned: for mdev_types devices
               contains:
                 types:
-                  description: Its mediated device types, with the keys of RV(ansible_facts.hostdev.devices.pci.mdev_types).
+                  description: Its mediated device types, with the keys of RV(ansible_facts.hostdev.devices[].pci.mdev_types).
                   type: list
                   elements: dict
                   returned: always

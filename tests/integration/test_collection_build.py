@@ -77,5 +77,5 @@ def test_a_module_runs_from_the_installed_collection(installed, sample_uri, samp
     result = json.JSONDecoder().raw_decode(output[output.index('localhost | SUCCESS => ') + 23:])[0]
     facts = result['ansible_facts']['hostdev']
     assert facts['source'] == 'libvirt' and facts['iommu']['enabled'] is True
-    assert len(facts['devices']) == 34
+    assert len(facts['devices']) == 36
     assert 'pci_0000_01_00_0' in [device['name'] for device in facts['devices']]

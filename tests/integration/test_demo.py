@@ -20,8 +20,8 @@ def summary(result):
 
 def test_the_sample_host_summary_shows_blockers_and_the_gpus_affected_set(sample_sysfs):
     lines = summary(run_playbook(DEMO, {'hostdev_demo_sysfs_root': sample_sysfs}))
-    assert 'Host read through libvirt: 34 devices.' in lines
-    assert 'Eligible by device class (12), of which assignable now, alone (4):' in lines
+    assert 'Host read through libvirt: 36 devices.' in lines
+    assert 'Eligible by device class (14), of which assignable now, alone (5):' in lines
     sata = [line for line in lines if line.startswith('  pci_0000_00_17_0 ')]
     assert sata and sata[0].endswith('BLOCKED: host_in_use')
     start = next(index for index, line in enumerate(lines) if line.startswith('Passing through pci_0000_01_00_0 '))

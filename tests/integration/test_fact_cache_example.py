@@ -131,6 +131,6 @@ def test_play_2_gathers_full_facts_only_on_the_hosts_with_a_free_gpu(example, ga
     assert re.findall(r'^ok: \[([\w-]+)\]', output, re.M) == ['ws-a', 'ws-a']  # its two tasks, on ws-a only
     assert 'ws-a: pci_0000_00_02_0 (IOMMU group 2)' in output
     # ws-a's cache now holds its full facts, the others' their summary; the groups are the same
-    assert len(cached_facts(example[2], 'ws-a')['hostdev']['devices']) == 33
+    assert len(cached_facts(example[2], 'ws-a')['hostdev']['devices']) == 36
     assert 'devices' not in cached_facts(example[2], 'ws-b')['hostdev']
     assert inventory_groups(example) == EXPECTED_GROUPS

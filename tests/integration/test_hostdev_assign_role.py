@@ -78,7 +78,7 @@ def test_gpu_with_its_audio_plan_apply_idempotent_remove(role, domain):
 IGPU_ALONE_EITHER = ("[?type=='pci' && !contains(blockers, 'not_eligible') && starts_with(pci.class, '0x0302') "
                      "&& length(group_endpoints) == `1`]")
 # Devices the role's facts list on the sample host: all of them, or the compact summary.
-FACTS_DEVICES = {'full': 33, 'compact': 13}
+FACTS_DEVICES = {'full': 36, 'compact': 16}
 
 
 @pytest.mark.parametrize('facts, select', [('full', IGPU_ALONE), ('full', IGPU_ALONE_EITHER),

@@ -70,7 +70,7 @@ def test_sample_host_facts(sample_cases):
     assert hostdev['source'] == 'libvirt'
     names = [device['name'] for device in hostdev['devices']]
     assert result['devices'] == names == sorted(names)
-    assert len(names) == 34
+    assert len(names) == 36
     assert hostdev['iommu']['enabled'] is True and hostdev['iommu']['groups'] == 10
     assert hostdev['iommu']['kernel_args']['intel_iommu'] == 'on'
     assert hostdev['iommu']['interrupt_remapping'] is True
@@ -133,7 +133,7 @@ def test_sysfs_source_on_the_sample_tree(sample_cases):
     result, hostdev, _options = sample_cases['sysfs']
     assert hostdev['source'] == 'sysfs'
     assert 'scsi_target6_0_0' not in result['devices']
-    assert len(result['devices']) == 33
+    assert len(result['devices']) == 36
 
 
 def test_unreachable_daemon_is_named(sample_cases):
@@ -152,7 +152,7 @@ def test_another_hosts_tree_beside_a_daemon_that_answers_is_read_alone(run_playb
                                                   'libvirt': {'uri': libvirtd, 'source': 'libvirt', 'sysfs_root': sample_sysfs}})
     result, hostdev = recorded['auto']
     assert not result.get('failed') and hostdev['source'] == 'sysfs'
-    assert 'pci_0000_01_00_0' in result['devices'] and len(result['devices']) == 33
+    assert 'pci_0000_01_00_0' in result['devices'] and len(result['devices']) == 36
     assert hostdev['iommu']['groups'] == 10
     result = recorded['libvirt'][0]
     assert result['failed'] is True

@@ -68,7 +68,7 @@ def link_mdevs(records: Iterable[Dict[str, Any]]) -> None:
     for record in records:
         values = record.get('mdev') if record.get('type') == 'mdev' else None
         parent = by_name.get(record.get('parent')) if values else None
-        if parent is None:
+        if values is None or parent is None:
             continue
         if values.get('parent_address') is None:
             values['parent_address'] = parent_address(parent)

@@ -15,6 +15,7 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 
 from ansible_collections.virt.hostdev.plugins.module_utils.reading.id_names import fill_names
 from ansible_collections.virt.hostdev.plugins.module_utils.reading.mdev_definitions import Definition, read_definitions
+from ansible_collections.virt.hostdev.plugins.module_utils.model.mdev import parent_address, parent_types
 from ansible_collections.virt.hostdev.plugins.module_utils.model.records import (
     device_record,
     mdev_name,
@@ -302,7 +303,7 @@ class SysfsReader:
         listed as PCI) and of the mdevs that exist, named as libvirt's udev backend names them:
         a parent <subsystem>_<sysname> (mtty_mtty), an mdev mdev_<uuid>_<parent's sysfs name>."""
         tree = self.tree
-        found = []
+        found: List[Tuple[str, str, str, Optional[Dict[str, Any]]]] = []
         bus_root = tree.path('class', 'mdev_bus')
         for entry in tree.listdir(bus_root):
             real = tree.resolved(os.path.join(bus_root, entry))
@@ -321,12 +322,7 @@ class SysfsReader:
         """Records of mdevctl's defined mdevs that do not exist now (active false), their parent the
         record of their parent's sysfs name when the host has it (None: the parent is gone)."""
         existing = set((record.get('mdev') or {}).get('uuid') for record in records if record.get('type') == 'mdev')
-        parents = {}
-        for record in records:
-            if record.get('type') == 'pci' and (record.get('pci') or {}).get('mdev_types') is not None:
-                parents[record['pci']['address']] = record['name']
-            elif record.get('type') == 'mdev_types' and record.get('path'):
-                parents[os.path.basename(record['path'])] = record['name']
+        parents = dict((parent_address(record), record['name']) for record in records if parent_types(record) is not None)
         defined = []
         for uuid, definition in sorted((self.definitions() or {}).items()):
             if uuid in existing:
@@ -370,6 +366,8 @@ class SysfsReader:
             record['parent'] = self._parent_name(real, by_real_path)
             if record['type'] == 'scsi_host' and os.path.isdir(os.path.join(real, 'fc_host')):
                 record['capabilities'] = ['fc_host']
+            if record['type'] == 'pci' and (record.get('pci') or {}).get('mdev_types') is not None:
+                record['capabilities'] = ['mdev_types']  # libvirt's sub-capability of a PCI parent
             records.append(record)
         records.extend(self.defined_mdevs(records))
         fill_names(records, self.tree)

@@ -223,7 +223,7 @@ def test_devices_of_a_kind_and_the_assignable_ones(facts, kind, devices, assigna
 
 def test_every_assignable_device_without_a_kind(facts):
     assert hostdev_assignable(facts) == facts['assignable'] == [
-        'pci_0000_00_02_0', 'pci_0000_00_14_0', 'scsi_0_0_0_0', 'usb_1_3']
+        'mdev_5e3c1d9a_0f4b_4c2e_8a61_7d2b9e0c4f13_mtty', 'pci_0000_00_02_0', 'pci_0000_00_14_0', 'scsi_0_0_0_0', 'usb_1_3']
 
 
 @pytest.mark.parametrize('kind, message', [

@@ -8,6 +8,11 @@ from ansible_collections.virt.hostdev.plugins.modules import hostdev_facts
 from support.module_run import module_runner
 
 
+# The sample host's mtty mdevs: ci-runner holds the second.
+FREE_MDEV = 'mdev_5e3c1d9a_0f4b_4c2e_8a61_7d2b9e0c4f13_mtty'
+HELD_MDEV = 'mdev_c2177883_f1bb_47f0_914d_32a22e3a8804_mtty'
+
+
 @pytest.fixture()
 def run_module(monkeypatch):
     return module_runner(monkeypatch, hostdev_facts.main)
@@ -19,7 +24,7 @@ def test_facts_of_the_sample_host(run_module, sample_uri, sample_sysfs):
     hostdev = result['ansible_facts']['hostdev']
     assert result['devices'] == [device['name'] for device in hostdev['devices']]
     assert hostdev['eligible'] == [
-        'mdev_5e3c1d9a_0f4b_4c2e_8a61_7d2b9e0c4f13_mtty', 'mdev_c2177883_f1bb_47f0_914d_32a22e3a8804_mtty', 'pci_0000_00_02_0', 'pci_0000_00_14_0', 'pci_0000_00_17_0', 'pci_0000_00_1f_3', 'pci_0000_01_00_0',
+        FREE_MDEV, HELD_MDEV, 'pci_0000_00_02_0', 'pci_0000_00_14_0', 'pci_0000_00_17_0', 'pci_0000_00_1f_3', 'pci_0000_01_00_0',
         'pci_0000_01_00_1', 'pci_0000_02_00_0', 'pci_0000_04_00_0', 'pci_0000_04_01_0', 'scsi_0_0_0_0',
         'scsi_1_0_0_0', 'usb_1_3']
 
@@ -77,7 +82,7 @@ def test_a_capability_libvirt_does_not_use_is_rejected_listing_the_names(run_mod
 
 def test_every_capability_libvirt_uses_is_accepted(run_module, sample_uri):
     assert run_module(uri=sample_uri, cap='scsi_host')['devices'] == ['scsi_host0', 'scsi_host1']
-    assert run_module(uri=sample_uri, cap='mdev')['devices'] == ['mdev_5e3c1d9a_0f4b_4c2e_8a61_7d2b9e0c4f13_mtty', 'mdev_c2177883_f1bb_47f0_914d_32a22e3a8804_mtty']
+    assert run_module(uri=sample_uri, cap='mdev')['devices'] == [FREE_MDEV, HELD_MDEV]
     assert run_module(uri=sample_uri, cap='mdev_types')['devices'] == []  # the test driver cannot hold mtty_mtty
 
 
@@ -95,8 +100,8 @@ def test_facts_say_what_can_be_taken_now(run_module, sample_uri, sample_sysfs):
     assert devices['pci_0000_00_17_0']['passthrough']['eligible'] is True
     assert devices['pci_0000_00_17_0']['blockers'] == ['host_in_use']
     assert devices['pci_0000_02_00_0']['blockers'] == ['assigned_elsewhere']  # held by ci-runner
-    assert devices['mdev_c2177883_f1bb_47f0_914d_32a22e3a8804_mtty']['blockers'] == ['assigned_elsewhere'] and devices['mdev_c2177883_f1bb_47f0_914d_32a22e3a8804_mtty']['assigned_to'] == ['ci-runner']
-    assert hostdev['assignable'] == ['mdev_5e3c1d9a_0f4b_4c2e_8a61_7d2b9e0c4f13_mtty', 'pci_0000_00_02_0', 'pci_0000_00_14_0', 'scsi_0_0_0_0', 'usb_1_3']
+    assert devices[HELD_MDEV]['blockers'] == ['assigned_elsewhere'] and devices[HELD_MDEV]['assigned_to'] == ['ci-runner']
+    assert hostdev['assignable'] == [FREE_MDEV, 'pci_0000_00_02_0', 'pci_0000_00_14_0', 'scsi_0_0_0_0', 'usb_1_3']
 
 
 # -- facts: full or compact ------------------------------------------------------------
@@ -108,7 +113,7 @@ def test_compact_facts_are_the_summary_and_devices_stay_the_filters(run_module, 
     assert compact['devices'] == full['devices']  # all names: the filters choose them, not the facts
     hostdev = compact['ansible_facts']['hostdev']
     assert [device['name'] for device in hostdev['devices']] == [
-        'mdev_5e3c1d9a_0f4b_4c2e_8a61_7d2b9e0c4f13_mtty', 'mdev_c2177883_f1bb_47f0_914d_32a22e3a8804_mtty', 'pci_0000_00_02_0', 'pci_0000_00_14_0', 'pci_0000_00_17_0', 'pci_0000_00_1f_3', 'pci_0000_00_1f_4',
+        FREE_MDEV, HELD_MDEV, 'pci_0000_00_02_0', 'pci_0000_00_14_0', 'pci_0000_00_17_0', 'pci_0000_00_1f_3', 'pci_0000_00_1f_4',
         'pci_0000_01_00_0', 'pci_0000_01_00_1', 'pci_0000_02_00_0', 'pci_0000_04_00_0', 'pci_0000_04_01_0',
         'scsi_0_0_0_0', 'scsi_1_0_0_0', 'usb_1_3']
     assert hostdev['assignable'] == full['ansible_facts']['hostdev']['assignable']
@@ -194,3 +199,26 @@ def test_return_documents_every_device_key_with_its_type_and_form():
     assert list(link) == list(SRIOV_LINK_KEYS) and list(vgpu) == list(SRIOV_VGPU_KEYS)
     assert [key for key, entry in link.items() if entry['returned'] == 'always'] == list(COMPACT_LINK_KEYS)
     assert hostdev['eligible']['returned'] == 'in full facts'
+
+
+def test_facts_tell_the_truth_of_mdevs_and_their_parent(run_module, sample_sysfs, tmp_path):
+    """From sysfs and mdevctl: a defined mdev that does not exist is mdev_inactive, one on a parent the host
+    lacks mdev_parent_gone too; the parent with mdevs is has_mdevs; compact facts keep all of them."""
+    import os
+    import shutil
+    root = str(tmp_path / 'host')
+    shutil.copytree(os.path.dirname(sample_sysfs), root, symlinks=True)
+    for parent, uuid in (('mtty', '0d4f2b6e-9a1c-4e83-b5d7-6c2a8f1e3b90'), ('css', '6e3c1d9a-0f4b-4c2e-8a61-7d2b9e0c4f13')):
+        os.makedirs(os.path.join(root, 'etc', 'mdevctl.d', parent), exist_ok=True)
+        with open(os.path.join(root, 'etc', 'mdevctl.d', parent, uuid), 'w') as handle:
+            handle.write('{"mdev_type": "mtty-1", "start": "manual"}')
+    for form in ('full', 'compact'):
+        result = run_module(source='sysfs', sysfs_root=os.path.join(root, 'sys'), facts=form)
+        devices = dict((device['name'], device) for device in result['ansible_facts']['hostdev']['devices'])
+        assert devices['mdev_0d4f2b6e_9a1c_4e83_b5d7_6c2a8f1e3b90_mtty']['blockers'] == ['mdev_inactive'], form
+        assert devices['mdev_6e3c1d9a_0f4b_4c2e_8a61_7d2b9e0c4f13_css']['blockers'] == ['mdev_inactive', 'mdev_parent_gone']
+        assert devices[FREE_MDEV]['assignable'] is True and devices[HELD_MDEV]['assigned_to'] == ['ci-runner']
+        assert 'has_mdevs' in devices['mtty_mtty']['blockers']
+        inactive = devices['mdev_0d4f2b6e_9a1c_4e83_b5d7_6c2a8f1e3b90_mtty']['mdev']
+        assert (inactive['active'], inactive['persistent'], inactive['autostart']) == (False, True, False)
+

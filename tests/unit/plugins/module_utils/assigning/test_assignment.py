@@ -421,8 +421,10 @@ def test_facts_say_which_eligible_devices_cannot_be_taken_now_and_why(sample):
     assert (devices[IGPU]['assignable'], devices[IGPU]['blockers']) == (True, [])
     assert devices['net_enp2s0_a8_a1_59_00_00_01']['blockers'] == ['not_eligible']
     assert facts['assignable'] == sorted(facts['assignable'])
-    # (no domain holds the NIC here: model_of reads no domains)
-    assert facts['assignable'] == ['pci_0000_00_02_0', 'pci_0000_00_14_0', NIC, 'scsi_0_0_0_0', 'usb_1_3']
+    # (no domain holds the NIC nor the mtty mdevs here: model_of reads no domains)
+    mdevs = sorted(name for name in devices if name.startswith('mdev_'))
+    assert len(mdevs) == 2 and facts['assignable'] == mdevs + ['pci_0000_00_02_0', 'pci_0000_00_14_0', NIC,
+                                                               'scsi_0_0_0_0', 'usb_1_3']
     assert set(facts['assignable']) <= set(facts['eligible'])
 
 

@@ -161,8 +161,8 @@ def test_unique_sources_keeps_the_first_of_each():
 @pytest.mark.parametrize('kind, key', [('pci', 'mdev_types'), ('mdev_types', 'types')])
 def test_fill_gaps_adds_what_sysfs_says_of_a_parents_types(kind, key):
     """libvirt gives no type description: the enrichment from sysfs fills it, type by type."""
-    mine = records.device_record('p', kind, details={key: [{'type': 'mtty-2', 'available_instances': 10},
-                                                          {'type': 'mtty-1', 'available_instances': 20}]})
+    mine = records.device_record('p', kind, details={key: [
+        {'type': 'mtty-2', 'available_instances': 10}, {'type': 'mtty-1', 'available_instances': 20}]})
     theirs = records.device_record('p', kind, details={key: [
         {'type': 'mtty-1', 'available_instances': 19, 'description': 'one port'},
         {'type': 'mtty-9', 'description': 'not offered by libvirt'}]})

@@ -235,6 +235,7 @@ def test_a_pci_parent_keeps_its_types_with_their_description_under_pci(sample_co
     assert records['pci_0000_00_02_0']['pci']['mdev_types'] == [
         {'type': 'i915-GVTg_V5_4', 'name': 'GVTg_V5_4', 'device_api': 'vfio-pci', 'available_instances': 3,
          'description': 'low_gm_size: 128MB\nhigh_gm_size: 512MB'}]
+    assert records['pci_0000_00_02_0']['capabilities'] == ['mdev_types']  # as libvirt's sub-capability
     assert not [name for name in records if records[name]['type'] == 'mdev_types' and name != 'mtty_mtty']
     mdev = records['mdev_%s_0000_00_02_0' % DEFINED_UUID.replace('-', '_')]
     assert mdev['parent'] == 'pci_0000_00_02_0' and mdev['mdev']['parent_address'] == '0000:00:02.0'

@@ -54,7 +54,7 @@ MALFORMED = [
     ('devices a string', lambda facts: facts.__setitem__('devices', 'none'), "devices is the string 'none', not a list"),
     ('a device a string', lambda facts: facts['devices'].__setitem__(3, 'pci_0000_00_14_0'),
      "devices[3] is the string 'pci_0000_00_14_0', not a dict"),
-    ('a device without a name', lambda facts: device(facts, GPU).pop('name'), 'devices[16] has no name'),
+    ('a device without a name', lambda facts: device(facts, GPU).pop('name'), 'devices[19] has no name'),
     ('a holder a number', set_device(GPU, 'assigned_to', ['vm', 7]),
      'device pci_0000_01_00_0: assigned_to has an item that is not a string'),
     ('pci.class a number', lambda facts: device(facts, GPU)['pci'].__setitem__('class', 0x030000),
