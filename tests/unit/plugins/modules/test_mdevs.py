@@ -19,7 +19,8 @@ from support.fake_host import FakeTools
 from support.fake_mdev import install_mdevctl, mdev_host
 from support.module_run import module_runner
 
-ONE, TWO = derived_uuids('lab-serial', 2)
+ONE = derived_uuids('lab-serial', 2)[0]
+TWO = derived_uuids('lab-serial', 2)[1]
 
 
 @pytest.fixture()
