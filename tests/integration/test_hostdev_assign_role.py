@@ -77,7 +77,8 @@ def test_gpu_with_its_audio_plan_apply_idempotent_remove(role, domain):
 # The same selection in the keys compact facts have too (compact facts have no passthrough key).
 IGPU_ALONE_EITHER = ("[?type=='pci' && !contains(blockers, 'not_eligible') && starts_with(pci.class, '0x0302') "
                      "&& length(group_endpoints) == `1`]")
-# Devices the role's facts list on the sample host: all of them, or the compact summary.
+# Devices the role's facts list on the sample host: all of them, or the compact summary (both with the
+# mtty parent and its two mdevs, which compact facts keep).
 FACTS_DEVICES = {'full': 36, 'compact': 16}
 
 
@@ -237,11 +238,15 @@ def test_a_pool_of_vfs_as_interfaces_picked_kept_and_released(role, domain, tmp_
     assert outcome['result']['removed'] == ['pci_0000_06_10_0', 'pci_0000_06_10_2'] and sources(domain) == []
 
 
-def test_a_pool_of_an_mdev_type_and_mdev_start_reach_domain_hostdev(role, domain):
-    # The sample workstation has no mdev parent: the module's own refusal names the type, so the
-    # role passed pool.mdev_type through (and mdev_start, which the module's argument spec checks).
-    outcome, _completed = role(domain=domain.name(), pool={'mdev_type': 'mtty-2', 'count': 1}, mdev_start=True)
-    assert outcome['failed'] is True and outcome['task'] == 'Validate and apply the change (only plan it in check mode)'
-    assert ('the pool of the mdevs of type mtty-2 is empty: no mdev parent on the host offers type mtty-2'
-            in outcome['result']['msg'])
-    assert outcome['result']['started'] == [] and sources(domain) == []
+def test_a_pool_of_an_mdev_type_assigned_kept_and_released(role, domain):
+    # The sample workstation's mtty_mtty has two active mtty-2 mdevs (no domain of this libvirtd holds them).
+    pool = {'mdev_type': 'mtty-2', 'parent': 'mtty_mtty', 'count': 2}
+    outcome, _completed = role(domain=domain.name(), pool=pool, mdev_start=True)
+    assert outcome['failed'] is False, outcome
+    assert outcome['result']['changed'] is True and outcome['result']['started'] == []
+    assert sorted(source['uuid'] for source in sources(domain)) == [
+        '5e3c1d9a-0f4b-4c2e-8a61-7d2b9e0c4f13', 'c2177883-f1bb-47f0-914d-32a22e3a8804']
+    outcome, _completed = role(domain=domain.name(), pool=pool, mdev_start=True)
+    assert outcome['result']['changed'] is False
+    outcome, _completed = role(domain=domain.name(), pool=pool, state='absent')
+    assert outcome['result']['changed'] is True and sources(domain) == []

@@ -27,7 +27,7 @@ defined mdev is started before the edits (Plan.started), and its mdev_inactive r
 
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field, fields
-from typing import Any, Dict, List, Mapping, Optional, Set, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
 from ansible_collections.virt.hostdev.plugins.module_utils.assigning.interfaces import (
     checked_interface,
@@ -387,7 +387,7 @@ def _impact_warnings(domain: str, edits: List[Edit], impact: List[Dict[str, Any]
 
 
 def predicted_diff(domain: str, targets: List[str], current: Hostdevs, edits: List[Edit],
-                   started: Tuple[str, ...] = ()) -> Dict[str, str]:
+                   started: Sequence[str] = ()) -> Dict[str, str]:
     """Before/after of the <hostdev> elements of the first target, as the edits leave it; the mdevs started
     first, as a comment heading the after side."""
     if not targets:

@@ -14,6 +14,7 @@ are undone.
 
 import os
 import xml.etree.ElementTree as ET
+from functools import partial
 from typing import Any, Dict, List, Optional, Tuple
 
 from ansible_collections.virt.hostdev.plugins.module_utils.assigning.assignment import (
@@ -208,7 +209,7 @@ def start_mdevs(conn: Any, names: List[str], domain: str) -> List[str]:
     for name in names:
         ensure_not_cancelled('start mdev %s' % name)
         try:
-            device = libvirt_call(lambda name=name: conn.nodeDeviceLookupByName(name), 'cannot look up mdev %s' % name,
+            device = libvirt_call(partial(conn.nodeDeviceLookupByName, name), 'cannot look up mdev %s' % name,
                                   missing_message='libvirt at %s does not know mdev %s, so it cannot start it (define it '
                                   'with virt.hostdev.mdevs)' % (_uri(conn), name))
             with translated('cannot start mdev %s for domain %s' % (name, domain)):

@@ -189,7 +189,7 @@ def _mdev_entry(mapping: str, host: str, where: str, merged: Dict[str, Any],
                              ('parent', parent, 'the parent\'s node device name or PCI address')):
         if (key == 'mdev_type' or value is not None) and not (isinstance(value, str) and value.strip()):
             problems.append('%s: %s must be %s, not %s' % (where, key, what, described(value)))
-    if problems:
+    if problems or not isinstance(mdev_type, str):
         return None, problems
     return Entry(mapping, host, 'mdev', mdev_type.strip(), {}, parent_node(parent) if parent else None), []
 

@@ -17,9 +17,9 @@ the properties it must have there, in the spirit of Proxmox VE's resource mappin
 host, a pool (model.mdev_pool), not one device. *Drift* is a difference between an entry and the
 host's devices, one dict per property: ``{host, mapping, property, expected, found}``; no device at
 the address is drift of ``address``; an mdev entry drifts when its ``parent`` is gone, when no parent
-offers its ``mdev_type`` and none of it is defined, and when none of it is free (``free_mdevs``). A host without an entry is *not mapped*, which is not drift. The table is
-checked before any device is looked at: every problem is reported at once
-(``MappingError``). Devices are looked up through ``HostModel``.
+offers its ``mdev_type`` and none of it is defined, and when none of it is free (``free_mdevs``).
+A host without an entry is *not mapped*, which is not drift. The table is checked before any device
+is looked at: every problem is reported at once (``MappingError``). Devices are looked up through ``HostModel``.
 
 Compact facts leave devices out (bridges, USB hubs: facts_format.in_compact_facts): a mapped
 device they do not list is *unknown*, neither drift nor a match (``MappingUnknown``); the
@@ -231,8 +231,8 @@ def resolve_mappings(model: HostModel, mappings: Any, names: Names, host: str,
         if entry.kind == 'mdev':
             if not pools:
                 problems.append('mapping %s on %s names the mdevs of type %s, a pool: ask for some with pool: '
-                                '{mapping: %s, count: N} (hostdev_assign_pool)' % (entry.mapping, host, entry.address,
-                                                                                 entry.mapping))
+                                '{mapping: %s, count: N} (hostdev_assign_pool)'
+                                % (entry.mapping, host, entry.address, entry.mapping))
                 continue
             members, entry_problems = mdev_drift(model, entry, free=False)
             drift += entry_problems
