@@ -43,6 +43,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -413,7 +414,8 @@ MTTY_FORMAT = "1"  # bump to invalidate every cached mtty.ko
 MTTY_SOURCE_PACKAGE = "linux-source-6.1"
 MTTY_SOURCE_TAR = "/usr/src/linux-source-6.1.tar.xz"
 MTTY_MEMBER = "linux-source-6.1/samples/vfio-mdev/mtty.c"
-# Runs in the chroot: sh -c SCRIPT sh KERNEL_VERSION; the module ends up in /build/mtty.ko.
+# Runs in the chroot: sh -c SCRIPT sh KERNEL_VERSION SOURCE_TAR MEMBER; the module ends up in
+# /build/mtty.ko.
 MTTY_BUILD_SCRIPT = r"""set -eu
 mkdir -p /build
 tar -xJf "$2" -C /build --strip-components=3 "$3"
@@ -479,8 +481,7 @@ def build_mtty(kernel, version):
         except LabError as error:
             with open(build_log, errors="replace") as handle:
                 text = handle.read()
-            if "not found" in text or "Unable to locate package" in text:
-                # apt: "Version '...' for '...' was not found" / "Unable to locate package"
+            if re.search(r"Version '[^']*' for '[^']*' was not found|Unable to locate package", text):
                 raise LabError(f"the mirror ({mirror}, {security}) no longer carries linux-headers-{kernel} or "
                                f"{MTTY_SOURCE_PACKAGE} {version} for the cached image's kernel: rebuild the "
                                f"image with the current kernel (host.py build --rebuild); log {build_log}") from None
