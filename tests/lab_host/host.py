@@ -43,6 +43,8 @@ import fcntl
 import hashlib
 import json
 import os
+import re
+import shlex
 import shutil
 import signal
 import socket
@@ -65,6 +67,7 @@ PACKAGES = [
     "openssh-server", "python3", "python3-libvirt",
     "libvirt-daemon-system", "libvirt-daemon-driver-qemu", "libvirt-clients",
     "qemu-system-x86",  # for a nested domain
+    "mdevctl",  # libvirt defines, starts and autostarts mdevs through it
 ]
 DISK_MIB = 3072
 IMAGE_FORMAT = "1"  # bump to invalidate every cached image
@@ -272,25 +275,30 @@ def ensure_image(rebuild=False, report=None):
 
 # ------------------------------------------------------------------ QEMU 10 root
 
-def apt_mirror():
-    """$VIRT_HOSTDEV_MIRROR, else the Debian archive this machine's apt uses (the URIs of
-    the deb822 entry listing RELEASE, or a sources.list line), else deb.debian.org."""
-    if os.environ.get("VIRT_HOSTDEV_MIRROR"):
-        return os.environ["VIRT_HOSTDEV_MIRROR"]
+def apt_mirror(suite=RELEASE, env="VIRT_HOSTDEV_MIRROR", default="http://deb.debian.org/debian"):
+    """$VIRT_HOSTDEV_MIRROR, else the Debian archive this machine's apt uses for suite (the
+    URIs of the deb822 entry listing it, or a sources.list line), else deb.debian.org."""
+    if os.environ.get(env):
+        return os.environ[env]
     with contextlib.suppress(OSError):
         with open("/etc/apt/sources.list.d/debian.sources") as handle:
             for stanza in handle.read().split("\n\n"):
                 fields = dict(line.split(":", 1) for line in stanza.splitlines()
                               if ":" in line and not line.startswith("#"))
-                if RELEASE in fields.get("Suites", "").split() and fields.get("URIs", "").split():
+                if suite in fields.get("Suites", "").split() and fields.get("URIs", "").split():
                     return fields["URIs"].split()[0]
     with contextlib.suppress(OSError):
         with open("/etc/apt/sources.list") as handle:
             for line in handle:
                 words = line.split()
-                if len(words) >= 3 and words[0] == "deb" and words[2] == RELEASE:
+                if len(words) >= 3 and words[0] == "deb" and words[2] == suite:
                     return words[1]
-    return "http://deb.debian.org/debian"
+    return default
+
+
+def security_mirror():
+    """$VIRT_HOSTDEV_SECURITY_MIRROR, else the one this machine's apt uses, else deb.debian.org."""
+    return apt_mirror(f"{RELEASE}-security", "VIRT_HOSTDEV_SECURITY_MIRROR", "http://deb.debian.org/debian-security")
 
 
 def qemu_root_argv(rootfs, mirror):
@@ -395,6 +403,121 @@ def ensure_qemu_root(rebuild=False, report=None):
                          "qemu_root")
 
 
+# ------------------------------------------------------------------ mtty.ko
+
+# mtty, the kernel's sample mdev driver (a virtual serial card offering mtty-1 and mtty-2):
+# Debian's kernels build no samples, so it is built here from Debian's linux-source and the
+# headers of the image's kernel (the same Debian version), in a throwaway chroot (mmdebstrap
+# --format=null: the machine's own packages stay as they are and any kernel version builds).
+# Only mtty.ko is kept, cached by kernel version and source version; never committed.
+MTTY_FORMAT = "1"  # bump to invalidate every cached mtty.ko
+MTTY_SOURCE_PACKAGE = "linux-source-6.1"
+MTTY_SOURCE_TAR = "/usr/src/linux-source-6.1.tar.xz"
+MTTY_MEMBER = "linux-source-6.1/samples/vfio-mdev/mtty.c"
+# Runs in the chroot: sh -c SCRIPT sh KERNEL_VERSION SOURCE_TAR MEMBER; the module ends up in
+# /build/mtty.ko.
+MTTY_BUILD_SCRIPT = r"""set -eu
+mkdir -p /build
+tar -xJf "$2" -C /build --strip-components=3 "$3"
+echo 'obj-m := mtty.o' >/build/Kbuild
+make -C "/usr/src/linux-headers-$1" M=/build modules
+"""
+
+
+class MttyModule(CacheEntry):
+    """A built mtty.ko: CACHE/lab-host-mtty/<key>/{mtty.ko,meta.json,build.log}."""
+
+    def __init__(self, path):
+        super().__init__(path)
+        self.ko = os.path.join(path, "mtty.ko")
+
+
+def mtty_packages(kernel, version):
+    """What the chroot installs: the headers and the source of the image's kernel's version."""
+    return ["make", "xz-utils", f"linux-headers-{kernel}={version}", f"{MTTY_SOURCE_PACKAGE}={version}"]
+
+
+def mtty_argv(kernel, version, outdir, mirror, security):
+    build = " ".join(shlex.quote(arg) for arg in (
+        "sh", "-c", MTTY_BUILD_SCRIPT, "sh", kernel, MTTY_SOURCE_TAR, MTTY_MEMBER))
+    return ["mmdebstrap", "--mode=root", "--variant=apt", "--format=null",
+            "--hook-directory=/usr/share/mmdebstrap/hooks/eatmydata", "--dpkgopt=force-unsafe-io",
+            "--dpkgopt=path-exclude=/usr/share/man/*", "--dpkgopt=path-exclude=/usr/share/locale/*",
+            "--dpkgopt=path-exclude=/usr/share/doc/*",
+            "--include=" + ",".join(mtty_packages(kernel, version)),
+            f'--customize-hook=chroot "$1" {build}',
+            f"--customize-hook=copy-out /build/mtty.ko {outdir}",
+            RELEASE, "-",
+            f"deb {mirror} {RELEASE} main", f"deb {mirror} {RELEASE}-updates main",
+            f"deb {security} {RELEASE}-security main"]
+
+
+def mtty_key(kernel, version):
+    """The kernel version, the source version, and a hash of how it is built."""
+    digest = hashlib.sha256()
+    for part in [MTTY_FORMAT] + mtty_argv(kernel, version, "OUT", "MIRROR", "SECURITY"):
+        digest.update(part.encode() + b"\0")
+    safe = "".join(c if c.isalnum() or c in ".-" else "_" for c in f"{kernel}-{version}")
+    return f"{safe}-{digest.hexdigest()[:12]}"
+
+
+def build_mtty(kernel, version):
+    """build(store, key, entry) for ensure_cached: mtty.ko for kernel (uname -r) from Debian's
+    packages of version (the kernel package's Debian version)."""
+    def build(store, key, entry):
+        if not shutil.which("mmdebstrap"):
+            raise LabError("mmdebstrap not found (bindep.txt lists the lab host's build packages)")
+        tmp_entry = entry + ".tmp"
+        shutil.rmtree(tmp_entry, ignore_errors=True)
+        os.makedirs(tmp_entry)
+        build_log = os.path.join(tmp_entry, "build.log")
+        mirror, security = apt_mirror(), security_mirror()
+        # the chroot lives in tmpfs when it has room (as the image's build), gone afterwards
+        env = dict(os.environ, TMPDIR=os.path.dirname(build_workdir(store, key)))
+        t = time.monotonic()
+        log(f"building mtty.ko for {kernel} from {MTTY_SOURCE_PACKAGE} {version} (log {build_log})")
+        try:
+            run_quiet(mtty_argv(kernel, version, tmp_entry, mirror, security), build_log, timeout=1800, env=env)
+        except LabError as error:
+            with open(build_log, errors="replace") as handle:
+                text = handle.read()
+            if re.search(r"Version '[^']*' for '[^']*' was not found|Unable to locate package", text):
+                raise LabError(f"the mirror ({mirror}, {security}) no longer carries linux-headers-{kernel} or "
+                               f"{MTTY_SOURCE_PACKAGE} {version} for the cached image's kernel: rebuild the "
+                               f"image with the current kernel (host.py build --rebuild); log {build_log}") from None
+            raise LabError(f"building mtty.ko failed: {error}") from None
+        ko = os.path.join(tmp_entry, "mtty.ko")
+        with open(ko, "rb") as handle:
+            data = handle.read()
+        sha256 = hashlib.sha256(data).hexdigest()
+        # the kernel loads a module only for its own vermagic (.modinfo: "vermagic=<uname -r> SMP ...")
+        start = data.find(b"vermagic=")
+        vermagic = data[start + 9:data.index(b"\0", start)].decode(errors="replace") if start >= 0 else ""
+        if not vermagic.startswith(kernel + " "):
+            raise LabError(f"mtty.ko was built for {vermagic!r}, not {kernel}; log {build_log}")
+        meta = {"key": key, "kernel": kernel, "source_package": MTTY_SOURCE_PACKAGE, "version": version,
+                "format": MTTY_FORMAT, "mirror": mirror, "security_mirror": security, "vermagic": vermagic,
+                "sha256": sha256, "bytes": os.path.getsize(ko),
+                "built": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "build_seconds": round(time.monotonic() - t, 1)}
+        with open(os.path.join(tmp_entry, "meta.json"), "w") as handle:
+            json.dump(meta, handle, indent=1)
+        shutil.rmtree(entry, ignore_errors=True)
+        os.rename(tmp_entry, entry)
+        log(f"mtty.ko built in {meta['build_seconds']}s ({meta['bytes']} bytes, vermagic {vermagic})")
+    return build
+
+
+def ensure_mtty(image, rebuild=False, report=None):
+    """The cached mtty.ko for the image's kernel, built when missing (or with rebuild)."""
+    kernel, version = image.meta["kernel"], image.meta.get("kernel_package")
+    if not version:
+        raise LabError(f"image {image.path} does not record its kernel package's version: "
+                       "rebuild it (host.py build --rebuild)")
+    return ensure_cached("lab-host-mtty", mtty_key(kernel, version), build_mtty(kernel, version), MttyModule,
+                         rebuild, report, "mtty")
+
+
 def build_image(store, key, entry):
     for tool in ("mmdebstrap", "sfdisk", "mkfs.ext4", "qemu-img", QEMU, "dpkg-architecture"):
         if not shutil.which(tool):
@@ -431,9 +554,12 @@ def build_image(store, key, entry):
 
         with open(os.path.join(work, "kernel-version")) as handle:
             kver = handle.read().strip()
+        with open(os.path.join(work, "kernel-package-version")) as handle:
+            kernel_package = handle.read().strip()
         meta = {
             "key": key, "release": RELEASE, "packages": PACKAGES, "disk_mib": DISK_MIB,
-            "format": IMAGE_FORMAT, "kernel": kver, "built": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "format": IMAGE_FORMAT, "kernel": kver,
+            "kernel_package": kernel_package, "built": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "build_seconds": dict(times, total=round(time.monotonic() - t_all, 1)),
             "base_mib": os.path.getsize(base) >> 20,
         }
@@ -771,6 +897,20 @@ class LabHost:
             raise
         return subprocess.CompletedProcess(argv, proc.returncode, out, err)
 
+    def upload(self, source, dest, timeout=120):
+        """Copy a file to the host (scp: a second or two, where Ansible's copy costs two module
+        runs under TCG); LabError when it fails."""
+        argv = ["scp", "-q", "-F", "none", "-i", self.key, "-P", str(self.port), *self.ssh_options(),
+                "-o", "BatchMode=yes", source, f"root@127.0.0.1:{dest}"]
+        proc = spawn(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            out = proc.communicate(timeout=timeout)[0]
+        except BaseException:
+            kill_group(proc, grace=2)
+            raise
+        if proc.returncode != 0:
+            raise LabError(f"scp {source} to the lab host failed ({proc.returncode}): {out.strip()}")
+
     def _banner(self):
         try:
             with socket.create_connection(("127.0.0.1", self.port), timeout=5) as sock:
@@ -962,26 +1102,49 @@ SCENARIOS = {
     # VFs before prepare's reboot, which they survive; after assign, a VF goes to the domain as
     # an interface with a MAC and a VLAN the PF reports, lowering the count is refused while it
     # is held, and state absent leaves none.
+    # Issue 21 in the same boot sequence (no reboot of its own): mtty (built for the image's
+    # kernel) is loaded at every boot and the mdevs module makes two persistent, autostarted mdevs
+    # before prepare's reboot, which brings them back; after sriov, the facts' types follow sysfs,
+    # one mdev goes to the domain, which starts; removing it is refused while held, then absent
+    # leaves no mdev and no definition.
     "passthrough": [
         ("iommu_off", "iommu_off.yml", {}),
         ("sriov_count", "sriov_count.yml", {}),
+        ("mtty", "mtty.yml", {}),
+        ("mdev_create", "mdev_create.yml", {}),
         ("prepare", "prepare.yml", {}),
         ("assign", "assign.yml", {}),
         ("sriov", "sriov.yml", {}),
+        ("mdev", "mdev.yml", {}),
         ("refusals", "refusals.yml", {}),
         ("release", "release.yml", {}),
     ],
 }
 
 
+# Where the harness puts mtty.ko on the lab host after boot (playbooks/mtty.yml installs it).
+MTTY_UPLOAD = "/root/mtty.ko"
+
+
+def play_vars(image):
+    """What every play gets besides its step: where mtty.ko is on the lab host and the kernel it
+    was built for."""
+    return {"lab_host_mtty_ko": MTTY_UPLOAD, "lab_host_kernel_release": image.meta["kernel"]}
+
+
 def run_scenario(args, report):
     image = ensure_image(args.rebuild, report)
     qemu_root = ensure_qemu_root(args.rebuild, report)
+    mtty = ensure_mtty(image, args.rebuild, report)
     with LabHost(image, qemu_root, args.out, report, memory=args.memory) as host:
         host.start()
         report.phase("boot_to_ssh", host.wait_for_ssh())
+        t = time.monotonic()
+        host.upload(mtty.ko, MTTY_UPLOAD)
+        report.phase("upload", time.monotonic() - t)
         for name, playbook, extra in SCENARIOS[args.command]:
-            play = host.playbook(os.path.join(PLAYBOOKS, playbook), name, dict(extra, lab_host_step=name))
+            play = host.playbook(os.path.join(PLAYBOOKS, playbook), name,
+                                 dict(play_vars(image), **extra, lab_host_step=name))
             recorded = host.result(name)
             report.phase(f"play:{name}", play["seconds"])
             if isinstance(recorded, dict) and recorded.get("reboot_elapsed") is not None:
@@ -1022,19 +1185,23 @@ def main():
     ok = False
     try:
         if args.command == "build":
-            ensure_image(args.rebuild, report)
+            image = ensure_image(args.rebuild, report)
             ensure_qemu_root(args.rebuild, report)
+            ensure_mtty(image, args.rebuild, report)
             ok = True
         elif args.command in SCENARIOS:
             ok = run_scenario(args, report)
         else:
             image = ensure_image(args.rebuild, report)
             qemu_root = ensure_qemu_root(args.rebuild, report)
+            mtty = ensure_mtty(image, args.rebuild, report)
             with LabHost(image, qemu_root, args.out, report, memory=args.memory) as host:
                 host.start()
                 host.wait_for_ssh()
+                host.upload(mtty.ko, MTTY_UPLOAD)
+                extra = " ".join(f"-e {key}={value}" for key, value in play_vars(image).items())
                 print(f"\nlab host up. Inventory: {host.inventory}\n"
-                      f"  ANSIBLE_CONFIG={host.ansible_cfg} ansible-playbook -i {host.inventory} PLAYBOOK\n"
+                      f"  ANSIBLE_CONFIG={host.ansible_cfg} ansible-playbook -i {host.inventory} {extra} PLAYBOOK\n"
                       f"  ssh -F none -i {host.key} -p {host.port} {' '.join(host.ssh_options())} root@127.0.0.1\n"
                       "Ctrl-C powers it off.", flush=True)
                 try:

@@ -5,24 +5,33 @@
 The lab host is a Debian 12 system on its own disk, booting through GRUB under QEMU TCG
 with a virtual Intel IOMMU, reached over SSH on a forwarded loopback port with a key made
 for the run; Ansible runs the collection's roles and modules there on Debian's python3 and
-python3-libvirt. One boot sequence, seven plays (playbooks/, one per step):
+python3-libvirt. One boot sequence, ten plays (playbooks/, one per step):
 
 1. iommu_off: hostdev_facts with intel_iommu=off (IOMMU off, with a hint); the
    hostdev_assign role refuses the NIC with iommu_off, the domain unchanged.
 2. sriov_count: sriov_vfs gives the igb PF (QEMU 10's 82576) four VFs on igbvf, now and at
    every boot (a udev rule); a second run changes nothing.
-3. prepare: the hostdev_prepare role reserves one of two identical e1000e NICs and
+3. mtty: mtty.ko, built by host.py from Debian's linux-source for the image's kernel, is
+   installed and loaded at every boot; its parent offers mtty-1 and mtty-2.
+4. mdev_create: virt.hostdev.mdevs makes two persistent, autostarted mtty-2 mdevs with
+   UUIDs derived from their name; a second run changes nothing.
+5. prepare: the hostdev_prepare role reserves one of two identical e1000e NICs and
    reboots; the IOMMU is on, the facts' groups equal /sys/kernel/iommu_groups, the NIC is
-   on vfio-pci and its twin on e1000e; a second run changes nothing; the four VFs are back.
-4. assign: hostdev_assign gives the NIC to a domain that starts with it (nested TCG) and
+   on vfio-pci and its twin on e1000e; a second run changes nothing; the four VFs, mtty and
+   the two mdevs are back.
+6. assign: hostdev_assign gives the NIC to a domain that starts with it (nested TCG) and
    holds its VFIO group; destroyed, the role takes the NIC back, the definition as before.
-5. sriov: every VF's IOMMU group in hostdev_facts is the kernel's; domain_hostdev gives a VF
+7. sriov: every VF's IOMMU group in hostdev_facts is the kernel's; domain_hostdev gives a VF
    to the domain as an interface with a MAC and VLAN 100, the domain starts and the PF
    reports that MAC and VLAN for the VF; sriov_vfs refuses to lower the count while the
    domain holds it (naming it), nothing changed; released, state absent leaves no VF.
-6. refusals: reserving the default route's NIC or the root disk's controller is refused
+8. mdev: hostdev_facts' mdev types have sysfs' available instances and the mdevs are active,
+   persistent and autostarted; domain_hostdev gives one to the domain, which starts with it;
+   mdevs state absent is refused with mdev_held naming the domain, nothing changed;
+   released, state absent leaves no mdev and no definition.
+9. refusals: reserving the default route's NIC or the root disk's controller is refused
    with host_in_use, and no file, initramfs or driver binding changes.
-7. release: hostdev_prepare state absent and a reboot: the NIC back on e1000e, the IOMMU
+10. release: hostdev_prepare state absent and a reboot: the NIC back on e1000e, the IOMMU
    arguments and every file of the reservation gone.
 
 Every test here FAILS (never skips) when the lab cannot build, boot or report.
@@ -50,7 +59,8 @@ OUT = os.environ.get("LAB_HOST_OUT") or os.path.join(REPO, ".build", "lab_host")
 # step itself; this only catches a harness that hangs).
 RUN_TIMEOUT = int(os.environ.get("LAB_HOST_RUN_TIMEOUT", "3600"))
 SCENARIO = "passthrough"
-STEPS = ["iommu_off", "sriov_count", "prepare", "assign", "sriov", "refusals", "release"]
+STEPS = ["iommu_off", "sriov_count", "mtty", "mdev_create", "prepare", "assign", "sriov", "mdev", "refusals",
+         "release"]
 PLAYS = ["play:" + step for step in STEPS]
 TWIN = ("0x8086", "0x10d3")  # e1000e
 NIC, TWIN_NIC = "0000:01:00.0", "0000:02:00.0"  # reserved; kept by the host
@@ -63,6 +73,9 @@ VF, VF_NAME, VF_INDEX = "0000:03:10.2", "pci_0000_03_10_2", 1  # the VF given to
 VF_MAC, VF_VLAN = "52:54:00:b0:00:01", 100
 SRIOV_RULES = "/etc/udev/rules.d/70-virt-hostdev-sriov.rules"
 DOMAIN = "labguest"
+# mtty's parent (sysfs name; libvirt's node device) and the mdevs the mdevs module makes on it
+MTTY, MTTY_NODE, MTTY_TYPES = "mtty", "mtty_mtty", ["mtty-1", "mtty-2"]
+MDEV_NAME, MDEV_TYPE, MDEV_COUNT = "lab-serial", "mtty-2", 2
 RESERVATION_FILES = [
     "/etc/virt-hostdev/vfio-pci.conf",
     "/etc/modules-load.d/virt-hostdev-vfio.conf",
@@ -208,7 +221,62 @@ def test_sriov_vfs_second_run_changes_nothing(lab):
     assert second["virtual_functions"] == VFS
 
 
-# -- step 3: hostdev_prepare reserves one NIC and reboots
+# -- steps 3-4 (mdev), before prepare's reboot: mtty at every boot, two persistent mdevs
+
+def derived_uuids():
+    """The UUIDs the collection derives from the mdevs' name (one home: model/mdev.py)."""
+    from ansible_collections.virt.hostdev.plugins.module_utils.model import mdev
+    return mdev.derived_uuids(MDEV_NAME, MDEV_COUNT)
+
+
+def test_mtty_built_for_the_image_kernel_and_loaded(lab):
+    image, mtty = lab.report["meta"]["image"], lab.report["meta"]["mtty"]
+    assert mtty["kernel"] == image["kernel"] and mtty["version"] == image["kernel_package"]
+    assert mtty["vermagic"].startswith(image["kernel"] + " ")
+    assert mtty["source_package"] == "linux-source-6.1"
+    data = lab.recorded("play:mtty")
+    assert data["installed"] == f"/lib/modules/{image['kernel']}/updates/mtty.ko"
+    assert data["modules_load"], "no modules-load.d file for mtty"
+    mdev = data["mdev"]
+    assert mdev["module"] is True and sorted(mdev["parents"]) == [MTTY]
+    assert sorted(mdev["parents"][MTTY]) == MTTY_TYPES
+    assert mdev["parents"][MTTY][MDEV_TYPE]["device_api"] == "vfio-pci"
+    assert mdev["parents"][MTTY][MDEV_TYPE]["available_instances"] > MDEV_COUNT
+    assert mdev["devices"] == {} and mdev["definitions"] == {}
+
+
+def test_mdevs_module_made_two_persistent_autostarted_mdevs(lab):
+    data = lab.recorded("play:mdev_create")
+    first, after = data["first"], data["after"]
+    before = lab.recorded("play:mtty")["mdev"]  # taken just before
+    uuids = derived_uuids()
+    assert before["devices"] == {} and before["definitions"] == {}
+    assert first["changed"] is True
+    assert [m["uuid"] for m in first["mdevs"]] == uuids
+    for record in first["mdevs"]:
+        assert (record["type"], record["parent"]) == (MDEV_TYPE, MTTY_NODE), record
+        assert (record["active"], record["persistent"], record["autostart"]) == (True, True, True), record
+        assert record["name"] == "mdev_%s_%s" % (record["uuid"].replace("-", "_"), MTTY)
+    assert sorted(after["devices"]) == sorted(uuids)
+    assert {(d["type"], d["parent"], d["driver"]) for d in after["devices"].values()} == {
+        (MDEV_TYPE, MTTY, "mtty")}
+    # persistent and autostarted: mdevctl's definitions (what brings them back at boot)
+    assert sorted(after["definitions"]) == sorted(f"{MTTY}/{uuid}" for uuid in uuids)
+    assert {(d["mdev_type"], d["start"]) for d in after["definitions"].values()} == {(MDEV_TYPE, "auto")}
+    free = before["parents"][MTTY][MDEV_TYPE]["available_instances"]
+    assert after["parents"][MTTY][MDEV_TYPE]["available_instances"] == free - MDEV_COUNT
+
+
+def test_mdevs_second_run_changes_nothing(lab):
+    data = lab.recorded("play:mdev_create")
+    second = data["second"]
+    assert second["changed"] is False
+    assert second["actions"] == [] and second["commands"] == []
+    assert second["mdevs"] == data["first"]["mdevs"]
+    assert data["again"] == data["after"]
+
+
+# -- step 5: hostdev_prepare reserves one NIC and reboots
 
 def test_prepare_reserved_one_nic_and_rebooted(lab):
     data = lab.recorded("play:prepare")
@@ -290,7 +358,28 @@ def test_vfs_back_after_the_reboot(lab):
     assert f'KERNEL=="{PF}"' in data["kernel"]["texts"][SRIOV_RULES]
 
 
-# -- step 4: the reserved NIC in a running domain
+def test_mtty_back_after_the_reboot(lab):
+    data = lab.recorded("play:prepare")
+    mdev = data["kernel"]["mdev"]
+    assert data["boot_id_after_reboot"] != lab.recorded("play:mdev_create")["boot_id"]
+    assert mdev["module"] is True and sorted(mdev["parents"][MTTY]) == MTTY_TYPES  # modules-load.d
+
+
+def test_mdevs_autostarted_after_the_reboot(lab):
+    # Debian 12's mdevctl (1.2.0-3+b1) ships /usr/bin/mdevctl but its udev rule runs
+    # /usr/sbin/mdevctl ("not found" in the journal): unless the collection sees to it, nothing
+    # starts autostart mdevs at boot. This is the claim that says so.
+    data = lab.recorded("play:prepare")
+    created = lab.recorded("play:mdev_create")
+    mdev = data["kernel"]["mdev"]
+    assert mdev["definitions"] == created["after"]["definitions"]
+    assert sorted(mdev["devices"]) == sorted(derived_uuids()), "the autostart mdevs did not come back"
+    assert {d["type"] for d in mdev["devices"].values()} == {MDEV_TYPE}
+    rerun = lab.recorded("play:mdev")["rerun"]
+    assert rerun["changed"] is False and rerun["actions"] == [], rerun
+
+
+# -- step 6: the reserved NIC in a running domain
 
 def test_domain_starts_with_the_reserved_nic(lab):
     data = lab.recorded("play:assign")
@@ -316,7 +405,7 @@ def test_domain_stopped_and_nic_removed(lab):
     assert after["config_xml"] == data["before"]["config_xml"]
 
 
-# -- step 5 (SR-IOV), after assign: facts, a VF in a running domain, the count held, none left
+# -- step 7 (SR-IOV), after assign: facts, a VF in a running domain, the count held, none left
 
 def test_vf_iommu_groups_in_facts_equal_sysfs(lab):
     data = lab.recorded("play:sriov")
@@ -380,7 +469,74 @@ def test_vf_released_and_state_absent_leaves_none(lab):
     assert end["files"][SRIOV_RULES] is None
 
 
-# -- step 6: what the host runs on is never reserved
+# -- step 8 (mdev), after sriov: facts, one to a running domain, removal held, none left
+
+def test_facts_mdev_types_follow_sysfs(lab):
+    data = lab.recorded("play:mdev")
+    parent, sysfs = data["parent"], data["kernel"]["parents"][MTTY]
+    assert parent["type"] == "mdev_types"
+    types = {t["type"]: t for t in parent["mdev_parent"]["types"]}
+    assert sorted(types) == MTTY_TYPES
+    assert {name: t["available_instances"] for name, t in types.items()} == {
+        name: t["available_instances"] for name, t in sysfs.items()}
+    assert {name: t["device_api"] for name, t in types.items()} == dict.fromkeys(MTTY_TYPES, "vfio-pci")
+    # two of mtty-2 are taken (4 of mtty's ports): fewer available than before the mdevs
+    before = lab.recorded("play:mtty")["mdev"]["parents"][MTTY]
+    assert types[MDEV_TYPE]["available_instances"] == before[MDEV_TYPE]["available_instances"] - MDEV_COUNT
+
+
+def test_facts_mdevs_active_persistent_autostarted(lab):
+    data = lab.recorded("play:mdev")
+    records = data["mdevs"]
+    assert [r["mdev"]["uuid"] for r in records] == sorted(derived_uuids())
+    for record in records:
+        mdev = record["mdev"]
+        assert (mdev["type"], mdev["parent_address"], mdev["device_api"]) == (MDEV_TYPE, MTTY, "vfio-pci")
+        assert (mdev["active"], mdev["persistent"], mdev["autostart"]) == (True, True, True), record
+        assert mdev["iommu_group"] == data["kernel"]["devices"][mdev["uuid"]]["iommu_group"]
+
+
+def test_domain_starts_with_an_mdev(lab):
+    data = lab.recorded("play:mdev")
+    uuid = data["uuid"]
+    assert uuid == derived_uuids()[0]
+    assert data["assigned"]["changed"] is True
+    assert data["before"]["config_mdevs"] == [] and data["before"]["active"] is False
+    running = data["running"]
+    hostdev = {"uuid": uuid, "model": "vfio-pci"}
+    assert running["active"] is True and running["state"] == 1
+    assert running["config_mdevs"] == [hostdev] and running["live_mdevs"] == [hostdev]
+    assert running["device"]["driver"] == "mtty"  # the parent's own mdev driver (kernel 6.1)
+    assert running["qemu_vfio"] == [f"/dev/vfio/{running['device']['iommu_group']}", "/dev/vfio/vfio"]
+
+
+def test_removing_a_held_mdev_refused_nothing_changed(lab):
+    data = lab.recorded("play:mdev")
+    held = data["held"]
+    assert held["refused"] is True and held["changed"] is False
+    assert {p["code"] for p in held["problems"]} == {"mdev_held"}, held["problems"]
+    assert any(DOMAIN in p["message"] for p in held["problems"]), held["problems"]
+    assert data["after_refusal"] == data["kernel"]
+    assert len(data["after_refusal"]["devices"]) == MDEV_COUNT
+
+
+def test_mdev_released_and_state_absent_leaves_none(lab):
+    data = lab.recorded("play:mdev")
+    assert data["stopped"]["active"] is False and data["stopped"]["qemu_vfio"] == []
+    assert data["removed"]["changed"] is True
+    after = data["after"]
+    assert after["config_mdevs"] == [] and "type='mdev'" not in after["config_xml"]
+    assert after["config_xml"] == data["before"]["config_xml"]
+    assert data["absent"]["changed"] is True and data["absent"]["mdevs"] == []
+    assert sorted(m["uuid"] for m in data["absent"]["removed"]) == sorted(derived_uuids())
+    end = data["end"]
+    assert end["devices"] == {} and end["definitions"] == {}
+    assert data["end_libvirt"] == []
+    # every instance free again
+    assert end["parents"][MTTY] == lab.recorded("play:mtty")["mdev"]["parents"][MTTY]
+
+
+# -- step 9: what the host runs on is never reserved
 
 @pytest.mark.parametrize("which", ["uplink", "root_disk"])
 def test_reserving_what_the_host_runs_on_is_refused(lab, which):
@@ -407,7 +563,7 @@ def test_refusals_changed_nothing(lab):
     assert after["boot_id"] == before["boot_id"] and after["cmdline"] == before["cmdline"]
 
 
-# -- step 7: state absent and a reboot
+# -- step 10: state absent and a reboot
 
 def test_release_back_to_e1000e_and_files_gone(lab):
     data = lab.recorded("play:release")
@@ -439,7 +595,7 @@ def test_release_removed_the_iommu_arguments(lab):
 
 def test_phase_times_and_clean_stop(lab):
     phases = lab.report["phases"]
-    for phase in (["image", "qemu_root", "boot_to_ssh"] + PLAYS
+    for phase in (["image", "qemu_root", "mtty", "boot_to_ssh", "upload"] + PLAYS
                   + ["reboot:prepare", "reboot:release", "shutdown", "total"]):
         assert phase in phases, f"phase {phase} missing: {phases}"
     stop = lab.report["meta"]["stop"]

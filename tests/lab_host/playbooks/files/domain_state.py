@@ -2,14 +2,15 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Runs on the lab host (Debian's python3 and python3-libvirt, fed on stdin by
 ansible.builtin.raw): does one thing to the test domain with virsh, then prints what
-libvirt and the kernel say about it and about one PCI device, as JSON. Stdlib and the
-libvirt binding only.
+libvirt and the kernel say about it and about one device (a PCI address, or a mediated
+device's UUID), as JSON. Stdlib and the libvirt binding only.
 
-    python3 - DOMAIN ADDRESS ACTION [XML]
+    python3 - DOMAIN DEVICE ACTION [XML]
       ACTION: read | define (XML: the domain's definition) | start | destroy
 
 {action, output (virsh's), state, active, config_xml, live_xml, config_hostdevs,
- live_hostdevs ([PCI addresses]), config_interfaces, live_interfaces (each <interface
+ live_hostdevs ([PCI addresses]), config_mdevs, live_mdevs ([UUIDs of <hostdev type='mdev'>
+ with their model]), config_interfaces, live_interfaces (each <interface
  type='hostdev'>: {address, mac, vlan}), qemu_pid, qemu_vfio (the /dev/vfio files QEMU holds),
  device: {driver, driver_override, iommu_group}}
 """
@@ -57,8 +58,18 @@ def hostdevs(xml):
     found = []
     for element in ElementTree.fromstring(xml).iter('hostdev'):
         source = element.find('source/address')
-        if source is not None:
+        if element.get('type') == 'pci' and source is not None:
             found.append(pci_address(source))
+    return found
+
+
+def mdevs(xml):
+    """The <hostdev type='mdev'> elements: their UUID and model."""
+    found = []
+    for element in ElementTree.fromstring(xml).iter('hostdev'):
+        source = element.find('source/address')
+        if element.get('type') == 'mdev' and source is not None:
+            found.append({'uuid': source.get('uuid'), 'model': element.get('model')})
     return found
 
 
@@ -92,7 +103,8 @@ if active:
     fd_dir = '/proc/%d/fd' % pid
     vfio = sorted(set(target for target in (os.readlink(os.path.join(fd_dir, fd)) for fd in os.listdir(fd_dir))
                       if target.startswith('/dev/vfio/')))
-device = '/sys/bus/pci/devices/' + address
+# a PCI address (0000:01:00.0) or a mediated device's UUID
+device = ('/sys/bus/pci/devices/' if ':' in address else '/sys/bus/mdev/devices/') + address
 try:
     with open(device + '/driver_override') as handle:
         override = handle.read().strip()
@@ -107,6 +119,8 @@ print(json.dumps({
     'live_xml': live_xml,
     'config_hostdevs': hostdevs(config_xml),
     'live_hostdevs': hostdevs(live_xml) if live_xml else [],
+    'config_mdevs': mdevs(config_xml),
+    'live_mdevs': mdevs(live_xml) if live_xml else [],
     'config_interfaces': interfaces(config_xml),
     'live_interfaces': interfaces(live_xml) if live_xml else [],
     'qemu_pid': pid,

@@ -4,14 +4,17 @@
 tasks): prints the kernel's own view as JSON, for comparison with hostdev_facts,
 and what a preparation writes, for before/after comparisons. Stdlib only, read-only.
 
-{cmdline, groups: [{number, devices}] (libvirt's device names), iommu_units,
+{cmdline, groups: [{number, devices}] (PCI devices' groups, libvirt's device names), iommu_units,
  interrupt_remapping, dmar: [kernel DMAR lines], acpi_tables: [names], boot_id,
  python: {executable, version, libvirt}, pci: {address: {vendor, device, class, driver, driver_override, iommu_group,
  net: [interfaces], sriov_totalvfs, sriov_numvfs (None: not an SR-IOV PF), physfn (a VF's PF)}},
  vfio_devices: [/dev/vfio entries], modules: {vfio, vfio_iommu_type1, vfio_pci: loaded},
  files: {path: sha256 or None} (the boot configuration and every file a reservation may
  write, with whatever else is in their directories), texts: {path: content or None} (the
- small ones), initramfs: {path: mtime_ns}}
+ small ones), initramfs: {path: mtime_ns},
+ mdev: {module (mtty loaded), parents: {parent: {type: {name, device_api, available_instances}}},
+ devices: {uuid: {type, parent, iommu_group, driver}}, definitions: {parent/uuid: mdevctl's JSON or
+ None (unreadable)}}}
 """
 
 import glob
@@ -40,8 +43,11 @@ def name(address):
 groups = []
 root = '/sys/kernel/iommu_groups'
 for number in sorted(os.listdir(root) if os.path.isdir(root) else [], key=int):
-    devices = sorted(name(a) for a in os.listdir(os.path.join(root, number, 'devices')))
-    groups.append({'number': int(number), 'devices': devices})
+    members = os.listdir(os.path.join(root, number, 'devices'))
+    # an mdev's own VFIO group (named by its UUID, there even with the IOMMU off) is not an
+    # IOMMU group of the hardware: mdev.devices gives it
+    if all(':' in member for member in members):
+        groups.append({'number': int(number), 'devices': sorted(name(a) for a in members)})
 
 pci = {}
 for address in sorted(os.listdir('/sys/bus/pci/devices')):
@@ -93,6 +99,49 @@ texts = dict((path, read(path)) for path in ('/etc/default/grub', '/etc/virt-hos
                                              '/etc/udev/rules.d/70-virt-hostdev-sriov.rules'))
 initramfs = dict((path, os.stat(path).st_mtime_ns) for path in sorted(glob.glob('/boot/initrd.img-*')))
 
+
+UUID = re.compile(r'^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$')
+
+
+def link_name(path):
+    return os.path.basename(os.readlink(path)) if os.path.islink(path) else None
+
+
+def mdev_state():
+    """The kernel's mediated devices (/sys/class/mdev_bus, /sys/bus/mdev/devices) and mdevctl's
+    definitions (/etc/mdevctl.d/<parent>/<uuid>, JSON)."""
+    parents = {}
+    for parent in sorted(glob.glob('/sys/class/mdev_bus/*')):
+        types = {}
+        for path in sorted(glob.glob(os.path.join(parent, 'mdev_supported_types', '*'))):
+            available = read(os.path.join(path, 'available_instances'))
+            types[os.path.basename(path)] = {
+                'name': read(os.path.join(path, 'name')),
+                'device_api': read(os.path.join(path, 'device_api')),
+                'available_instances': None if available is None else int(available)}
+        parents[os.path.basename(parent)] = types
+    devices = {}
+    for path in sorted(glob.glob('/sys/bus/mdev/devices/*')):
+        group = link_name(os.path.join(path, 'iommu_group'))
+        devices[os.path.basename(path)] = {
+            'type': link_name(os.path.join(path, 'mdev_type')),
+            'parent': os.path.basename(os.path.dirname(os.path.realpath(path))),
+            'iommu_group': None if group is None else int(group),
+            'driver': link_name(os.path.join(path, 'driver'))}
+    definitions = {}
+    for path in sorted(glob.glob('/etc/mdevctl.d/*/*')):
+        if not UUID.match(os.path.basename(path)):  # not scripts.d/callouts and the like
+            continue
+        key = os.path.relpath(path, '/etc/mdevctl.d')
+        try:
+            with open(path) as handle:
+                definitions[key] = json.load(handle)
+        except (OSError, ValueError):
+            definitions[key] = None
+    return {'module': os.path.isdir('/sys/module/mtty'), 'parents': parents, 'devices': devices,
+            'definitions': definitions}
+
+
 try:
     dmesg = subprocess.run(['dmesg'], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                            universal_newlines=True, check=False).stdout
@@ -121,4 +170,5 @@ print(json.dumps({
     'files': files,
     'texts': texts,
     'initramfs': initramfs,
+    'mdev': mdev_state(),
 }))
