@@ -2,6 +2,8 @@
 # The ansible-core versions meta/runtime.yml claims (requires_ansible) are the ones tested:
 # the unit tests and ansible-test sanity on the oldest and the newest supported line, each in
 # a virtualenv of its own under .build/compat/NAME (kept while its specification is unchanged).
+# Once the virtualenvs are ready the unit tests of the lines run side by side (each one's output
+# printed when it ends, and kept in .build/compat/NAME/unit.log), then sanity line after line.
 #
 #   scripts/compat.sh [NAME...]     (default: every line below)
 #
@@ -43,6 +45,11 @@ PYTEST_REQ=$(grep -E '^pytest[<>=! ]' tests/requirements.txt)
 JMESPATH_REQ=$(grep -E '^jmespath[<>=! ]' requirements.txt)
 
 selected=("$@")
+# A line that fails to set up stops the script: the unit tests already started stop with it.
+trap 'kill $(jobs -p) 2>/dev/null || true' EXIT
+names=()
+pids=()
+venvs=()
 for line in "${LINES[@]}"; do
     read -r name python_version core libvirt <<<"$line"
     if [ "${#selected[@]}" -gt 0 ] && [[ " ${selected[*]} " != *" $name "* ]]; then
@@ -51,7 +58,6 @@ for line in "${LINES[@]}"; do
     dir=.build/compat/$name
     venv=$dir/venv
     spec="$python_version $core $libvirt $JMESPATH_REQ $PYTEST_REQ"
-    start=$SECONDS
     if [ ! -x "$venv/bin/python" ] || [ "$(cat "$dir/spec" 2>/dev/null)" != "$spec" ]; then
         python=$(python_for "$python_version") || {
             say "$name: no Python $python_version (pyenv install $python_version)"; exit 1; }
@@ -74,10 +80,36 @@ print('Python %d.%d.%d, ansible-core %s, libvirt-python %s'
       % (sys.version_info[:3] + (version('ansible-core'), version('libvirt-python'))))
 PY
 )
+    # The unit tests of the lines run side by side (each pytest is one process; the lines share
+    # nothing: each its venv and Python, and pytest locks its numbered temporary directories), each
+    # into its own log; the sanity runs then follow one at a time (pylint alone takes every core).
     say "$name: $versions"
-    say "$name: unit tests"
-    PATH=$ROOT/$venv/bin:$PATH "$venv/bin/python" -m pytest -q -p no:cacheprovider tests/unit
+    say "$name: unit tests (log: $dir/unit.log)"
+    PATH=$ROOT/$venv/bin:$PATH "$venv/bin/python" -m pytest -q -p no:cacheprovider tests/unit >"$dir/unit.log" 2>&1 &
+    names+=("$name")
+    pids+=("$!")
+    venvs+=("$venv")
+done
+
+failed=()
+for i in "${!pids[@]}"; do
+    rc=0
+    wait "${pids[$i]}" || rc=$?
+    name=${names[$i]}
+    say "$name: unit tests (.build/compat/$name/unit.log):"
+    cat ".build/compat/$name/unit.log"
+    if [ "$rc" -ne 0 ]; then
+        failed+=("$name")
+    fi
+done
+if [ "${#failed[@]}" -gt 0 ]; then
+    say "unit tests FAILED on: ${failed[*]}"
+    exit 1
+fi
+for i in "${!names[@]}"; do
+    name=${names[$i]}
+    start=$SECONDS
     say "$name: ansible-test sanity"
-    bash scripts/sanity.sh "$venv" "$dir/sanity"
-    say "$name: passed in $((SECONDS - start)) s ($versions)"
+    bash scripts/sanity.sh "${venvs[$i]}" ".build/compat/$name/sanity"
+    say "$name: sanity passed in $((SECONDS - start)) s"
 done
