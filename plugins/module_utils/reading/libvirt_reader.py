@@ -104,12 +104,18 @@ def _pci(cap):
 
 def _mdev_type_list(cap):
     """The <type id=..> children of a PCI device's mdev_types sub-capability or of a parent's own
-    mdev_types capability (libvirt reports no description: the sysfs enrichment fills it)."""
+    mdev_types capability (libvirt reports no description: the sysfs enrichment fills it).
+
+    libvirt 9.0 writes a parent's own capability nested in one of the same type (<capability
+    type='mdev_types'><capability type='mdev_types'><type id=..>), as the lab showed with mtty:
+    the types are taken at either level.
+    """
+    found = cap.findall('type') + cap.findall("capability[@type='mdev_types']/type")
     return [{'type': mtype.get('id'),
              'name': _text(mtype, 'name'),
              'device_api': _text(mtype, 'deviceAPI'),
              'available_instances': _int(mtype, 'availableInstances')}
-            for mtype in cap.findall('type')]
+            for mtype in found]
 
 
 def _mdev(cap):
@@ -160,7 +166,8 @@ def parse_nodedev_xml(xml: str) -> Record:
     cap = root.find('capability')
     kind = cap.get('type') if cap is not None else None
     parser = CAPABILITY_PARSERS.get(kind or '')
-    subtypes = [sub.get('type') for sub in cap.findall('capability')] if cap is not None else []
+    # libvirt 9.0 nests an mdev parent's own capability in itself: that is no sub-capability
+    subtypes = [sub.get('type') for sub in cap.findall('capability') if sub.get('type') != kind] if cap is not None else []
     return device_record(
         _text(root, 'name'), kind, parent=_text(root, 'parent'), path=_text(root, 'path'),
         driver=_text(root, 'driver/name'), capabilities=[subtype for subtype in subtypes if subtype],

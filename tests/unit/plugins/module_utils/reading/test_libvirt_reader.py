@@ -258,21 +258,25 @@ def test_a_daemon_without_networks_holds_none_and_says_so():
 
 # -- mediated devices: the XML libvirt 9.0 gives (lab recipe, layer F) and the state calls ---------
 
+# libvirt 9.0 nests a parent's own mdev_types capability in one of the same type (seen in the lab).
+
 MTTY_PARENT_XML = """<device>
   <name>mtty_mtty</name>
   <path>/sys/devices/virtual/mtty/mtty</path>
   <parent>computer</parent>
   <capability type='mdev_types'>
-    <type id='mtty-1'>
-      <name>Single port serial</name>
-      <deviceAPI>vfio-pci</deviceAPI>
-      <availableInstances>24</availableInstances>
-    </type>
-    <type id='mtty-2'>
-      <name>Dual port serial</name>
-      <deviceAPI>vfio-pci</deviceAPI>
-      <availableInstances>12</availableInstances>
-    </type>
+    <capability type='mdev_types'>
+      <type id='mtty-1'>
+        <name>Single port serial</name>
+        <deviceAPI>vfio-pci</deviceAPI>
+        <availableInstances>24</availableInstances>
+      </type>
+      <type id='mtty-2'>
+        <name>Dual port serial</name>
+        <deviceAPI>vfio-pci</deviceAPI>
+        <availableInstances>12</availableInstances>
+      </type>
+    </capability>
   </capability>
 </device>"""
 
@@ -310,6 +314,13 @@ def test_a_parent_that_is_no_pci_device_lists_its_types():
          'description': None},
         {'type': 'mtty-2', 'name': 'Dual port serial', 'device_api': 'vfio-pci', 'available_instances': 12,
          'description': None}]}
+
+
+def test_a_parents_types_are_read_at_either_level():
+    flat = MTTY_PARENT_XML.replace("    <capability type='mdev_types'>\n", '', 1).replace('    </capability>\n', '', 1)
+    assert flat.count("<capability type='mdev_types'>") == 1
+    assert parse_nodedev_xml(flat)['mdev_parent'] == parse_nodedev_xml(MTTY_PARENT_XML)['mdev_parent']
+    assert len(parse_nodedev_xml(flat)['mdev_parent']['types']) == 2
 
 
 def test_an_mdev_gives_its_type_uuid_parent_and_group():
