@@ -38,7 +38,7 @@ PAGES = {
     'howto_iommu_conditions': 'docs/howto-iommu-conditions.md',
     'device_mappings': 'docs/device-mappings.md',
     'virtual_functions': 'docs/virtual-functions.md',
-    'mdevs': 'docs/mdevs.md',
+    'mediated_devices': 'docs/mediated-devices.md',
     'domain_hostdev': 'docs/domain_hostdev.md',
     'hostdev_prepare': 'docs/hostdev_prepare.md',
     'bad_input': 'docs/bad-input.md',

@@ -14,7 +14,7 @@ Actions, in the order they run (removals first, so their instances are free for 
 stop, undefine, then per mdev in index order: create (transient), define (persistent, with its
 autostart), autostart (changed), start.
 
-Problem codes (a stable interface, also in the module's documentation and docs/mdevs.md):
+Problem codes (a stable interface, also in the module's documentation and docs/mediated-devices.md):
   mdev_parent_gone, not_mdev_parent, type_not_offered, not_enough_instances, type_conflict,
   mdev_held, uuid_type_mismatch, no_persistence (and autostart_broken, from mdev_autostart).
 """

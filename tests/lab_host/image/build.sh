@@ -118,7 +118,7 @@ image() {
     basename "$kernel" | sed 's/^vmlinuz-//' >"$work/kernel-version"
     # the kernel package's Debian version: linux-source and linux-headers of that version
     # build modules for this kernel (host.py's mtty.ko)
-    chroot "$rootfs" dpkg-query -W -f '${Version}\n' "linux-image-$(cat "$work/kernel-version")" \
+    chroot "$rootfs" dpkg-query -W -f "\${Version}\n" "linux-image-$(cat "$work/kernel-version")" \
         >"$work/kernel-package-version"
 
     say "disk.raw: ${size_mib} MiB, one MBR partition, ext4 from the rootfs"

@@ -221,4 +221,3 @@ def test_facts_tell_the_truth_of_mdevs_and_their_parent(run_module, sample_sysfs
         assert 'has_mdevs' in devices['mtty_mtty']['blockers']
         inactive = devices['mdev_0d4f2b6e_9a1c_4e83_b5d7_6c2a8f1e3b90_mtty']['mdev']
         assert (inactive['active'], inactive['persistent'], inactive['autostart']) == (False, True, False)
-
