@@ -11,6 +11,7 @@ from ansible_collections.virt.hostdev.plugins.module_utils.reading.libvirt_reade
     read_domains,
     read_networks,
 )
+from fixtures.sample_host import MTTY_PARENT_XML
 
 SRIOV_PF = """
 <device>
@@ -260,25 +261,7 @@ def test_a_daemon_without_networks_holds_none_and_says_so():
 
 # libvirt 9.0 nests a parent's own mdev_types capability in one of the same type (seen in the lab).
 
-MTTY_PARENT_XML = """<device>
-  <name>mtty_mtty</name>
-  <path>/sys/devices/virtual/mtty/mtty</path>
-  <parent>computer</parent>
-  <capability type='mdev_types'>
-    <capability type='mdev_types'>
-      <type id='mtty-1'>
-        <name>Single port serial</name>
-        <deviceAPI>vfio-pci</deviceAPI>
-        <availableInstances>24</availableInstances>
-      </type>
-      <type id='mtty-2'>
-        <name>Dual port serial</name>
-        <deviceAPI>vfio-pci</deviceAPI>
-        <availableInstances>12</availableInstances>
-      </type>
-    </capability>
-  </capability>
-</device>"""
+# MTTY_PARENT_XML: the sample host's mtty parent, as libvirt 9.0 gives it (fixtures.sample_host).
 
 MTTY_MDEV_XML = """<device>
   <name>mdev_c2177883_f1bb_47f0_914d_32a22e3a8804_mtty</name>
@@ -310,9 +293,9 @@ def test_a_parent_that_is_no_pci_device_lists_its_types():
     record = parse_nodedev_xml(MTTY_PARENT_XML)
     assert (record['type'], record['parent'], record['capabilities']) == ('mdev_types', 'computer', [])
     assert record['mdev_parent'] == {'types': [
-        {'type': 'mtty-1', 'name': 'Single port serial', 'device_api': 'vfio-pci', 'available_instances': 24,
+        {'type': 'mtty-1', 'name': 'Single port serial', 'device_api': 'vfio-pci', 'available_instances': 20,
          'description': None},
-        {'type': 'mtty-2', 'name': 'Dual port serial', 'device_api': 'vfio-pci', 'available_instances': 12,
+        {'type': 'mtty-2', 'name': 'Dual port serial', 'device_api': 'vfio-pci', 'available_instances': 10,
          'description': None}]}
 
 
