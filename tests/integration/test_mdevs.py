@@ -52,3 +52,21 @@ def test_check_mode_diff_change_idempotence_a_lower_count_and_a_refusal(run_play
     # mdevctl ran for the changes only: never in check mode, for the unchanged run or the refusal
     assert [call[1] for call in tools.calls()] == ['define', 'start', 'define', 'start', 'stop', 'undefine',
                                                    'stop', 'undefine']
+
+
+def test_the_docs_example_on_a_fake_host(run_playbook, tmp_path):
+    """docs/examples/mediated_devices.yml: a preview, two mdevs spread over the host's parents and shown, then none."""
+    root, kernel = mdev_host(tmp_path / 'root')
+    tools = FakeTools(tmp_path, root, tools=())
+    install_mdevctl(tools.bin)
+    example = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                           'docs', 'examples', 'mediated_devices.yml')
+    env = tools.env(PATH=tools.bin + os.pathsep + '/usr/bin:/bin', FAKE_SYSFS=os.path.join(root, 'sys'))
+    with kernel.watching():
+        completed = run_playbook(example, extra_vars={
+            'mdevs_become': False, 'mdevs_type': 'fake-2', 'mdevs_root': root, 'mdevs_source': 'sysfs'}, env=env)
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    one, two = derived_uuids('desktops', 2)
+    assert '%s on fake_fake0, %s on fake_fake0' % (one, two) in completed.stdout  # the only parent of fake-2
+    assert 'changed=3' in completed.stdout  # the preview, the change, the removal
+    assert kernel.mdevs() == {} and kernel.definitions() == {} and kernel.refused == []
