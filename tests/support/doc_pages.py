@@ -21,3 +21,11 @@ def folded(yaml_text):
     """The text without its comments, white space folded: indentation differs between a page and a playbook."""
     lines = [re.sub(r'\s+#.*$', '', line) for line in yaml_text.splitlines() if not line.strip().startswith('#')]
     return ' '.join(' '.join(lines).split())
+
+
+def section(path, heading):
+    """The part of a page from its `## heading` line to the next `## ` heading (or the end)."""
+    page = text(path)
+    start = page.index('## ' + heading)
+    end = page.find('\n## ', start + 1)
+    return page[start:] if end < 0 else page[start:end]

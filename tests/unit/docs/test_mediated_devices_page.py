@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from support.doc_pages import REPO, folded, text, yaml_snippets
+from support.doc_pages import REPO, folded, section as doc_section, text, yaml_snippets
 
 PAGE = os.path.join(REPO, 'docs', 'mediated-devices.md')
 PLAYBOOK = os.path.join(REPO, 'docs', 'examples', 'mediated_devices.yml')
@@ -16,10 +16,7 @@ PLANS = [os.path.join(REPO, 'plugins', 'module_utils', 'preparing', name)
 
 
 def section():
-    page = text(PAGE)
-    start = page.index('## Creating and keeping mdevs')
-    end = page.find('\n## ', start + 1)
-    return page[start:] if end < 0 else page[start:end]
+    return doc_section(PAGE, 'Creating and keeping mdevs')
 
 
 SNIPPETS = yaml_snippets(section())

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from support.doc_pages import REPO, folded, text, yaml_snippets
+from support.doc_pages import REPO, folded, section as doc_section, text, yaml_snippets
 
 PAGE = os.path.join(REPO, 'docs', 'virtual-functions.md')
 PLAYBOOK = os.path.join(REPO, 'docs', 'examples', 'sriov_vfs.yml')
@@ -15,10 +15,7 @@ PLAN = os.path.join(REPO, 'plugins', 'module_utils', 'preparing', 'sriov_count.p
 
 
 def section():
-    page = text(PAGE)
-    start = page.index('## The VF count and persistence')
-    end = page.find('\n## ', start + 1)
-    return page[start:] if end < 0 else page[start:end]
+    return doc_section(PAGE, 'The VF count and persistence')
 
 
 SNIPPETS = yaml_snippets(section())
