@@ -86,8 +86,8 @@ options:
         C(subsystem_vendor_id), C(subsystem_id)), C(usb) (C(bus), C(device), C(vendor_id),
         C(product_id)) or C(scsi). A listed device is eligible unless its C(blockers) have
         C(not_eligible). The top-level keys are those of the full facts but C(eligible) and C(kinds).
-      - V(summary) names no device, for fleets of thousands of hosts and their fact caches (under 2 KB per host
-        once parsed, whatever the host's size). It has C(source), the IOMMU state in C(iommu) (C(enabled),
+      - V(summary) names no device, for fleets of thousands of hosts and their fact caches (a few KB per host
+        once parsed, set by how many kinds and models of device it has, not by how many devices). It has C(source), the IOMMU state in C(iommu) (C(enabled),
         C(groups), C(interrupt_remapping), C(hint)), and C(kinds), the PCI devices compact facts list counted by
         kind, the GPUs and accelerators also by model (vendor:product ids and the names from C(pci.ids)), each
         count with how many are assignable and the blocker codes of the others. Enough for

@@ -49,6 +49,18 @@ def test_bytes_part_writes_coherent_figures_and_a_table(tmp_path):
     assert 'summary facts < 2 KB parsed per host: ' in completed.stdout
 
 
+def test_parsed_bytes_counts_the_containers_a_free_list_would_hide():
+    """Many hosts' facts are held at once, so no container of theirs comes from CPython's free lists:
+    the parsed size of forty small dicts is at least forty such dicts, even when the free lists are full."""
+    one = json.loads('{"a": 1}')
+    value = [{'a': index} for index in range(40)]
+    refill = [{} for _dict in range(200)] + [[] for _list in range(200)]
+    del refill  # the dict and list free lists now hold their 80 each, which a single parse would take
+    assert bench_fleet.parsed_bytes(value) >= 40 * sys.getsizeof(one)
+    assert bench_fleet.parsed_copies('x' * 100) == bench_fleet.PARSED_COPIES_MAX
+    assert bench_fleet.parsed_copies('x' * (bench_fleet.PARSED_BYTES_TARGET + 1)) == 1
+
+
 def plays(setup, compact, full, summary, noop_kb=100000):
     """Medians of the plays of (a): (seconds, peak KB) of each, the no-op's peak noop_kb."""
     found = {'noop': {'seconds': 1.0, 'cpu_seconds': 1.0, 'peak_kb': noop_kb}}
