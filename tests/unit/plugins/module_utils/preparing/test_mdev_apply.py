@@ -367,3 +367,21 @@ def test_persistence_nothing_on_the_host_can_tell_is_refused_before_any_change(h
     made = run(MdevRequest(name='serial', type='fake-1', count=1, persistent=False), methods=['sysfs'],
                unknown=('persistent', 'autostart'))
     assert made.changed is False and made.result()['mdevs'][0]['persistent'] is False
+
+
+@pytest.mark.parametrize('directory', ['etc', 'run'])
+def test_a_rule_masked_with_a_link_to_dev_null_is_autostart_broken_and_left_alone(host, directory):
+    """udev's mask, set on purpose: the module's refusal naming it (not HostFiles' planted-link one), no change."""
+    root, kernel, tools, run = host
+    debian_host(root, tools)
+    rules = os.path.join(root, directory, 'udev', 'rules.d')
+    os.makedirs(rules, exist_ok=True)
+    os.symlink('/dev/null', os.path.join(rules, '60-mdevctl.rules'))
+    with pytest.raises(HostdevError) as raised:
+        run(MdevRequest(name='serial', type='fake-1'))
+    assert [item['code'] for item in raised.value.result['problems']] == ['autostart_broken']
+    assert '/%s/udev/rules.d/60-mdevctl.rules is a symbolic link to /dev/null' % directory in raised.value.message
+    assert os.readlink(os.path.join(rules, '60-mdevctl.rules')) == '/dev/null'
+    assert kernel.mdevs() == {} and kernel.definitions() == {} and tools.calls() == []
+    # Transient mdevs need no rule: the mask is no concern of theirs.
+    assert run(MdevRequest(name='serial', type='fake-1', persistent=False)).changed is True
