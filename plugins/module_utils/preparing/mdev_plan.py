@@ -213,7 +213,7 @@ class _Room:
     def free(self, record: Dict[str, Any]) -> None:
         mdev = record.get('mdev') or {}
         parent = str(record.get('parent'))
-        if mdev.get('active') and mdev.get('type') == self.type and self.left.get(parent) is not None:
+        if state_of(record) and mdev.get('type') == self.type and self.left.get(parent) is not None:
             self.left[parent] = int(self.left[parent] or 0) + 1
 
     def has(self, parent: str) -> bool:
@@ -274,7 +274,7 @@ def _entry(model: HostModel, uuid: str, record: Optional[Dict[str, Any]], parent
         mdev = record.get('mdev') or {}
         parent = record.get('parent') if record.get('parent') in model else None
         address, mdev_type = mdev.get('parent_address'), mdev.get('type')
-        active, persistent, autostart = bool(mdev.get('active')), bool(mdev.get('persistent')), bool(mdev.get('autostart'))
+        active, persistent, autostart = (state_of(record, key) is True for key in STATE_KEYS)
     return {'uuid': uuid, 'name': mdev_name(uuid, address), 'parent': parent, 'parent_address': address,
             'type': mdev_type, 'active': active, 'persistent': persistent, 'autostart': autostart}
 
@@ -289,10 +289,9 @@ def _held(model: HostModel, record: Dict[str, Any], doing: str) -> List[Problem]
 
 
 def _remove(plan: MdevPlan, record: Dict[str, Any]) -> None:
-    mdev = record['mdev']
-    if mdev.get('active'):
+    if state_of(record):
         plan.actions.append(_action('stop', record))
-    if mdev.get('persistent'):
+    if state_of(record, 'persistent'):
         plan.actions.append(_action('undefine', record))
 
 
@@ -347,19 +346,19 @@ def _existing(plan: MdevPlan, model: HostModel, request: MdevRequest, named: Opt
                                 'not on this host' % (uuid, mdev.get('parent_address') or record.get('parent'))))
     if problems:
         return problems
-    needed = ('active', 'persistent') + (('autostart',) if request.persistent and mdev.get('persistent') else ())
+    needed = ('active', 'persistent') + (('autostart',) if request.persistent and state_of(record, 'persistent') else ())
     problems = _unknown(record, needed, 'bring it to the state asked')
     if problems:
         return problems
     after = dict(entry)
-    start = not mdev.get('active')
+    start = not state_of(record)  # known by now (_unknown): True or False
     if request.persistent:
-        if not mdev.get('persistent'):
+        if not state_of(record, 'persistent'):
             plan.actions.append(_action('define', record, request.wanted_autostart))
-        elif bool(mdev.get('autostart')) != request.wanted_autostart:
+        elif bool(state_of(record, 'autostart')) != request.wanted_autostart:
             plan.actions.append(_action('autostart', record, request.wanted_autostart))
         after.update(persistent=True, autostart=request.wanted_autostart)
-    elif mdev.get('persistent'):
+    elif state_of(record, 'persistent'):
         after.update(persistent=False, autostart=False)
     if start:
         if not room.has(record['parent']):
@@ -367,7 +366,7 @@ def _existing(plan: MdevPlan, model: HostModel, request: MdevRequest, named: Opt
         room.take(record['parent'])
         plan.actions.append(_action('start', record))
         after['active'] = True
-    if mdev.get('persistent') and not request.persistent:
+    if state_of(record, 'persistent') and not request.persistent:
         plan.actions.append(_action('undefine', record))  # after its start: it stays, transient
     plan.mdevs.append(after)
     return problems
@@ -416,7 +415,7 @@ def _short(model: HostModel, request: MdevRequest, parents: List[str], lacking: 
         offered = _offered(record, request.type) or {}
         available = offered.get('available_instances')
         others = sorted(set(str((item.get('mdev') or {}).get('type')) for item in mdevs_of([model.device(name) for name in model.names()], record)
-                            if (item.get('mdev') or {}).get('active')
+                            if state_of(item)
                             and (item.get('mdev') or {}).get('type') != request.type))
         if available == 0 and others:
             problems.append(problem('type_conflict', parent, '%s has mediated devices of type %s and offers %s with 0 '
