@@ -192,7 +192,7 @@ def known_states(model: HostModel, tree: SysfsTree, mdevctl: bool) -> Dict[str, 
     Without /etc/mdevctl.d they stay unknown where mdevctl is installed; without mdevctl too, nothing defined
     any (libvirt defines through mdevctl), so none is persistent."""
     unknown = [mdev_of(model.device(name)) for name in model.names()
-               if any(state_of(model.device(name), key) is None for key in STATE_KEYS) and mdev_of(model.device(name))]
+               if mdev_of(model.device(name)) and any(state_of(model.device(name), key) is None for key in STATE_KEYS)]
     definitions = read_definitions(tree) if unknown else None
     known: Dict[str, Dict[str, bool]] = {}
     for mdev in unknown:
