@@ -31,7 +31,7 @@ description:
     type or on another parent than O(parent) (C(uuid_type_mismatch)), removing or changing an mdev a domain holds,
     defined or running (C(mdev_held), naming it), a run that needs to define, start, autostart or undefine an mdev
     where neither libvirt's node device driver nor mdevctl is there (C(no_persistence)), and an action that depends
-    on a state of an mdev its reader could not tell and the host does not tell either (C(mdev_state_unknown): the
+    on a state of an mdev its reader could not tell and the host does not tell either (C(mdev_state_unknown); the
     module reads C(/sys/bus/mdev/devices) and mdevctl's definitions first, and never guesses).
   - When the run leaves an mdev of the set with autostart, the udev rule C(60-mdevctl.rules) that starts it at boot is
     checked (the one udev uses, C(/etc/udev/rules.d) first, then C(/run/udev/rules.d), C(/usr/local/lib/udev/rules.d),

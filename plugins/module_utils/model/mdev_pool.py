@@ -57,4 +57,3 @@ def mdev_pool(model: HostModel, mdev_type: str, parent: Optional[str] = None) ->
     members = sorted((record for record in candidates if mdev_of(record).get('type') == mdev_type),
                      key=lambda record: (record.get('parent') or '', mdev_of(record).get('uuid') or ''))
     return MdevPool(mdev_type, node, True, offered, [record['name'] for record in members])
-

@@ -123,7 +123,7 @@ def resolve_pf(model: HostModel, request: VfRequest) -> Tuple[Optional[str], Lis
 def _mdev_entries(mapping: Dict[str, Any], name: str) -> List[Any]:
     """The mdev entries (mdev_type) of the mapping on the host; a bad table is resolve_mappings' to refuse."""
     try:
-        entries, _ = host_entries(mapping.get('mappings'), str(mapping.get('host', '')), [name])
+        entries = host_entries(mapping.get('mappings'), str(mapping.get('host', '')), [name])[0]
     except HostdevError:
         return []
     return [entry for entry in entries if entry.kind == 'mdev']
