@@ -45,7 +45,9 @@ def host(tmp_path):
     sysfs = os.path.join(root, 'sys')
 
     def run(request, methods=('mdevctl', 'sysfs'), env=None, unknown=(), **options):
-        options.setdefault('wait_timeout', 5)
+        # the fake kernel is a thread: under a loaded machine it can take seconds to act, and a run that
+        # succeeds returns as soon as it has (the tests of the wait itself pass their own short one)
+        options.setdefault('wait_timeout', 60)
         model = read_host('sysfs', 'qemu:///system', sysfs)[0]
         for name in model.names():  # what a reader that cannot tell these states (unknown) says of each mdev
             if model.device(name).get('type') == 'mdev':
