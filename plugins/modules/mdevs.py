@@ -29,15 +29,18 @@ description:
     each parent has), a parent whose other type already has instances and offers this one with 0 available
     (C(type_conflict), since vendor drivers take one type per GPU at a time), an mdev of the set that exists with another
     type or on another parent than O(parent) (C(uuid_type_mismatch)), removing or changing an mdev a domain holds,
-    defined or running (C(mdev_held), naming it), and a run that needs to define, start, autostart or undefine an mdev
-    where neither libvirt's node device driver nor mdevctl is there (C(no_persistence)).
+    defined or running (C(mdev_held), naming it), a run that needs to define, start, autostart or undefine an mdev
+    where neither libvirt's node device driver nor mdevctl is there (C(no_persistence)), and an action that depends
+    on a state of an mdev its reader could not tell and the host does not tell either (C(mdev_state_unknown); the
+    module reads C(/sys/bus/mdev/devices) and mdevctl's definitions first, and never guesses).
   - When the run leaves an mdev of the set with autostart, the udev rule C(60-mdevctl.rules) that starts it at boot is
     checked (the one udev uses, C(/etc/udev/rules.d) first, then C(/run/udev/rules.d), C(/usr/local/lib/udev/rules.d),
     C(/usr/lib/udev/rules.d) and C(/lib/udev/rules.d), under O(root)). Where its C(RUN+=) lines run an mdevctl that is
     not there (Debian 12's mdevctl 1.2.0 installs C(/usr/bin/mdevctl) and runs C(/usr/sbin/mdevctl)), the module writes
     C(/etc/udev/rules.d/60-mdevctl.rules), which masks it, with the packaged text and the path found, then runs
     C(udevadm control --reload) (RV(udev_rule_repaired)). No such rule, a rule naming no mdevctl path, an override of
-    someone else naming a missing one, or no mdevctl at all is refused (C(autostart_broken)).
+    someone else naming a missing one, a rule masked with a symbolic link to C(/dev/null) (left as it is), or no
+    mdevctl at all is refused (C(autostart_broken)).
 author:
   - virt.hostdev developers (@virt-hostdev)
 attributes:

@@ -61,6 +61,8 @@ options:
       - The PF as a device mapping (see the device mappings guide), resolved on this host against the host as
         it is read now. A host the mapping does not cover, or a mapped device that drifted, is refused
         (C(unresolved_reference)) with every drift named.
+      - A mapping whose entry for this host names mdevs (C(mdev_type)) is refused too (C(unresolved_reference)),
+        since sriov_vfs manages no mdevs; M(virt.hostdev.mdevs) makes them.
     type: dict
     suboptions:
       name:

@@ -180,12 +180,13 @@ class FakeMdevKernel:
             text = _read(path)
             if not text:
                 continue
+            # taken before it is acted on: a module that waits for the mdev to appear writes its next UUID
+            # then, and emptying the file after the act could erase that write
+            _write(path, '')
             try:
                 self.writer(path, text)
             except OSError as error:
                 self.refused.append((path, text, error.strerror))
-            if os.path.exists(path):
-                _write(path, '')
 
     # -- mdevctl's definitions ------------------------------------------------------------------
     def definitions(self):

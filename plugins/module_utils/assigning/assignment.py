@@ -47,7 +47,7 @@ from ansible_collections.virt.hostdev.plugins.module_utils.model.devices import 
     usb_has_ids,
 )
 from ansible_collections.virt.hostdev.plugins.module_utils.model.host_model import HostModel
-from ansible_collections.virt.hostdev.plugins.module_utils.model.mdev_pool import is_active, mdev_of
+from ansible_collections.virt.hostdev.plugins.module_utils.model.mdev import mdev_of, state_of, unknown_active_text
 from ansible_collections.virt.hostdev.plugins.module_utils.model.hostdev_xml import (
     build_hostdev,
     element_xml,
@@ -250,6 +250,10 @@ def request_devices(model: HostModel, request: AssignmentRequest, current: 'Host
         hint = vf_slot_hint(model, item['device'])
         if hint:
             item['message'] = hint
+    if request.state == 'present':
+        # Some drivers cannot tell an mdev's state: not a refusal (it would refuse every mdev there), but said.
+        warnings += [unknown_active_text(model.device(name)) for name in names
+                     if mdev_of(model.device(name)) and state_of(model.device(name)) is None]
     return names, gone, unresolved, warnings
 
 
@@ -277,8 +281,9 @@ def mdevs_to_start(model: HostModel, request: AssignmentRequest, names: List[str
     """
     if not request.mdev_start or request.state != 'present':
         return []
-    return [name for name in names if mdev_of(model.device(name))
-            and not is_active(model.device(name)) and mdev_of(model.device(name)).get('persistent') is not False]
+    # Only one known inactive: an mdev whose state is unknown may exist, and starting it again fails.
+    return [name for name in names if state_of(model.device(name)) is False
+            and state_of(model.device(name), 'persistent') is not False]
 
 
 def plan_edits(model: HostModel, request: AssignmentRequest, names: List[str],

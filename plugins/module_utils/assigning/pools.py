@@ -6,7 +6,8 @@ first free ones. No I/O happens here.
 
 A pool request asks for ``count`` devices of a pool instead of naming them. The devices of the pool
 the domain already holds count first (so a second run changes nothing), then the free ones in PCI
-address order (mdevs: in parent and UUID order, active ones only), where free means that taking it alone for this domain raises no refusal
+address order (mdevs: in parent and UUID order, active ones only; one whose state
+its reader could not tell only after the known-active ones, with a warning naming it), where free means that taking it alone for this domain raises no refusal
 (refusals.ASSIGN: eligible, its group viable, held by no other domain, not used by the host).
 The caller runs under the host lock from the read to the last edit, so two runs never pick the
 same free device.
@@ -27,7 +28,8 @@ from ansible_collections.virt.hostdev.plugins.module_utils.errors import (
 from ansible_collections.virt.hostdev.plugins.module_utils.assigning.interfaces import RequestError
 from ansible_collections.virt.hostdev.plugins.module_utils.model.host_model import HostModel
 from ansible_collections.virt.hostdev.plugins.module_utils.model.mappings import resolve_mappings
-from ansible_collections.virt.hostdev.plugins.module_utils.model.mdev_pool import is_active, mdev_of, mdev_pool
+from ansible_collections.virt.hostdev.plugins.module_utils.model.mdev import mdev_of, state_of, unknown_active_text
+from ansible_collections.virt.hostdev.plugins.module_utils.model.mdev_pool import mdev_pool
 from ansible_collections.virt.hostdev.plugins.module_utils.model.records import (
     parse_pci_address,
     pci_address,
@@ -163,12 +165,14 @@ def choose(model: HostModel, domain: str, pool: Mapping[str, Any], members: List
                         'with the devices releases some)' % (domain, len(held), pool_label(pool), count))
     chosen = held[:count]
     busy: Dict[str, str] = {}
+    unknown: List[str] = []  # free, but whether they exist now could not be read: taken after the known ones
     for name in members:
         if len(chosen) >= count:
             break
         if name in own:
             continue
-        if not is_active(model.device(name)):
+        state = state_of(model.device(name))
+        if state is False:
             # A pool hands out mdevs a guest can use now; mdev_start names one to start.
             busy[name] = 'inactive (defined, not started)'
             continue
@@ -179,7 +183,16 @@ def choose(model: HostModel, domain: str, pool: Mapping[str, Any], members: List
             busy[name] = ('held by %s' % ', '.join(holders) if holders
                           else 'not assignable: %s' % ', '.join(sorted(set(str(item['code']) for item in reasons))))
             continue
+        if state is None and mdev_of(model.device(name)):
+            unknown.append(name)
+            continue
         chosen.append(name)
+    for name in unknown:
+        if len(chosen) >= count:
+            break
+        chosen.append(name)
+        warnings.append('the %s has no other free mdev whose state is known: %s' % (
+            pool_label(pool), unknown_active_text(model.device(name))))
     if len(chosen) < count:
         others = '; '.join('%s %s' % (name, why) for name, why in sorted(busy.items()))
         return chosen, warnings, [problem(

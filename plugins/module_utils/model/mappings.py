@@ -44,7 +44,8 @@ from ansible_collections.virt.hostdev.plugins.module_utils.model.mapping_table i
     Names,
     host_entries,
 )
-from ansible_collections.virt.hostdev.plugins.module_utils.model.mdev_pool import is_active, mdev_pool
+from ansible_collections.virt.hostdev.plugins.module_utils.model.mdev import state_of
+from ansible_collections.virt.hostdev.plugins.module_utils.model.mdev_pool import mdev_pool
 from ansible_collections.virt.hostdev.plugins.module_utils.model.records import Record, normalize_hex_id
 from ansible_collections.virt.hostdev.plugins.module_utils.model.refusals import blockers
 
@@ -161,7 +162,9 @@ def mdev_drift(model: HostModel, entry: Entry, free: bool = True) -> Tuple[List[
         return [], [_drift(entry, 'parent', entry.parent, None)]
     if pool.missing():
         return [], [_drift(entry, 'mdev_type', entry.address, None)]
-    if free and not any(is_active(model.device(name)) and not blockers(model, name) for name in pool.members):
+    # An mdev of unknown state may be free: the pool takes it, with a warning naming it (assigning.pools.choose).
+    if free and not any(state_of(model.device(name)) is not False and not blockers(model, name)
+                        for name in pool.members):
         return pool.members, [_drift(entry, 'free_mdevs', 'at least 1', 0)]
     return pool.members, []
 

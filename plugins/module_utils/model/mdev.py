@@ -9,7 +9,9 @@
 - what an mdev's record takes from its parent's (``link_mdevs``: its type's device API, the parent's
   sysfs name where the reader did not say it);
 - the UUIDs a named set of mdevs gets (``derived_uuids``): uuid5 of a fixed namespace and
-  '<name>/<index>', so a rerun with the same name finds the same mdevs on any host.
+  '<name>/<index>', so a rerun with the same name finds the same mdevs on any host;
+- an mdev's state (``state_of``): known true, known false, or unknown (None: the reader could not
+  tell), the one rule every consumer of ``active``, ``persistent`` and ``autostart`` goes by.
 """
 
 import uuid
@@ -25,6 +27,24 @@ MDEV_NAMESPACE = uuid.UUID('5169694d-f11e-4197-a870-51f6eccb26cd')
 def derived_uuids(name: str, count: int) -> List[str]:
     """The UUIDs of the mdevs named `name`, index 0 to count-1 (lower case, dashed)."""
     return [str(uuid.uuid5(MDEV_NAMESPACE, '%s/%d' % (name, index))) for index in range(count)]
+
+
+# The state keys of an mdev record, each True, False or None (the reader could not tell).
+STATE_KEYS = ('active', 'persistent', 'autostart')
+
+
+def mdev_of(record: Dict[str, Any]) -> Dict[str, Any]:
+    """An mdev record's mdev dict ({} for any other record)."""
+    return (record.get('mdev') or {}) if record.get('type') == 'mdev' else {}
+
+
+def state_of(record: Dict[str, Any], key: str = 'active') -> Optional[bool]:
+    """An mdev's active, persistent or autostart: True or False when its reader knew, None when it could not
+    tell. Unknown is neither: a caller that needs to know says so (a warning, a refusal), never guesses."""
+    if key not in STATE_KEYS:
+        raise ValueError('not an mdev state: %s' % key)
+    value = mdev_of(record).get(key)
+    return value if isinstance(value, bool) else None
 
 
 def parent_types(record: Dict[str, Any]) -> Optional[List[Dict[str, Any]]]:
@@ -77,6 +97,15 @@ def link_mdevs(records: Iterable[Dict[str, Any]]) -> None:
             values['device_api'] = offered[0].get('device_api') if offered else None
 
 
+def unknown_active_text(record: Dict[str, Any]) -> str:
+    """What a warning says of an mdev taken although its reader could not tell whether it exists now."""
+    values = mdev_of(record)
+    return ('mdev %s (%s, type %s): whether it exists on its parent %s now could not be read, so it is taken as '
+            'asked; if it is only defined, a running guest cannot take it and a domain with it cannot start '
+            '(start it with virt.hostdev.mdevs, or virsh nodedev-start)'
+            % (record.get('name'), values.get('uuid'), values.get('type'), values.get('parent_address') or 'unknown'))
+
+
 # -- the rules refusals.py applies to mdevs and their parents (each (code, device, message)) ---------
 
 def inactive_problems(model: Any, names: List[str]) -> List[Tuple[str, str, str]]:
@@ -85,8 +114,8 @@ def inactive_problems(model: Any, names: List[str]) -> List[Tuple[str, str, str]
     problems = []
     for name in names:
         record = model.device(name)
-        values = (record.get('mdev') or {}) if record.get('type') == 'mdev' else {}
-        if values.get('active') is not False:
+        values = mdev_of(record)
+        if state_of(record) is not False:  # unknown is not refused: see state_warnings
             continue
         where = values.get('parent_address') or 'unknown'
         if record.get('parent') not in model:
@@ -99,10 +128,9 @@ def inactive_problems(model: Any, names: List[str]) -> List[Tuple[str, str, str]
     return problems
 
 
-def parent_problems(model: Any, names: List[str], taken: List[str], noun: str) -> List[Tuple[str, str, str]]:
-    """has_mdevs: the whole of a parent taken from the host (a guest, a vfio-pci reservation) takes
-    its mdevs, defined or existing, from whatever holds them."""
-    problems = []
+def parents_mdevs(model: Any, taken: List[str]) -> Dict[str, List[str]]:
+    """{parent among taken: the sorted names of its mdevs, existing or defined}: what has_mdevs names."""
+    found: Dict[str, List[str]] = {}
     records = None
     for name in taken:
         record = model.device(name)
@@ -110,8 +138,16 @@ def parent_problems(model: Any, names: List[str], taken: List[str], noun: str) -
             continue
         records = records if records is not None else [model.device(other) for other in model.names()]
         children = sorted(child['name'] for child in mdevs_of(records, record))
-        if not children:
-            continue
+        if children:
+            found[name] = children
+    return found
+
+
+def parent_problems(model: Any, names: List[str], taken: List[str], noun: str) -> List[Tuple[str, str, str]]:
+    """has_mdevs: the whole of a parent taken from the host (a guest, a vfio-pci reservation) takes
+    its mdevs, defined or existing, from whatever holds them."""
+    problems = []
+    for name, children in sorted(parents_mdevs(model, taken).items()):
         held = ['%s held by domain %s' % (child, ', '.join(model.assigned_to(child)))
                 for child in children if model.assigned_to(child)]
         problems.append(('has_mdevs', name, '%s%s has mdev%s %s: taking the whole device from its driver removes '

@@ -9,12 +9,11 @@ and why the pool is empty. Which of them are free for a domain is the assignment
 (assigning.pools.choose).
 """
 
-from typing import Any, Dict, List, NamedTuple, Optional
+from typing import List, NamedTuple, Optional
 
 from ansible_collections.virt.hostdev.plugins.module_utils.model.host_model import HostModel
-from ansible_collections.virt.hostdev.plugins.module_utils.model.mdev import mdevs_of, parent_types
+from ansible_collections.virt.hostdev.plugins.module_utils.model.mdev import mdev_of, mdevs_of, parent_types
 from ansible_collections.virt.hostdev.plugins.module_utils.model.records import (
-    Record,
     parse_pci_address,
     pci_name,
 )
@@ -45,11 +44,6 @@ def parent_node(parent: str) -> str:
     return pci_name(*address) if address is not None else parent.strip()
 
 
-def mdev_of(record: Record) -> Dict[str, Any]:
-    """An mdev record's mdev dict ({} for any other record)."""
-    return (record.get('mdev') or {}) if record.get('type') == 'mdev' else {}
-
-
 def mdev_pool(model: HostModel, mdev_type: str, parent: Optional[str] = None) -> MdevPool:
     """The mdevs of mdev_type on the host (on parent, a node device name or PCI address, when given)."""
     node = parent_node(parent) if parent else None
@@ -63,8 +57,3 @@ def mdev_pool(model: HostModel, mdev_type: str, parent: Optional[str] = None) ->
     members = sorted((record for record in candidates if mdev_of(record).get('type') == mdev_type),
                      key=lambda record: (record.get('parent') or '', mdev_of(record).get('uuid') or ''))
     return MdevPool(mdev_type, node, True, offered, [record['name'] for record in members])
-
-
-def is_active(record: Record) -> bool:
-    """Whether an mdev exists on its parent now (active not False: a reader that cannot tell says None)."""
-    return mdev_of(record).get('active') is not False

@@ -29,7 +29,11 @@ from ansible_collections.virt.hostdev.plugins.module_utils.model.devices import 
     is_pci_endpoint,
 )
 from ansible_collections.virt.hostdev.plugins.module_utils.model.facts_format import IOMMU_OFF_HINT
-from ansible_collections.virt.hostdev.plugins.module_utils.model.mdev import inactive_problems, parent_problems
+from ansible_collections.virt.hostdev.plugins.module_utils.model.mdev import (
+    inactive_problems,
+    parent_problems,
+    parents_mdevs,
+)
 from ansible_collections.virt.hostdev.plugins.module_utils.model.records import (
     USB_BUS_DEVICE_RE,
     USB_ID_RE,
@@ -209,7 +213,7 @@ def refusals(model: 'HostModel', names: List[str], purpose: Purpose, affected: O
         'iommu_group_unknown': lambda: _group_unknown(model, names),
         'group_not_viable': lambda: _groups_not_viable(model, names, affected, set(names) | set(own),
                                                        others_of, purpose),
-        'assigned_elsewhere': lambda: _assigned_elsewhere(model, names, taken, others_of),
+        'assigned_elsewhere': lambda: _assigned_elsewhere(model, names, taken, others_of, purpose),
         'held_by_network': lambda: _held_by_network(model, names, taken),
         'has_virtual_functions': lambda: _has_virtual_functions(model, names, taken, purpose),
         'mdev_parent_gone': lambda: [problem(*found) for found in inactive_problems(model, names)
@@ -338,11 +342,14 @@ def _group_left_out(model: 'HostModel', group: Optional[int], members: List[str]
 
 
 def _assigned_elsewhere(model: 'HostModel', names: List[str], taken: List[str],
-                        others_of: Dict[str, List[str]]) -> List[Problem]:
-    """One device, one domain (defined or running)."""
+                        others_of: Dict[str, List[str]], purpose: Purpose) -> List[Problem]:
+    """One device, one domain (defined or running). An mdev taken with its parent (its descendant, in the
+    parent's group) is has_mdevs' to say, naming its holder: the parent itself is held by no one."""
     problems = []
+    with_parent = set(child for children in parents_mdevs(model, taken).values() for child in children
+                      ) if 'has_mdevs' in purpose.checks else set()
     for name in taken:
-        if not others_of[name]:
+        if not others_of[name] or (name in with_parent and name not in names):
             continue
         if name in names:
             message = '%s is already assigned to domain %s' % (name, ', '.join(others_of[name]))

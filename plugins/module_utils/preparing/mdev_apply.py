@@ -37,9 +37,11 @@ from ansible_collections.virt.hostdev.plugins.module_utils.libvirt_errors import
     within_deadline,
 )
 from ansible_collections.virt.hostdev.plugins.module_utils.model.host_model import HostModel
+from ansible_collections.virt.hostdev.plugins.module_utils.model.mdev import STATE_KEYS, mdev_of, state_of
 from ansible_collections.virt.hostdev.plugins.module_utils.model.records import mdev_name
 from ansible_collections.virt.hostdev.plugins.module_utils.model.refusals import problems_message
 from ansible_collections.virt.hostdev.plugins.module_utils.preparing.mdev_autostart import (
+    MASK_TARGET,
     OVERRIDE,
     RULE_DIRS,
     RULE_NAME,
@@ -55,6 +57,7 @@ from ansible_collections.virt.hostdev.plugins.module_utils.preparing.mdev_plan i
 from ansible_collections.virt.hostdev.plugins.module_utils.preparing.vfio_bind import PciBus
 from ansible_collections.virt.hostdev.plugins.module_utils.preparing.vfio_boot import reservation_sysfs_root
 from ansible_collections.virt.hostdev.plugins.module_utils.reading.host_reader import read_host, uri_is_local_hypervisor
+from ansible_collections.virt.hostdev.plugins.module_utils.reading.mdev_definitions import read_definitions
 from ansible_collections.virt.hostdev.plugins.module_utils.reading.sysfs_tree import SysfsTree
 
 DEFAULT_COMMAND_TIMEOUT = 60
@@ -149,7 +152,7 @@ def ensure_mdevs(model: HostModel, request: MdevRequest, tree: SysfsTree, comman
                  methods: List[str], conn: Any = None, *, files: HostFiles, check_mode: bool = False,
                  timeout: int = DEFAULT_COMMAND_TIMEOUT, wait_timeout: float = DEFAULT_WAIT_TIMEOUT) -> MdevOutcome:
     """Give the set request names its state; refuse first, change after."""
-    plan = plan_mdevs(model, request, methods)
+    plan = plan_mdevs(model, request, methods, known_states(model, tree, 'mdevctl' in methods))
     rule = RulePlan()
     # no_persistence already says mdevctl is missing: the rule's check would say it again
     if any(item.get('autostart') for item in plan.mdevs) and 'no_persistence' not in [
@@ -183,17 +186,53 @@ def ensure_mdevs(model: HostModel, request: MdevRequest, tree: SysfsTree, comman
     return outcome
 
 
-def mdevctl_rules(files: HostFiles) -> List[Tuple[str, str]]:
-    """(path, text) of every 60-mdevctl.rules under the run's root, in udev's precedence."""
-    found = []
+def known_states(model: HostModel, tree: SysfsTree, mdevctl: bool) -> Dict[str, Dict[str, bool]]:
+    """{uuid: states} of the mdevs whose reader could not tell a state, found out on this machine: active from
+    /sys/bus/mdev/devices/<uuid>, persistent and autostart from mdevctl's definitions (read only when needed).
+    Without /etc/mdevctl.d they stay unknown where mdevctl is installed; without mdevctl too, nothing defined
+    any (libvirt defines through mdevctl), so none is persistent."""
+    unknown = [mdev_of(model.device(name)) for name in model.names()
+               if mdev_of(model.device(name)) and any(state_of(model.device(name), key) is None for key in STATE_KEYS)]
+    definitions = read_definitions(tree) if unknown else None
+    known: Dict[str, Dict[str, bool]] = {}
+    for mdev in unknown:
+        uuid = str(mdev.get('uuid'))
+        known[uuid] = {'active': os.path.lexists(tree.path('bus', 'mdev', 'devices', uuid))}
+        if definitions is None and not mdevctl:
+            known[uuid].update(persistent=False, autostart=False)
+        elif definitions is not None:
+            definition = definitions.get(uuid)
+            known[uuid].update(persistent=definition is not None, autostart=bool(definition and definition.autostart))
+    return known
+
+
+def mdevctl_rules(files: HostFiles) -> List[Tuple[str, Optional[str]]]:
+    """(path, text) of every 60-mdevctl.rules under the run's root, in udev's precedence; a mask (a link to
+    /dev/null) is (path, None) and ends the list, since udev reads no file of the name below it."""
+    found: List[Tuple[str, Optional[str]]] = []
     for directory in RULE_DIRS:
         if directory.startswith('/lib/') and os.path.islink(files.real('/lib')):
             continue  # merged /usr: /lib is /usr/lib, read already (HostFiles refuses a linked directory)
         path = '%s/%s' % (directory, RULE_NAME)
-        text = files.read(path)
+        try:
+            text = files.read(path)
+        except HostdevError:
+            if not is_mask(files, path):
+                raise  # any other link, or a linked directory, stays HostFiles' refusal
+            found.append((path, None))
+            break
         if text is not None:
             found.append((path, text))
     return found
+
+
+def is_mask(files: HostFiles, path: str) -> bool:
+    """Whether path is a symbolic link to /dev/null in a directory reached through no link below the root."""
+    real = files.real(path)
+    directory = os.path.dirname(real)
+    below = os.path.relpath(directory, files.root)
+    return (os.path.islink(real) and os.path.normpath(os.readlink(real)) == MASK_TARGET
+            and os.path.realpath(directory) == os.path.join(os.path.realpath(files.root), below))
 
 
 def _runnable(files: HostFiles, path: str) -> bool:

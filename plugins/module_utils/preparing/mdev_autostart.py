@@ -11,7 +11,9 @@ would see, in its precedence, and says what /etc/udev/rules.d/60-mdevctl.rules (
 of a name, /etc first: the documented override) should hold: the packaged rule with the missing path
 replaced by the mdevctl the module found, under a header saying so. Whatever it cannot understand
 (no rule, a rule naming no mdevctl path, a foreign override naming a missing one, no mdevctl at all)
-is the problem ``autostart_broken``, never a guess.
+is the problem ``autostart_broken``, never a guess. So is a mask (the file a symbolic link to
+/dev/null, udev's way of turning a rule off): someone turned the rule off on purpose, and the module
+does not turn it back on.
 """
 
 import re
@@ -32,6 +34,8 @@ HEADER = (MARK + ' from %(source)s, whose RUN+= lines name %(missing)s,\n'
           '# which is not on this host: mdevctl is %(real)s here, so autostart mdevs did not start at boot\n'
           '# (mdevctl issue #82). This file masks %(source)s (udev reads one file of a name, /etc first) and is\n'
           '# rewritten by the module when needed; remove it once the packaged rule names the right path.\n')
+# udev(7): a rules file that is a symbolic link to /dev/null masks (turns off) the rules of that name.
+MASK_TARGET = '/dev/null'
 _RUN = re.compile(r'\bRUN\+="([^"]*)"')
 # An absolute path ending in /mdevctl inside a RUN value (which may be a sh -c command line).
 _MDEVCTL = re.compile(r'(?<![\w./-])(/[^\s\'";|&{}()<>]*/mdevctl)(?![\w.-])')
@@ -70,9 +74,11 @@ def render_rule(source: str, text: str, missing: Sequence[str], real: str) -> st
     return HEADER % {'source': source, 'missing': ', '.join(missing), 'real': real} + text
 
 
-def plan_rule(rules: List[Tuple[str, str]], present: Callable[[str], bool], mdevctl: Optional[str]) -> RulePlan:
+def plan_rule(rules: List[Tuple[str, Optional[str]]], present: Callable[[str], bool],
+              mdevctl: Optional[str]) -> RulePlan:
     """rules: (path, text) of every 60-mdevctl.rules udev sees, in its precedence (rules[0] is the one it
-    uses); present(path): whether that program is on the host; mdevctl: where the module found it."""
+    uses), text None for a mask (a link to /dev/null, the last entry: udev reads nothing below it);
+    present(path): whether that program is on the host; mdevctl: where the module found it."""
     def broken(message: str) -> RulePlan:
         return RulePlan(problems=[problem('autostart_broken', None, message + ': mdevs with autostart would not '
                                           'start at boot; nothing was changed')])
@@ -83,9 +89,13 @@ def plan_rule(rules: List[Tuple[str, str]], present: Callable[[str], bool], mdev
     if not rules:
         return broken('no udev rule %s in %s' % (RULE_NAME, ', '.join(RULE_DIRS)))
     used, used_text = rules[0]
-    ours = is_ours(used, used_text)
+    ours = used_text is not None and is_ours(used, used_text)
     # Our override is rebuilt from the rule it masks, so a changed package or mdevctl is followed.
-    source, text = rules[1] if ours and len(rules) > 1 else rules[0]
+    source, text = rules[1] if ours and len(rules) > 1 and rules[1][1] is not None else rules[0]
+    if text is None:
+        return broken('%s is a symbolic link to %s, udev\'s mask: the rule that starts autostart mdevs is turned '
+                      'off, and virt.hostdev does not undo a mask set on purpose; remove the link (the module then '
+                      'checks the packaged rule) or ask autostart: false' % (source, MASK_TARGET))
     programs = rule_programs(text)
     if not programs:
         return broken('%s names no mdevctl path in its RUN+= lines' % source)

@@ -14,13 +14,17 @@ Actions, in the order they run (removals first, so their instances are free for 
 stop, undefine, then per mdev in index order: create (transient), define (persistent, with its
 autostart), autostart (changed), start.
 
+A state (active, persistent, autostart) the reader could not tell comes from ``known``
+(mdev_apply.known_states); one still unknown that an action depends on is refused, never guessed.
+
 Problem codes (a stable interface, also in the module's documentation and docs/mediated-devices.md):
   mdev_parent_gone, not_mdev_parent, type_not_offered, not_enough_instances, type_conflict,
-  mdev_held, uuid_type_mismatch, no_persistence (and autostart_broken, from mdev_autostart).
+  mdev_held, uuid_type_mismatch, mdev_state_unknown, no_persistence (and autostart_broken, from
+  mdev_autostart).
 """
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ansible_collections.virt.hostdev.plugins.module_utils.errors import (
     DeviceReferenceError,
@@ -30,10 +34,13 @@ from ansible_collections.virt.hostdev.plugins.module_utils.errors import (
 )
 from ansible_collections.virt.hostdev.plugins.module_utils.model.host_model import HostModel
 from ansible_collections.virt.hostdev.plugins.module_utils.model.mdev import (
+    STATE_KEYS,
     derived_uuids,
+    mdev_of,
     mdevs_of,
     parent_address,
     parent_types,
+    state_of,
 )
 from ansible_collections.virt.hostdev.plugins.module_utils.model.records import mdev_name, normalize_uuid
 from ansible_collections.virt.hostdev.plugins.module_utils.model.refusals import Problem, problem
@@ -153,11 +160,13 @@ def wanted_uuids(model: HostModel, request: MdevRequest) -> Tuple[List[str], Lis
     return scan[:keep], [item for item in scan[keep:] if item in existing]
 
 
-def plan_mdevs(model: HostModel, request: MdevRequest, methods: Sequence[str] = METHODS) -> MdevPlan:
-    """The actions that give the set its wanted state, with every problem; methods: the ways this host has."""
+def plan_mdevs(model: HostModel, request: MdevRequest, methods: Sequence[str] = METHODS,
+               known: Optional[Mapping[str, Mapping[str, Any]]] = None) -> MdevPlan:
+    """The actions that give the set its wanted state, with every problem; methods: the ways this host has;
+    known: {uuid: {state key: True or False}} found out for mdevs whose reader could not tell."""
     check_request(request)
     plan = MdevPlan()
-    records = _by_uuid(model)
+    records = _with_known(_by_uuid(model), known or {})
     keep, remove = wanted_uuids(model, request)
     room = _Room(model, request.type)
     for uuid in remove:
@@ -167,8 +176,11 @@ def plan_mdevs(model: HostModel, request: MdevRequest, methods: Sequence[str] = 
         plan.before.append(_entry(model, uuid, record))
         plan.removed.append(_entry(model, uuid, record))
         plan.problems += _held(model, record, 'removing it')
-        _remove(plan, record)
-        room.free(record)
+        unknown = _unknown(record, ('active', 'persistent'), 'remove it')
+        plan.problems += unknown
+        if not unknown:
+            _remove(plan, record)
+            room.free(record)
     named, parent_problems = _named_parent(model, request)
     plan.problems += parent_problems
     missing = []
@@ -201,7 +213,7 @@ class _Room:
     def free(self, record: Dict[str, Any]) -> None:
         mdev = record.get('mdev') or {}
         parent = str(record.get('parent'))
-        if mdev.get('active') and mdev.get('type') == self.type and self.left.get(parent) is not None:
+        if state_of(record) and mdev.get('type') == self.type and self.left.get(parent) is not None:
             self.left[parent] = int(self.left[parent] or 0) + 1
 
     def has(self, parent: str) -> bool:
@@ -230,6 +242,30 @@ def _by_uuid(model: HostModel) -> Dict[str, Dict[str, Any]]:
     return found
 
 
+def _with_known(records: Dict[str, Dict[str, Any]], known: Mapping[str, Mapping[str, Any]]) -> Dict[str, Dict[str, Any]]:
+    """The records with each state their reader could not tell taken from known (copies: the model stays)."""
+    resolved = dict(records)
+    for uuid, record in records.items():
+        found = known.get(uuid) or {}
+        filled = dict((key, found[key]) for key in STATE_KEYS
+                      if state_of(record, key) is None and isinstance(found.get(key), bool))
+        if filled:
+            resolved[uuid] = dict(record, mdev=dict(mdev_of(record), **filled))
+    return resolved
+
+
+def _unknown(record: Dict[str, Any], keys: Sequence[str], doing: str) -> List[Problem]:
+    """mdev_state_unknown for the states among keys that are still unknown (an action depends on each)."""
+    missing = [key for key in keys if state_of(record, key) is None]
+    if not missing:
+        return []
+    return [problem('mdev_state_unknown', record['name'], 'whether mediated device %s is %s could not be read (its '
+                    'reader could not tell, nor could /sys/bus/mdev/devices or mdevctl\'s definitions in '
+                    '/etc/mdevctl.d), so this run cannot %s without guessing; nothing was planned for it: check it '
+                    'with mdevctl list --defined, or read the host with source: sysfs'
+                    % (mdev_of(record).get('uuid'), ' and '.join(missing), doing))]
+
+
 def _entry(model: HostModel, uuid: str, record: Optional[Dict[str, Any]], parent: Optional[str] = None,
            address: Optional[str] = None, mdev_type: Optional[str] = None, active: bool = False,
            persistent: bool = False, autostart: bool = False) -> Dict[str, Any]:
@@ -238,7 +274,7 @@ def _entry(model: HostModel, uuid: str, record: Optional[Dict[str, Any]], parent
         mdev = record.get('mdev') or {}
         parent = record.get('parent') if record.get('parent') in model else None
         address, mdev_type = mdev.get('parent_address'), mdev.get('type')
-        active, persistent, autostart = bool(mdev.get('active')), bool(mdev.get('persistent')), bool(mdev.get('autostart'))
+        active, persistent, autostart = (state_of(record, key) is True for key in STATE_KEYS)
     return {'uuid': uuid, 'name': mdev_name(uuid, address), 'parent': parent, 'parent_address': address,
             'type': mdev_type, 'active': active, 'persistent': persistent, 'autostart': autostart}
 
@@ -253,10 +289,9 @@ def _held(model: HostModel, record: Dict[str, Any], doing: str) -> List[Problem]
 
 
 def _remove(plan: MdevPlan, record: Dict[str, Any]) -> None:
-    mdev = record['mdev']
-    if mdev.get('active'):
+    if state_of(record):
         plan.actions.append(_action('stop', record))
-    if mdev.get('persistent'):
+    if state_of(record, 'persistent'):
         plan.actions.append(_action('undefine', record))
 
 
@@ -311,15 +346,19 @@ def _existing(plan: MdevPlan, model: HostModel, request: MdevRequest, named: Opt
                                 'not on this host' % (uuid, mdev.get('parent_address') or record.get('parent'))))
     if problems:
         return problems
+    needed = ('active', 'persistent') + (('autostart',) if request.persistent and state_of(record, 'persistent') else ())
+    problems = _unknown(record, needed, 'bring it to the state asked')
+    if problems:
+        return problems
     after = dict(entry)
-    start = not mdev.get('active')
+    start = not state_of(record)  # known by now (_unknown): True or False
     if request.persistent:
-        if not mdev.get('persistent'):
+        if not state_of(record, 'persistent'):
             plan.actions.append(_action('define', record, request.wanted_autostart))
-        elif bool(mdev.get('autostart')) != request.wanted_autostart:
+        elif bool(state_of(record, 'autostart')) != request.wanted_autostart:
             plan.actions.append(_action('autostart', record, request.wanted_autostart))
         after.update(persistent=True, autostart=request.wanted_autostart)
-    elif mdev.get('persistent'):
+    elif state_of(record, 'persistent'):
         after.update(persistent=False, autostart=False)
     if start:
         if not room.has(record['parent']):
@@ -327,7 +366,7 @@ def _existing(plan: MdevPlan, model: HostModel, request: MdevRequest, named: Opt
         room.take(record['parent'])
         plan.actions.append(_action('start', record))
         after['active'] = True
-    if mdev.get('persistent') and not request.persistent:
+    if state_of(record, 'persistent') and not request.persistent:
         plan.actions.append(_action('undefine', record))  # after its start: it stays, transient
     plan.mdevs.append(after)
     return problems
@@ -375,8 +414,8 @@ def _short(model: HostModel, request: MdevRequest, parents: List[str], lacking: 
         record = model.device(parent)
         offered = _offered(record, request.type) or {}
         available = offered.get('available_instances')
-        others = sorted(set(str((item.get('mdev') or {}).get('type')) for item in mdevs_of(_records(model), record)
-                            if (item.get('mdev') or {}).get('active')
+        others = sorted(set(str((item.get('mdev') or {}).get('type')) for item in mdevs_of([model.device(name) for name in model.names()], record)
+                            if state_of(item)
                             and (item.get('mdev') or {}).get('type') != request.type))
         if available == 0 and others:
             problems.append(problem('type_conflict', parent, '%s has mediated devices of type %s and offers %s with 0 '
@@ -387,10 +426,6 @@ def _short(model: HostModel, request: MdevRequest, parents: List[str], lacking: 
     return problems + [problem('not_enough_instances', parents[0] if len(parents) == 1 else shown(request.type),
                                '%d more mediated device%s of type %s needed than there are available instances '
                                '(%s)' % (lacking, '' if lacking == 1 else 's', shown(request.type), where))]
-
-
-def _records(model: HostModel) -> List[Dict[str, Any]]:
-    return [model.device(name) for name in model.names()]
 
 
 def _ordered(mdevs: List[Dict[str, Any]], keep: List[str]) -> List[Dict[str, Any]]:

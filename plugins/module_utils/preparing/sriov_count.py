@@ -20,6 +20,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from ansible_collections.virt.hostdev.plugins.module_utils.errors import HostdevError, HostdevModelError, shown
 from ansible_collections.virt.hostdev.plugins.module_utils.model.host_model import HostModel
+from ansible_collections.virt.hostdev.plugins.module_utils.model.mapping_table import host_entries
 from ansible_collections.virt.hostdev.plugins.module_utils.model.mappings import resolve_mappings
 from ansible_collections.virt.hostdev.plugins.module_utils.model.records import pci_address_of_name
 from ansible_collections.virt.hostdev.plugins.module_utils.model.refusals import (
@@ -101,6 +102,12 @@ def resolve_pf(model: HostModel, request: VfRequest) -> Tuple[Optional[str], Lis
     interface's name (its PCI device), or a device mapping resolved on this host (drift refused)."""
     if request.mapping is not None:
         name = str(request.mapping.get('name'))
+        mdevs = _mdev_entries(request.mapping, name)
+        if mdevs:
+            return None, [problem('unresolved_reference', shown(name), 'mapping %s on %s names the mdevs of type %s '
+                                  '(mediated devices), not an SR-IOV physical function: sriov_vfs sets a PF\'s VF count '
+                                  'and manages no mdevs; name a mapping of a PF here, and make the mapping\'s mdevs '
+                                  'with virt.hostdev.mdevs' % (shown(name), mdevs[0].host, mdevs[0].address))]
         try:
             names = resolve_mappings(model, request.mapping.get('mappings'), [name], request.mapping.get('host', ''))
         except HostdevError as error:
@@ -111,6 +118,15 @@ def resolve_pf(model: HostModel, request: VfRequest) -> Tuple[Optional[str], Lis
         return resolve_function(model, reference), []
     except HostdevModelError as error:
         return None, [problem('unresolved_reference', shown(reference), str(error))]
+
+
+def _mdev_entries(mapping: Dict[str, Any], name: str) -> List[Any]:
+    """The mdev entries (mdev_type) of the mapping on the host; a bad table is resolve_mappings' to refuse."""
+    try:
+        entries = host_entries(mapping.get('mappings'), str(mapping.get('host', '')), [name])[0]
+    except HostdevError:
+        return []
+    return [entry for entry in entries if entry.kind == 'mdev']
 
 
 def _uses(model: HostModel, name: str) -> List[str]:

@@ -35,7 +35,7 @@ def run(monkeypatch):
 
 def test_the_count_by_netdev_then_again_then_absent(host, run):
     root, kernel, tools = host
-    made = run(root=root, source='sysfs', device='enp2s0', count=3, wait_timeout=10)
+    made = run(root=root, source='sysfs', device='enp2s0', count=3, wait_timeout=60)
     assert made['failed'] is False and made['changed'] is True, made
     assert (made['device'], made['pf'], made['before'], made['after']) == ('pci_0000_02_00_0', PF, 0, 3)
     assert made['virtual_functions'] == ['0000:02:10.0', '0000:02:10.2', '0000:02:10.4'] and made['source'] == 'sysfs'
@@ -43,7 +43,7 @@ def test_the_count_by_netdev_then_again_then_absent(host, run):
     tools.clear()
     again = run(root=root, source='sysfs', device='enp2s0', count=3)
     assert again['changed'] is False and again['writes'] == [] and tools.calls() == []
-    gone = run(root=root, source='sysfs', device=PF, state='absent', wait_timeout=10)
+    gone = run(root=root, source='sysfs', device=PF, state='absent', wait_timeout=60)
     assert gone['changed'] is True and gone['virtual_functions'] == [] and kernel.vfs(PF) == []
     assert not os.path.exists(os.path.join(root, RULES)) and kernel.refused == []
 

@@ -512,6 +512,20 @@ def test_mdev_start_plans_the_start_of_inactive_mdevs_before_the_edits_and_shows
                            config_xml=mdev_domain(UUIDS[3])).started == []
 
 
+def test_an_mdev_of_unknown_state_is_assigned_with_a_warning_and_never_started():
+    """Some drivers cannot tell an mdev's state: refusing would refuse every mdev there, so it passes, said."""
+    model = mdev_model(mdevs(unknown=[MTTY[2]]))
+    result = plan_assignment(model, AssignmentRequest('guest', [MTTY[2], MTTY[1]], mdev_start=True), config_xml=EMPTY)
+    assert result.problems == [] and sorted(result.added) == [MTTY[1], MTTY[2]] and result.started == []
+    assert [warning for warning in result.warnings if 'could not be read' in warning] == [
+        'mdev %s (%s, type mtty-2): whether it exists on its parent mtty now could not be read, so it is taken as asked; '
+        'if it is only defined, a running guest cannot take it and a domain with it cannot start (start it with '
+        'virt.hostdev.mdevs, or virsh nodedev-start)' % (MTTY[2], UUIDS[2])]
+    assert not [warning for warning in plan_assignment(model, AssignmentRequest('guest', [MTTY[2]], state='absent'),
+                                                       config_xml=mdev_domain(UUIDS[2])).warnings
+                if 'could not be read' in warning]
+
+
 def test_mdev_start_cannot_start_an_mdev_that_is_not_defined():
     model = mdev_model(mdevs(inactive=[MTTY[2]], transient=[MTTY[2]]))
     result = plan_assignment(model, AssignmentRequest('guest', [MTTY[2]], mdev_start=True), config_xml=EMPTY)

@@ -185,6 +185,23 @@ def test_mdev_pool_exhausted_names_who_holds_the_rest_and_the_inactive():
     assert '%s inactive (defined, not started)' % MTTY[3] in message
 
 
+def test_mdev_pool_prefers_known_active_mdevs_and_takes_one_of_unknown_state_only_saying_so():
+    """Unknown is not "exists now": the pool takes the known-active ones first, and one whose state its reader could
+    not tell only when it must, with a warning naming it."""
+    model = mdev_model(mdevs(unknown=[MTTY[0], MTTY[1]]))
+    known = mdev_plan(model, {'mdev_type': 'mtty-2', 'count': 2})
+    assert known.problems == [] and known.devices == [MTTY[2], MTTY[3]] and known.warnings == []
+    more = mdev_plan(model, {'mdev_type': 'mtty-2', 'count': 3})
+    assert more.problems == [] and more.devices == [MTTY[2], MTTY[3], MTTY[0]]
+    assert len(more.warnings) == 1 and MTTY[0] in more.warnings[0] and MTTY[1] not in more.warnings[0]
+    assert 'whether it exists on its parent mtty now could not be read' in more.warnings[0]
+    # Nothing else free: still taken, still said; an inactive one is never taken.
+    rest = mdev_model(mdevs(unknown=[MTTY[0]], inactive=[MTTY[1], MTTY[2], MTTY[3]]))
+    one = mdev_plan(rest, {'mdev_type': 'mtty-2', 'count': 1})
+    assert one.devices == [MTTY[0]] and MTTY[0] in one.warnings[0]
+    assert codes(mdev_plan(rest, {'mdev_type': 'mtty-2', 'count': 2})) == ['pool_exhausted']
+
+
 def test_mdev_pool_by_parent_pci_address_and_a_missing_type_or_parent():
     model = mdev_model()
     assert mdev_plan(model, {'mdev_type': 'i915-GVTg_V5_4', 'parent': '00:02.0'}).devices == [GVT]

@@ -1,7 +1,10 @@
 """mdev questions of device records: derived UUIDs (stable, distinct, uuid5 of the fixed namespace),
-a parent's types whatever its kind, and the mdevs of a parent."""
+a parent's types whatever its kind, the mdevs of a parent, and an mdev's state: known true, known false,
+or unknown."""
 
 import uuid
+
+import pytest
 
 from ansible_collections.virt.hostdev.plugins.module_utils.model.mdev import (
     MDEV_NAMESPACE,
@@ -9,6 +12,7 @@ from ansible_collections.virt.hostdev.plugins.module_utils.model.mdev import (
     mdevs_of,
     parent_address,
     parent_types,
+    state_of,
 )
 from ansible_collections.virt.hostdev.plugins.module_utils.model.records import (
     device_record,
@@ -76,3 +80,15 @@ def test_link_mdevs_fills_the_device_api_and_parent_address_from_the_parent_only
     assert (said['mdev']['device_api'], said['mdev']['parent_address']) == ('vfio-ccw', 'other')
     assert (unknown_type['mdev']['device_api'], unknown_type['mdev']['parent_address']) == (None, 'mtty')
     assert (orphan['mdev']['device_api'], orphan['mdev']['parent_address']) == (None, None)
+
+
+@pytest.mark.parametrize('key', ['active', 'persistent', 'autostart'])
+def test_an_mdev_state_is_known_true_known_false_or_unknown_never_guessed(key):
+    def record(value):
+        return device_record('mdev_x', 'mdev', parent='mtty_mtty', details={'uuid': 'x', key: value})
+    assert state_of(record(True), key) is True and state_of(record(False), key) is False
+    # None (the reader could not tell), and anything that is not a bool, is unknown: not active, not inactive
+    assert state_of(record(None), key) is None and state_of(record('yes'), key) is None
+    assert state_of(device_record('pci_0000_00_02_0', 'pci', details={}), key) is None
+    with pytest.raises(ValueError):
+        state_of(record(True), 'running')

@@ -4,7 +4,8 @@
 
 from __future__ import annotations
 
-from ansible_collections.virt.hostdev.plugins.module_utils.model.mdev_pool import is_active, mdev_pool, parent_node
+from ansible_collections.virt.hostdev.plugins.module_utils.model.mdev import state_of
+from ansible_collections.virt.hostdev.plugins.module_utils.model.mdev_pool import mdev_pool, parent_node
 
 from fixtures.mdev_records import GVT, IGPU, MTTY, mdev, mdev_model, mdevs
 
@@ -22,7 +23,7 @@ def test_a_defined_mdev_whose_parent_libvirt_does_not_name_counts_by_its_parent_
     orphan = mdev('c2177883-f1bb-47f0-914d-32a22e3a8899', 'mtty-2', None, 'mtty', active=False)
     model = mdev_model([orphan])
     assert mdev_pool(model, 'mtty-2', 'mtty_mtty').members == [orphan['name']]
-    assert not is_active(orphan)
+    assert state_of(orphan) is False
 
 
 def test_why_a_pool_is_empty():

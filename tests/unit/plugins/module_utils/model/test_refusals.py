@@ -228,6 +228,25 @@ def test_a_parent_taken_with_its_group_is_refused_too_and_facts_tell_it():
     assert 'has_mdevs' not in blockers(mdev_host(with_mdevs=False), MTTY)
 
 
+def test_a_parent_whose_mdev_a_domain_holds_is_not_assigned_elsewhere_has_mdevs_says_it():
+    """The held mdev sits in its PCI parent's group: that must not read as the parent (or its group sibling) being
+    held; has_mdevs names the mdev and its holder. A domain holding the parent itself still is assigned_elsewhere."""
+    model = mdev_host()
+    assert model.assigned_to(GPU) == [] and model.assigned_to(HELD) == ['vm1']
+    assert 'assigned_elsewhere' not in blockers(model, GPU) and 'has_mdevs' in blockers(model, GPU)
+    assert 'assigned_elsewhere' not in blockers(model, AUDIO) and 'has_mdevs' in blockers(model, AUDIO)
+    found = refusals(model, [GPU], ASSIGN)
+    assert 'assigned_elsewhere' not in codes(found)
+    assert '%s held by domain vm1' % HELD in [item for item in found if item['code'] == 'has_mdevs'][0]['message']
+    # the mdev itself, named: still assigned_elsewhere
+    assert codes(refusals(model, [GPU, HELD], ASSIGN)).count('assigned_elsewhere') == 1
+    holder = HostModel([model.device(name) for name in model.names()], iommu={'enabled': True}, domains=[
+        {'name': 'vm1', 'active': False, 'hostdevs': [{'type': 'mdev', 'uuid': HELD_UUID}]},
+        {'name': 'vm2', 'active': False, 'hostdevs': [{'type': 'pci', 'address': '0000:00:02.0'}]}])
+    assert holder.assigned_to(GPU) == ['vm2']
+    assert [item['device'] for item in refusals(holder, [GPU], ASSIGN) if item['code'] == 'assigned_elsewhere'] == [GPU]
+
+
 @pytest.mark.parametrize('iommu', [True, False], ids=['iommu-on', 'iommu-off'])
 def test_an_mdev_takes_nothing_but_itself_and_needs_no_iommu(iommu):
     """Its parent's IOMMU group (a sibling the host drives) and the IOMMU off refuse no mdev: it is no PCI

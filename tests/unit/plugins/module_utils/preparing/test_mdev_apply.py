@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import shutil
 import xml.etree.ElementTree as ET
 
 import libvirt
@@ -36,15 +37,21 @@ ONE, TWO = derived_uuids('serial', 2)
 
 @pytest.fixture()
 def host(tmp_path):
-    """(root, kernel, tools, run): run(request, methods, **options) is ensure_mdevs on a fresh read of the kernel."""
+    """(root, kernel, tools, run): run(request, methods, **options) is ensure_mdevs on a fresh read of the kernel
+    (unknown: the mdev states its reader leaves None)."""
     root, kernel = mdev_host(tmp_path / 'root')
     tools = FakeTools(tmp_path, root, tools=())
     install_mdevctl(tools.bin)
     sysfs = os.path.join(root, 'sys')
 
-    def run(request, methods=('mdevctl', 'sysfs'), env=None, **options):
-        options.setdefault('wait_timeout', 5)
+    def run(request, methods=('mdevctl', 'sysfs'), env=None, unknown=(), **options):
+        # the fake kernel is a thread: under a loaded machine it can take seconds to act, and a run that
+        # succeeds returns as soon as it has (the tests of the wait itself pass their own short one)
+        options.setdefault('wait_timeout', 60)
         model = read_host('sysfs', 'qemu:///system', sysfs)[0]
+        for name in model.names():  # what a reader that cannot tell these states (unknown) says of each mdev
+            if model.device(name).get('type') == 'mdev':
+                model.device(name)['mdev'].update(dict.fromkeys(unknown))
         return ensure_mdevs(model, request, SysfsTree(sysfs), tools.commands(FAKE_SYSFS=sysfs, **(env or {})),
                             list(methods), files=HostFiles(root), **options)
     return root, kernel, tools, run
@@ -326,3 +333,57 @@ def test_the_override_is_never_written_through_a_planted_link(host, tmp_path):
         run(MdevRequest(name='serial', type='fake-1'))
     assert 'link' in raised.value.message and '60-mdevctl.rules' in raised.value.message
     assert target.read_text() == 'kept\n' and kernel.mdevs() == {} and tools.calls() == []
+
+
+STATES = ('active', 'persistent', 'autostart')
+
+
+def test_states_the_reader_could_not_tell_are_read_on_the_host_and_nothing_is_defined_twice(host):
+    """libvirt's driver could not tell: /sys/bus/mdev/devices and mdevctl's definitions can, so a rerun does nothing
+    (before, the plan defined and started them again and mdevctl failed half-way with 'already defined')."""
+    root, kernel, tools, run = host
+    request = MdevRequest(name='serial', type='fake-1', count=2)
+    run(request)
+    tools.clear()
+    again = run(request, unknown=STATES)
+    assert again.changed is False and again.commands == [] and tools.calls() == []
+    assert [(item['active'], item['persistent'], item['autostart']) for item in again.result()['mdevs']] == [
+        (True, True, True)] * 2
+    gone = run(MdevRequest(name='serial', state='absent'), unknown=STATES)
+    assert [call[:2] for call in tools.calls()] == [['mdevctl', 'stop'], ['mdevctl', 'undefine']] * 2
+    assert kernel.mdevs() == {} and kernel.definitions() == {} and len(gone.result()['removed']) == 2
+
+
+def test_persistence_nothing_on_the_host_can_tell_is_refused_before_any_change(host):
+    root, kernel, tools, run = host
+    with kernel.watching():
+        run(MdevRequest(name='serial', type='fake-1', count=1, persistent=False), methods=['sysfs'])
+    shutil.rmtree(os.path.join(root, 'etc', 'mdevctl.d'), ignore_errors=True)
+    tools.clear()
+    with pytest.raises(HostdevError) as raised:
+        run(MdevRequest(name='serial', type='fake-1', count=1), unknown=('persistent',))
+    assert [item['code'] for item in raised.value.result['problems']] == ['mdev_state_unknown']
+    assert 'is persistent could not be read' in raised.value.message
+    assert set(kernel.mdevs()) == {ONE} and kernel.definitions() == {} and tools.calls() == []
+    # Without mdevctl as well, nothing on the host can have defined it: transient, as asked, so nothing to do.
+    made = run(MdevRequest(name='serial', type='fake-1', count=1, persistent=False), methods=['sysfs'],
+               unknown=('persistent', 'autostart'))
+    assert made.changed is False and made.result()['mdevs'][0]['persistent'] is False
+
+
+@pytest.mark.parametrize('directory', ['etc', 'run'])
+def test_a_rule_masked_with_a_link_to_dev_null_is_autostart_broken_and_left_alone(host, directory):
+    """udev's mask, set on purpose: the module's refusal naming it (not HostFiles' planted-link one), no change."""
+    root, kernel, tools, run = host
+    debian_host(root, tools)
+    rules = os.path.join(root, directory, 'udev', 'rules.d')
+    os.makedirs(rules, exist_ok=True)
+    os.symlink('/dev/null', os.path.join(rules, '60-mdevctl.rules'))
+    with pytest.raises(HostdevError) as raised:
+        run(MdevRequest(name='serial', type='fake-1'))
+    assert [item['code'] for item in raised.value.result['problems']] == ['autostart_broken']
+    assert '/%s/udev/rules.d/60-mdevctl.rules is a symbolic link to /dev/null' % directory in raised.value.message
+    assert os.readlink(os.path.join(rules, '60-mdevctl.rules')) == '/dev/null'
+    assert kernel.mdevs() == {} and kernel.definitions() == {} and tools.calls() == []
+    # Transient mdevs need no rule: the mask is no concern of theirs.
+    assert run(MdevRequest(name='serial', type='fake-1', persistent=False)).changed is True

@@ -76,6 +76,18 @@ def test_a_foreign_override_naming_a_missing_program_is_refused_not_rewritten():
         assert directory + '/60-mdevctl.rules' in message and '/usr/sbin/mdevctl' in message
 
 
+def test_a_mask_is_autostart_broken_naming_it_and_never_replaced():
+    for path in (OVERRIDE, '/run/udev/rules.d/60-mdevctl.rules'):
+        plan = plan_rule([(path, None)], only(REAL), REAL)
+        assert codes(plan) == ['autostart_broken'] and plan.write is None and plan.repaired is None
+        message = plan.problems[0]['message']
+        assert message.startswith('%s is a symbolic link to /dev/null, udev\'s mask' % path)
+        assert 'remove the link' in message and 'autostart: false' in message
+    # Our override above a mask below it: udev reads ours, so ours is what counts.
+    written = plan_rule([(PACKAGED, debian())], only(REAL), REAL).write
+    assert plan_rule([(OVERRIDE, written), ('/run/udev/rules.d/60-mdevctl.rules', None)], only(REAL), REAL).problems == []
+
+
 def test_no_rule_no_mdevctl_path_or_no_mdevctl_is_refused():
     none = plan_rule([], only(REAL), REAL)
     assert codes(none) == ['autostart_broken'] and '60-mdevctl.rules' in none.problems[0]['message']

@@ -202,6 +202,39 @@ def test_a_defined_mdev_whose_parent_is_gone_cannot_start():
     assert '0000:09:00.0' in plan.problems[0]['message']
 
 
+@pytest.mark.parametrize('unknown', ['persistent', 'active'])
+def test_a_state_the_reader_could_not_tell_is_taken_from_what_else_was_read_or_refused(unknown):
+    """A defined, active, autostarted mdev whose reader could not tell one state: planned from known (nothing to
+    do), else refused up front; never a second define (mdevctl: already defined) nor a second start."""
+    one, = derived_uuids('serial', 1)
+    record = mdev(one, 'mtty_mtty', 'mtty-1')
+    record['mdev'][unknown] = None
+    model = host(mtty(types(mtty_1=1)), record)
+    request = MdevRequest(name='serial', type='mtty-1')
+    known = plan_mdevs(model, request, known={one: {unknown: True}})
+    assert known.problems == [] and known.actions == []
+    assert known.mdevs[0]['active'] and known.mdevs[0]['persistent'] and known.mdevs[0]['autostart']
+    assert record['mdev'][unknown] is None  # the model stays as read
+    refused = plan_mdevs(model, request)
+    assert codes(refused) == [('mdev_state_unknown', record['name'])] and refused.actions == []
+    assert 'whether mediated device %s is %s could not be read' % (one, unknown) in refused.problems[0]['message']
+
+
+def test_a_removal_needs_both_states_known():
+    one, = derived_uuids('serial', 1)
+    record = mdev(one, 'mtty_mtty', 'mtty-1')
+    record['mdev']['active'] = None
+    model = host(mtty(types(mtty_1=1)), record)
+    absent = MdevRequest(name='serial', state='absent')
+    assert codes(plan_mdevs(model, absent)) == [('mdev_state_unknown', record['name'])]
+    assert steps(plan_mdevs(model, absent, known={one: {'active': True}})) == [
+        ('stop', one, 'mtty_mtty'), ('undefine', one, 'mtty_mtty')]
+    # what is known from elsewhere never overrides what the reader said
+    assert steps(plan_mdevs(host(mtty(types(mtty_1=1)), mdev(one, 'mtty_mtty', 'mtty-1')), absent,
+                            known={one: {'active': False, 'persistent': False}})) == [
+        ('stop', one, 'mtty_mtty'), ('undefine', one, 'mtty_mtty')]
+
+
 def test_every_problem_at_once():
     one, two = derived_uuids('serial', 2)
     model = host(mtty(types(mtty_1=0, mtty_2=0)), mdev(one, 'mtty_mtty', 'mtty-2'), mdev(two, 'mtty_mtty', 'mtty-2'),

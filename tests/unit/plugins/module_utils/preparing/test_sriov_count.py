@@ -171,6 +171,18 @@ def test_a_mapping_resolves_on_this_host_and_drift_is_refused(tmp_path):
     assert 'host hv2 is not in mapping nic-sriov' in unmapped.problems[0]['message']
 
 
+def test_a_mapping_that_names_mdevs_says_sriov_vfs_manages_none_not_to_use_a_pool(tmp_path):
+    root, _kernel = sriov_host(str(tmp_path))
+    mappings = {'vgpu': {'hosts': {'hv1': {'mdev_type': 'nvidia-35'}}}}
+    plan = plan_vfs(model_of(root), VfRequest(mapping={'name': 'vgpu', 'mappings': mappings, 'host': 'hv1'}, count=2))
+    assert [item['code'] for item in plan.problems] == ['unresolved_reference'] and plan.writes == []
+    message = plan.problems[0]['message']
+    assert message == ('mapping vgpu on hv1 names the mdevs of type nvidia-35 (mediated devices), not an SR-IOV '
+                       'physical function: sriov_vfs sets a PF\'s VF count and manages no mdevs; name a mapping of a PF '
+                       'here, and make the mapping\'s mdevs with virt.hostdev.mdevs')
+    assert 'pool' not in message
+
+
 @pytest.mark.parametrize('request_, message', [
     (VfRequest(device=PF, count=-1), 'count must be a number of virtual functions, 0 or more, not -1'),
     (VfRequest(device=PF), 'count must be a number of virtual functions, 0 or more, not None'),
