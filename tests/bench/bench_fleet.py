@@ -8,7 +8,7 @@
     ``gather_subset: min``, and ``virt.hostdev.hostdev_facts`` with ``facts: compact``,
     ``facts: full`` and ``facts: summary``, after a no-op play (the baseline of memory). Per play: wall
     seconds, CPU seconds and the controller's peak memory (the largest ru_maxrss of ansible-playbook
-    and the workers it forked, from wait4). The cost of a play's facts is its peak minus the no-op
+    and the workers it forked, from wait4 in a launcher started fresh, see LAUNCHER). The cost of a play's facts is its peak minus the no-op
     play's. Goals: compact facts no slower than setup min, full facts within 1.25 times; summary
     facts add under half of what setup min adds to the controller's peak.
 (b) The sysfs path (SysfsReader, the model, the blockers and the full facts: what hostdev_facts runs
@@ -430,33 +430,54 @@ def write_fleet(work, roots, kinds):
     return inventory
 
 
+# Linux keeps, in a child's ru_maxrss, the high-water mark of the memory it was forked from until its
+# exec: a play started straight from this process (which holds hundreds of MB of parsed facts after
+# part c) would report this process's peak as its own. So each play is started by a small launcher,
+# itself started fresh, which reports the play's rusage.
+LAUNCHER = r"""
+import json, os, subprocess, sys, time
+argv, log, env = json.loads(sys.argv[1]), sys.argv[2], json.loads(sys.argv[3])
+with open(log, 'w') as out:
+    start = time.perf_counter()
+    process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
+    _pid, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - start
+print(json.dumps({'returncode': os.waitstatus_to_exitcode(status), 'seconds': wall,
+                  'cpu_seconds': usage.ru_utime + usage.ru_stime, 'peak_kb': usage.ru_maxrss}))
+"""
+
+
+def measured_run(argv, log, env):
+    """{returncode, seconds, cpu_seconds, peak_kb} of one command run by LAUNCHER (its output to log):
+    peak_kb is the largest RSS of the command and its descendants, none of this process's."""
+    completed = subprocess.run([sys.executable, '-c', LAUNCHER, json.dumps(argv), log, json.dumps(env)],
+                               capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL)
+    if completed.returncode != 0:
+        raise SystemExit('the play launcher failed (%d): %s' % (completed.returncode, completed.stderr[-2000:]))
+    return json.loads(completed.stdout)
+
+
 def run_play(work, inventory, name):
-    """(wall seconds, CPU seconds, peak KB of the largest process) of one ansible-playbook run."""
+    """{seconds, cpu_seconds, peak_kb of the largest process, ok: hosts} of one ansible-playbook run."""
     bindir = os.path.dirname(sys.executable)
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS, ANSIBLE_FORKS=str(FORKS),
                ANSIBLE_PIPELINING='1', ANSIBLE_NOCOLOR='1', ANSIBLE_HOST_KEY_CHECKING='0',
                ANSIBLE_RETRY_FILES_ENABLED='0', ANSIBLE_LOCALHOST_WARNING='0',
                PATH=bindir + os.pathsep + os.environ.get('PATH', ''))
-    log = open(os.path.join(work, 'play-%s.log' % name), 'w')
-    start = time.perf_counter()
-    process = subprocess.Popen([os.path.join(bindir, 'ansible-playbook'), '-i', inventory,
-                                os.path.join(work, 'play-%s.yml' % name)],
-                               stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
-    _pid, status, usage = os.wait4(process.pid, 0)
-    wall = time.perf_counter() - start
-    log.close()
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode != 0:
-        with open(log.name) as handle:
+    log = os.path.join(work, 'play-%s.log' % name)
+    run = measured_run([os.path.join(bindir, 'ansible-playbook'), '-i', inventory,
+                        os.path.join(work, 'play-%s.yml' % name)], log, env)
+    if run['returncode'] != 0:
+        with open(log) as handle:
             output = handle.readlines()
         # the first failures say why; the recap after them only counts
         fatal = [line for line in output if line.startswith('fatal:')][:3]
         tail = ''.join(line.split(' => ')[0] + ': ' + ' | '.join(re.findall(r'"msg": "([^"]{0,300})', line)) + '\n'
                        for line in fatal) or ''.join(output[-15:])
-        raise SystemExit('ansible-playbook %s failed (%d); the end of its output:\n%s' % (name, process.returncode, tail))
-    with open(log.name) as handle:
+        raise SystemExit('ansible-playbook %s failed (%d); the end of its output:\n%s' % (name, run['returncode'], tail))
+    with open(log) as handle:
         ok = sum(1 for line in handle if line.startswith('ok: ['))
-    return {'seconds': wall, 'cpu_seconds': usage.ru_utime + usage.ru_stime, 'peak_kb': usage.ru_maxrss, 'ok': ok}
+    return {'seconds': run['seconds'], 'cpu_seconds': run['cpu_seconds'], 'peak_kb': run['peak_kb'], 'ok': ok}
 
 
 def run_plays(work, inventory, order):

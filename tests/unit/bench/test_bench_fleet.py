@@ -61,6 +61,19 @@ def test_parsed_bytes_counts_the_containers_a_free_list_would_hide():
     assert bench_fleet.parsed_copies('x' * (bench_fleet.PARSED_BYTES_TARGET + 1)) == 1
 
 
+def test_a_plays_peak_is_its_own_not_that_of_the_process_that_started_it(tmp_path):
+    """This process holding 256 MB does not show in the peak of a command the bench runs (a child started
+    straight from it would report it: Linux keeps the pre-exec high-water mark in ru_maxrss)."""
+    held = bytearray(b'\x01') * (256 * 1024 * 1024)  # written, so resident
+    log = str(tmp_path / 'run.log')
+    run = bench_fleet.measured_run([sys.executable, '-c', 'print(len(bytearray(64 * 1024 * 1024)))'], log,
+                                   dict(os.environ))
+    assert run['returncode'] == 0 and open(log).read().strip() == str(64 * 1024 * 1024)
+    assert 10 * 1024 < run['peak_kb'] < 160 * 1024, run
+    assert run['seconds'] > 0 and run['cpu_seconds'] > 0
+    del held
+
+
 def plays(setup, compact, full, summary, noop_kb=100000):
     """Medians of the plays of (a): (seconds, peak KB) of each, the no-op's peak noop_kb."""
     found = {'noop': {'seconds': 1.0, 'cpu_seconds': 1.0, 'peak_kb': noop_kb}}
