@@ -57,7 +57,10 @@ from ansible_collections.virt.hostdev.plugins.module_utils.preparing.mdev_plan i
 from ansible_collections.virt.hostdev.plugins.module_utils.preparing.vfio_bind import PciBus
 from ansible_collections.virt.hostdev.plugins.module_utils.preparing.vfio_boot import reservation_sysfs_root
 from ansible_collections.virt.hostdev.plugins.module_utils.reading.host_reader import read_host, uri_is_local_hypervisor
-from ansible_collections.virt.hostdev.plugins.module_utils.reading.mdev_definitions import read_definitions
+from ansible_collections.virt.hostdev.plugins.module_utils.reading.mdev_definitions import (
+    definition_states,
+    read_definitions,
+)
 from ansible_collections.virt.hostdev.plugins.module_utils.reading.sysfs_tree import SysfsTree
 
 DEFAULT_COMMAND_TIMEOUT = 60
@@ -200,9 +203,10 @@ def known_states(model: HostModel, tree: SysfsTree, mdevctl: bool) -> Dict[str, 
         known[uuid] = {'active': os.path.lexists(tree.path('bus', 'mdev', 'devices', uuid))}
         if definitions is None and not mdevctl:
             known[uuid].update(persistent=False, autostart=False)
-        elif definitions is not None:
-            definition = definitions.get(uuid)
-            known[uuid].update(persistent=definition is not None, autostart=bool(definition and definition.autostart))
+        else:  # a definition file not understood leaves them unknown: the plan refuses what depends on them
+            persistent, autostart = definition_states(definitions, uuid)
+            known[uuid].update((key, value) for key, value in (('persistent', persistent), ('autostart', autostart))
+                               if value is not None)
     return known
 
 

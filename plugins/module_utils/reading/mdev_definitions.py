@@ -7,12 +7,13 @@ mdevctl keeps one JSON file per defined mdev, ``/etc/mdevctl.d/<parent>/<uuid>``
 sysfs name, ``mtty`` or ``0000:00:02.0``), with ``mdev_type`` and ``start`` (``auto`` or
 ``manual``). They are read under the run's root as every other host file (SysfsTree.host_file).
 Without the directory at all, nothing is known of persistence (None); with it, an mdev without a
-file is not persistent.
+file is not persistent, and one whose file is there but cannot be understood is of unknown
+persistence (``definition_states``): mdevctl has a file for it, so it is not "not defined".
 """
 
 import json
 import os
-from typing import Any, Dict, NamedTuple, Optional
+from typing import Any, Dict, NamedTuple, Optional, Tuple
 
 from ansible_collections.virt.hostdev.plugins.module_utils.model.records import normalize_uuid
 from ansible_collections.virt.hostdev.plugins.module_utils.reading.sysfs_tree import SysfsTree
@@ -21,18 +22,23 @@ DEFINITIONS_DIRECTORY = 'etc/mdevctl.d'
 
 
 class Definition(NamedTuple):
-    """One mdevctl definition: its UUID, its parent's sysfs name, its type id, started at boot."""
+    """One mdevctl definition: its UUID, its parent's sysfs name, its type id, started at boot (type and
+    autostart None: a file of that UUID that could not be understood)."""
     uuid: str
     parent_address: str
     type: Optional[str]
-    autostart: bool
+    autostart: Optional[bool]
+
+    @property
+    def understood(self) -> bool:
+        return self.type is not None
 
 
 def read_definitions(tree: SysfsTree) -> Optional[Dict[str, Definition]]:
-    """{uuid: Definition} of every readable definition, or None without mdevctl's directory.
+    """{uuid: Definition} of every definition file, or None without mdevctl's directory.
 
-    A file that is not a definition (junk JSON, no mdev_type) is skipped with a warning in
-    tree.warnings; entries that are not UUIDs (mdevctl's scripts.d) are not definitions.
+    A file that is not a definition (junk JSON, no mdev_type) is a Definition not understood, with a
+    warning in tree.warnings; entries that are not UUIDs (mdevctl's scripts.d) are not definitions.
     """
     root = tree.host_file(DEFINITIONS_DIRECTORY)
     if not os.path.isdir(root):
@@ -49,9 +55,10 @@ def read_definitions(tree: SysfsTree) -> Optional[Dict[str, Definition]]:
                 continue
             definition = _definition(tree.read(path), uuid, parent)
             if isinstance(definition, str):
-                tree.warnings.append('mdevctl definition %s/%s/%s %s; skipped'
-                                     % (DEFINITIONS_DIRECTORY, parent, entry, definition))
-            elif uuid in found:
+                tree.warnings.append('mdevctl definition %s/%s/%s %s; whether mdev %s is persistent, and its '
+                                     'autostart, are unknown' % (DEFINITIONS_DIRECTORY, parent, entry, definition, uuid))
+                definition = Definition(uuid, parent, None, None)
+            if uuid in found:
                 tree.warnings.append('mdev %s is defined under two parents (%s, %s) in %s; the first is kept'
                                      % (uuid, found[uuid].parent_address, parent, DEFINITIONS_DIRECTORY))
             else:
@@ -70,3 +77,16 @@ def _definition(text: Optional[str], uuid: str, parent: str) -> Any:
     if not isinstance(values, dict) or not isinstance(values.get('mdev_type'), str) or not values['mdev_type']:
         return 'has no mdev_type'
     return Definition(uuid, parent, values['mdev_type'], values.get('start') == 'auto')
+
+
+def definition_states(definitions: Optional[Dict[str, Definition]], uuid: str) -> Tuple[Optional[bool], Optional[bool]]:
+    """(persistent, autostart) of an mdev by mdevctl's definitions: None for what they cannot tell (no
+    mdevctl directory, or a file of the UUID not understood)."""
+    if definitions is None:
+        return None, None
+    definition = definitions.get(uuid)
+    if definition is None:
+        return False, False
+    if not definition.understood:
+        return None, None
+    return True, bool(definition.autostart)

@@ -14,7 +14,11 @@ import re
 from typing import Any, Dict, List, Optional, Tuple, Union
 
 from ansible_collections.virt.hostdev.plugins.module_utils.reading.id_names import fill_names
-from ansible_collections.virt.hostdev.plugins.module_utils.reading.mdev_definitions import Definition, read_definitions
+from ansible_collections.virt.hostdev.plugins.module_utils.reading.mdev_definitions import (
+    Definition,
+    definition_states,
+    read_definitions,
+)
 from ansible_collections.virt.hostdev.plugins.module_utils.model.mdev import parent_address, parent_types
 from ansible_collections.virt.hostdev.plugins.module_utils.model.records import (
     device_record,
@@ -187,15 +191,13 @@ class SysfsReader:
         if uuid is None:
             return None
         group = self.tree.link_name(os.path.join(path, 'iommu_group'))
-        definitions = self.definitions()
-        definition = None if definitions is None else definitions.get(uuid)
+        persistent, autostart = definition_states(self.definitions(), uuid)
         return {'uuid': uuid, 'type': self.tree.link_name(os.path.join(path, 'mdev_type')),
                 'device_api': self._attr(os.path.join(path, 'mdev_type'), 'device_api'),
                 'parent_address': os.path.basename(os.path.dirname(path)),
                 'iommu_group': int(group) if group and group.isdigit() and group.isascii() else None,
                 'active': True,
-                'persistent': None if definitions is None else definition is not None,
-                'autostart': None if definitions is None else bool(definition and definition.autostart)}
+                'persistent': persistent, 'autostart': autostart}
 
     def usb_details(self, path: str) -> Dict[str, Any]:
         """The values of a usb_device record from its sysfs directory (names: see read_devices)."""
@@ -325,8 +327,8 @@ class SysfsReader:
         parents = dict((parent_address(record), record['name']) for record in records if parent_types(record) is not None)
         defined = []
         for uuid, definition in sorted((self.definitions() or {}).items()):
-            if uuid in existing:
-                continue
+            if uuid in existing or not definition.understood:
+                continue  # a file not understood names no type or parent to list it by (read_definitions warned)
             defined.append(device_record(
                 mdev_name(uuid, definition.parent_address), 'mdev', parent=parents.get(definition.parent_address),
                 details={'uuid': uuid, 'type': definition.type, 'parent_address': definition.parent_address,

@@ -354,6 +354,22 @@ def test_states_the_reader_could_not_tell_are_read_on_the_host_and_nothing_is_de
     assert kernel.mdevs() == {} and kernel.definitions() == {} and len(gone.result()['removed']) == 2
 
 
+def test_a_definition_file_not_understood_is_refused_never_defined_again(host):
+    """Junk in the mdev's mdevctl file: whether it is persistent is unknown (not false), so the run refuses
+    up front instead of defining it again (mdevctl would fail half-way with 'already defined')."""
+    root, kernel, tools, run = host
+    request = MdevRequest(name='serial', type='fake-1', count=1)
+    run(request)
+    parent = kernel.definitions()[ONE][0]
+    with open(os.path.join(root, 'etc', 'mdevctl.d', parent, ONE), 'w') as handle:
+        handle.write('{"mdev_type": ')
+    tools.clear()
+    with pytest.raises(HostdevError) as raised:
+        run(request)
+    assert [item['code'] for item in raised.value.result['problems']] == ['mdev_state_unknown']
+    assert set(kernel.mdevs()) == {ONE} and tools.calls() == []
+
+
 def test_persistence_nothing_on_the_host_can_tell_is_refused_before_any_change(host):
     root, kernel, tools, run = host
     with kernel.watching():
