@@ -171,8 +171,8 @@ def choose(model: HostModel, domain: str, pool: Mapping[str, Any], members: List
             break
         if name in own:
             continue
-        state = state_of(model.device(name))
-        if state is False:
+        active = state_of(model.device(name))
+        if active is False:
             # A pool hands out mdevs a guest can use now; mdev_start names one to start.
             busy[name] = 'inactive (defined, not started)'
             continue
@@ -183,7 +183,7 @@ def choose(model: HostModel, domain: str, pool: Mapping[str, Any], members: List
             busy[name] = ('held by %s' % ', '.join(holders) if holders
                           else 'not assignable: %s' % ', '.join(sorted(set(str(item['code']) for item in reasons))))
             continue
-        if state is None and mdev_of(model.device(name)):
+        if active is None and mdev_of(model.device(name)):
             unknown.append(name)
             continue
         chosen.append(name)
