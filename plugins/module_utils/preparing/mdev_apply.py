@@ -41,7 +41,7 @@ from ansible_collections.virt.hostdev.plugins.module_utils.libvirt_errors import
 from ansible_collections.virt.hostdev.plugins.module_utils.model.host_model import HostModel
 from ansible_collections.virt.hostdev.plugins.module_utils.model.mdev import STATE_KEYS, mdev_of, state_of
 from ansible_collections.virt.hostdev.plugins.module_utils.model.records import mdev_name
-from ansible_collections.virt.hostdev.plugins.module_utils.model.refusals import problems_message
+from ansible_collections.virt.hostdev.plugins.module_utils.model.refusals import Problem, problem, problems_message
 from ansible_collections.virt.hostdev.plugins.module_utils.preparing.mdev_autostart import (
     MASK_TARGET,
     OVERRIDE,
@@ -60,6 +60,7 @@ from ansible_collections.virt.hostdev.plugins.module_utils.preparing.vfio_bind i
 from ansible_collections.virt.hostdev.plugins.module_utils.preparing.vfio_boot import reservation_sysfs_root
 from ansible_collections.virt.hostdev.plugins.module_utils.reading.host_reader import read_host, uri_is_local_hypervisor
 from ansible_collections.virt.hostdev.plugins.module_utils.reading.mdev_definitions import (
+    DEFINITIONS_DIRECTORY,
     definition_states,
     read_definitions,
 )
@@ -197,7 +198,7 @@ def ensure_mdevs(model: HostModel, request: MdevRequest, tree: SysfsTree, comman
             item['code'] for item in plan.problems]:
         mdevctl = commands.find('mdevctl')
         rule = plan_rule(mdevctl_rules(files), lambda path: path == mdevctl or _runnable(files, path), mdevctl)
-    problems = plan.problems + rule.problems
+    problems = plan.problems + rule.problems + filed_unknown(model, plan, tree)
     if problems:
         raise HostdevError(problems_message(problems), problems=problems)
     way = _way(plan.method, tree, commands, conn, timeout, wait_timeout)
@@ -247,6 +248,22 @@ def known_states(model: HostModel, tree: SysfsTree, mdevctl: bool) -> Dict[str, 
             known[uuid].update((key, value) for key, value in (('persistent', persistent), ('autostart', autostart))
                                if value is not None)
     return known
+
+
+def filed_unknown(model: HostModel, plan: MdevPlan, tree: SysfsTree) -> List[Problem]:
+    """mdev_state_unknown for each mdev the plan makes anew (no reader lists it) whose mdevctl file is there but not
+    understood (an mdevctl define cut short leaves one empty): it may well be defined, so defining or creating it
+    again would guess."""
+    listed = set(mdev_of(model.device(name)).get('uuid') for name in model.names())
+    new = sorted(set(action.uuid for action in plan.actions if action.action in ('define', 'create')) - listed)
+    definitions = (read_definitions(tree) or {}) if new else {}
+    return [problem('mdev_state_unknown', mdev_name(uuid, definitions[uuid].parent_address),
+                    'whether mediated device %s is persistent could not be read: its file %s/%s/%s is not an mdevctl '
+                    'definition this run understands (an mdevctl define cut short?), so this run cannot define or '
+                    'create it without guessing; nothing was planned for it: check it with mdevctl list --defined, '
+                    'then repair or remove that file' % (uuid, DEFINITIONS_DIRECTORY, definitions[uuid].parent_address,
+                                                         uuid))
+            for uuid in new if uuid in definitions and not definitions[uuid].understood]
 
 
 def mdevctl_rules(files: HostFiles) -> List[Tuple[str, Optional[str]]]:

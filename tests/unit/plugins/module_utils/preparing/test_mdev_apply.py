@@ -434,3 +434,25 @@ def test_a_run_past_its_timeout_names_the_action_under_way_and_takes_no_further_
                 thread.join(60)
                 assert not thread.is_alive()
     assert set(kernel.mdevs()) <= {ONE}, kernel.mdevs()  # ONE's write was made before the deadline: TWO never
+
+
+@pytest.mark.parametrize('junk', ['', '{"mdev_type": '])
+def test_an_inactive_mdev_whose_definition_is_not_understood_is_refused_never_made_again(host, junk):
+    """mdevctl define cut short (its command_timeout: an empty or half-written file) and the mdev not started: its
+    persistence is unknown, not false, so the next run refuses up front rather than defining it again (mdevctl
+    fails half-way with 'already defined') or creating it beside its definition."""
+    root, kernel, tools, run = host
+    request = MdevRequest(name='serial', type='fake-1', count=1)
+    with pytest.raises(HostdevError):
+        run(request, env={'FAKE_MDEVCTL_FAIL': 'start'})  # defined, not started
+    parent = kernel.definitions()[ONE][0]
+    with open(os.path.join(root, 'etc', 'mdevctl.d', parent, ONE), 'w') as handle:
+        handle.write(junk)
+    tools.clear()
+    for persistent in (True, False):
+        with pytest.raises(HostdevError) as raised:
+            run(MdevRequest(name='serial', type='fake-1', count=1, persistent=persistent), methods=['mdevctl', 'sysfs'])
+        problems = raised.value.result.get('problems', [])
+        assert [item['code'] for item in problems] == ['mdev_state_unknown'], raised.value.message
+        assert 'is persistent could not be read' in raised.value.message and ONE in raised.value.message
+    assert kernel.mdevs() == {} and tools.calls() == []
