@@ -125,7 +125,10 @@ notes:
   - libvirt's node device driver runs mdevctl itself; on a host without mdevctl, libvirt can neither define nor create
     mdevs, so only transient ones are made, through sysfs.
   - With the devices read through libvirt, the whole run (the read and every action, with its waits) is bounded by
-    O(timeout).
+    O(timeout). When it passes, the task fails saying what was under way (reading the host, with nothing changed, or
+    the action and the way, with the actions done before it) and the run takes no further action; the next run
+    completes the set. With O(source=auto), a daemon that does not answer is waited for once, then the devices are
+    read from sysfs.
   - A type change of an mdev is refused (C(uuid_type_mismatch)); remove it first (O(state=absent)), then create it.
   - Available instances are counted as the host reports them before the run; an instance freed by a removal in the
     same run is counted for the same type on the same parent only.

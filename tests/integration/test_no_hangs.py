@@ -1,6 +1,7 @@
 # Copyright: virt.hostdev contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""No hangs: a frozen libvirtd (SIGSTOP) gives a clear error within the timeout, and the host lock is free.
+"""No hangs: a frozen libvirtd (SIGSTOP) gives a clear error within the timeout, and the host lock is free; a
+session abandoned at its deadline changes nothing when libvirtd answers again.
 
 These tests freeze their own private libvirtd, never the session-wide one the other tests share.
 """
@@ -28,8 +29,16 @@ from ansible_collections.virt.hostdev.plugins.module_utils.libvirt_errors import
     translated,
     within_deadline,
 )
+from ansible_collections.virt.hostdev.plugins.module_utils.model.mdev import derived_uuids
+from ansible_collections.virt.hostdev.plugins.module_utils.preparing import mdev_apply
+from ansible_collections.virt.hostdev.plugins.module_utils.reading import host_reader
+from ansible_collections.virt.hostdev.plugins.modules import mdevs, sriov_vfs
 from support import running_libvirtd
 from support.domains import domain_xml
+from support.fake_host import FakeTools
+from support.fake_mdev import install_mdevctl, mdev_host
+from support.fake_sriov import PF, sriov_host
+from support.module_run import module_runner
 
 TIMEOUT = 5
 # Generous: the machine may be several times slower than a developer's.
@@ -155,3 +164,114 @@ def test_assign_on_a_frozen_daemon_fails_within_the_timeout_and_frees_the_lock(
         except libvirt.libvirtError:
             pass
         conn.close()
+
+
+def resume_and_join(daemon):
+    """SIGCONT libvirtd and wait for every session abandoned at its deadline to end."""
+    os.kill(daemon.pid(), signal.SIGCONT)
+    for thread in sessions():
+        thread.join(BOUND)
+        assert not thread.is_alive(), 'an abandoned session did not end once libvirtd answered'
+
+
+@pytest.fixture()
+def mdev_run(tmp_path, monkeypatch):
+    """(root, kernel, tools, run): the mdevs module in this process on the fake mdev host (support.fake_mdev), its
+    devices read "through libvirt": the private libvirtd serves the session (the connection, its version, the
+    libvirt way's calls), but it knows no fake parent, so the devices come from the tree. The fake mdevctl is on
+    PATH, so the libvirt way is the one taken (libvirt 7.3 or later, with mdevctl)."""
+    root, kernel = mdev_host(tmp_path / 'root')
+    tools = FakeTools(tmp_path, root, tools=())
+    install_mdevctl(tools.bin)
+    tools.use_in(monkeypatch)
+    monkeypatch.setenv('FAKE_SYSFS', os.path.join(root, 'sys'))
+    real = host_reader.read_host
+
+    def read_as_libvirt(source, uri, sysfs_root, conn=None, timeout=None):
+        model, _used, warnings = real('sysfs', uri, sysfs_root)
+        return model, 'libvirt', warnings
+
+    monkeypatch.setattr(mdev_apply, 'read_host', read_as_libvirt)
+    run = module_runner(monkeypatch, mdevs.main)
+    return root, kernel, tools, lambda **args: run(root=root, **args)
+
+
+def test_mdevs_on_a_daemon_frozen_before_the_run_fail_in_time_and_change_nothing_afterwards(daemon, frozen, mdev_run):
+    root, kernel, tools, run = mdev_run
+    tools.remove('mdevctl')  # the sysfs way: the kernel's files, which libvirtd does not hold up once it answers
+    uri = frozen()
+    with kernel.watching():
+        start = time.monotonic()
+        result = run(name='frozen', type='fake-1', count=2, persistent=False, uri=uri, source='libvirt',
+                     timeout=TIMEOUT)
+        elapsed = time.monotonic() - start
+        assert result['failed'] is True and result['msg'].startswith(expected_message(uri)), result
+        assert result['msg'].endswith('it was reading the host, and nothing was changed'), result['msg']
+        assert TIMEOUT <= elapsed < BOUND, elapsed
+        with host_lock(root=root, timeout=1):
+            pass
+        # libvirtd answers again: the abandoned session reads the host and plans two creates, but takes none
+        resume_and_join(daemon)
+    assert kernel.mdevs() == {} and kernel.definitions() == {} and tools.calls() == []
+
+
+def test_mdevs_on_a_daemon_frozen_in_the_middle_fail_in_time_naming_the_call(daemon, frozen, mdev_run, monkeypatch):
+    root, kernel, tools, run = mdev_run
+    one, _two = derived_uuids('frozen', 2)
+    real_run = mdev_apply._Libvirt.run
+    uris = []
+
+    def freeze_first(way, action):
+        if not uris:
+            uris.append(frozen())  # the host was read, the plan made: libvirtd stops before its first call
+        return real_run(way, action)
+
+    monkeypatch.setattr(mdev_apply._Libvirt, 'run', freeze_first)
+    start = time.monotonic()
+    result = run(name='frozen', type='fake-1', count=2, uri=daemon.uri, source='libvirt', timeout=TIMEOUT)
+    elapsed = time.monotonic() - start
+    assert result['failed'] is True and result['msg'].startswith(expected_message(daemon.uri)), result
+    assert ('it stopped answering during define %s, the libvirt way (done before it: nothing): that may still take '
+            'effect when it resumes, and no further action is taken' % one) in result['msg'], result['msg']
+    assert TIMEOUT <= elapsed < BOUND, elapsed
+    with host_lock(root=root, timeout=1):
+        pass
+    resume_and_join(daemon)  # libvirtd refuses the define (it knows no fake0), and nothing follows it
+    assert kernel.mdevs() == {} and kernel.definitions() == {} and tools.calls() == []
+
+
+def test_mdevs_with_source_auto_wait_for_a_frozen_daemon_once(daemon, frozen, mdev_run, monkeypatch):
+    """auto: libvirtd does not answer, so the devices come from sysfs; libvirtd is not asked (and waited for) again."""
+    _root, kernel, tools, run = mdev_run
+    monkeypatch.setattr(mdev_apply, 'read_host', host_reader.read_host)
+    monkeypatch.setattr(host_reader, 'is_this_machines_sysfs', lambda path: True)  # so auto may read libvirt
+    one, = derived_uuids('auto', 1)
+    uri = frozen()
+    start = time.monotonic()
+    result = run(name='auto', type='fake-1', uri=uri, source='auto', timeout=TIMEOUT)
+    elapsed = time.monotonic() - start
+    assert result['failed'] is False and result['source'] == 'sysfs', result
+    assert any(warning.startswith(expected_message(uri)) and warning.endswith('read devices from sysfs instead')
+               for warning in result['warnings']), result['warnings']
+    assert TIMEOUT <= elapsed < 2 * TIMEOUT, elapsed  # before, the sysfs read asked libvirtd again: twice the wait
+    resume_and_join(daemon)
+    assert set(kernel.mdevs()) == {one} and [call[1] for call in tools.calls()] == ['define', 'start']
+
+
+def test_sriov_vfs_on_a_frozen_daemon_fails_in_time_and_writes_nothing(daemon, frozen, tmp_path, monkeypatch):
+    root, kernel = sriov_host(str(tmp_path / 'root'), numvfs=0)
+    tools = FakeTools(tmp_path, root, tools=('udevadm',)).use_in(monkeypatch)
+    monkeypatch.setattr(host_reader, 'is_this_machines_sysfs', lambda path: True)  # so source libvirt may read it
+    run = module_runner(monkeypatch, sriov_vfs.main)
+    uri = frozen()
+    with kernel.watching():
+        start = time.monotonic()
+        result = run(device=PF, count=4, root=root, uri=uri, source='libvirt', timeout=TIMEOUT)
+        elapsed = time.monotonic() - start
+        assert result['failed'] is True and result['msg'].startswith(expected_message(uri)), result
+        assert TIMEOUT <= elapsed < BOUND, elapsed
+        with host_lock(root=root, timeout=1):
+            pass
+        resume_and_join(daemon)
+    assert kernel.vfs(PF) == [] and tools.calls() == []
+    assert not os.path.exists(os.path.join(root, 'etc', 'udev', 'rules.d', '70-virt-hostdev-sriov.rules'))

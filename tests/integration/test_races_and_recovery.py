@@ -3,10 +3,12 @@
 """Against a real libvirtd: two runs that bypass the host lock never both keep one device, and a
 run whose libvirtd dies between two edits is seen, and completed or undone, by the next run. And
 vfio_reserve present and absent started at the same moment, as processes of their own, leave an
-initramfs stamp that tells the truth."""
+initramfs stamp that tells the truth; two mdevs runs, or two sriov_vfs runs, at the same moment leave what one of
+them asked."""
 
 import json
 import os
+import shutil
 import threading
 import uuid
 
@@ -17,6 +19,7 @@ from ansible_collections.virt.hostdev.plugins.module_utils.assigning import doma
 from ansible_collections.virt.hostdev.plugins.module_utils.assigning.assignment import AssignmentRequest
 from ansible_collections.virt.hostdev.plugins.module_utils.assigning.domain_editor import EditFailed, assign
 from ansible_collections.virt.hostdev.plugins.module_utils.model.hostdev_xml import hostdev_elements
+from ansible_collections.virt.hostdev.plugins.module_utils.model.mdev import derived_uuids
 from ansible_collections.virt.hostdev.plugins.module_utils.errors import HostdevError
 from ansible_collections.virt.hostdev.plugins.module_utils.host_files import HostFiles
 from ansible_collections.virt.hostdev.plugins.module_utils.host_lock import host_lock
@@ -32,10 +35,13 @@ from fixtures.sample_host import build_tree
 from support import running_libvirtd
 from support.domains import domain_xml
 from support.fake_host import FakeTools, debian_root, read
+from support.fake_mdev import install_mdevctl, mdev_host
+from support.fake_sriov import PF, sriov_host
 from support.module_run import module_process, process_result
 
 IGPU = '0000:00:02.0'  # alone in its IOMMU group on the sample host, on i915: assignable
 RACES = 20
+SRIOV_RULES = '/etc/udev/rules.d/70-virt-hostdev-sriov.rules'
 
 
 def held(dom):
@@ -185,3 +191,67 @@ def test_present_and_absent_at_the_same_moment_leave_a_true_stamp(tmp_path):
         stamp = read(root, STAMP) if files.exists(STAMP) else None
         assert stamp == initramfs_stamp('initramfs-tools', on_disk), race
         assert not files.exists(REGENERATING), race
+
+
+# Each pair: two mdevs runs on one host at the same moment, each a process of its own (two controllers, one host):
+# the same request, present against absent, and two types for one name (vendor drivers take one per UUID).
+MDEV_PAIRS = [
+    (dict(count=2), dict(count=2)),
+    (dict(count=2), dict(state='absent')),
+    (dict(count=3), dict(count=1, type='fake-2')),
+]
+
+
+def mdevs_state(kernel):
+    """{uuid: (parent, type)} of the mdevs there, after checking that each has its definition and nothing else has."""
+    made, defined = kernel.mdevs(), kernel.definitions()
+    assert dict((uuid, (parent, kind)) for uuid, (parent, kind, _auto) in defined.items()) == made, (made, defined)
+    return made
+
+
+@pytest.mark.parametrize('first, second', MDEV_PAIRS)
+def test_two_mdevs_runs_at_the_same_moment_leave_what_one_of_them_asked(tmp_path, first, second):
+    """The host lock orders them: the second reads the host after the first's last action, so the end is what one
+    of them asked (each mdev with its definition, never one run's half and the other's), and a run that cannot
+    have what it asks fails with its problem, having changed nothing."""
+    root, kernel = mdev_host(tmp_path / 'root')
+    tools = FakeTools(tmp_path, root, tools=())
+    install_mdevctl(tools.bin)
+    env = dict(os.environ, **tools.env(FAKE_SYSFS=os.path.join(root, 'sys')))
+    requests = [dict(dict(root=root, source='sysfs', name='race', type='fake-1'), **first),
+                dict(dict(root=root, source='sysfs', name='race', type='fake-1'), **second)]
+
+    def wanted(request):
+        if request.get('state') == 'absent':
+            return {}
+        return dict((uuid, ('fake0', request['type'])) for uuid in derived_uuids('race', request['count']))
+
+    for race in range(2):
+        pair = [module_process('mdevs', request, env) for request in requests]
+        results = [process_result(process, PROCESS_BOUND) for process in pair]
+        state = mdevs_state(kernel)
+        assert state in [wanted(request) for request in requests], (race, results, state)
+        for result in results:
+            if result['failed']:
+                assert [item['code'] for item in result.get('problems', [])] == ['uuid_type_mismatch'], (race, result)
+        assert sum(not result['failed'] for result in results) >= 1, (race, results)
+        if first == second:
+            assert sorted(result['changed'] for result in results) == [False, True], (race, results)
+        for uuid in list(state):  # the next race starts from an empty host
+            kernel.remove(uuid)
+        shutil.rmtree(os.path.join(root, 'etc', 'mdevctl.d'), ignore_errors=True)
+
+
+def test_two_sriov_vfs_runs_at_the_same_moment_leave_one_count_and_its_rule(tmp_path):
+    root, kernel = sriov_host(str(tmp_path / 'root'), numvfs=0)
+    tools = FakeTools(tmp_path, root, tools=('udevadm',))
+    env = dict(os.environ, **tools.env())
+    requests = [dict(root=root, source='sysfs', device=PF, count=count) for count in (4, 2)]
+    with kernel.watching():
+        for race in range(2):
+            pair = [module_process('sriov_vfs', request, env) for request in requests]
+            results = [process_result(process, PROCESS_BOUND) for process in pair]
+            assert not any(result['failed'] for result in results), (race, results)
+            count = len(kernel.vfs(PF))
+            assert count in (4, 2) and results[0]['after'] + results[1]['after'] == 6, (race, results)
+            assert read(root, SRIOV_RULES).endswith('ATTR{sriov_numvfs}="%d"\n' % count), race

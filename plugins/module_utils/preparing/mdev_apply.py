@@ -31,7 +31,9 @@ from ansible_collections.virt.hostdev.plugins.module_utils.errors import Hostdev
 from ansible_collections.virt.hostdev.plugins.module_utils.host_files import Commands, FileChange, HostFiles
 from ansible_collections.virt.hostdev.plugins.module_utils.libvirt_errors import (
     HAS_LIBVIRT,
+    DeadlineExceeded,
     connection,
+    ensure_not_cancelled,
     libvirt_call,
     translated,
     within_deadline,
@@ -39,7 +41,7 @@ from ansible_collections.virt.hostdev.plugins.module_utils.libvirt_errors import
 from ansible_collections.virt.hostdev.plugins.module_utils.model.host_model import HostModel
 from ansible_collections.virt.hostdev.plugins.module_utils.model.mdev import STATE_KEYS, mdev_of, state_of
 from ansible_collections.virt.hostdev.plugins.module_utils.model.records import mdev_name
-from ansible_collections.virt.hostdev.plugins.module_utils.model.refusals import problems_message
+from ansible_collections.virt.hostdev.plugins.module_utils.model.refusals import Problem, problem, problems_message
 from ansible_collections.virt.hostdev.plugins.module_utils.preparing.mdev_autostart import (
     MASK_TARGET,
     OVERRIDE,
@@ -58,6 +60,7 @@ from ansible_collections.virt.hostdev.plugins.module_utils.preparing.vfio_bind i
 from ansible_collections.virt.hostdev.plugins.module_utils.preparing.vfio_boot import reservation_sysfs_root
 from ansible_collections.virt.hostdev.plugins.module_utils.reading.host_reader import read_host, uri_is_local_hypervisor
 from ansible_collections.virt.hostdev.plugins.module_utils.reading.mdev_definitions import (
+    DEFINITIONS_DIRECTORY,
     definition_states,
     read_definitions,
 )
@@ -127,11 +130,18 @@ def run_mdevs(request: MdevRequest, uri: str, source: str, sysfs_root: str, comm
               wait_timeout: float = DEFAULT_WAIT_TIMEOUT) -> Tuple[MdevOutcome, str, List[str]]:
     """One run: the host read once (through one libvirt connection, kept for the libvirt way), the ways it has,
     then ensure_mdevs. (outcome, the source the devices came from, warnings)."""
-    def session(conn: Any) -> Tuple[MdevOutcome, str, List[str]]:
-        model, used, warnings = read_host(source, uri, sysfs_root, conn=conn, timeout=timeout)
+    steps: List[Tuple[Optional[str], str]] = []  # (way, step) of each change begun, for a message at the deadline
+
+    def session(conn: Any, fallback: Optional[str] = None) -> Tuple[MdevOutcome, str, List[str]]:
+        if fallback:  # libvirt did not answer already: asking it again would wait a second timeout
+            model, used, warnings = read_host('sysfs', uri, sysfs_root)
+            warnings = ['%s; read devices from sysfs instead' % fallback] + warnings
+        else:
+            model, used, warnings = read_host(source, uri, sysfs_root, conn=conn, timeout=timeout)
         methods = available_methods(commands, conn if used == 'libvirt' else None)
         outcome = ensure_mdevs(model, request, SysfsTree(sysfs_root), commands, methods, conn=conn, files=files,
-                               check_mode=check_mode, timeout=command_timeout, wait_timeout=wait_timeout)
+                               check_mode=check_mode, timeout=command_timeout, wait_timeout=wait_timeout,
+                               steps=steps)
         return outcome, used, warnings
 
     if source == 'sysfs' or (source == 'auto' and not HAS_LIBVIRT):
@@ -144,17 +154,43 @@ def run_mdevs(request: MdevRequest, uri: str, source: str, sysfs_root: str, comm
             return session(conn)
     try:
         return within_deadline(through_libvirt, uri, timeout)
-    except HostdevError:
+    except DeadlineExceeded as error:
+        if source != 'auto' or connected:
+            raise late(error, steps, uri, timeout) from None
+        reason = error.message
+    except HostdevError as error:
         if source != 'auto' or connected:
             raise
-    # auto, and libvirt does not answer here: read_host reads sysfs and says why
-    return session(None)
+        reason = error.message
+    # auto, and libvirt does not answer here: the devices come from sysfs, saying why
+    return session(None, fallback=reason)
+
+
+def late(error: DeadlineExceeded, steps: List[Tuple[Optional[str], str]], uri: str,
+         timeout: float) -> DeadlineExceeded:
+    """The deadline's message with what the run was doing: the session takes no further step (ensure_mdevs)."""
+    if not steps:
+        return DeadlineExceeded('%s; it was reading the host, and nothing was changed' % error.message, **error.result)
+    way, step = steps[-1]
+    step = step if way is None else '%s, the %s way' % (step, way)
+    done = ', '.join(item for _way, item in steps[:-1]) or 'nothing'
+    if way == 'libvirt':
+        return DeadlineExceeded('%s; it stopped answering during %s (done before it: %s): that may still '
+                                'take effect when it resumes, and no further action is taken: run the task again once '
+                                'it answers' % (error.message, step, done), **error.result)
+    return DeadlineExceeded('the run did not finish within its timeout of %g s, which bounds the whole run when the '
+                            'devices are read through libvirt (%s): %s, was under way (done before it: %s); it may still '
+                            'complete, and no further action is taken: run the task again, with a larger timeout if '
+                            'the host is only slow' % (timeout, uri, step, done), **error.result)
 
 
 def ensure_mdevs(model: HostModel, request: MdevRequest, tree: SysfsTree, commands: Commands,
                  methods: List[str], conn: Any = None, *, files: HostFiles, check_mode: bool = False,
-                 timeout: int = DEFAULT_COMMAND_TIMEOUT, wait_timeout: float = DEFAULT_WAIT_TIMEOUT) -> MdevOutcome:
-    """Give the set request names its state; refuse first, change after."""
+                 timeout: int = DEFAULT_COMMAND_TIMEOUT, wait_timeout: float = DEFAULT_WAIT_TIMEOUT,
+                 steps: Optional[List[Tuple[Optional[str], str]]] = None) -> MdevOutcome:
+    """Give the set request names its state; refuse first, change after. steps: each change begun is added, as
+    (way, what); in a session past its deadline (libvirt_errors.within_deadline) none begins."""
+    steps = [] if steps is None else steps
     plan = plan_mdevs(model, request, methods, known_states(model, tree, 'mdevctl' in methods))
     rule = RulePlan()
     # no_persistence already says mdevctl is missing: the rule's check would say it again
@@ -162,7 +198,7 @@ def ensure_mdevs(model: HostModel, request: MdevRequest, tree: SysfsTree, comman
             item['code'] for item in plan.problems]:
         mdevctl = commands.find('mdevctl')
         rule = plan_rule(mdevctl_rules(files), lambda path: path == mdevctl or _runnable(files, path), mdevctl)
-    problems = plan.problems + rule.problems
+    problems = plan.problems + rule.problems + filed_unknown(model, plan, tree)
     if problems:
         raise HostdevError(problems_message(problems), problems=problems)
     way = _way(plan.method, tree, commands, conn, timeout, wait_timeout)
@@ -174,12 +210,16 @@ def ensure_mdevs(model: HostModel, request: MdevRequest, tree: SysfsTree, comman
     if check_mode:
         return outcome
     if outcome.rule_change:
+        ensure_not_cancelled('write %s' % OVERRIDE)
+        steps.append((None, 'write %s' % OVERRIDE))
         files.apply(outcome.rule_change)
         for argv in reload:
             commands.run(argv, timeout)
     if way is None:
         return outcome
     for number, action in enumerate(plan.actions):
+        ensure_not_cancelled('%s %s' % (action.action, action.uuid))
+        steps.append((str(plan.method), '%s %s' % (action.action, action.uuid)))
         try:
             way.take(action)
         except HostdevError as error:
@@ -208,6 +248,22 @@ def known_states(model: HostModel, tree: SysfsTree, mdevctl: bool) -> Dict[str, 
             known[uuid].update((key, value) for key, value in (('persistent', persistent), ('autostart', autostart))
                                if value is not None)
     return known
+
+
+def filed_unknown(model: HostModel, plan: MdevPlan, tree: SysfsTree) -> List[Problem]:
+    """mdev_state_unknown for each mdev the plan makes anew (no reader lists it) whose mdevctl file is there but not
+    understood (an mdevctl define cut short leaves one empty): it may well be defined, so defining or creating it
+    again would guess."""
+    listed = set(mdev_of(model.device(name)).get('uuid') for name in model.names())
+    new = sorted(set(action.uuid for action in plan.actions if action.action in ('define', 'create')) - listed)
+    definitions = (read_definitions(tree) or {}) if new else {}
+    return [problem('mdev_state_unknown', mdev_name(uuid, definitions[uuid].parent_address),
+                    'whether mediated device %s is persistent could not be read: its file %s/%s/%s is not an mdevctl '
+                    'definition this run understands (an mdevctl define cut short?), so this run cannot define or '
+                    'create it without guessing; nothing was planned for it: check it with mdevctl list --defined, '
+                    'then repair or remove that file' % (uuid, DEFINITIONS_DIRECTORY, definitions[uuid].parent_address,
+                                                         uuid))
+            for uuid in new if uuid in definitions and not definitions[uuid].understood]
 
 
 def mdevctl_rules(files: HostFiles) -> List[Tuple[str, Optional[str]]]:

@@ -11,6 +11,7 @@ import errno
 import json
 import os
 import shutil
+import threading
 import xml.etree.ElementTree as ET
 
 import libvirt
@@ -19,11 +20,13 @@ import pytest
 from ansible_collections.virt.hostdev.plugins.module_utils.errors import HostdevError
 from ansible_collections.virt.hostdev.plugins.module_utils.host_files import HostFiles
 from ansible_collections.virt.hostdev.plugins.module_utils.model.mdev import derived_uuids
+from ansible_collections.virt.hostdev.plugins.module_utils.preparing import mdev_apply
 from ansible_collections.virt.hostdev.plugins.module_utils.preparing.mdev_apply import (
     available_methods,
     device_xml,
     ensure_mdevs,
     local_sysfs,
+    run_mdevs,
 )
 from ansible_collections.virt.hostdev.plugins.module_utils.preparing.mdev_plan import MdevAction, MdevRequest
 from ansible_collections.virt.hostdev.plugins.module_utils.reading.host_reader import read_host
@@ -403,3 +406,53 @@ def test_a_rule_masked_with_a_link_to_dev_null_is_autostart_broken_and_left_alon
     assert kernel.mdevs() == {} and kernel.definitions() == {} and tools.calls() == []
     # Transient mdevs need no rule: the mask is no concern of theirs.
     assert run(MdevRequest(name='serial', type='fake-1', persistent=False)).changed is True
+
+
+def test_a_run_past_its_timeout_names_the_action_under_way_and_takes_no_further_one(host, monkeypatch):
+    """The devices read through libvirt: the whole run is bounded by timeout, and here the kernel, not libvirtd,
+    is what is slow. The message says so and names the action under way; the session, abandoned at its deadline,
+    takes no further action when the kernel acts (before, it went on to make TWO after the run had failed)."""
+    root, kernel, tools, _run = host
+    sysfs = os.path.join(root, 'sys')
+
+    def read_as_libvirt(source, uri, sysfs_root, conn=None, timeout=None):
+        model, _used, warnings = read_host('sysfs', uri, sysfs_root)
+        return model, 'libvirt', warnings
+
+    monkeypatch.setattr(mdev_apply, 'read_host', read_as_libvirt)
+    tools.remove('mdevctl')  # the sysfs way
+    with pytest.raises(HostdevError) as raised:  # no kernel watching yet: ONE's create waits
+        run_mdevs(MdevRequest(name='serial', type='fake-1', count=2, persistent=False), 'test:///default', 'libvirt',
+                  sysfs, tools.commands(FAKE_SYSFS=sysfs), HostFiles(root), timeout=0.5, wait_timeout=60)
+    message = raised.value.message
+    assert message.startswith('the run did not finish within its timeout of 0.5 s'), message
+    assert 'create %s, the sysfs way, was under way (done before it: nothing)' % ONE in message, message
+    assert 'no further action is taken' in message and 'libvirtd' not in message.split(';')[0], message
+    with kernel.watching():
+        for thread in threading.enumerate():
+            if thread.name == 'virt-hostdev libvirt session':
+                thread.join(60)
+                assert not thread.is_alive()
+    assert set(kernel.mdevs()) <= {ONE}, kernel.mdevs()  # ONE's write was made before the deadline: TWO never
+
+
+@pytest.mark.parametrize('junk', ['', '{"mdev_type": '])
+def test_an_inactive_mdev_whose_definition_is_not_understood_is_refused_never_made_again(host, junk):
+    """mdevctl define cut short (its command_timeout: an empty or half-written file) and the mdev not started: its
+    persistence is unknown, not false, so the next run refuses up front rather than defining it again (mdevctl
+    fails half-way with 'already defined') or creating it beside its definition."""
+    root, kernel, tools, run = host
+    request = MdevRequest(name='serial', type='fake-1', count=1)
+    with pytest.raises(HostdevError):
+        run(request, env={'FAKE_MDEVCTL_FAIL': 'start'})  # defined, not started
+    parent = kernel.definitions()[ONE][0]
+    with open(os.path.join(root, 'etc', 'mdevctl.d', parent, ONE), 'w') as handle:
+        handle.write(junk)
+    tools.clear()
+    for persistent in (True, False):
+        with pytest.raises(HostdevError) as raised:
+            run(MdevRequest(name='serial', type='fake-1', count=1, persistent=persistent), methods=['mdevctl', 'sysfs'])
+        problems = raised.value.result.get('problems', [])
+        assert [item['code'] for item in problems] == ['mdev_state_unknown'], raised.value.message
+        assert 'is persistent could not be read' in raised.value.message and ONE in raised.value.message
+    assert kernel.mdevs() == {} and tools.calls() == []
