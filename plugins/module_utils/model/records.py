@@ -189,14 +189,16 @@ def _declared(values: Any, keys: Tuple[str, ...]) -> Optional[Dict[str, Any]]:
 def sriov(values: Optional[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
     """One shape for SR-IOV facts whichever reader found them (None: not SR-IOV).
 
-    numvfs is the number of virtual functions listed, when they are listed; the readers list them
-    in VF index order (virtfnN in sysfs, libvirt's own order), which is kept.
+    numvfs is the count the reader read (sysfs: sriov_numvfs), else the number of virtual functions
+    listed, when they are listed; the readers list them in VF index order (virtfnN in sysfs,
+    libvirt's own order), which is kept.
     """
     if values is None:
         return None
     functions = values.get('virtual_functions')
     shaped = dict((key, values.get(key)) for key in SRIOV_KEYS)
-    shaped['numvfs'] = len(functions) if functions is not None else values.get('numvfs')
+    if shaped['numvfs'] is None and functions is not None:
+        shaped['numvfs'] = len(functions)
     shaped['virtual_functions'] = list(functions or [])
     shaped['link'] = _declared(values.get('link'), SRIOV_LINK_KEYS)
     shaped['vgpu'] = _declared(values.get('vgpu'), SRIOV_VGPU_KEYS)

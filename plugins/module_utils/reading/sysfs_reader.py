@@ -26,10 +26,10 @@ from ansible_collections.virt.hostdev.plugins.module_utils.model.records import 
     normalize_hex_id,
     normalize_uuid,
     parse_pci_address,
-    pci_address,
     pci_address_fields,
     pci_name,
 )
+from ansible_collections.virt.hostdev.plugins.module_utils.reading.sysfs_sriov import SriovLinks, read_sriov, vf_indexes
 from ansible_collections.virt.hostdev.plugins.module_utils.reading.sysfs_tree import SysfsTree
 
 # SCSI peripheral device types as libvirt names them.
@@ -61,6 +61,7 @@ class SysfsReader:
         self.tree = tree if isinstance(tree, SysfsTree) else SysfsTree(tree)
         self._definitions: Optional[Dict[str, Definition]] = None
         self._definitions_read = False
+        self._sriov_links = SriovLinks()
 
     def definitions(self) -> Optional[Dict[str, Definition]]:
         """mdevctl's definitions (mdev_definitions.read_definitions), read once per reader."""
@@ -105,7 +106,7 @@ class SysfsReader:
             'numa_node': self._attr_int(path, 'numa_node'),
             'boot_vga': None if boot_vga is None else boot_vga == '1',
             'reset_method': reset_method.split() if reset_method else None,
-            'sriov': self._sriov(path),
+            'sriov': read_sriov(self.tree, path, self._sriov_links),
             'mdev_types': self._mdev_types(path),
         })
 
@@ -119,56 +120,6 @@ class SysfsReader:
             self.tree.warnings.append('the iommu_group link of %s cannot be read as a group number (%s); '
                                       'its IOMMU group is unknown' % (name, target or 'unreadable'))
         return None
-
-    def _sriov(self, path):
-        totalvfs = self._attr_int(path, 'sriov_totalvfs')
-        physfn = self.tree.link_name(os.path.join(path, 'physfn'))
-        if totalvfs is None and physfn is None:
-            return None
-        physical = parse_pci_address(physfn) if physfn else None
-        if totalvfs is None:
-            # A VF lists no virtual functions of its own; its index comes from its PF's list
-            # (records.link_virtual_functions), which saves listing every VF's directory.
-            return {'physical_function': pci_address(*physical) if physical else None,
-                    'vgpu': self._vgpu(path)}
-        virtfns = []
-        for entry in self.tree.listdir(path):
-            index = entry[len('virtfn'):]
-            if entry.startswith('virtfn') and index.isdigit() and index.isascii():
-                address = parse_pci_address(self.tree.link_name(os.path.join(path, entry)) or '')
-                if address:
-                    virtfns.append((int(index), pci_address(*address)))
-        autoprobe = self._attr(path, 'sriov_drivers_autoprobe')
-        return {
-            'totalvfs': totalvfs,
-            'numvfs': self._attr_int(path, 'sriov_numvfs'),
-            'drivers_autoprobe': {'1': True, '0': False}.get(autoprobe or ''),
-            'offset': self._attr_int(path, 'sriov_offset'),
-            'stride': self._attr_int(path, 'sriov_stride'),
-            'virtual_functions': [address for _index, address in sorted(virtfns)],
-            'physical_function': pci_address(*physical) if physical else None,
-        }
-
-    def _vgpu(self, path):
-        """NVIDIA's vGPU attributes of a VF (its nvidia/ directory), or None without them.
-
-        creatable_vgpu_types lists 'ID : name' lines under a header; current_vgpu_type is the ID
-        of the type the VF has (0: none yet). What cannot be read is None, with a warning.
-        """
-        directory = os.path.join(path, 'nvidia')
-        if not os.path.isdir(directory):
-            return None
-        creatable = self._attr(directory, 'creatable_vgpu_types')
-        current = self._attr_int(directory, 'current_vgpu_type')
-        if creatable is None or current is None:
-            self.tree.warnings.append('the vGPU attributes of %s (nvidia/creatable_vgpu_types, current_vgpu_type) '
-                                      'cannot be read: what cannot be read is null' % os.path.basename(path))
-        types = None if creatable is None else []
-        for line in (creatable or '').splitlines():
-            number, _sep, name = line.partition(':')
-            if number.strip().isdigit() and number.strip().isascii():
-                types.append({'id': int(number.strip()), 'name': name.strip() or None})
-        return {'creatable_types': types, 'current_type': current}
 
     def _mdev_types(self, path):
         """The types an mdev parent offers (its mdev_supported_types/), None for no parent."""
@@ -371,6 +322,7 @@ class SysfsReader:
             if record['type'] == 'pci' and (record.get('pci') or {}).get('mdev_types') is not None:
                 record['capabilities'] = ['mdev_types']  # libvirt's sub-capability of a PCI parent
             records.append(record)
+        vf_indexes(records, self._sriov_links, self.tree.warnings)
         records.extend(self.defined_mdevs(records))
         fill_names(records, self.tree)
         return records
