@@ -45,6 +45,9 @@ SCSI_ENTRY_PATTERNS = {
     'scsi': re.compile(r'^[0-9]+:[0-9]+:[0-9]+:[0-9]+$'),
 }
 
+# The kernel prints a type's available_instances as an unsigned int.
+MAX_AVAILABLE_INSTANCES = 0xffffffff
+
 USB_INTERFACE_ATTRIBUTES = (('number', 'bInterfaceNumber'), ('class', 'bInterfaceClass'),
                             ('subclass', 'bInterfaceSubClass'), ('protocol', 'bInterfaceProtocol'))
 
@@ -131,7 +134,8 @@ class SysfsReader:
             directory = os.path.join(types_dir, type_id)
             types.append({'type': type_id, 'name': self._attr(directory, 'name'),
                           'device_api': self._attr(directory, 'device_api'),
-                          'available_instances': self._attr_int(directory, 'available_instances'),
+                          'available_instances': self.tree.read_count(os.path.join(directory, 'available_instances'),
+                                                                      MAX_AVAILABLE_INSTANCES),
                           'description': self._attr(directory, 'description') or None})
         return types
 
@@ -143,12 +147,25 @@ class SysfsReader:
             return None
         group = self.tree.link_name(os.path.join(path, 'iommu_group'))
         persistent, autostart = definition_states(self.definitions(), uuid)
-        return {'uuid': uuid, 'type': self.tree.link_name(os.path.join(path, 'mdev_type')),
-                'device_api': self._attr(os.path.join(path, 'mdev_type'), 'device_api'),
+        type_dir = self._mdev_type_dir(path, uuid)
+        return {'uuid': uuid, 'type': os.path.basename(type_dir) if type_dir else None,
+                'device_api': self._attr(type_dir, 'device_api') if type_dir else None,
                 'parent_address': os.path.basename(os.path.dirname(path)),
                 'iommu_group': int(group) if group and group.isdigit() and group.isascii() else None,
                 'active': True,
                 'persistent': persistent, 'autostart': autostart}
+
+    def _mdev_type_dir(self, path: str, uuid: str) -> Optional[str]:
+        """The directory of an mdev's type: where its mdev_type link leads, when that is a type its parent
+        offers (<parent>/mdev_supported_types/<type>); None, with a warning, when it is not (missing,
+        dangling, or leading elsewhere: the link's last word would be a type read from junk)."""
+        link = os.path.join(path, 'mdev_type')
+        real = self.tree.resolved(link)
+        if os.path.dirname(real) == os.path.join(os.path.dirname(path), 'mdev_supported_types') and os.path.isdir(real):
+            return real
+        self.tree.warnings.append('the mdev_type link of mdev %s (%s) names no type its parent offers: its type is '
+                                  'unknown' % (uuid, self.tree.libvirt_path(link)))
+        return None
 
     def usb_details(self, path: str) -> Dict[str, Any]:
         """The values of a usb_device record from its sysfs directory (names: see read_devices)."""
@@ -267,7 +284,13 @@ class SysfsReader:
         for entry in tree.listdir(mdev_root):
             uuid = normalize_uuid(entry)
             if uuid is not None:
-                parent = os.path.basename(os.path.dirname(tree.resolved(os.path.join(mdev_root, entry))))
+                real = tree.resolved(os.path.join(mdev_root, entry))
+                if os.path.isdir(real) and normalize_uuid(os.path.basename(real)) != uuid:
+                    # The kernel names the link as the directory: this one would give B's values A's name.
+                    tree.warnings.append('bus/mdev/devices/%s leads to %s, the directory of another mdev: skipped'
+                                         % (entry, tree.libvirt_path(real)))
+                    continue
+                parent = os.path.basename(os.path.dirname(real))
                 found.append((os.path.join(mdev_root, entry), mdev_name(uuid, parent), 'mdev', None))
         return found
 

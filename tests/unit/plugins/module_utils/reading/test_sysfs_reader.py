@@ -367,3 +367,47 @@ def test_a_vf_two_pfs_name_is_the_vf_of_the_one_its_physfn_names(sriov_copy):
         'the physfn of 0000:07:00.1 names 0000:07:00.0, whose virtfn links do not name it: its VF index is unknown',
         'virtfn1 of 0000:06:00.0 names %s, whose physfn names 0000:07:00.0: it is read as a VF of 0000:07:00.0'
         % net_vf(1)]
+
+
+# -- junk in the mdev attributes and links of a tree (the sample host's mtty parent and its two mdevs) --
+
+MTTY = 'devices/virtual/mtty/mtty'
+
+
+@pytest.mark.parametrize('junk', [b'-3\n', b'99999999999999999999999\n', b'abc\n', 'DIRECTORY'])
+def test_junk_available_instances_is_unknown_with_a_warning(sample_copy, junk):
+    plant(os.path.join(sample_copy, MTTY, 'mdev_supported_types/mtty-1/available_instances'), junk)
+    reader = SysfsReader(sample_copy)
+    types = by_name(reader.read_devices())['mtty_mtty']['mdev_parent']['types']
+    assert [item['available_instances'] for item in types] == [None, 10]
+    assert [warning for warning in reader.warnings if 'available_instances' in warning] == [
+        '/sys/%s/mdev_supported_types/mtty-1/available_instances cannot be read as a count (%s): it is taken as '
+        'unknown' % (MTTY, 'unreadable' if isinstance(junk, str) else repr(junk.decode().strip()))]
+
+
+@pytest.mark.parametrize('target', ['../mdev_supported_types/mtty-9', '../../../../devices/pci0000:00/0000:00:02.0', None])
+def test_an_mdev_type_link_that_names_no_type_of_its_parent_is_unknown(sample_copy, target):
+    """Dangling, leading out of its parent's mdev_supported_types, or missing: the type is not the link's last word."""
+    link = os.path.join(sample_copy, MTTY, FREE_UUID, 'mdev_type')
+    os.remove(link)
+    if target:
+        os.symlink(target, link)
+    reader = SysfsReader(sample_copy)
+    mdev = by_name(reader.read_devices())['mdev_%s_mtty' % FREE_UUID.replace('-', '_')]['mdev']
+    assert (mdev['type'], mdev['device_api']) == (None, None)
+    assert [warning for warning in reader.warnings if 'mdev_type' in warning] == [
+        'the mdev_type link of mdev %s (/sys/%s/%s/mdev_type) names no type its parent offers: its type is unknown'
+        % (FREE_UUID, MTTY, FREE_UUID)]
+
+
+def test_an_mdev_bus_entry_that_leads_to_another_uuid_is_skipped_with_a_warning(sample_copy):
+    """/sys/bus/mdev/devices/<A> leading to the directory of mdev B: no record named A with B's values, and B keeps
+    its own name and record."""
+    entry = os.path.join(sample_copy, 'bus/mdev/devices', FREE_UUID)
+    relink(entry, '../../../%s/%s' % (MTTY, HELD_UUID))
+    reader = SysfsReader(sample_copy)
+    records = by_name(reader.read_devices())
+    assert 'mdev_%s_mtty' % FREE_UUID.replace('-', '_') not in records
+    assert records['mdev_%s_mtty' % HELD_UUID.replace('-', '_')]['mdev']['uuid'] == HELD_UUID
+    assert [warning for warning in reader.warnings if FREE_UUID in warning] == [
+        'bus/mdev/devices/%s leads to %s, the directory of another mdev: skipped' % (FREE_UUID, '/sys/%s/%s' % (MTTY, HELD_UUID))]
