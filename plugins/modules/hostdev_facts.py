@@ -329,8 +329,9 @@ ansible_facts:
                   type: dict
                   returned: always
                   contains:
-                    totalvfs: {description: "How many VFs the PF can have (C(sriov_totalvfs)).", type: int, returned: always, sample: 7}
-                    numvfs: {description: "How many VFs the PF has now (those listed).", type: int, returned: always, sample: 4}
+                    totalvfs: {description: "How many VFs the PF can have (C(sriov_totalvfs)); null, with a warning, when the file holds
+                        no count.", type: int, returned: always, sample: 7}
+                    numvfs: {description: "How many VFs the PF has now (C(sriov_numvfs), else those listed).", type: int, returned: always, sample: 4}
                     drivers_autoprobe: {description: "Whether the PF's new VFs bind to their driver at once (C(sriov_drivers_autoprobe));
                         null when unknown.", type: bool, returned: in full facts, sample: true}
                     offset: {description: "The PF's C(sriov_offset), the routing ID of its first VF less its own; with C(stride),
@@ -340,7 +341,8 @@ ansible_facts:
                     virtual_functions: {description: "The PF's VFs' PCI addresses, in VF index order.",
                         type: list, elements: str, returned: in full facts, sample: ["0000:41:10.0", "0000:41:10.2"]}
                     physical_function: {description: "A VF's PF, its PCI address.", type: str, returned: always, sample: "0000:41:00.0"}
-                    vf_index: {description: "A VF's index on its PF (its C(virtfnN)).", type: int, returned: always, sample: 1}
+                    vf_index: {description: "A VF's index on its PF (its C(virtfnN)); null when the PF's links and the VF's
+                        disagree.", type: int, returned: always, sample: 1}
                     netdev: {description: "The function's network interface, when it has one.", type: str, returned: in full facts,
                         sample: enp65s0f0v1}
                     link:

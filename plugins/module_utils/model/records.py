@@ -189,14 +189,16 @@ def _declared(values: Any, keys: Tuple[str, ...]) -> Optional[Dict[str, Any]]:
 def sriov(values: Optional[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
     """One shape for SR-IOV facts whichever reader found them (None: not SR-IOV).
 
-    numvfs is the number of virtual functions listed, when they are listed; the readers list them
-    in VF index order (virtfnN in sysfs, libvirt's own order), which is kept.
+    numvfs is the count the reader read (sysfs: sriov_numvfs), else the number of virtual functions
+    listed, when they are listed; the readers list them in VF index order (virtfnN in sysfs,
+    libvirt's own order), which is kept.
     """
     if values is None:
         return None
     functions = values.get('virtual_functions')
     shaped = dict((key, values.get(key)) for key in SRIOV_KEYS)
-    shaped['numvfs'] = len(functions) if functions is not None else values.get('numvfs')
+    if shaped['numvfs'] is None and functions is not None:
+        shaped['numvfs'] = len(functions)
     shaped['virtual_functions'] = list(functions or [])
     shaped['link'] = _declared(values.get('link'), SRIOV_LINK_KEYS)
     shaped['vgpu'] = _declared(values.get('vgpu'), SRIOV_VGPU_KEYS)
@@ -292,7 +294,7 @@ def fill_gaps(record: Dict[str, Any], other: Dict[str, Any]) -> None:
 
 def link_virtual_functions(records: Iterable[Record]) -> None:
     """Fill what a function's SR-IOV facts take from the other records of the same read: a VF's
-    vf_index (its place in its PF's list) and each function's netdev (its net child's interface).
+    vf_index (its place in its own PF's list) and each function's netdev (its net child's interface).
 
     One pass over the records, so a host of thousands of VFs costs what its records do.
     """
@@ -302,7 +304,8 @@ def link_virtual_functions(records: Iterable[Record]) -> None:
         interface = (record.get('net') or {}).get('interface') if record.get('type') == 'net' else None
         if interface and record.get('parent'):
             interfaces.setdefault(record['parent'], []).append(interface)
-    index_of: Dict[str, int] = {}
+    # By (PF, VF): a VF another PF lists too (junk in a tree) takes its index from its own PF's list.
+    index_of: Dict[Tuple[Any, str], int] = {}
     functions = []
     for record in records:
         values = (record.get('pci') or {}).get('sriov') if record.get('type') == 'pci' else None
@@ -310,12 +313,12 @@ def link_virtual_functions(records: Iterable[Record]) -> None:
             continue
         functions.append((record, values))
         for index, address in enumerate(values.get('virtual_functions') or ()):
-            index_of[address] = index
+            index_of[(record['pci'].get('address'), address)] = index
     for record, values in functions:
         if values.get('netdev') is None and record['name'] in interfaces:
             values['netdev'] = sorted(interfaces[record['name']])[0]
         if values.get('physical_function') is not None and values.get('vf_index') is None:
-            values['vf_index'] = index_of.get(record['pci'].get('address'))
+            values['vf_index'] = index_of.get((values['physical_function'], record['pci'].get('address')))
 
 
 def unique_sources(sources: Iterable[Dict[str, Any]]) -> List[Dict[str, Any]]:

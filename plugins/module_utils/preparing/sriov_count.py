@@ -177,6 +177,10 @@ def plan_vfs(model: HostModel, request: VfRequest) -> VfPlan:
                                      'physical function' % (name, sriov['physical_function'])))
         return plan
     total = sriov.get('totalvfs')
+    if total is None and sriov:  # a PF whose sriov_totalvfs is junk (the reader warned)
+        plan.problems.append(problem('not_sriov_pf', name, '%s is an SR-IOV physical function whose sriov_totalvfs '
+                                     'cannot be read (see the warnings): its VF count is not changed' % name))
+        return plan
     if total is None:
         plan.problems.append(problem('not_sriov_pf', name, '%s is not an SR-IOV physical function (it has no '
                                      'sriov_totalvfs)' % name))

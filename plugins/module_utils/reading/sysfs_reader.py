@@ -26,10 +26,10 @@ from ansible_collections.virt.hostdev.plugins.module_utils.model.records import 
     normalize_hex_id,
     normalize_uuid,
     parse_pci_address,
-    pci_address,
     pci_address_fields,
     pci_name,
 )
+from ansible_collections.virt.hostdev.plugins.module_utils.reading.sysfs_sriov import SriovLinks, read_sriov, vf_indexes
 from ansible_collections.virt.hostdev.plugins.module_utils.reading.sysfs_tree import SysfsTree
 
 # SCSI peripheral device types as libvirt names them.
@@ -44,6 +44,9 @@ SCSI_ENTRY_PATTERNS = {
     'scsi_target': re.compile(r'^target[0-9]+:[0-9]+:[0-9]+$'),
     'scsi': re.compile(r'^[0-9]+:[0-9]+:[0-9]+:[0-9]+$'),
 }
+
+# The kernel prints a type's available_instances as an unsigned int.
+MAX_AVAILABLE_INSTANCES = 0xffffffff
 
 USB_INTERFACE_ATTRIBUTES = (('number', 'bInterfaceNumber'), ('class', 'bInterfaceClass'),
                             ('subclass', 'bInterfaceSubClass'), ('protocol', 'bInterfaceProtocol'))
@@ -61,6 +64,7 @@ class SysfsReader:
         self.tree = tree if isinstance(tree, SysfsTree) else SysfsTree(tree)
         self._definitions: Optional[Dict[str, Definition]] = None
         self._definitions_read = False
+        self._sriov_links = SriovLinks()
 
     def definitions(self) -> Optional[Dict[str, Definition]]:
         """mdevctl's definitions (mdev_definitions.read_definitions), read once per reader."""
@@ -105,7 +109,7 @@ class SysfsReader:
             'numa_node': self._attr_int(path, 'numa_node'),
             'boot_vga': None if boot_vga is None else boot_vga == '1',
             'reset_method': reset_method.split() if reset_method else None,
-            'sriov': self._sriov(path),
+            'sriov': read_sriov(self.tree, path, self._sriov_links),
             'mdev_types': self._mdev_types(path),
         })
 
@@ -120,56 +124,6 @@ class SysfsReader:
                                       'its IOMMU group is unknown' % (name, target or 'unreadable'))
         return None
 
-    def _sriov(self, path):
-        totalvfs = self._attr_int(path, 'sriov_totalvfs')
-        physfn = self.tree.link_name(os.path.join(path, 'physfn'))
-        if totalvfs is None and physfn is None:
-            return None
-        physical = parse_pci_address(physfn) if physfn else None
-        if totalvfs is None:
-            # A VF lists no virtual functions of its own; its index comes from its PF's list
-            # (records.link_virtual_functions), which saves listing every VF's directory.
-            return {'physical_function': pci_address(*physical) if physical else None,
-                    'vgpu': self._vgpu(path)}
-        virtfns = []
-        for entry in self.tree.listdir(path):
-            index = entry[len('virtfn'):]
-            if entry.startswith('virtfn') and index.isdigit() and index.isascii():
-                address = parse_pci_address(self.tree.link_name(os.path.join(path, entry)) or '')
-                if address:
-                    virtfns.append((int(index), pci_address(*address)))
-        autoprobe = self._attr(path, 'sriov_drivers_autoprobe')
-        return {
-            'totalvfs': totalvfs,
-            'numvfs': self._attr_int(path, 'sriov_numvfs'),
-            'drivers_autoprobe': {'1': True, '0': False}.get(autoprobe or ''),
-            'offset': self._attr_int(path, 'sriov_offset'),
-            'stride': self._attr_int(path, 'sriov_stride'),
-            'virtual_functions': [address for _index, address in sorted(virtfns)],
-            'physical_function': pci_address(*physical) if physical else None,
-        }
-
-    def _vgpu(self, path):
-        """NVIDIA's vGPU attributes of a VF (its nvidia/ directory), or None without them.
-
-        creatable_vgpu_types lists 'ID : name' lines under a header; current_vgpu_type is the ID
-        of the type the VF has (0: none yet). What cannot be read is None, with a warning.
-        """
-        directory = os.path.join(path, 'nvidia')
-        if not os.path.isdir(directory):
-            return None
-        creatable = self._attr(directory, 'creatable_vgpu_types')
-        current = self._attr_int(directory, 'current_vgpu_type')
-        if creatable is None or current is None:
-            self.tree.warnings.append('the vGPU attributes of %s (nvidia/creatable_vgpu_types, current_vgpu_type) '
-                                      'cannot be read: what cannot be read is null' % os.path.basename(path))
-        types = None if creatable is None else []
-        for line in (creatable or '').splitlines():
-            number, _sep, name = line.partition(':')
-            if number.strip().isdigit() and number.strip().isascii():
-                types.append({'id': int(number.strip()), 'name': name.strip() or None})
-        return {'creatable_types': types, 'current_type': current}
-
     def _mdev_types(self, path):
         """The types an mdev parent offers (its mdev_supported_types/), None for no parent."""
         types_dir = os.path.join(path, 'mdev_supported_types')
@@ -180,7 +134,8 @@ class SysfsReader:
             directory = os.path.join(types_dir, type_id)
             types.append({'type': type_id, 'name': self._attr(directory, 'name'),
                           'device_api': self._attr(directory, 'device_api'),
-                          'available_instances': self._attr_int(directory, 'available_instances'),
+                          'available_instances': self.tree.read_count(os.path.join(directory, 'available_instances'),
+                                                                      MAX_AVAILABLE_INSTANCES),
                           'description': self._attr(directory, 'description') or None})
         return types
 
@@ -192,12 +147,25 @@ class SysfsReader:
             return None
         group = self.tree.link_name(os.path.join(path, 'iommu_group'))
         persistent, autostart = definition_states(self.definitions(), uuid)
-        return {'uuid': uuid, 'type': self.tree.link_name(os.path.join(path, 'mdev_type')),
-                'device_api': self._attr(os.path.join(path, 'mdev_type'), 'device_api'),
+        type_dir = self._mdev_type_dir(path, uuid)
+        return {'uuid': uuid, 'type': os.path.basename(type_dir) if type_dir else None,
+                'device_api': self._attr(type_dir, 'device_api') if type_dir else None,
                 'parent_address': os.path.basename(os.path.dirname(path)),
                 'iommu_group': int(group) if group and group.isdigit() and group.isascii() else None,
                 'active': True,
                 'persistent': persistent, 'autostart': autostart}
+
+    def _mdev_type_dir(self, path: str, uuid: str) -> Optional[str]:
+        """The directory of an mdev's type: where its mdev_type link leads, when that is a type its parent
+        offers (<parent>/mdev_supported_types/<type>); None, with a warning, when it is not (missing,
+        dangling, or leading elsewhere: the link's last word would be a type read from junk)."""
+        link = os.path.join(path, 'mdev_type')
+        real = self.tree.resolved(link)
+        if os.path.dirname(real) == os.path.join(os.path.dirname(path), 'mdev_supported_types') and os.path.isdir(real):
+            return real
+        self.tree.warnings.append('the mdev_type link of mdev %s (%s) names no type its parent offers: its type is '
+                                  'unknown' % (uuid, self.tree.libvirt_path(link)))
+        return None
 
     def usb_details(self, path: str) -> Dict[str, Any]:
         """The values of a usb_device record from its sysfs directory (names: see read_devices)."""
@@ -316,7 +284,13 @@ class SysfsReader:
         for entry in tree.listdir(mdev_root):
             uuid = normalize_uuid(entry)
             if uuid is not None:
-                parent = os.path.basename(os.path.dirname(tree.resolved(os.path.join(mdev_root, entry))))
+                real = tree.resolved(os.path.join(mdev_root, entry))
+                if os.path.isdir(real) and normalize_uuid(os.path.basename(real)) != uuid:
+                    # The kernel names the link as the directory: this one would give B's values A's name.
+                    tree.warnings.append('bus/mdev/devices/%s leads to %s, the directory of another mdev: skipped'
+                                         % (entry, tree.libvirt_path(real)))
+                    continue
+                parent = os.path.basename(os.path.dirname(real))
                 found.append((os.path.join(mdev_root, entry), mdev_name(uuid, parent), 'mdev', None))
         return found
 
@@ -371,6 +345,7 @@ class SysfsReader:
             if record['type'] == 'pci' and (record.get('pci') or {}).get('mdev_types') is not None:
                 record['capabilities'] = ['mdev_types']  # libvirt's sub-capability of a PCI parent
             records.append(record)
+        vf_indexes(records, self._sriov_links, self.tree.warnings)
         records.extend(self.defined_mdevs(records))
         fill_names(records, self.tree)
         return records

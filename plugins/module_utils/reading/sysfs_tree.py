@@ -15,7 +15,7 @@ unreadable file means the same everywhere: None, or an empty listing.
 import os
 from typing import Dict, List, Optional
 
-from ansible_collections.virt.hostdev.plugins.module_utils.errors import HostdevError
+from ansible_collections.virt.hostdev.plugins.module_utils.errors import HostdevError, shown
 
 # Directories every sysfs has; a root without them describes no host at all.
 SYSFS_LANDMARKS = ('devices', 'bus', 'class')
@@ -114,6 +114,20 @@ class SysfsTree:
             return int(text, base)
         except ValueError:
             return None
+
+    def read_count(self, path: str, maximum: int) -> Optional[int]:
+        """A count a sysfs file holds (ASCII digits, at most maximum), or None: silently when the file is not
+        there, with a warning naming it when it is there but holds no such count (unreadable, junk, negative,
+        too big): a confident number from junk would be worse than none."""
+        text = self.read(path)
+        if text is not None and text.isdigit() and text.isascii() and len(text) <= len(str(maximum)) \
+                and int(text) <= maximum:
+            return int(text)
+        if text is None and not os.path.lexists(path):
+            return None
+        self.warnings.append('%s cannot be read as a count (%s): it is taken as unknown'
+                             % (self.libvirt_path(path), 'unreadable' if text is None else shown(repr(text))))
+        return None
 
     def link_name(self, path: str) -> Optional[str]:
         """The last component of a symlink's target, or None."""

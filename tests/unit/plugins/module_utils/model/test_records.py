@@ -99,6 +99,19 @@ def test_a_vf_whose_pf_was_not_read_has_no_index():
     assert orphan['pci']['sriov']['vf_index'] is None
 
 
+def test_a_vf_takes_its_index_from_its_own_pf_not_from_another_that_lists_it():
+    """Junk in a tree: a second PF's virtfn2 names a VF whose physfn is the first PF. Its index is its place in
+    its own PF's list (the one `ip link` of that PF's interface goes by), whatever the other says."""
+    own = _pci('pci_0000_06_00_0', '0000:06:00.0', {'totalvfs': 7, 'virtual_functions': ['0000:06:10.0', '0000:06:10.2']})
+    other = _pci('pci_0000_07_00_0', '0000:07:00.0', {'totalvfs': 2, 'virtual_functions': [
+        '0000:07:00.1', '0000:07:00.2', '0000:06:10.2']})
+    vf = _pci('pci_0000_06_10_2', '0000:06:10.2', {'physical_function': '0000:06:00.0'})
+    stray = _pci('pci_0000_07_00_1', '0000:07:00.1', {'physical_function': '0000:06:00.0'})  # its PF does not list it
+    records.link_virtual_functions([own, other, vf, stray])
+    assert vf['pci']['sriov']['vf_index'] == 1
+    assert stray['pci']['sriov']['vf_index'] is None
+
+
 def test_sysfs_fills_what_libvirt_does_not_say_of_a_pf():
     from_libvirt = _pci('pci_0000_3b_00_0', '0000:3b:00.0', {'totalvfs': 8, 'virtual_functions': ['0000:3b:01.0']})
     from_sysfs = _pci('pci_0000_3b_00_0', '0000:3b:00.0', {'totalvfs': 7, 'virtual_functions': [],

@@ -75,6 +75,16 @@ def test_a_device_that_is_no_sriov_pf_is_refused(tmp_path, device, code, words):
     assert words in plan.problems[0]['message']
 
 
+def test_a_pf_whose_sriov_totalvfs_cannot_be_read_is_refused_saying_so(tmp_path):
+    """Not "it has no sriov_totalvfs": the file is there, holding junk, and the limit is unknown."""
+    root, _kernel = sriov_host(str(tmp_path), numvfs=2)
+    write(root, 'sys/bus/pci/devices/%s/sriov_totalvfs' % PF, 'junk\n')
+    plan = plan_vfs(model_of(root), VfRequest(device=PF, count=1))
+    assert codes(plan) == [('not_sriov_pf', PF_NAME)] and plan.writes == []
+    assert plan.problems[0]['message'] == ('pci_0000_02_00_0 is an SR-IOV physical function whose sriov_totalvfs '
+                                           'cannot be read (see the warnings): its VF count is not changed')
+
+
 def test_a_netdev_that_is_no_pci_device_is_refused(tmp_path):
     root, _kernel = sriov_host(str(tmp_path))
     os.makedirs(os.path.join(root, 'sys/devices/virtual/net/br0'))

@@ -8,7 +8,11 @@ import pytest
 from ansible_collections.virt.hostdev.plugins.module_utils.reading.host_reader import read_host
 from ansible_collections.virt.hostdev.plugins.module_utils.reading.sysfs_reader import SysfsReader, libvirt_style_name
 
+from ansible_collections.virt.hostdev.plugins.module_utils.model.host_facts import host_facts
+
 from support.fake_host import write
+from fixtures.sample_host import build_tree
+from fixtures.sriov_host import NVME_PF, add_sriov, net_vf
 from fixtures.synthetic_host import sriov_vf_address, synthetic_sriov_sysfs
 
 
@@ -259,3 +263,151 @@ def test_without_mdevctl_persistence_is_unknown_not_false(sample_copy):
     records = by_name(SysfsReader(sample_copy).read_devices())
     held = records['mdev_%s_mtty' % HELD_UUID.replace('-', '_')]['mdev']
     assert (held['active'], held['persistent'], held['autostart']) == (True, None, None)
+
+
+# -- junk in the SR-IOV attributes and links of a tree (fixtures.sriov_host: igb PF 06:00.0 with 4 VFs) --
+
+NET_PF_PATH = '/sys/devices/pci0000:00/0000:00:1d.0/0000:06:00.0'
+
+
+@pytest.fixture()
+def sriov_copy(tmp_path):
+    """The sample host with the igb and NVMe PFs of fixtures.sriov_host, for a test to break."""
+    return add_sriov(build_tree(str(tmp_path)))
+
+
+def plant(path, junk):
+    """Replace the file at path by junk: bytes, 'DIRECTORY' (a read fails) or 'DANGLING' (a link to nothing)."""
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path)
+    elif os.path.lexists(path):
+        os.remove(path)
+    if junk == 'DIRECTORY':
+        os.mkdir(path)
+    elif junk == 'DANGLING':
+        os.symlink('nowhere', path)
+    else:
+        with open(path, 'wb') as handle:
+            handle.write(junk)
+
+
+def facts_of(sysfs):
+    model, used, warnings = read_host('sysfs', sysfs_root=sysfs)
+    return by_name(host_facts(model, used)['devices']), warnings
+
+
+JUNK_COUNTS = [b'', b'abc\n', b'-1\n', b'99999999999999999999999\n', b'7\x00', b'1_0\n', '\u0664\n'.encode(),
+               'DIRECTORY', 'DANGLING']
+
+
+@pytest.mark.parametrize('junk', JUNK_COUNTS)
+def test_a_pf_whose_totalvfs_is_junk_is_still_a_pf_with_its_vfs(sriov_copy, junk):
+    """An unreadable sriov_totalvfs made the PF no SR-IOV device at all: assignable, with 4 VFs enabled."""
+    plant(os.path.join(sriov_copy, NET_PF_PATH[len('/sys/'):], 'sriov_totalvfs'), junk)
+    devices, warnings = facts_of(sriov_copy)
+    pf = devices['pci_0000_06_00_0']
+    sriov = pf['pci']['sriov']
+    assert (sriov['totalvfs'], sriov['numvfs']) == (None, 4)
+    assert sriov['virtual_functions'] == [net_vf(index) for index in range(4)]
+    assert not pf['assignable'] and 'has_virtual_functions' in pf['blockers']
+    assert [devices['pci_' + net_vf(index).replace(':', '_').replace('.', '_')]['pci']['sriov']['vf_index']
+            for index in range(4)] == [0, 1, 2, 3]
+    assert [warning for warning in warnings if 'sriov_totalvfs' in warning] == [
+        '%s/sriov_totalvfs cannot be read as a count (%s): it is taken as unknown' % (
+            NET_PF_PATH, 'unreadable' if isinstance(junk, str) else repr(junk.decode('utf-8').strip()))]
+
+
+@pytest.mark.parametrize('attribute', ['sriov_numvfs', 'sriov_offset', 'sriov_stride'])
+def test_junk_in_the_other_counts_of_a_pf_is_unknown_with_a_warning(sriov_copy, attribute):
+    plant(os.path.join(sriov_copy, NET_PF_PATH[len('/sys/'):], attribute), b'-2\n')
+    devices, warnings = facts_of(sriov_copy)
+    sriov = devices['pci_0000_06_00_0']['pci']['sriov']
+    assert sriov['offset'] is None and sriov['stride'] is None
+    assert sriov['numvfs'] == 4  # the VFs it lists
+    assert [warning for warning in warnings if attribute in warning] == [
+        "%s/%s cannot be read as a count ('-2'): it is taken as unknown" % (NET_PF_PATH, attribute)]
+
+
+def vf_name(index):
+    return 'pci_' + net_vf(index).replace(':', '_').replace('.', '_')
+
+
+def relink(path, target):
+    os.remove(path)
+    os.symlink(target, path)
+
+
+def test_a_gap_in_the_virtfn_links_does_not_shift_the_vf_indexes(sriov_copy):
+    """virtfn1 names no PCI function: VF 2 stays VF 2 (its MAC and VLAN from `ip link` go by the index)."""
+    pf = os.path.join(sriov_copy, NET_PF_PATH[len('/sys/'):])
+    relink(os.path.join(pf, 'virtfn1'), 'junk')
+    devices, warnings = facts_of(sriov_copy)
+    sriov = devices['pci_0000_06_00_0']['pci']['sriov']
+    assert (sriov['numvfs'], sriov['virtual_functions']) == (4, [net_vf(0), net_vf(2), net_vf(3)])
+    assert [devices[vf_name(index)]['pci']['sriov']['vf_index'] for index in range(4)] == [0, None, 2, 3]
+    assert [warning for warning in warnings if 'virtfn' in warning] == [
+        "%s/virtfn1 names 'junk', not a PCI function: that VF is not listed" % NET_PF_PATH,
+        '%s/sriov_numvfs says 4 VFs, but 3 virtfn links name one: the PF\'s VF count is taken from sriov_numvfs'
+        % NET_PF_PATH,
+        'the physfn of %s names 0000:06:00.0, whose virtfn links do not name it: its VF index is unknown' % net_vf(1)]
+
+
+def test_a_vf_two_pfs_name_is_the_vf_of_the_one_its_physfn_names(sriov_copy):
+    """The NVMe PF's virtfn0 names the igb PF's VF 1, whose physfn names the NVMe PF: it is VF 0 of the NVMe
+    PF (both its links say so), not VF 1 of the igb PF, and the links that disagree are named."""
+    nvme = os.path.realpath(os.path.join(sriov_copy, 'bus/pci/devices', NVME_PF))
+    vf = os.path.realpath(os.path.join(sriov_copy, 'bus/pci/devices', net_vf(1)))
+    relink(os.path.join(nvme, 'virtfn0'), os.path.relpath(vf, nvme))
+    relink(os.path.join(vf, 'physfn'), os.path.relpath(nvme, vf))
+    devices, warnings = facts_of(sriov_copy)
+    assert [devices[vf_name(index)]['pci']['sriov']['vf_index'] for index in range(4)] == [0, 0, 2, 3]
+    assert devices[vf_name(1)]['pci']['sriov']['physical_function'] == NVME_PF
+    assert devices['pci_0000_07_00_1']['pci']['sriov']['vf_index'] is None  # no longer named by its PF
+    assert sorted(warning for warning in warnings if 'virtfn' in warning) == [
+        'the physfn of 0000:07:00.1 names 0000:07:00.0, whose virtfn links do not name it: its VF index is unknown',
+        'virtfn1 of 0000:06:00.0 names %s, whose physfn names 0000:07:00.0: it is read as a VF of 0000:07:00.0'
+        % net_vf(1)]
+
+
+# -- junk in the mdev attributes and links of a tree (the sample host's mtty parent and its two mdevs) --
+
+MTTY = 'devices/virtual/mtty/mtty'
+
+
+@pytest.mark.parametrize('junk', [b'-3\n', b'99999999999999999999999\n', b'abc\n', 'DIRECTORY'])
+def test_junk_available_instances_is_unknown_with_a_warning(sample_copy, junk):
+    plant(os.path.join(sample_copy, MTTY, 'mdev_supported_types/mtty-1/available_instances'), junk)
+    reader = SysfsReader(sample_copy)
+    types = by_name(reader.read_devices())['mtty_mtty']['mdev_parent']['types']
+    assert [item['available_instances'] for item in types] == [None, 10]
+    assert [warning for warning in reader.warnings if 'available_instances' in warning] == [
+        '/sys/%s/mdev_supported_types/mtty-1/available_instances cannot be read as a count (%s): it is taken as '
+        'unknown' % (MTTY, 'unreadable' if isinstance(junk, str) else repr(junk.decode().strip()))]
+
+
+@pytest.mark.parametrize('target', ['../mdev_supported_types/mtty-9', '../../../../devices/pci0000:00/0000:00:02.0', None])
+def test_an_mdev_type_link_that_names_no_type_of_its_parent_is_unknown(sample_copy, target):
+    """Dangling, leading out of its parent's mdev_supported_types, or missing: the type is not the link's last word."""
+    link = os.path.join(sample_copy, MTTY, FREE_UUID, 'mdev_type')
+    os.remove(link)
+    if target:
+        os.symlink(target, link)
+    reader = SysfsReader(sample_copy)
+    mdev = by_name(reader.read_devices())['mdev_%s_mtty' % FREE_UUID.replace('-', '_')]['mdev']
+    assert (mdev['type'], mdev['device_api']) == (None, None)
+    assert [warning for warning in reader.warnings if 'mdev_type' in warning] == [
+        'the mdev_type link of mdev %s (/sys/%s/%s/mdev_type) names no type its parent offers: its type is unknown'
+        % (FREE_UUID, MTTY, FREE_UUID)]
+
+
+def test_an_mdev_bus_entry_that_leads_to_another_uuid_is_skipped_with_a_warning(sample_copy):
+    """/sys/bus/mdev/devices/<A> leading to the directory of mdev B: no record named A with B's values, and B keeps
+    its own name and record."""
+    entry = os.path.join(sample_copy, 'bus/mdev/devices', FREE_UUID)
+    relink(entry, '../../../%s/%s' % (MTTY, HELD_UUID))
+    reader = SysfsReader(sample_copy)
+    records = by_name(reader.read_devices())
+    assert 'mdev_%s_mtty' % FREE_UUID.replace('-', '_') not in records
+    assert records['mdev_%s_mtty' % HELD_UUID.replace('-', '_')]['mdev']['uuid'] == HELD_UUID
+    assert [warning for warning in reader.warnings if FREE_UUID in warning] == [
+        'bus/mdev/devices/%s leads to %s, the directory of another mdev: skipped' % (FREE_UUID, '/sys/%s/%s' % (MTTY, HELD_UUID))]
