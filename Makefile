@@ -18,10 +18,13 @@ export ANSIBLE_COLLECTIONS_PATH := $(BUILD)/collections
 export PATH := $(BIN):$(PATH)
 export PYTHONDONTWRITEBYTECODE := 1
 
+# Every pytest run lists its slowest tests, so each CI log says where its 40 minutes go.
+DURATIONS := --durations=15 --durations-min=10
+
 # run_pytest DIR: pytest exit code 5 (no tests collected) only passes when DIR really
 # contains no test files yet.
 define run_pytest
-rc=0; $(PYTEST) $(PYTEST_ARGS) $(1) || rc=$$?; \
+rc=0; $(PYTEST) $(DURATIONS) $(PYTEST_ARGS) $(1) || rc=$$?; \
 if [ $$rc -eq 5 ] && [ -z "$$(find $(1) -name 'test_*.py' -o -name '*_test.py' 2>/dev/null | head -n 1)" ]; then \
   echo "make: no tests in $(1) yet"; rc=0; fi; \
 exit $$rc
@@ -93,11 +96,11 @@ docs: setup ## the docsite in .build/docs: (re)writes its pages from docs/*.md, 
 	DOCSITE_HTML=$(DOCS)/build/html $(PYTEST) $(PYTEST_ARGS) tests/docsite
 
 lab: setup ## boot the virtual-IOMMU guest, run the checks in it, assert on its JSON report
-	@rc=0; $(PYTEST) -p no:cacheprovider $(PYTEST_ARGS) tests/lab || rc=$$?; \
+	@rc=0; $(PYTEST) -p no:cacheprovider $(DURATIONS) $(PYTEST_ARGS) tests/lab || rc=$$?; \
 	echo "lab report: $(BUILD)/lab/report.json (guest console: $(BUILD)/lab/serial.log)"; exit $$rc
 
 lab-host: setup ## build (or reuse) the Debian 12 lab host, prepare it over SSH with its real GRUB, reboot and VFIO
-	@rc=0; $(PYTEST) -p no:cacheprovider $(PYTEST_ARGS) tests/lab_host || rc=$$?; \
+	@rc=0; $(PYTEST) -p no:cacheprovider $(DURATIONS) $(PYTEST_ARGS) tests/lab_host || rc=$$?; \
 	echo "lab-host report: $(BUILD)/lab_host/report.json (guest console: $(BUILD)/lab_host/serial.log)"; exit $$rc
 
 bench: setup ## python tests/bench/bench_model.py, then bench_names.py (what device names cost)
