@@ -482,7 +482,8 @@ ansible_facts:
                 active: {description: "Whether the mdev exists on its parent now (false: only defined); null when unknown.", type: bool,
                          returned: always, sample: true}
                 persistent: {description: "Whether it is defined (libvirt or mdevctl), so it comes back; null when unknown (no
-                                           mdevctl definitions on a read from sysfs, or a libvirt without node device state).",
+                                           mdevctl definitions on a read from sysfs, its definition file not understood or in
+                                           a directory that cannot be listed, or a libvirt without node device state).",
                              type: bool, returned: always, sample: true}
                 autostart: {description: "Whether it is started when its parent appears (mdevctl's C(start: auto)); null when
                                           unknown (a read-only libvirt connection cannot ask it: the sysfs enrichment then reads

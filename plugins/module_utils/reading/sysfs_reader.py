@@ -15,7 +15,7 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 
 from ansible_collections.virt.hostdev.plugins.module_utils.reading.id_names import fill_names
 from ansible_collections.virt.hostdev.plugins.module_utils.reading.mdev_definitions import (
-    Definition,
+    Definitions,
     definition_states,
     read_definitions,
 )
@@ -62,11 +62,11 @@ class SysfsReader:
 
     def __init__(self, tree: Union[SysfsTree, str] = '/sys') -> None:
         self.tree = tree if isinstance(tree, SysfsTree) else SysfsTree(tree)
-        self._definitions: Optional[Dict[str, Definition]] = None
+        self._definitions: Optional[Definitions] = None
         self._definitions_read = False
         self._sriov_links = SriovLinks()
 
-    def definitions(self) -> Optional[Dict[str, Definition]]:
+    def definitions(self) -> Optional[Definitions]:
         """mdevctl's definitions (mdev_definitions.read_definitions), read once per reader."""
         if not self._definitions_read:
             self._definitions = read_definitions(self.tree)
@@ -146,11 +146,12 @@ class SysfsReader:
         if uuid is None:
             return None
         group = self.tree.link_name(os.path.join(path, 'iommu_group'))
-        persistent, autostart = definition_states(self.definitions(), uuid)
+        parent = os.path.basename(os.path.dirname(path))
+        persistent, autostart = definition_states(self.definitions(), uuid, parent)
         type_dir = self._mdev_type_dir(path, uuid)
         return {'uuid': uuid, 'type': os.path.basename(type_dir) if type_dir else None,
                 'device_api': self._attr(type_dir, 'device_api') if type_dir else None,
-                'parent_address': os.path.basename(os.path.dirname(path)),
+                'parent_address': parent,
                 'iommu_group': int(group) if group and group.isdigit() and group.isascii() else None,
                 'active': True,
                 'persistent': persistent, 'autostart': autostart}

@@ -265,6 +265,44 @@ def test_without_mdevctl_persistence_is_unknown_not_false(sample_copy):
     assert (held['active'], held['persistent'], held['autostart']) == (True, None, None)
 
 
+def mdev_states(reader, uuid):
+    mdev = by_name(reader.read_devices())['mdev_%s_mtty' % uuid.replace('-', '_')]['mdev']
+    return mdev['active'], mdev['persistent'], mdev['autostart']
+
+
+def test_an_mdevctl_directory_that_cannot_be_listed_leaves_persistence_unknown_never_false(sample_copy, monkeypatch):
+    """Root reads any directory: os.listdir is made to refuse /etc/mdevctl.d as it would refuse another user."""
+    directory = os.path.join(os.path.dirname(sample_copy), 'etc', 'mdevctl.d')
+    listdir = os.listdir
+
+    def refusing(path):
+        if os.path.abspath(path) == directory:
+            raise PermissionError(13, 'Permission denied', path)
+        return listdir(path)
+    monkeypatch.setattr(os, 'listdir', refusing)
+    reader = SysfsReader(sample_copy)
+    assert mdev_states(reader, HELD_UUID) == mdev_states(reader, FREE_UUID) == (True, None, None)
+    assert 'etc/mdevctl.d cannot be listed (Permission denied): whether any mdev is persistent, and its autostart, ' \
+           'are unknown' in reader.warnings
+
+
+def test_another_parents_directory_that_cannot_be_listed_leaves_these_mdevs_known(sample_copy):
+    host_file(sample_copy, 'etc/mdevctl.d/0000:00:02.0', 'not a directory\n')
+    reader = SysfsReader(sample_copy)
+    assert mdev_states(reader, HELD_UUID) == (True, True, True)
+    assert mdev_states(reader, FREE_UUID) == (True, False, False)
+    assert [warning for warning in reader.warnings if 'mdevctl' in warning] == [
+        'etc/mdevctl.d/0000:00:02.0 cannot be listed (Not a directory): whether an mdev of parent 0000:00:02.0 is '
+        'persistent, and its autostart, are unknown']
+
+
+def test_a_directory_where_an_mdevs_definition_would_be_leaves_its_persistence_unknown(sample_copy):
+    os.makedirs(os.path.join(os.path.dirname(sample_copy), 'etc', 'mdevctl.d', 'mtty', FREE_UUID))
+    reader = SysfsReader(sample_copy)
+    assert mdev_states(reader, FREE_UUID) == (True, None, None)
+    assert mdev_states(reader, HELD_UUID) == (True, True, True)
+
+
 # -- junk in the SR-IOV attributes and links of a tree (fixtures.sriov_host: igb PF 06:00.0 with 4 VFs) --
 
 NET_PF_PATH = '/sys/devices/pci0000:00/0000:00:1d.0/0000:06:00.0'
