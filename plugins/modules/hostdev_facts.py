@@ -395,7 +395,8 @@ ansible_facts:
                   returned: in full facts; in compact facts for a PCI mdev parent
                   contains:
                     type: {description: The type id., type: str, returned: always, sample: nvidia-35}
-                    name: {description: "The type's name.", type: str, returned: in full facts, sample: GRID M10-1B}
+                    name: {description: "The type's name; null when the driver gives none (an empty name).", type: str,
+                           returned: in full facts, sample: GRID M10-1B}
                     device_api: {description: The device API., type: str, returned: in full facts, sample: vfio-pci}
                     available_instances: {description: How many more mdevs of the type the parent can make now., type: int, returned: always, sample: 4}
                     description: {description: "The type's description, from sysfs (null through libvirt alone, and where the driver

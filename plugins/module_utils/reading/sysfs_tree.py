@@ -116,6 +116,12 @@ class SysfsTree:
             text = text.replace('\r\n', '\n').replace('\r', '\n')
         return text.strip()
 
+    def read_text(self, path: str) -> Optional[str]:
+        """An attribute's text as libvirt reads it (a C string, so up to its first NUL), stripped; None when it is
+        empty or cannot be read: a name that is "" or holds a NUL would be a confident value from junk."""
+        text = self.read(path)
+        return (text.split('\0', 1)[0].strip() or None) if text is not None else None
+
     def read_int(self, path: str, base: int = 10) -> Optional[int]:
         text = self.read(path)
         if text is None:

@@ -449,3 +449,53 @@ def test_an_mdev_bus_entry_that_leads_to_another_uuid_is_skipped_with_a_warning(
     assert records['mdev_%s_mtty' % HELD_UUID.replace('-', '_')]['mdev']['uuid'] == HELD_UUID
     assert [warning for warning in reader.warnings if FREE_UUID in warning] == [
         'bus/mdev/devices/%s leads to %s, the directory of another mdev: skipped' % (FREE_UUID, '/sys/%s/%s' % (MTTY, HELD_UUID))]
+
+
+@pytest.mark.parametrize('target', ['../../../../kernel/iommu_groups/1x', 'DANGLING', 'DIRECTORY'])
+def test_a_junk_iommu_group_link_of_an_mdev_is_unknown_with_a_warning_as_a_pci_devices(sample_copy, target):
+    link = os.path.join(sample_copy, MTTY, FREE_UUID, 'iommu_group')
+    if target.startswith('..'):
+        relink(link, target)
+    else:
+        plant(link, target)
+    reader = SysfsReader(sample_copy)
+    name = 'mdev_%s_mtty' % FREE_UUID.replace('-', '_')
+    assert by_name(reader.read_devices())[name]['mdev']['iommu_group'] is None
+    assert [warning for warning in reader.warnings if 'iommu_group' in warning] == [
+        'the iommu_group link of %s cannot be read as a group number (%s); its IOMMU group is unknown'
+        % (name, {'DANGLING': 'nowhere', 'DIRECTORY': 'unreadable'}.get(target, '1x'))]
+
+
+@pytest.mark.parametrize('junk, name', [(b'\n', None), (b'  \n', None), (b'Single port\x00serial\n', 'Single port'),
+                                        (b'\x00\n', None)])
+def test_an_mdev_type_name_is_cleaned_as_libvirt_reads_it(sample_copy, junk, name):
+    """libvirt reads a sysfs attribute as a C string: it ends at the first NUL; an empty one is no name."""
+    for key in ('name', 'device_api', 'description'):
+        plant(os.path.join(sample_copy, MTTY, 'mdev_supported_types/mtty-1', key), junk)
+    types = by_name(SysfsReader(sample_copy).read_devices())['mtty_mtty']['mdev_parent']['types']
+    assert [(item['name'], item['device_api'], item['description']) for item in types][0] == (name, name, name)
+
+
+def test_an_mdev_whose_parent_is_not_listed_keeps_that_parent_as_stale_not_an_ancestor(sample_copy):
+    """/sys/class/mdev_bus/mtty gone (a partial copy, a parent going away): its mdevs name their own parent, which the
+    model lists as stale with a warning, not the nearest listed ancestor (computer here, a bridge for a GPU), which
+    would put the mdevs among that device's descendants."""
+    os.remove(os.path.join(sample_copy, 'class', 'mdev_bus', 'mtty'))
+    model, _used, warnings = read_host('sysfs', sysfs_root=sample_copy)
+    name = 'mdev_%s_mtty' % FREE_UUID.replace('-', '_')
+    assert model.device(name)['parent'] == 'mtty_mtty' and 'mtty_mtty' not in model
+    assert 'parent mtty_mtty of device %s does not exist (stale node device); the device is listed without ' \
+           'inheriting from it' % name in warnings
+    assert name not in model.descendants('computer') and model.eligibility(name) == (True, [])
+
+
+def test_an_mdev_on_a_pci_parent_that_is_not_listed_is_not_its_bridges(sample_copy):
+    gpu = 'devices/pci0000:00/0000:00:1c.0/0000:02:00.0'
+    write(sample_copy, '%s/mdev_supported_types/nvidia-35/name' % gpu, 'GRID M60-1B\n')
+    sys_link(sample_copy, '%s/%s/mdev_type' % (gpu, DEFINED_UUID), gpu + '/mdev_supported_types/nvidia-35')
+    sys_link(sample_copy, 'bus/mdev/devices/' + DEFINED_UUID, '%s/%s' % (gpu, DEFINED_UUID))
+    os.remove(os.path.join(sample_copy, 'bus', 'pci', 'devices', '0000:02:00.0'))
+    model, _used, warnings = read_host('sysfs', sysfs_root=sample_copy)
+    name = 'mdev_%s_0000_02_00_0' % DEFINED_UUID.replace('-', '_')
+    assert model.device(name)['parent'] == 'pci_0000_02_00_0'
+    assert name not in model.descendants('pci_0000_00_1c_0')
