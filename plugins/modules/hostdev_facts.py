@@ -395,7 +395,8 @@ ansible_facts:
                   returned: in full facts; in compact facts for a PCI mdev parent
                   contains:
                     type: {description: The type id., type: str, returned: always, sample: nvidia-35}
-                    name: {description: "The type's name.", type: str, returned: in full facts, sample: GRID M10-1B}
+                    name: {description: "The type's name; null when the driver gives none (an empty name).", type: str,
+                           returned: in full facts, sample: GRID M10-1B}
                     device_api: {description: The device API., type: str, returned: in full facts, sample: vfio-pci}
                     available_instances: {description: How many more mdevs of the type the parent can make now., type: int, returned: always, sample: 4}
                     description: {description: "The type's description, from sysfs (null through libvirt alone, and where the driver
@@ -482,7 +483,8 @@ ansible_facts:
                 active: {description: "Whether the mdev exists on its parent now (false: only defined); null when unknown.", type: bool,
                          returned: always, sample: true}
                 persistent: {description: "Whether it is defined (libvirt or mdevctl), so it comes back; null when unknown (no
-                                           mdevctl definitions on a read from sysfs, or a libvirt without node device state).",
+                                           mdevctl definitions on a read from sysfs, its definition file not understood or in
+                                           a directory that cannot be listed, or a libvirt without node device state).",
                              type: bool, returned: always, sample: true}
                 autostart: {description: "Whether it is started when its parent appears (mdevctl's C(start: auto)); null when
                                           unknown (a read-only libvirt connection cannot ask it: the sysfs enrichment then reads

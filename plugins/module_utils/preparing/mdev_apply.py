@@ -39,9 +39,8 @@ from ansible_collections.virt.hostdev.plugins.module_utils.libvirt_errors import
     within_deadline,
 )
 from ansible_collections.virt.hostdev.plugins.module_utils.model.host_model import HostModel
-from ansible_collections.virt.hostdev.plugins.module_utils.model.mdev import STATE_KEYS, mdev_of, state_of
 from ansible_collections.virt.hostdev.plugins.module_utils.model.records import mdev_name
-from ansible_collections.virt.hostdev.plugins.module_utils.model.refusals import Problem, problem, problems_message
+from ansible_collections.virt.hostdev.plugins.module_utils.model.refusals import problems_message
 from ansible_collections.virt.hostdev.plugins.module_utils.preparing.mdev_autostart import (
     MASK_TARGET,
     OVERRIDE,
@@ -50,6 +49,7 @@ from ansible_collections.virt.hostdev.plugins.module_utils.preparing.mdev_autost
     RulePlan,
     plan_rule,
 )
+from ansible_collections.virt.hostdev.plugins.module_utils.preparing.mdev_known import filed_unknown, known_states
 from ansible_collections.virt.hostdev.plugins.module_utils.preparing.mdev_plan import (
     MdevAction,
     MdevPlan,
@@ -59,11 +59,6 @@ from ansible_collections.virt.hostdev.plugins.module_utils.preparing.mdev_plan i
 from ansible_collections.virt.hostdev.plugins.module_utils.preparing.vfio_bind import PciBus
 from ansible_collections.virt.hostdev.plugins.module_utils.preparing.vfio_boot import reservation_sysfs_root
 from ansible_collections.virt.hostdev.plugins.module_utils.reading.host_reader import read_host, uri_is_local_hypervisor
-from ansible_collections.virt.hostdev.plugins.module_utils.reading.mdev_definitions import (
-    DEFINITIONS_DIRECTORY,
-    definition_states,
-    read_definitions,
-)
 from ansible_collections.virt.hostdev.plugins.module_utils.reading.sysfs_tree import SysfsTree
 
 DEFAULT_COMMAND_TIMEOUT = 60
@@ -227,43 +222,6 @@ def ensure_mdevs(model: HostModel, request: MdevRequest, tree: SysfsTree, comman
             raise HostdevError('%s %s failed (%s way): %s; done before it: %s' % (
                 action.action, action.uuid, plan.method, error.message, done or 'nothing'))
     return outcome
-
-
-def known_states(model: HostModel, tree: SysfsTree, mdevctl: bool) -> Dict[str, Dict[str, bool]]:
-    """{uuid: states} of the mdevs whose reader could not tell a state, found out on this machine: active from
-    /sys/bus/mdev/devices/<uuid>, persistent and autostart from mdevctl's definitions (read only when needed).
-    Without /etc/mdevctl.d they stay unknown where mdevctl is installed; without mdevctl too, nothing defined
-    any (libvirt defines through mdevctl), so none is persistent."""
-    unknown = [mdev_of(model.device(name)) for name in model.names()
-               if mdev_of(model.device(name)) and any(state_of(model.device(name), key) is None for key in STATE_KEYS)]
-    definitions = read_definitions(tree) if unknown else None
-    known: Dict[str, Dict[str, bool]] = {}
-    for mdev in unknown:
-        uuid = str(mdev.get('uuid'))
-        known[uuid] = {'active': os.path.lexists(tree.path('bus', 'mdev', 'devices', uuid))}
-        if definitions is None and not mdevctl:
-            known[uuid].update(persistent=False, autostart=False)
-        else:  # a definition file not understood leaves them unknown: the plan refuses what depends on them
-            persistent, autostart = definition_states(definitions, uuid)
-            known[uuid].update((key, value) for key, value in (('persistent', persistent), ('autostart', autostart))
-                               if value is not None)
-    return known
-
-
-def filed_unknown(model: HostModel, plan: MdevPlan, tree: SysfsTree) -> List[Problem]:
-    """mdev_state_unknown for each mdev the plan makes anew (no reader lists it) whose mdevctl file is there but not
-    understood (an mdevctl define cut short leaves one empty): it may well be defined, so defining or creating it
-    again would guess."""
-    listed = set(mdev_of(model.device(name)).get('uuid') for name in model.names())
-    new = sorted(set(action.uuid for action in plan.actions if action.action in ('define', 'create')) - listed)
-    definitions = (read_definitions(tree) or {}) if new else {}
-    return [problem('mdev_state_unknown', mdev_name(uuid, definitions[uuid].parent_address),
-                    'whether mediated device %s is persistent could not be read: its file %s/%s/%s is not an mdevctl '
-                    'definition this run understands (an mdevctl define cut short?), so this run cannot define or '
-                    'create it without guessing; nothing was planned for it: check it with mdevctl list --defined, '
-                    'then repair or remove that file' % (uuid, DEFINITIONS_DIRECTORY, definitions[uuid].parent_address,
-                                                         uuid))
-            for uuid in new if uuid in definitions and not definitions[uuid].understood]
 
 
 def mdevctl_rules(files: HostFiles) -> List[Tuple[str, Optional[str]]]:

@@ -15,7 +15,7 @@ stop, undefine, then per mdev in index order: create (transient), define (persis
 autostart), autostart (changed), start.
 
 A state (active, persistent, autostart) the reader could not tell comes from ``known``
-(mdev_apply.known_states); one still unknown that an action depends on is refused, never guessed.
+(mdev_known.known_states); one still unknown that an action depends on is refused, never guessed.
 
 Problem codes (a stable interface, also in the module's documentation and docs/mediated-devices.md):
   mdev_parent_gone, not_mdev_parent, type_not_offered, not_enough_instances, type_conflict,

@@ -15,7 +15,7 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 
 from ansible_collections.virt.hostdev.plugins.module_utils.reading.id_names import fill_names
 from ansible_collections.virt.hostdev.plugins.module_utils.reading.mdev_definitions import (
-    Definition,
+    Definitions,
     definition_states,
     read_definitions,
 )
@@ -62,11 +62,11 @@ class SysfsReader:
 
     def __init__(self, tree: Union[SysfsTree, str] = '/sys') -> None:
         self.tree = tree if isinstance(tree, SysfsTree) else SysfsTree(tree)
-        self._definitions: Optional[Dict[str, Definition]] = None
+        self._definitions: Optional[Definitions] = None
         self._definitions_read = False
         self._sriov_links = SriovLinks()
 
-    def definitions(self) -> Optional[Dict[str, Definition]]:
+    def definitions(self) -> Optional[Definitions]:
         """mdevctl's definitions (mdev_definitions.read_definitions), read once per reader."""
         if not self._definitions_read:
             self._definitions = read_definitions(self.tree)
@@ -132,26 +132,25 @@ class SysfsReader:
         types = []
         for type_id in self.tree.listdir(types_dir):
             directory = os.path.join(types_dir, type_id)
-            types.append({'type': type_id, 'name': self._attr(directory, 'name'),
-                          'device_api': self._attr(directory, 'device_api'),
+            types.append({'type': type_id, 'name': self.tree.read_text(os.path.join(directory, 'name')),
+                          'device_api': self.tree.read_text(os.path.join(directory, 'device_api')),
                           'available_instances': self.tree.read_count(os.path.join(directory, 'available_instances'),
                                                                       MAX_AVAILABLE_INSTANCES),
-                          'description': self._attr(directory, 'description') or None})
+                          'description': self.tree.read_text(os.path.join(directory, 'description'))})
         return types
 
-    def mdev_details(self, path: str) -> Optional[Dict[str, Any]]:
+    def mdev_details(self, path: str, name: str) -> Optional[Dict[str, Any]]:
         """The values of an mdev record from its directory (/sys/bus/mdev/devices/<uuid>'s target),
         with persistent and autostart from mdevctl's definitions (None without mdevctl)."""
         uuid = normalize_uuid(os.path.basename(path))
         if uuid is None:
             return None
-        group = self.tree.link_name(os.path.join(path, 'iommu_group'))
-        persistent, autostart = definition_states(self.definitions(), uuid)
+        parent = os.path.basename(os.path.dirname(path))
+        persistent, autostart = definition_states(self.definitions(), uuid, parent)
         type_dir = self._mdev_type_dir(path, uuid)
         return {'uuid': uuid, 'type': os.path.basename(type_dir) if type_dir else None,
-                'device_api': self._attr(type_dir, 'device_api') if type_dir else None,
-                'parent_address': os.path.basename(os.path.dirname(path)),
-                'iommu_group': int(group) if group and group.isdigit() and group.isascii() else None,
+                'device_api': self.tree.read_text(os.path.join(type_dir, 'device_api')) if type_dir else None,
+                'parent_address': parent, 'iommu_group': self._iommu_group(path, name),
                 'active': True,
                 'persistent': persistent, 'autostart': autostart}
 
@@ -188,7 +187,7 @@ class SysfsReader:
         if device_type == 'usb_device':
             return self.usb_details(path)
         if device_type == 'mdev':
-            return self.mdev_details(path)
+            return self.mdev_details(path, name)
         if device_type == 'mdev_types':
             return {'types': self._mdev_types(path)}
         if device_type == 'usb':
@@ -276,10 +275,9 @@ class SysfsReader:
         found: List[Tuple[str, str, str, Optional[Dict[str, Any]]]] = []
         bus_root = tree.path('class', 'mdev_bus')
         for entry in tree.listdir(bus_root):
-            real = tree.resolved(os.path.join(bus_root, entry))
             if parse_pci_address(entry) is None:  # a PCI parent is listed as PCI, with its pci.mdev_types
-                subsystem = tree.link_name(os.path.join(real, 'subsystem')) or 'mdev_bus'
-                found.append((os.path.join(bus_root, entry), libvirt_style_name(subsystem, entry), 'mdev_types', None))
+                found.append((os.path.join(bus_root, entry), self._parent_node_name(
+                    tree.resolved(os.path.join(bus_root, entry))), 'mdev_types', None))
         mdev_root = tree.path('bus', 'mdev', 'devices')
         for entry in tree.listdir(mdev_root):
             uuid = normalize_uuid(entry)
@@ -293,6 +291,14 @@ class SysfsReader:
                 parent = os.path.basename(os.path.dirname(real))
                 found.append((os.path.join(mdev_root, entry), mdev_name(uuid, parent), 'mdev', None))
         return found
+
+    def _parent_node_name(self, real: str) -> str:
+        """The node device name of the mdev parent in directory real: a PCI device's, else <subsystem>_<sysname>."""
+        entry = os.path.basename(real)
+        address = parse_pci_address(entry)
+        if address is not None:
+            return pci_name(*address)
+        return libvirt_style_name(self.tree.link_name(os.path.join(real, 'subsystem')) or 'mdev_bus', entry)
 
     def defined_mdevs(self, records: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
         """Records of mdevctl's defined mdevs that do not exist now (active false), their parent the
@@ -339,7 +345,10 @@ class SysfsReader:
         by_real_path = dict((real, record['name']) for real, record in listed)
         records = [device_record('computer', 'system')]
         for real, record in listed:
-            record['parent'] = self._parent_name(real, by_real_path)
+            if record['type'] == 'mdev':  # its parent, listed or not (stale): never an ancestor further up
+                record['parent'] = by_real_path.get(os.path.dirname(real)) or self._parent_node_name(os.path.dirname(real))
+            else:
+                record['parent'] = self._parent_name(real, by_real_path)
             if record['type'] == 'scsi_host' and os.path.isdir(os.path.join(real, 'fc_host')):
                 record['capabilities'] = ['fc_host']
             if record['type'] == 'pci' and (record.get('pci') or {}).get('mdev_types') is not None:

@@ -13,6 +13,7 @@ unreadable file means the same everywhere: None, or an empty listing.
 """
 
 import os
+import stat
 from typing import Dict, List, Optional
 
 from ansible_collections.virt.hostdev.plugins.module_utils.errors import HostdevError, shown
@@ -76,22 +77,31 @@ class SysfsTree:
         """A path outside sysfs (proc/..., run/..., usr/...) of the same host."""
         return os.path.join(self.host_root, relative)
 
-    def read(self, path: str) -> Optional[str]:
+    def read(self, path: str, limit: Optional[int] = None) -> Optional[str]:
         """A file's stripped text (UTF-8); None when it cannot be read.
 
         Read with os.read, without Python's buffered text layers: a sysfs attribute is read in
-        one call, and a read of thousands of them is I/O, not bookkeeping.
+        one call, and a read of thousands of them is I/O, not bookkeeping. With a limit (a host
+        file outside sysfs, such as an mdevctl definition), only a regular file of at most limit
+        bytes is read, opened without blocking: anything else (a FIFO, a device, more) is None.
         """
+        flags = os.O_RDONLY if limit is None else os.O_RDONLY | os.O_NONBLOCK
         try:
-            descriptor = os.open(path, os.O_RDONLY)
+            descriptor = os.open(path, flags)
         except OSError:
             return None
         chunks = []
+        size = 0
         try:
+            if limit is not None and not stat.S_ISREG(os.fstat(descriptor).st_mode):
+                return None
             while True:
                 chunk = os.read(descriptor, _READ_SIZE)
                 if not chunk:
                     break
+                size += len(chunk)
+                if limit is not None and size > limit:
+                    return None
                 chunks.append(chunk)
         except OSError:
             return None
@@ -105,6 +115,12 @@ class SysfsTree:
         if '\r' in text:  # as a text-mode open() reads it
             text = text.replace('\r\n', '\n').replace('\r', '\n')
         return text.strip()
+
+    def read_text(self, path: str) -> Optional[str]:
+        """An attribute's text as libvirt reads it (a C string, so up to its first NUL), stripped; None when it is
+        empty or cannot be read: a name that is "" or holds a NUL would be a confident value from junk."""
+        text = self.read(path)
+        return (text.split('\0', 1)[0].strip() or None) if text is not None else None
 
     def read_int(self, path: str, base: int = 10) -> Optional[int]:
         text = self.read(path)

@@ -456,3 +456,60 @@ def test_an_inactive_mdev_whose_definition_is_not_understood_is_refused_never_ma
         assert [item['code'] for item in problems] == ['mdev_state_unknown'], raised.value.message
         assert 'is persistent could not be read' in raised.value.message and ONE in raised.value.message
     assert kernel.mdevs() == {} and tools.calls() == []
+
+
+def refuse_listing(monkeypatch, directory):
+    """os.listdir refuses directory, as it would another user (the tests run as root, who lists any)."""
+    listdir = os.listdir
+
+    def refusing(path):
+        if os.path.abspath(path) == os.path.abspath(directory):
+            raise PermissionError(errno.EACCES, 'Permission denied', path)
+        return listdir(path)
+    monkeypatch.setattr(os, 'listdir', refusing)
+
+
+def test_a_parents_mdevctl_directory_that_cannot_be_listed_is_refused_never_defined_again(host, monkeypatch):
+    """Its definitions may well be in there: the mdevs of that parent are of unknown persistence (before, they read
+    as not persistent, and the run defined them again: mdevctl fails half-way with 'already defined')."""
+    root, kernel, tools, run = host
+    request = MdevRequest(name='serial', type='fake-1', count=1)
+    run(request)
+    parent = kernel.definitions()[ONE][0]
+    refuse_listing(monkeypatch, os.path.join(root, 'etc', 'mdevctl.d', parent))
+    tools.clear()
+    with pytest.raises(HostdevError) as raised:
+        run(request, unknown=STATES)
+    assert [item['code'] for item in raised.value.result['problems']] == ['mdev_state_unknown']
+    assert set(kernel.mdevs()) == {ONE} and tools.calls() == []
+
+
+@pytest.mark.parametrize('persistent', [True, False])
+def test_another_parents_directory_that_cannot_be_listed_leaves_these_mdevs_known(host, persistent):
+    """Defined or not, an mdev's definition is under its own parent: another parent's directory tells nothing of it."""
+    root, kernel, tools, run = host
+    request = MdevRequest(name='serial', type='fake-1', count=1, persistent=persistent)
+    with kernel.watching():
+        run(request, methods=['mdevctl', 'sysfs'] if persistent else ['sysfs'])
+    os.makedirs(os.path.join(root, 'etc', 'mdevctl.d'), exist_ok=True)
+    with open(os.path.join(root, 'etc', 'mdevctl.d', 'elsewhere'), 'w') as handle:
+        handle.write('not a directory\n')
+    tools.clear()
+    again = run(request, unknown=STATES)
+    assert again.changed is False and tools.calls() == []
+    assert [(item['persistent'], item['autostart']) for item in again.result()['mdevs']] == [(persistent, persistent)]
+
+
+@pytest.mark.parametrize('unlisted', ['etc/mdevctl.d', 'etc/mdevctl.d/elsewhere'])
+def test_a_new_mdev_whose_definition_may_be_in_a_directory_not_listed_is_refused(host, monkeypatch, unlisted):
+    """A UUID may be defined under any parent: with a directory of mdevctl's that cannot be listed, defining or
+    creating one no reader lists would guess (mdevctl fails half-way with 'already defined' when it is there)."""
+    root, kernel, tools, run = host
+    os.makedirs(os.path.join(root, 'etc', 'mdevctl.d', 'elsewhere'), exist_ok=True)
+    refuse_listing(monkeypatch, os.path.join(root, unlisted))
+    with pytest.raises(HostdevError) as raised:
+        run(MdevRequest(name='serial', type='fake-1', count=1))
+    assert [item['code'] for item in raised.value.result['problems']] == ['mdev_state_unknown']
+    assert '%s cannot be listed' % unlisted in raised.value.message and ONE in raised.value.message
+    monkeypatch.undo()
+    assert kernel.mdevs() == {} and kernel.definitions() == {} and tools.calls() == []

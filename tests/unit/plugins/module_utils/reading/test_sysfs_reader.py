@@ -265,6 +265,44 @@ def test_without_mdevctl_persistence_is_unknown_not_false(sample_copy):
     assert (held['active'], held['persistent'], held['autostart']) == (True, None, None)
 
 
+def mdev_states(reader, uuid):
+    mdev = by_name(reader.read_devices())['mdev_%s_mtty' % uuid.replace('-', '_')]['mdev']
+    return mdev['active'], mdev['persistent'], mdev['autostart']
+
+
+def test_an_mdevctl_directory_that_cannot_be_listed_leaves_persistence_unknown_never_false(sample_copy, monkeypatch):
+    """Root reads any directory: os.listdir is made to refuse /etc/mdevctl.d as it would refuse another user."""
+    directory = os.path.join(os.path.dirname(sample_copy), 'etc', 'mdevctl.d')
+    listdir = os.listdir
+
+    def refusing(path):
+        if os.path.abspath(path) == directory:
+            raise PermissionError(13, 'Permission denied', path)
+        return listdir(path)
+    monkeypatch.setattr(os, 'listdir', refusing)
+    reader = SysfsReader(sample_copy)
+    assert mdev_states(reader, HELD_UUID) == mdev_states(reader, FREE_UUID) == (True, None, None)
+    assert 'etc/mdevctl.d cannot be listed (Permission denied): whether any mdev is persistent, and its autostart, ' \
+           'are unknown' in reader.warnings
+
+
+def test_another_parents_directory_that_cannot_be_listed_leaves_these_mdevs_known(sample_copy):
+    host_file(sample_copy, 'etc/mdevctl.d/0000:00:02.0', 'not a directory\n')
+    reader = SysfsReader(sample_copy)
+    assert mdev_states(reader, HELD_UUID) == (True, True, True)
+    assert mdev_states(reader, FREE_UUID) == (True, False, False)
+    assert [warning for warning in reader.warnings if 'mdevctl' in warning] == [
+        'etc/mdevctl.d/0000:00:02.0 cannot be listed (Not a directory): whether an mdev of parent 0000:00:02.0 is '
+        'persistent, and its autostart, are unknown']
+
+
+def test_a_directory_where_an_mdevs_definition_would_be_leaves_its_persistence_unknown(sample_copy):
+    os.makedirs(os.path.join(os.path.dirname(sample_copy), 'etc', 'mdevctl.d', 'mtty', FREE_UUID))
+    reader = SysfsReader(sample_copy)
+    assert mdev_states(reader, FREE_UUID) == (True, None, None)
+    assert mdev_states(reader, HELD_UUID) == (True, True, True)
+
+
 # -- junk in the SR-IOV attributes and links of a tree (fixtures.sriov_host: igb PF 06:00.0 with 4 VFs) --
 
 NET_PF_PATH = '/sys/devices/pci0000:00/0000:00:1d.0/0000:06:00.0'
@@ -411,3 +449,53 @@ def test_an_mdev_bus_entry_that_leads_to_another_uuid_is_skipped_with_a_warning(
     assert records['mdev_%s_mtty' % HELD_UUID.replace('-', '_')]['mdev']['uuid'] == HELD_UUID
     assert [warning for warning in reader.warnings if FREE_UUID in warning] == [
         'bus/mdev/devices/%s leads to %s, the directory of another mdev: skipped' % (FREE_UUID, '/sys/%s/%s' % (MTTY, HELD_UUID))]
+
+
+@pytest.mark.parametrize('target', ['../../../../kernel/iommu_groups/1x', 'DANGLING', 'DIRECTORY'])
+def test_a_junk_iommu_group_link_of_an_mdev_is_unknown_with_a_warning_as_a_pci_devices(sample_copy, target):
+    link = os.path.join(sample_copy, MTTY, FREE_UUID, 'iommu_group')
+    if target.startswith('..'):
+        relink(link, target)
+    else:
+        plant(link, target)
+    reader = SysfsReader(sample_copy)
+    name = 'mdev_%s_mtty' % FREE_UUID.replace('-', '_')
+    assert by_name(reader.read_devices())[name]['mdev']['iommu_group'] is None
+    assert [warning for warning in reader.warnings if 'iommu_group' in warning] == [
+        'the iommu_group link of %s cannot be read as a group number (%s); its IOMMU group is unknown'
+        % (name, {'DANGLING': 'nowhere', 'DIRECTORY': 'unreadable'}.get(target, '1x'))]
+
+
+@pytest.mark.parametrize('junk, name', [(b'\n', None), (b'  \n', None), (b'Single port\x00serial\n', 'Single port'),
+                                        (b'\x00\n', None)])
+def test_an_mdev_type_name_is_cleaned_as_libvirt_reads_it(sample_copy, junk, name):
+    """libvirt reads a sysfs attribute as a C string: it ends at the first NUL; an empty one is no name."""
+    for key in ('name', 'device_api', 'description'):
+        plant(os.path.join(sample_copy, MTTY, 'mdev_supported_types/mtty-1', key), junk)
+    types = by_name(SysfsReader(sample_copy).read_devices())['mtty_mtty']['mdev_parent']['types']
+    assert [(item['name'], item['device_api'], item['description']) for item in types][0] == (name, name, name)
+
+
+def test_an_mdev_whose_parent_is_not_listed_keeps_that_parent_as_stale_not_an_ancestor(sample_copy):
+    """/sys/class/mdev_bus/mtty gone (a partial copy, a parent going away): its mdevs name their own parent, which the
+    model lists as stale with a warning, not the nearest listed ancestor (computer here, a bridge for a GPU), which
+    would put the mdevs among that device's descendants."""
+    os.remove(os.path.join(sample_copy, 'class', 'mdev_bus', 'mtty'))
+    model, _used, warnings = read_host('sysfs', sysfs_root=sample_copy)
+    name = 'mdev_%s_mtty' % FREE_UUID.replace('-', '_')
+    assert model.device(name)['parent'] == 'mtty_mtty' and 'mtty_mtty' not in model
+    assert 'parent mtty_mtty of device %s does not exist (stale node device); the device is listed without ' \
+           'inheriting from it' % name in warnings
+    assert name not in model.descendants('computer') and model.eligibility(name) == (True, [])
+
+
+def test_an_mdev_on_a_pci_parent_that_is_not_listed_is_not_its_bridges(sample_copy):
+    gpu = 'devices/pci0000:00/0000:00:1c.0/0000:02:00.0'
+    write(sample_copy, '%s/mdev_supported_types/nvidia-35/name' % gpu, 'GRID M60-1B\n')
+    sys_link(sample_copy, '%s/%s/mdev_type' % (gpu, DEFINED_UUID), gpu + '/mdev_supported_types/nvidia-35')
+    sys_link(sample_copy, 'bus/mdev/devices/' + DEFINED_UUID, '%s/%s' % (gpu, DEFINED_UUID))
+    os.remove(os.path.join(sample_copy, 'bus', 'pci', 'devices', '0000:02:00.0'))
+    model, _used, warnings = read_host('sysfs', sysfs_root=sample_copy)
+    name = 'mdev_%s_0000_02_00_0' % DEFINED_UUID.replace('-', '_')
+    assert model.device(name)['parent'] == 'pci_0000_02_00_0'
+    assert name not in model.descendants('pci_0000_00_1c_0')
