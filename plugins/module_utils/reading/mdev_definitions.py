@@ -66,9 +66,10 @@ def read_definitions(tree: SysfsTree) -> Optional[Definitions]:
     """The Definitions of mdevctl's directory, or None without it.
 
     A file that is not a definition (junk JSON, no mdev_type, a directory, a FIFO, more than
-    MAX_DEFINITION_BYTES) is a Definition not understood, and a directory that cannot be listed (a file
-    in its place, a link to nothing, no permission) is unlisted, each with a warning in tree.warnings;
-    entries that are not UUIDs (mdevctl's scripts.d) are not definitions.
+    MAX_DEFINITION_BYTES) is a Definition not understood, and a directory that cannot be listed (mdevctl's
+    own with a file in its place, a link to nothing, no permission) is unlisted, each with a warning in
+    tree.warnings; entries that are not UUIDs (mdevctl's scripts.d) are not definitions, and a regular file
+    beside the parents' directories holds none.
     """
     root = tree.host_file(DEFINITIONS_DIRECTORY)
     if not os.path.lexists(root):
@@ -80,6 +81,8 @@ def read_definitions(tree: SysfsTree) -> Optional[Definitions]:
         return found
     for parent in parents:
         directory = os.path.join(root, parent)
+        if os.path.isfile(directory):  # a stray file (a note, a backup) holds no definition
+            continue
         entries = _listing(tree, directory, '%s/%s' % (DEFINITIONS_DIRECTORY, parent), 'an mdev of parent %s is' % parent)
         if entries is None:
             found.unlisted_parents.add(parent)

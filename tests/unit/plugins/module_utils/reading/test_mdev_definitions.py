@@ -158,7 +158,18 @@ def test_an_mdevctl_directory_that_cannot_be_listed_makes_every_mdevs_persistenc
                              'are unknown' % WHY[how]]
 
 
-@pytest.mark.parametrize('how', sorted(WHY))
+def test_a_stray_file_beside_the_parents_directories_is_no_parent_and_leaves_persistence_known(tmp_path):
+    write(tmp_path, 'etc/mdevctl.d/mtty/' + UUID, '{"mdev_type": "mtty-2", "start": "auto"}')
+    write(tmp_path, 'etc/mdevctl.d/README', 'notes of the admin\n')
+    tree = tree_of(tmp_path)
+    definitions = read_definitions(tree)
+    assert definitions == {UUID: Definition(UUID, 'mtty', 'mtty-2', True)}
+    assert definitions.listed() and definitions.unlisted_paths() == []
+    assert definition_states(definitions, OTHER) == (False, False)  # a new mdev is known not to be defined
+    assert tree.warnings == []
+
+
+@pytest.mark.parametrize('how', sorted(set(WHY) - {'file'}))
 def test_a_parent_directory_that_cannot_be_listed_makes_its_mdevs_persistence_unknown(tmp_path, monkeypatch, how):
     write(tmp_path, 'etc/mdevctl.d/0000:00:02.0/' + OTHER, '{"mdev_type": "i915-GVTg_V5_4", "start": "manual"}')
     unlistable(tmp_path, monkeypatch, 'etc/mdevctl.d/mtty', how)
