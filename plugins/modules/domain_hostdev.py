@@ -61,6 +61,7 @@ attributes:
     description: RV(diff) holds the domain's hostdev and hostdev interface XML before and the predicted XML after.
 extends_documentation_fragment:
   - virt.hostdev.host_source
+  - virt.hostdev.host_lock
 options:
   domain:
     description: Name of the domain to change. It must be defined.
@@ -196,11 +197,6 @@ notes:
   - The domains are always read, and edited, through the connection to O(uri), whatever O(source).
   - The host lock is taken on the machine the module runs on, so run the module on the hypervisor
     itself for the lock to protect concurrent runs.
-  - The lock is C(/run/virt-hostdev/lock), one path on every host, in a directory created with mode
-    C(0700) by the user that runs the module (root, so use C(become)). A run waits at most 300
-    seconds for it, then fails saying so. A run fails at once, without waiting, when that directory is a
-    symbolic link, belongs to another user or is writable by group or others, or when the lock file is a
-    symbolic link, not a regular file or owned by another user.
   - When a USB vendor:product is not unique on the host, the hostdev also names the device's bus and
     device numbers, which change when it is plugged in again.
   - libvirt may add PCI controllers to the domain to place a device; nothing else is changed.

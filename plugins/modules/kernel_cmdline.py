@@ -58,6 +58,7 @@ attributes:
     description: RV(diff) holds each changed file (for grubby, each boot entry's arguments) before and after.
 extends_documentation_fragment:
   - virt.hostdev.host_files
+  - virt.hostdev.host_lock
 options:
   state:
     description:
@@ -99,10 +100,9 @@ options:
     type: int
     default: 300
 notes:
-  - The module holds the host lock that every virt.hostdev change takes (C(/run/virt-hostdev/lock), the same
-    path under O(root) when it is not V(/); see virt.hostdev.domain_hostdev) from its first read to its last
-    write, in check mode too, so two changes of one host never interleave. It waits at most 300 seconds for
-    the lock, then fails saying so.
+  - The module holds the host lock that every virt.hostdev change takes (C(/run/virt-hostdev/lock), the same path
+    under O(root) when it is not V(/)) from its first read to its last write, in check mode too, so two changes of
+    one host never interleave.
   - O(state=absent) does not put back an C(intel_iommu=off) that O(state=present) removed.
   - An C(amd_iommu=on) that an earlier version added is left in place by O(state=present) (the kernel only
     logs "Unknown option"); O(state=absent) removes it.

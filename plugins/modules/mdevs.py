@@ -55,6 +55,7 @@ attributes:
 extends_documentation_fragment:
   - virt.hostdev.host_source
   - virt.hostdev.host_files
+  - virt.hostdev.host_lock
 options:
   name:
     description:
@@ -118,8 +119,9 @@ options:
     type: int
     default: 60
 notes:
-  - The module holds the host lock that every virt.hostdev change takes (C(/run/virt-hostdev/lock), the same path under
-    O(root) when it is not V(/)) from its read of the host to its last action, in check mode too.
+  - The module holds the host lock that every virt.hostdev change takes (C(/run/virt-hostdev/lock), the same path
+    under O(root) when it is not V(/)) from its read of the host to its last action, in check mode too, so two
+    changes of one host never interleave.
   - A O(uri) of another machine or the test driver is refused unless O(source=sysfs), since the mdevs changed are this
     machine's. O(sysfs_root) defaults to the C(sys) directory under O(root) when O(root) is not V(/).
   - libvirt's node device driver runs mdevctl itself; on a host without mdevctl, libvirt can neither define nor create

@@ -49,6 +49,7 @@ attributes:
 extends_documentation_fragment:
   - virt.hostdev.host_source
   - virt.hostdev.host_files
+  - virt.hostdev.host_lock
 options:
   device:
     description:
@@ -120,8 +121,9 @@ options:
     type: int
     default: 60
 notes:
-  - The module holds the host lock that every virt.hostdev change takes (C(/run/virt-hostdev/lock), the same
-    path under O(root) when it is not V(/)) from its read of the host to its last write, in check mode too.
+  - The module holds the host lock that every virt.hostdev change takes (C(/run/virt-hostdev/lock), the same path
+    under O(root) when it is not V(/)) from its read of the host to its last write, in check mode too, so two
+    changes of one host never interleave.
   - O(sysfs_root) defaults to the C(sys) directory under O(root) when O(root) is not V(/), and must be under it.
     A O(uri) of another machine or the test driver is refused unless O(source=sysfs), since the VFs changed are this
     machine's.

@@ -53,6 +53,7 @@ attributes:
 extends_documentation_fragment:
   - virt.hostdev.host_source
   - virt.hostdev.host_files
+  - virt.hostdev.host_lock
 options:
   devices:
     description:
@@ -113,10 +114,9 @@ options:
     type: int
     default: 600
 notes:
-  - The module holds the host lock that every virt.hostdev change takes (C(/run/virt-hostdev/lock), the same
-    path under O(root) when it is not V(/); see virt.hostdev.domain_hostdev) from its first read to its last
-    write, in check mode too, so two changes of one host never interleave. It waits at most 300 seconds for
-    the lock, then fails saying so.
+  - The module holds the host lock that every virt.hostdev change takes (C(/run/virt-hostdev/lock), the same path
+    under O(root) when it is not V(/)) from its first read to its last write, in check mode too, so two changes of
+    one host never interleave.
   - O(sysfs_root) defaults to the C(sys) directory under O(root) when O(root) is not V(/), and must be under
     it, so that the devices are checked on the machine whose files are written.
   - "The files, on a Debian host: C(/etc/virt-hostdev/vfio-pci.conf) (the addresses),

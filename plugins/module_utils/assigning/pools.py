@@ -36,7 +36,13 @@ from ansible_collections.virt.hostdev.plugins.module_utils.model.records import 
     pci_address_of_name,
 )
 from ansible_collections.virt.hostdev.plugins.module_utils.model.refusals import ASSIGN, Problem, problem, refusals
-from ansible_collections.virt.hostdev.plugins.module_utils.model.sriov import resolve_function, sriov_of, vf_slot_of
+from ansible_collections.virt.hostdev.plugins.module_utils.model.sriov import (
+    not_a_pf_text,
+    resolve_function,
+    sriov_of,
+    unplaced_vf_text,
+    vf_slot_of,
+)
 
 POOL_KEYS = ('pf', 'mapping', 'mdev_type', 'parent', 'mappings', 'host', 'count')
 POOL_KINDS = ('pf', 'mapping', 'mdev_type')
@@ -107,9 +113,10 @@ def find_pf(model: HostModel, reference: str) -> Tuple[Optional[str], Optional[s
         name = resolve_function(model, reference)
     except DeviceReferenceError as error:
         return None, str(error)
-    if not sriov_of(model, name).get('totalvfs'):
-        return None, '%s is not an SR-IOV physical function (it has no sriov_totalvfs)' % name
-    return name, None
+    why = not_a_pf_text(model, name)
+    if why is None and not sriov_of(model, name)['totalvfs']:
+        why = '%s can have no virtual functions (its sriov_totalvfs is 0)' % name
+    return (None, why) if why else (name, None)
 
 
 def pool_members(model: HostModel, pool: Mapping[str, Any]) -> Tuple[List[str], List[Problem]]:
@@ -207,11 +214,13 @@ def choose(model: HostModel, domain: str, pool: Mapping[str, Any], members: List
 # -- a VF address the host does not have ---------------------------------------------
 
 def vf_slot_hint(model: HostModel, reference: Any) -> Optional[str]:
-    """What to say of a PCI address the host lacks that is a VF slot of one of its PFs, or None."""
+    """What to say of a PCI address the host lacks that is a VF slot of one of its PFs, or may be one of a PF
+    whose VF layout is unknown; None otherwise."""
     address = _address(reference)
     slot = vf_slot_of(model, address) if address else None
     if slot is None:
-        return None
+        unplaced = unplaced_vf_text(model, address) if address else None
+        return '%s is not on this host: %s' % (address, unplaced) if unplaced else None
     pf, index = slot[0], slot[1]
     return ('%s is not on this host: it is VF %d of %s, which has %d VFs now (of %d): it appears when the '
             'VF count of %s is at least %d (virt.hostdev.sriov_vfs with device: %s and count: %d)'

@@ -29,7 +29,7 @@ from ansible_collections.virt.hostdev.plugins.module_utils.model.refusals import
     impact_label,
     problem,
 )
-from ansible_collections.virt.hostdev.plugins.module_utils.model.sriov import resolve_function
+from ansible_collections.virt.hostdev.plugins.module_utils.model.sriov import not_a_pf_text, resolve_function
 
 STATES = ('present', 'absent')
 NUMVFS = 'sriov_numvfs'
@@ -172,19 +172,13 @@ def plan_vfs(model: HostModel, request: VfRequest) -> VfPlan:
                                      'virtual functions' % (name, record.get('type'))))
         return plan
     sriov = pci.get('sriov') or {}
-    if sriov.get('physical_function'):
-        plan.problems.append(problem('not_sriov_pf', name, '%s is a virtual function of %s: set the count on its '
-                                     'physical function' % (name, sriov['physical_function'])))
+    why = not_a_pf_text(model, name)
+    if why is not None:
+        advice = ('set the count on its physical function' if sriov.get('physical_function')
+                  else 'its VF count is not changed' if sriov else None)
+        plan.problems.append(problem('not_sriov_pf', name, '%s: %s' % (why, advice) if advice else why))
         return plan
-    total = sriov.get('totalvfs')
-    if total is None and sriov:  # a PF whose sriov_totalvfs is junk (the reader warned)
-        plan.problems.append(problem('not_sriov_pf', name, '%s is an SR-IOV physical function whose sriov_totalvfs '
-                                     'cannot be read (see the warnings): its VF count is not changed' % name))
-        return plan
-    if total is None:
-        plan.problems.append(problem('not_sriov_pf', name, '%s is not an SR-IOV physical function (it has no '
-                                     'sriov_totalvfs)' % name))
-        return plan
+    total = sriov['totalvfs']
     vfs = model.virtual_functions(name)
     plan.before = sriov.get('numvfs') if sriov.get('numvfs') is not None else len(vfs)
     plan.autoprobe = sriov.get('drivers_autoprobe')

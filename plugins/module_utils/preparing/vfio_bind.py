@@ -42,6 +42,8 @@ VFIO_DRIVER = 'vfio-pci'
 MOVE_TIMEOUT = 10.0
 POLL = 0.02
 IFF_UP = 0x1
+# An interface's flags are an unsigned int, printed in hexadecimal with 0x.
+MAX_NET_FLAGS = 0xffffffff
 # IPv6 routes every interface that is up has by itself (link-local, multicast): no sign of use.
 IPV6_AUTOMATIC = ('fe80', 'ff')
 
@@ -300,7 +302,10 @@ def _interface_uses(tree: SysfsTree, interface: str, routes: Dict[str, int],
     master = tree.link_name(tree.path('class', 'net', interface, 'master'))
     if master:
         uses.append('a port of %s' % master)
-    flags = tree.read_int(tree.path('class', 'net', interface, 'flags'), 16)
+    flags_path = tree.path('class', 'net', interface, 'flags')
+    flags = tree.read_int(flags_path, MAX_NET_FLAGS, base=16)
+    if flags is None and os.path.lexists(flags_path):  # junk (the tree warned): unknown is not down
+        uses.append('its flags cannot be read, so it may be up')
     if flags is not None and flags & IFF_UP:
         if inet6.get(interface):
             uses.append('up with IPv6 address%s %s' % ('es' if len(inet6[interface]) > 1 else '',

@@ -30,7 +30,7 @@ from ansible_collections.virt.hostdev.plugins.module_utils.errors import Hostdev
 from ansible_collections.virt.hostdev.plugins.module_utils.model.devices import pci_slot
 from ansible_collections.virt.hostdev.plugins.module_utils.model.host_model import HostModel
 from ansible_collections.virt.hostdev.plugins.module_utils.model.records import parse_pci_address, pci_address
-from ansible_collections.virt.hostdev.plugins.module_utils.model.sriov import describe_slot, vf_slots
+from ansible_collections.virt.hostdev.plugins.module_utils.model.sriov import describe_slot, unplaced_vf_text, vf_slots
 from ansible_collections.virt.hostdev.plugins.module_utils.model.refusals import (
     RESERVE,
     Problem,
@@ -119,6 +119,10 @@ def plan_reservation(model: HostModel, request: ReservationRequest) -> Reservati
         else:
             references.append(reference)
     names, _gone, problems = resolve_devices(model, references, request.include_group)
+    for item in problems:
+        unplaced = unplaced_vf_text(model, item['device']) if item['code'] == 'unresolved_reference' else None
+        if unplaced:
+            item['message'] = '%s; %s' % (item['message'], unplaced)
     pci = [name for name in names if model.device(name).get('type') == 'pci']
     problems += [problem('not_pci', name, '%s is a %s, not a PCI device: only PCI devices are bound to vfio-pci; '
                          'give it to a domain with virt.hostdev.domain_hostdev instead'

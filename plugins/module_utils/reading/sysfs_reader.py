@@ -48,6 +48,15 @@ SCSI_ENTRY_PATTERNS = {
 # The kernel prints a type's available_instances as an unsigned int.
 MAX_AVAILABLE_INSTANCES = 0xffffffff
 
+# The ranges of the other numbers read (anything else is junk, unknown with a warning): a NUMA node (-1:
+# none; MAX_NUMNODES is at most 1 << 10), USB bus and device numbers (a byte each, as libusb holds them),
+# the bytes of a USB interface descriptor (hexadecimal), a SCSI host's unique_id (an unsigned int) and a
+# SCSI device's peripheral type (a byte).
+NUMA_NODES = (-1, 1023)
+MAX_USB_BYTE = 0xff
+MAX_SCSI_UNIQUE_ID = 0xffffffff
+MAX_SCSI_TYPE = 0xff
+
 USB_INTERFACE_ATTRIBUTES = (('number', 'bInterfaceNumber'), ('class', 'bInterfaceClass'),
                             ('subclass', 'bInterfaceSubClass'), ('protocol', 'bInterfaceProtocol'))
 
@@ -80,8 +89,8 @@ class SysfsReader:
     def _attr(self, path: str, name: str) -> Optional[str]:
         return self.tree.read(os.path.join(path, name))
 
-    def _attr_int(self, path: str, name: str, base: int = 10) -> Optional[int]:
-        return self.tree.read_int(os.path.join(path, name), base)
+    def _attr_int(self, path: str, name: str, maximum: int, minimum: int = 0, base: int = 10) -> Optional[int]:
+        return self.tree.read_int(os.path.join(path, name), maximum, minimum, base)
 
     # -- capabilities, from one device directory -----------------------------
 
@@ -106,7 +115,7 @@ class SysfsReader:
             'subsystem_vendor_id': normalize_hex_id(self._attr(path, 'subsystem_vendor')),
             'subsystem_id': normalize_hex_id(self._attr(path, 'subsystem_device')),
             'iommu_group': group,
-            'numa_node': self._attr_int(path, 'numa_node'),
+            'numa_node': self._attr_int(path, 'numa_node', NUMA_NODES[1], NUMA_NODES[0]),
             'boot_vga': None if boot_vga is None else boot_vga == '1',
             'reset_method': reset_method.split() if reset_method else None,
             'sriov': read_sriov(self.tree, path, self._sriov_links),
@@ -169,8 +178,8 @@ class SysfsReader:
     def usb_details(self, path: str) -> Dict[str, Any]:
         """The values of a usb_device record from its sysfs directory (names: see read_devices)."""
         return {
-            'bus': self._attr_int(path, 'busnum'),
-            'device': self._attr_int(path, 'devnum'),
+            'bus': self._attr_int(path, 'busnum', MAX_USB_BYTE),
+            'device': self._attr_int(path, 'devnum', MAX_USB_BYTE),
             'vendor_id': normalize_hex_id(self._attr(path, 'idVendor')),
             'product_id': normalize_hex_id(self._attr(path, 'idProduct')),
             'class': normalize_hex_id(self._attr(path, 'bDeviceClass'), 2),
@@ -191,15 +200,15 @@ class SysfsReader:
         if device_type == 'mdev_types':
             return {'types': self._mdev_types(path)}
         if device_type == 'usb':
-            return dict((key, self._attr_int(path, attr, 16)) for key, attr in USB_INTERFACE_ATTRIBUTES)
+            return dict((key, self._attr_int(path, attr, MAX_USB_BYTE, base=16)) for key, attr in USB_INTERFACE_ATTRIBUTES)
         if device_type == 'scsi_host':
             return {'host': int(entry[len('host'):]),
-                    'unique_id': self._attr_int(os.path.join(path, 'scsi_host', entry), 'unique_id')}
+                    'unique_id': self._attr_int(os.path.join(path, 'scsi_host', entry), 'unique_id', MAX_SCSI_UNIQUE_ID)}
         if device_type == 'scsi_target':
             return {'target': entry}
         if device_type == 'scsi':
             host, bus, target, lun = (int(part) for part in entry.split(':'))
-            scsi_type = self._attr_int(path, 'type')
+            scsi_type = self._attr_int(path, 'type', MAX_SCSI_TYPE)
             return {'host': host, 'bus': bus, 'target': target, 'lun': lun,
                     'type': SCSI_TYPES.get(scsi_type) if scsi_type is not None else None}
         return None

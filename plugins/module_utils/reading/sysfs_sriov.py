@@ -20,6 +20,9 @@ from ansible_collections.virt.hostdev.plugins.module_utils.reading.sysfs_tree im
 # TotalVFs, NumVFs, First VF Offset and VF Stride are 16-bit fields of the SR-IOV capability.
 MAX_SRIOV_FIELD = 0xffff
 
+# NVIDIA's driver prints a vGPU type ID as an unsigned int.
+MAX_VGPU_TYPE = 0xffffffff
+
 
 class SriovLinks:
     """The links of one read: virtfns {VF address: [(PF address, N of the PF's virtfnN link to it)]}, and
@@ -80,7 +83,7 @@ def read_vgpu(tree: SysfsTree, path: str) -> Optional[Dict[str, Any]]:
     if not os.path.isdir(directory):
         return None
     creatable = tree.read(os.path.join(directory, 'creatable_vgpu_types'))
-    current = tree.read_int(os.path.join(directory, 'current_vgpu_type'))
+    current = tree.read_int(os.path.join(directory, 'current_vgpu_type'), MAX_VGPU_TYPE)
     if creatable is None or current is None:
         tree.warnings.append('the vGPU attributes of %s (nvidia/creatable_vgpu_types, current_vgpu_type) '
                              'cannot be read: what cannot be read is null' % os.path.basename(path))

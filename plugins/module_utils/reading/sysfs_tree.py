@@ -28,6 +28,23 @@ _READ_SIZE = 65536
 _MAX_LINKS = 40
 
 
+_DIGITS = {10: frozenset('0123456789'), 16: frozenset('0123456789abcdefABCDEF')}
+
+
+def kernel_int(text: str, maximum: int, minimum: int = 0, base: int = 10) -> Optional[int]:
+    """The number in text as the kernel writes one (ASCII digits of base 10 or 16, a hexadecimal one with or
+    without 0x, a '-' only when minimum is below 0), from minimum to maximum; None for anything else. int()
+    alone takes 1_0 for 10, other scripts' digits, '+' and spaces, and any size."""
+    digits = text[1:] if text.startswith('-') and minimum < 0 else text
+    if base == 16 and digits[:2] in ('0x', '0X'):
+        digits = digits[2:]
+    widest = len('%x' % maximum if base == 16 else str(max(maximum, -minimum)))
+    if not digits or len(digits) > widest or not set(digits) <= _DIGITS[base]:
+        return None
+    value = int(digits, base) * (-1 if text.startswith('-') else 1)
+    return value if minimum <= value <= maximum else None
+
+
 class _LinkLoop(Exception):
     """Too many links in a row: SysfsTree.resolved asks os.path.realpath instead."""
 
@@ -122,28 +139,22 @@ class SysfsTree:
         text = self.read(path)
         return (text.split('\0', 1)[0].strip() or None) if text is not None else None
 
-    def read_int(self, path: str, base: int = 10) -> Optional[int]:
+    def read_int(self, path: str, maximum: int, minimum: int = 0, base: int = 10,
+                 what: str = 'a number') -> Optional[int]:
+        """A number a sysfs file holds as the kernel writes it (kernel_int), or None: silently when the file is
+        not there, with a warning naming it when it is there but holds no such number (unreadable, junk, out of
+        range): a confident number from junk would be worse than none."""
         text = self.read(path)
-        if text is None:
-            return None
-        try:
-            return int(text, base)
-        except ValueError:
-            return None
+        value = None if text is None else kernel_int(text, maximum, minimum, base)
+        if value is not None or (text is None and not os.path.lexists(path)):
+            return value
+        self.warnings.append('%s cannot be read as %s (%s): it is taken as unknown'
+                             % (self.libvirt_path(path), what, 'unreadable' if text is None else shown(repr(text))))
+        return None
 
     def read_count(self, path: str, maximum: int) -> Optional[int]:
-        """A count a sysfs file holds (ASCII digits, at most maximum), or None: silently when the file is not
-        there, with a warning naming it when it is there but holds no such count (unreadable, junk, negative,
-        too big): a confident number from junk would be worse than none."""
-        text = self.read(path)
-        if text is not None and text.isdigit() and text.isascii() and len(text) <= len(str(maximum)) \
-                and int(text) <= maximum:
-            return int(text)
-        if text is None and not os.path.lexists(path):
-            return None
-        self.warnings.append('%s cannot be read as a count (%s): it is taken as unknown'
-                             % (self.libvirt_path(path), 'unreadable' if text is None else shown(repr(text))))
-        return None
+        """A count a sysfs file holds (ASCII digits, at most maximum), or None (read_int)."""
+        return self.read_int(path, maximum, what='a count')
 
     def link_name(self, path: str) -> Optional[str]:
         """The last component of a symlink's target, or None."""

@@ -165,6 +165,19 @@ def test_a_missing_vf_says_which_pf_and_count_would_create_it(records):
     assert 'VF' not in plan(model, ['0000:06:10.1']).problems[0]['message']
 
 
+def test_a_missing_vf_of_a_pf_whose_vf_layout_is_unknown_is_not_given_a_wrong_index(tmp_path):
+    """No sriov_offset or sriov_stride, and no virtfn0: the VFs listed start at VF 1, so a layout inferred from
+    them is one stride off (net_vf(5) read as VF 4, 'count: 5' creates no VF there). Unknown, and said so."""
+    model = model_of(read_sriov(str(tmp_path), vfs=4, without=['virtfn0']))
+    result = plan(model, [net_vf(5)])
+    assert codes(result) == ['unresolved_reference']
+    message = result.problems[0]['message']
+    assert 'VF 4' not in message and 'count: 5' not in message
+    assert message == ('0000:06:11.2 is not on this host: it may be a VF that pci_0000_06_00_0 creates later, but '
+                       'where that PF puts its VFs is unknown (sriov_offset and sriov_stride are unknown, and the VFs '
+                       'listed from VF 0 on do not tell)')
+
+
 def test_a_missing_vf_of_a_pf_with_no_vfs_yet_is_placed_by_its_offset_and_stride(tmp_path):
     """With no VF to infer the layout from, the PF's sriov_offset and sriov_stride (read into its record) tell."""
     root, _kernel = sriov_host(str(tmp_path), numvfs=0)

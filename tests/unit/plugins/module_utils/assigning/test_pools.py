@@ -13,10 +13,13 @@ from ansible_collections.virt.hostdev.plugins.module_utils.assigning.assignment 
 )
 from ansible_collections.virt.hostdev.plugins.module_utils.assigning.interfaces import RequestError
 from ansible_collections.virt.hostdev.plugins.module_utils.model.hostdev_xml import build_hostdev, build_interface
+from ansible_collections.virt.hostdev.plugins.module_utils.reading.host_reader import read_via_sysfs
 
 from fixtures.mdev_records import GVT, MTTY, MTTY1, UUIDS, mdev_model, mdevs
 from fixtures.mdev_records import held as mdev_held
-from fixtures.sriov_host import NET_PF, NVME_PF, net_vf, read_sriov, sriov_model
+from fixtures.sample_host import build_tree
+from fixtures.sriov_host import NET_PF, NVME_PF, add_sriov, net_vf, read_sriov, sriov_model
+from support.fake_host import write
 
 VFS = ['pci_0000_06_%s' % suffix for suffix in ('10_0', '10_2', '10_4', '10_6', '11_0', '11_2')]
 
@@ -98,6 +101,27 @@ def test_not_a_pf_or_unknown_is_a_clear_problem(records):
     assert 'not an SR-IOV physical function' in plan(model, {'pf': '02:00.0'}).problems[0]['message']
     assert 'nor is it the name of a network interface' in plan(model, {'pf': 'eth9'}).problems[0]['message']
     assert codes(plan(model, {'pf': '0000:0a:00.0'})) == ['pool_unresolved']
+
+
+def test_a_pf_whose_sriov_totalvfs_cannot_be_read_is_refused_saying_so_as_sriov_vfs_does(tmp_path):
+    """Not "it has no sriov_totalvfs": the file is there, holding junk (the reader warned)."""
+    sys_root = add_sriov(build_tree(str(tmp_path)), vfs=6)
+    write(sys_root, 'bus/pci/devices/%s/sriov_totalvfs' % NET_PF, 'junk\n')
+    message = plan(model_of(read_via_sysfs(sys_root)), {'pf': NET_PF}).problems[0]['message']
+    assert message == ('the pool of the VFs of %s cannot be used: pci_0000_06_00_0 is an SR-IOV physical function '
+                       'whose sriov_totalvfs cannot be read (see the warnings)' % NET_PF)
+
+
+def test_a_pf_whose_sriov_totalvfs_is_0_is_said_to_have_none(tmp_path):
+    sys_root = build_tree(str(tmp_path))
+    write(sys_root, 'bus/pci/devices/0000:04:00.0/sriov_totalvfs', '0\n')
+    message = plan(model_of(read_via_sysfs(sys_root)), {'pf': '04:00.0'}).problems[0]['message']
+    assert message.endswith('pci_0000_04_00_0 can have no virtual functions (its sriov_totalvfs is 0)')
+
+
+def test_a_vf_named_as_the_pool_pf_is_said_to_be_a_vf(records):
+    message = plan(model_of(records), {'pf': net_vf(1)}).problems[0]['message']
+    assert message.endswith('pci_0000_06_10_2 is a virtual function of %s' % NET_PF)
 
 
 MAPPINGS = {'nic-vf': {'vendor_id': '8086', 'product_id': '10ca',

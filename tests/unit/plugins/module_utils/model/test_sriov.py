@@ -68,6 +68,18 @@ def test_without_offset_and_stride_the_layout_comes_from_two_vfs(tmp_path):
     assert [slot for slot in vf_slots(single).values() if slot[0] == pf] == []
 
 
+def test_without_offset_and_stride_a_pf_whose_virtfn0_is_missing_has_no_layout(tmp_path):
+    """Its list of VFs starts at VF 1: an offset read from it is one stride off, and so is every VF slot."""
+    sysfs = add_sriov(build_tree(str(tmp_path)), vfs=4)
+    os.unlink(os.path.join(sysfs, 'bus/pci/devices/0000:06:00.0/virtfn0'))
+    model = read_host('sysfs', sysfs_root=sysfs)[0]
+    pf = 'pci_0000_06_00_0'
+    assert model.device(pf)['pci']['sriov']['virtual_functions'] == [net_vf(1), net_vf(2), net_vf(3)]
+    assert vf_layout(model, pf) is None
+    assert [slot for slot in vf_slots(model).values() if slot[0] == pf] == []
+    assert vf_slot_of(model, net_vf(5)) is None  # not "VF 4"
+
+
 def test_a_function_is_named_by_address_node_name_or_netdev(tmp_path):
     model = read_host('sysfs', sysfs_root=add_sriov(build_tree(str(tmp_path)), vfs=2))[0]
     assert resolve_function(model, 'enp6s0') == resolve_function(model, '06:00.0') == 'pci_0000_06_00_0'

@@ -168,6 +168,17 @@ def test_an_interface_up_with_a_global_ipv6_address_is_refused_a_link_local_one_
     assert 'up with IPv6 address 2001:0db8:0000:0000:0000:0000:0000:0041/64' in error.message
 
 
+@pytest.mark.parametrize('junk', ['up', '0x1_003', ''])
+def test_an_interface_whose_flags_are_junk_is_refused_as_maybe_up(host, junk):
+    """Junk flags read as none (or 1_003 as 0x1003) decided whether the host uses the interface: unknown is
+    not down."""
+    nic_up(host, 'enp4s0', flags=junk)
+    error = refused(host, NICS)
+    assert [(item['code'], item['device']) for item in error.result['problems']] == [
+        ('host_in_use', 'net_enp4s0_00_1b_21_00_00_40')]
+    assert 'is in use by the host now: its flags cannot be read, so it may be up' in error.message
+
+
 def test_an_interface_down_is_free_whatever_its_routes(host):
     nic_up(host, 'enp4s0', flags='0x1002')
     assert len(host.ensure(NICS).moves) == 2

@@ -250,6 +250,16 @@ def test_an_address_that_is_no_device_and_no_vf_slot_is_refused_as_before(pf_mod
         assert reservation.future_vfs == {}
 
 
+def test_a_vf_slot_of_a_pf_whose_vf_layout_is_unknown_is_refused_not_reserved_one_stride_off(tmp_path):
+    """Without sriov_offset, sriov_stride and virtfn0, the layout inferred from the VFs listed (VF 1 on) put
+    net_vf(5) at VF 4: reserved as a VF to come, under a wrong index. Refused, saying why."""
+    model = sriov_model(read_sriov(str(tmp_path), vfs=4, without=['virtfn0']))
+    reservation = plan_reservation(model, ReservationRequest([net_vf(5)]))
+    assert reservation.future_vfs == {}
+    assert [item['code'] for item in reservation.problems] == ['unresolved_reference']
+    assert 'where that PF puts its VFs is unknown' in reservation.problems[0]['message']
+
+
 def test_a_vf_the_host_has_gets_the_moving_rule(tmp_path):
     root = str(tmp_path)
     sysfs = build_tree(root)

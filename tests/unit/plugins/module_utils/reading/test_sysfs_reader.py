@@ -186,6 +186,23 @@ def test_unreadable_nvidia_attributes_give_no_types(sample_copy):
     assert by_name(found)['pci_0000_02_10_0']['pci']['sriov']['vgpu'] == {'creatable_types': [], 'current_type': None}
 
 
+@pytest.mark.parametrize('junk', ['1_0', '\u0661', '-1', '99999999999'])
+def test_a_junk_current_vgpu_type_is_unknown_with_a_warning_naming_the_file(sample_copy, junk):
+    """int() read 1_0 as type 10 and an Arabic-Indic 1 as type 1: a VF said to have a vGPU type it has not."""
+    vf = os.path.join(sample_copy, 'devices/pci0000:00/0000:00:1c.0/0000:02:10.0')
+    os.makedirs(os.path.join(vf, 'nvidia'))
+    write(vf, 'nvidia/creatable_vgpu_types', 'ID    : vGPU Name\n557   : NVIDIA L4-1B\n')
+    write(vf, 'nvidia/current_vgpu_type', junk + '\n')
+    os.symlink('../0000:02:00.0', os.path.join(vf, 'physfn'))
+    os.symlink('../../../devices/pci0000:00/0000:00:1c.0/0000:02:10.0',
+               os.path.join(sample_copy, 'bus/pci/devices/0000:02:10.0'))
+    reader = SysfsReader(sample_copy)
+    vgpu = by_name(reader.read_devices())['pci_0000_02_10_0']['pci']['sriov']['vgpu']
+    assert vgpu == {'creatable_types': [{'id': 557, 'name': 'NVIDIA L4-1B'}], 'current_type': None}
+    assert "/sys/devices/pci0000:00/0000:00:1c.0/0000:02:10.0/nvidia/current_vgpu_type cannot be read as a number " \
+           "(%r): it is taken as unknown" % junk in reader.warnings
+
+
 def test_libvirt_style_names():
     assert libvirt_style_name('net', 'br-lan.10', '52:54:00:aa:bb:cc') == 'net_br_lan_10_52_54_00_aa_bb_cc'
     assert libvirt_style_name('usb', '1-3:1.0') == 'usb_1_3_1_0'
@@ -405,6 +422,49 @@ def test_a_vf_two_pfs_name_is_the_vf_of_the_one_its_physfn_names(sriov_copy):
         'the physfn of 0000:07:00.1 names 0000:07:00.0, whose virtfn links do not name it: its VF index is unknown',
         'virtfn1 of 0000:06:00.0 names %s, whose physfn names 0000:07:00.0: it is read as a VF of 0000:07:00.0'
         % net_vf(1)]
+
+
+# -- junk in the other numbers a device's directory holds: unknown with a warning, never a number from junk --
+
+GPU_PATH = '/sys/devices/pci0000:00/0000:00:01.0/0000:01:00.0'
+USB_PATH = '/sys/devices/pci0000:00/0000:00:14.0/usb1/1-3'
+SCSI_PATH = '/sys/devices/pci0000:00/0000:00:17.0/ata1/host0'
+
+
+def _numa(records):
+    return records['pci_0000_01_00_0']['pci']['numa_node']
+
+
+NUMBERS = [  # (file, what the record holds of it)
+    (GPU_PATH + '/numa_node', _numa),
+    (USB_PATH + '/busnum', lambda records: records['usb_1_3']['usb']['bus']),
+    (USB_PATH + '/devnum', lambda records: records['usb_1_3']['usb']['device']),
+    (USB_PATH + '/1-3:1.0/bInterfaceClass', lambda records: records['usb_1_3_1_0']['usb_interface']['class']),
+    (SCSI_PATH + '/scsi_host/host0/unique_id', lambda records: records['scsi_host0']['scsi_host']['unique_id']),
+    (SCSI_PATH + '/target0:0:0/0:0:0:0/type', lambda records: records['scsi_0_0_0_0']['scsi']['type']),
+]
+JUNK_NUMBERS = [b'1_0\n', '\u0661\n'.encode(), b'99999999999\n', b'-2\n', b'+1\n', b'1 0\n', b'']
+
+
+@pytest.mark.parametrize('junk', JUNK_NUMBERS, ids=repr)
+@pytest.mark.parametrize('attribute, value', NUMBERS, ids=lambda item: item if isinstance(item, str) else '')
+def test_junk_in_a_number_of_a_device_is_unknown_with_a_warning(sample_copy, attribute, value, junk):
+    """int() read 1_0 as 10, a Devanagari or Arabic digit as a digit, a bus of 99999999999 as a bus: a USB
+    device named by another bus or device number than its own, a NUMA node that is none."""
+    plant(os.path.join(sample_copy, attribute[len('/sys/'):]), junk)
+    reader = SysfsReader(sample_copy)
+    assert value(by_name(reader.read_devices())) is None
+    assert [warning for warning in reader.warnings if attribute in warning] == [
+        '%s cannot be read as a number (%r): it is taken as unknown' % (attribute, junk.decode().strip())]
+
+
+def test_numa_node_minus_1_is_none_without_a_warning_and_a_hex_number_may_have_0x(sample_copy):
+    plant(os.path.join(sample_copy, GPU_PATH[len('/sys/'):], 'numa_node'), b'-1\n')
+    plant(os.path.join(sample_copy, USB_PATH[len('/sys/'):], '1-3:1.0/bInterfaceClass'), b'0x0e\n')
+    reader = SysfsReader(sample_copy)
+    records = by_name(reader.read_devices())
+    assert _numa(records) is None and records['usb_1_3_1_0']['usb_interface']['class'] == 14
+    assert [warning for warning in reader.warnings if 'cannot be read as a number' in warning] == []
 
 
 # -- junk in the mdev attributes and links of a tree (the sample host's mtty parent and its two mdevs) --

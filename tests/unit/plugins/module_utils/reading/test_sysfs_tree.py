@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from ansible_collections.virt.hostdev.plugins.module_utils.errors import HostdevError
+from ansible_collections.virt.hostdev.plugins.module_utils.errors import HostdevError, shown
 from ansible_collections.virt.hostdev.plugins.module_utils.reading.sysfs_tree import SysfsTree
 
 
@@ -15,12 +15,43 @@ def test_unreadable_files_and_directories_give_nothing(tmp_path):
     (tmp_path / 'sys' / 'word').write_text('forty-two\n')
     (tmp_path / 'sys' / 'binary').write_bytes(b'\xff\xfe')
     assert tree.read(tree.path('number')) == '42'
-    assert tree.read_int(tree.path('number')) == 42
-    assert tree.read_int(tree.path('word')) is None
+    assert tree.read_int(tree.path('number'), 100) == 42
+    assert tree.read_int(tree.path('word'), 100) is None
     assert tree.read(tree.path('binary')) is None
     assert tree.read(tree.path('missing')) is None
     assert tree.listdir(tree.path('missing')) == []
     assert tree.link_name(tree.path('number')) is None
+
+
+@pytest.mark.parametrize('text, options, value', [
+    ('42', {}, 42),
+    ('007', {}, 7),
+    ('-1', {'minimum': -1}, -1),          # numa_node: -1 is 'none'
+    ('03', {'base': 16}, 3),              # bInterfaceClass: %02x
+    ('0x1003', {'base': 16, 'maximum': 0xffffffff}, 0x1003),  # a net interface's flags: %#x
+    ('-1', {}, None),                     # no sign where the kernel writes none
+    ('-2', {'minimum': -1}, None),
+    ('+1', {}, None),
+    ('1_0', {}, None),                    # int() reads 10
+    ('\u0661', {}, None),                 # int() reads an Arabic-Indic 1 as 1
+    ('\uff11', {}, None),                 # and a fullwidth 1
+    ('1 0', {}, None),
+    ('101', {}, None),                    # above maximum
+    ('0000000042', {}, None),             # wider than maximum can be: a long run of digits is not read
+    ('9' * 5000, {}, None),               # int() would raise past 4300 digits
+    ('0x10', {}, None),                   # 0x in a decimal number
+    ('ff', {}, None),
+    ('0x', {'base': 16}, None),
+    ('', {}, None),
+])
+def test_a_number_is_read_only_as_the_kernel_writes_it_with_a_warning_on_junk(tmp_path, text, options, value):
+    tree = SysfsTree(str(tmp_path / 'sys'))
+    (tmp_path / 'sys').mkdir()
+    (tmp_path / 'sys' / 'number').write_text(text + '\n')
+    assert tree.read_int(tree.path('number'), **dict({'maximum': 100}, **options)) == value
+    assert tree.warnings == ([] if value is not None else [
+        '/sys/number cannot be read as a number (%s): it is taken as unknown' % shown(repr(text))])
+    assert tree.read_int(tree.path('missing'), 100) is None and len(tree.warnings) == (0 if value is not None else 1)
 
 
 def test_paths_outside_sysfs_are_read_beside_the_root(tmp_path):
