@@ -304,12 +304,12 @@ def test_an_mdevctl_directory_that_cannot_be_listed_leaves_persistence_unknown_n
 
 
 def test_another_parents_directory_that_cannot_be_listed_leaves_these_mdevs_known(sample_copy):
-    host_file(sample_copy, 'etc/mdevctl.d/0000:00:02.0', 'not a directory\n')
+    os.symlink('/nothing-here', os.path.join(os.path.dirname(sample_copy), 'etc', 'mdevctl.d', '0000:00:02.0'))
     reader = SysfsReader(sample_copy)
     assert mdev_states(reader, HELD_UUID) == (True, True, True)
     assert mdev_states(reader, FREE_UUID) == (True, False, False)
     assert [warning for warning in reader.warnings if 'mdevctl' in warning] == [
-        'etc/mdevctl.d/0000:00:02.0 cannot be listed (Not a directory): whether an mdev of parent 0000:00:02.0 is '
+        'etc/mdevctl.d/0000:00:02.0 cannot be listed (No such file or directory): whether an mdev of parent 0000:00:02.0 is '
         'persistent, and its autostart, are unknown']
 
 
